@@ -1,0 +1,46 @@
+/**
+ * The `venue` command line. Each subcommand lives in its own module; this file only
+ * parses the first word and dispatches. Exit codes: 0 success, 1 operating fault, 2 usage.
+ */
+
+import { parseArgs } from "node:util";
+import { replayCommand } from "./replay.ts";
+import { startCommand } from "./start.ts";
+
+const USAGE = `usage: venue <command> [options]
+
+commands:
+  start                      run the node with embedded defaults (for now: the engine on a demo order flow)
+  replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
+  help                       this text
+
+docs: README.md, docs/ARCHITECTURE.md, docs/formats/commands-jsonl.md`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "replay": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { "final-book": { type: "boolean", default: false } } });
+      if (positionals.length !== 1) return usage("replay takes exactly one FILE");
+      await replayCommand(positionals[0]!, values["final-book"] === true);
+      return 0;
+    }
+    case "start": {
+      const { values } = parseArgs({ args: rest, options: { commands: { type: "string" }, seed: { type: "string" } } });
+      return startCommand({ commands: values.commands, seed: values.seed });
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE + "\n");
+      return 0;
+    default:
+      return usage(`unknown command: ${command}`);
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`venue: ${message}\n\n${USAGE}\n`);
+  return 2;
+}

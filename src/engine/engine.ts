@@ -1,0 +1,752 @@
+/**
+ * The matching engine: a deterministic state machine from command records to event
+ * records. Main thread only; it reads no clock, no random source and no file. Time and
+ * sequence come stamped on each command and are copied to its events, so replaying the
+ * same commands gives the same events, byte for byte.
+ *
+ * Owns: the instrument table and books, the order and level pools, and the id tables that
+ * map account ids and client order ids (bytes in the commands) to dense integers.
+ *
+ * Contract of `apply(buf, offset)`: reads one command record, appends its events to `out`,
+ * and either changes state as the command asks or emits one `rejected` event and changes
+ * nothing. Bad input is never an exception; a failed assertion is a bug.
+ *
+ * Matching is price-time priority. An incoming order (the taker) walks the opposite side
+ * from the best level, and each level from its oldest order; it trades at the resting
+ * order's price. Events per fill, in order: trade, maker updated, taker updated; after each
+ * level it touched, one l2 event with that level's new aggregate.
+ */
+
+import { assert } from "../stdx/assert.ts";
+import { BytesMap } from "../stdx/bytes_map.ts";
+import { Buf, NO_INSTRUMENT } from "../schema/layout.ts";
+import {
+  COMMAND_VERSION,
+  CommandKind,
+  CommandView,
+  MAX_ACCOUNT_ID_BYTES,
+  MAX_ORDER_ID_BYTES,
+  MAX_SYMBOL_BYTES,
+} from "../schema/command.ts";
+import { EventBuffer, NO_ACCOUNT } from "../schema/event.ts";
+import { OrderFlag, OrderStatus, OrderType, Reason, Side, Stp, Tif, TradingState } from "../schema/codes.ts";
+import { ACCOUNTS_MAX, INSTRUMENTS_MAX, ORDERS_INITIAL, ORDERS_MAX, ORDER_IDS_MAX } from "../constants.ts";
+import { NIL, OrderPool, growI32 } from "./orders.ts";
+import { BookSide, LevelPool } from "./levels.ts";
+import { Instruments, SYMBOL_PATTERN, isTradingState } from "./instruments.ts";
+
+export interface EngineConfig {
+  ordersMax: number;
+  ordersInitial: number;
+  instrumentsMax: number;
+  accountsMax: number;
+  orderIdsMax: number;
+}
+
+export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
+  ordersMax: ORDERS_MAX,
+  ordersInitial: ORDERS_INITIAL,
+  instrumentsMax: INSTRUMENTS_MAX,
+  accountsMax: ACCOUNTS_MAX,
+  orderIdsMax: ORDER_IDS_MAX,
+};
+
+/** Value of an order-id entry whose order is no longer live (the id stays taken until day end). */
+const FINISHED = -1;
+const ACCOUNT_TAG = 0x7fffffff;
+
+export class Engine {
+  readonly out = new EventBuffer();
+  readonly instruments: Instruments;
+  readonly orders: OrderPool;
+  readonly levels: LevelPool;
+  private readonly accountIds: BytesMap;
+  private readonly orderIds: BytesMap;
+  private acctHead = new Int32Array(1024).fill(NIL);
+  accountCount = 0;
+  nextOrderNo = 1;
+  nextTradeNo = 1;
+
+  private readonly cmd = new CommandView(Buf.alloc(8));
+
+  // The taker being matched. Fields, not locals of a closure: no allocation per command.
+  private tkInstrument = 0;
+  private tkSide = 0;
+  private tkPrice = 0;
+  private tkLeft = 0;
+  private tkFilled = 0;
+  private tkAccount = 0;
+  private tkOrderNo = 0;
+  private tkStp = 0;
+  private tkStopped = false;
+
+  constructor(readonly config: EngineConfig = DEFAULT_ENGINE_CONFIG) {
+    this.instruments = new Instruments(config.instrumentsMax);
+    this.orders = new OrderPool(Math.min(config.ordersInitial, config.ordersMax), config.ordersMax);
+    this.levels = new LevelPool(1024);
+    this.accountIds = new BytesMap(1024, config.accountsMax);
+    this.orderIds = new BytesMap(Math.min(config.ordersInitial, config.orderIdsMax), config.orderIdsMax);
+  }
+
+  /** Applies the command record at `offset` of `buf`; its events are appended to `out`. */
+  apply(buf: Buf, offset: number): void {
+    const cmd = this.cmd.wrap(buf, offset);
+    this.out.begin(buf.dv, offset);
+    if (cmd.version !== COMMAND_VERSION || cmd.size < 24 || offset + cmd.size > buf.byteLength) {
+      this.rejectBare(Reason.invalidField, cmd.kind, NO_INSTRUMENT);
+      return;
+    }
+    switch (cmd.kind) {
+      case CommandKind.newOrder: return this.newOrder(cmd);
+      case CommandKind.cancel: return this.cancel(cmd);
+      case CommandKind.amend: return this.amend(cmd);
+      case CommandKind.massCancel: return this.massCancel(cmd);
+      case CommandKind.setTradingState: return this.setTradingState(cmd);
+      case CommandKind.expireGfd: return this.expireGfd(cmd);
+      case CommandKind.defineInstrument: return this.defineInstrument(cmd);
+      default: return this.rejectBare(Reason.invalidField, cmd.kind, NO_INSTRUMENT);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // New orders
+
+  private newOrder(cmd: CommandView): void {
+    if (!this.idsValid(cmd)) return this.rejectBare(Reason.invalidField, CommandKind.newOrder, NO_INSTRUMENT);
+    const instr = cmd.instrument;
+    const account = this.findAccount(cmd);
+    if (instr >= this.instruments.count) return this.reject(Reason.unknownInstrument, cmd, NO_INSTRUMENT, account, 0);
+    const reason = this.validateNewOrder(cmd, instr);
+    if (reason !== Reason.none) return this.reject(reason, cmd, instr, account, 0);
+
+    const side = cmd.side;
+    const type = cmd.orderType;
+    const tif = cmd.tif;
+    const price = type === OrderType.market
+      ? (side === Side.buy ? this.instruments.priceHigh[instr]! : this.instruments.priceLow[instr]!)
+      : cmd.price;
+    const qty = cmd.qty;
+
+    if (account < 0 && this.accountIds.full) return this.reject(Reason.capacity, cmd, instr, account, 0);
+    if (account >= 0 && this.orderIds.find(account, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen) >= 0) {
+      return this.reject(Reason.duplicateOrderId, cmd, instr, account, 0);
+    }
+    const rests = tif === Tif.gtc || tif === Tif.gfd;
+    if (this.orderIds.full || (rests && this.orders.full)) return this.reject(Reason.capacity, cmd, instr, account, 0);
+    if ((cmd.flags & OrderFlag.postOnly) !== 0 && this.crosses(instr, side, price)) {
+      return this.reject(Reason.postOnlyWouldCross, cmd, instr, account, 0);
+    }
+
+    // Accepted: from here on the command changes state.
+    const acct = account >= 0 ? account : this.addAccount(cmd);
+    const idEntry = this.orderIds.insert(acct, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen, FINISHED);
+    const orderNo = this.nextOrderNo++;
+    this.out.accepted(
+      instr, side, type, tif, cmd.flags, cmd.stp, cmd.orderOffset, price, qty, orderNo, acct,
+      cmd.u8, cmd.accountOffset, cmd.accountLen, cmd.orderIdOffset, cmd.orderIdLen,
+    );
+    this.beginTaker(instr, side, price, qty, 0, acct, orderNo, cmd.stp);
+    if (tif === Tif.fok && !this.fokFillable()) {
+      this.out.updated(instr, OrderStatus.cancelled, Reason.fokUnfilled, side, acct, orderNo, price, qty, 0);
+      return;
+    }
+    this.match();
+    this.finishTaker(type, tif, cmd.flags, cmd.orderOffset, idEntry);
+  }
+
+  private validateNewOrder(cmd: CommandView, instr: number): number {
+    const side = cmd.side;
+    const type = cmd.orderType;
+    const tif = cmd.tif;
+    if ((side !== Side.buy && side !== Side.sell) || (type !== OrderType.limit && type !== OrderType.market)) return Reason.invalidField;
+    if (tif < Tif.gtc || tif > Tif.fok || cmd.stp > Stp.decrement || cmd.orderOffset > 3 || (cmd.flags & ~OrderFlag.postOnly) !== 0) return Reason.invalidField;
+    const state = this.instruments.state[instr]!;
+    if (state === TradingState.halted) return Reason.instrumentHalted;
+    if (state === TradingState.cancelOnly) return Reason.cancelOnly;
+    const postOnly = (cmd.flags & OrderFlag.postOnly) !== 0;
+    if (type === OrderType.market && (tif === Tif.gtc || tif === Tif.gfd)) return Reason.invalidTif;
+    if (postOnly && (type === OrderType.market || tif === Tif.ioc || tif === Tif.fok)) return Reason.invalidTif;
+    if (type === OrderType.limit && !cmd.priceSafe) return Reason.priceInvalid;
+    if (!cmd.qtySafe) return Reason.qtyInvalid;
+    if (type === OrderType.limit) {
+      const r = this.validatePrice(instr, cmd.price);
+      if (r !== Reason.none) return r;
+    }
+    return this.validateQty(instr, cmd.qty);
+  }
+
+  private validatePrice(instr: number, price: number): number {
+    if (price % this.instruments.tickSize[instr]! !== 0) return Reason.priceOffTick;
+    if (price < this.instruments.priceLow[instr]! || price > this.instruments.priceHigh[instr]!) return Reason.priceOutOfBand;
+    return Reason.none;
+  }
+
+  private validateQty(instr: number, qty: number): number {
+    if (qty <= 0) return Reason.qtyInvalid;
+    if (qty % this.instruments.lotSize[instr]! !== 0) return Reason.qtyOffLot;
+    if (qty < this.instruments.minQty[instr]!) return Reason.qtyBelowMin;
+    if (qty > this.instruments.maxQty[instr]!) return Reason.qtyAboveMax;
+    return Reason.none;
+  }
+
+  /** True when an order at `price` on `side` would trade against the opposite best. */
+  private crosses(instr: number, side: number, price: number): boolean {
+    const opp = side === Side.buy ? this.instruments.asks[instr]! : this.instruments.bids[instr]!;
+    const best = opp.best();
+    if (best === NIL) return false;
+    const bp = this.levels.price[best]!;
+    return side === Side.buy ? price >= bp : price <= bp;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Matching
+
+  private beginTaker(instr: number, side: number, price: number, left: number, filled: number, account: number, orderNo: number, stp: number): void {
+    this.tkInstrument = instr;
+    this.tkSide = side;
+    this.tkPrice = price;
+    this.tkLeft = left;
+    this.tkFilled = filled;
+    this.tkAccount = account;
+    this.tkOrderNo = orderNo;
+    this.tkStp = stp;
+    this.tkStopped = false;
+  }
+
+  /** Walks the opposite side while the taker crosses and has quantity left. */
+  private match(): void {
+    const instr = this.tkInstrument;
+    const opp = this.tkSide === Side.buy ? this.instruments.asks[instr]! : this.instruments.bids[instr]!;
+    const levels = this.levels;
+    const orders = this.orders;
+    while (this.tkLeft > 0 && opp.size > 0) {
+      const l = opp.levels[opp.size - 1]!;
+      const lp = levels.price[l]!;
+      if (this.tkSide === Side.buy ? lp > this.tkPrice : lp < this.tkPrice) break;
+      let o = levels.head[l]!;
+      while (o !== NIL && this.tkLeft > 0) {
+        const next = orders.next[o]!;
+        if (this.tkStp !== Stp.none && orders.account[o] === this.tkAccount) {
+          if (this.selfTrade(o, l)) break;
+        } else {
+          this.fill(o, l, lp);
+        }
+        o = next;
+      }
+      this.finishLevel(l, opp);
+      if (this.tkStopped) break;
+    }
+  }
+
+  private fill(o: number, l: number, price: number): void {
+    const orders = this.orders;
+    const makerLeft = orders.left[o]!;
+    const f = makerLeft < this.tkLeft ? makerLeft : this.tkLeft;
+    orders.left[o] = makerLeft - f;
+    orders.filled[o] = orders.filled[o]! + f;
+    this.levels.qty[l] = this.levels.qty[l]! - f;
+    this.tkLeft -= f;
+    this.tkFilled += f;
+    const instr = this.tkInstrument;
+    const ml = orders.left[o]!;
+    this.out.trade(instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo[o]!, this.tkOrderNo, orders.account[o]!, this.tkAccount, ml, this.tkLeft);
+    this.out.updated(instr, ml === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, orders.side[o]!, orders.account[o]!, orders.orderNo[o]!, price, ml, orders.filled[o]!);
+    this.out.updated(instr, this.tkLeft === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
+    if (ml === 0) this.unlinkResting(o);
+  }
+
+  /** Applies the taker's self-trade prevention against resting order `o`; true when the taker stops. */
+  private selfTrade(o: number, l: number): boolean {
+    const orders = this.orders;
+    switch (this.tkStp) {
+      case Stp.cancelNewest:
+        this.tkStopped = true;
+        return true;
+      case Stp.cancelOldest:
+        this.dropResting(o, OrderStatus.cancelled, Reason.selfTrade);
+        return false;
+      case Stp.cancelBoth:
+        this.dropResting(o, OrderStatus.cancelled, Reason.selfTrade);
+        this.tkStopped = true;
+        return true;
+      case Stp.decrement: {
+        const restingLeft = orders.left[o]!;
+        const d = restingLeft < this.tkLeft ? restingLeft : this.tkLeft;
+        if (d === restingLeft) {
+          this.dropResting(o, OrderStatus.cancelled, Reason.selfTrade);
+        } else {
+          orders.left[o] = restingLeft - d;
+          this.levels.qty[l] = this.levels.qty[l]! - d;
+          this.out.updated(this.tkInstrument, OrderStatus.amended, Reason.selfTrade, orders.side[o]!, orders.account[o]!, orders.orderNo[o]!, this.levels.price[l]!, restingLeft - d, orders.filled[o]!);
+        }
+        this.tkLeft -= d;
+        if (this.tkLeft === 0) {
+          this.tkStopped = true;
+          return true;
+        }
+        this.out.updated(this.tkInstrument, OrderStatus.amended, Reason.selfTrade, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
+        return false;
+      }
+      default:
+        assert(false, "self-trade mode out of range");
+        return true;
+    }
+  }
+
+  /**
+   * Fill-or-kill check, before any state changes: can the taker fill completely within its
+   * limit? Own-account orders are skipped under cancel-oldest (they will be cancelled) and
+   * end the walk under every other mode (the taker would stop there).
+   */
+  private fokFillable(): boolean {
+    const instr = this.tkInstrument;
+    const opp = this.tkSide === Side.buy ? this.instruments.asks[instr]! : this.instruments.bids[instr]!;
+    const levels = this.levels;
+    const orders = this.orders;
+    let need = this.tkLeft;
+    for (let i = opp.size - 1; i >= 0; i--) {
+      const l = opp.levels[i]!;
+      const lp = levels.price[l]!;
+      if (this.tkSide === Side.buy ? lp > this.tkPrice : lp < this.tkPrice) return false;
+      for (let o = levels.head[l]!; o !== NIL; o = orders.next[o]!) {
+        if (this.tkStp !== Stp.none && orders.account[o] === this.tkAccount) {
+          if (this.tkStp === Stp.cancelOldest) continue;
+          return false;
+        }
+        need -= orders.left[o]!;
+        if (need <= 0) return true;
+      }
+    }
+    return false;
+  }
+
+  /** After matching: cancel what may not rest, or rest the remainder. */
+  private finishTaker(type: number, tif: number, flags: number, orderOffset: number, idEntry: number): void {
+    const instr = this.tkInstrument;
+    if (this.tkStopped) {
+      this.out.updated(instr, OrderStatus.cancelled, Reason.selfTrade, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
+      return;
+    }
+    if (this.tkLeft === 0) return;
+    if (tif === Tif.ioc || tif === Tif.fok || type === OrderType.market) {
+      this.out.updated(instr, OrderStatus.cancelled, Reason.iocRemainder, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
+      return;
+    }
+    this.rest(type, tif, flags, orderOffset, idEntry);
+  }
+
+  /** Puts the taker's remainder on its side of the book, at the tail of its price level. */
+  private rest(type: number, tif: number, flags: number, orderOffset: number, idEntry: number): void {
+    const orders = this.orders;
+    const levels = this.levels;
+    const instr = this.tkInstrument;
+    const side = this.tkSide;
+    const price = this.tkPrice;
+    const o = orders.alloc();
+    orders.orderNo[o] = this.tkOrderNo;
+    orders.left[o] = this.tkLeft;
+    orders.filled[o] = this.tkFilled;
+    orders.account[o] = this.tkAccount;
+    orders.idEntry[o] = idEntry;
+    orders.side[o] = side;
+    orders.orderType[o] = type;
+    orders.tif[o] = tif;
+    orders.flags[o] = flags;
+    orders.stp[o] = this.tkStp;
+    orders.offset[o] = orderOffset;
+
+    const bs = side === Side.buy ? this.instruments.bids[instr]! : this.instruments.asks[instr]!;
+    const idx = bs.search(price);
+    let l: number;
+    if (idx >= 0) {
+      l = bs.levels[idx]!;
+    } else {
+      l = levels.alloc(instr, side, price);
+      bs.insertAt(-idx - 1, price, l);
+    }
+    const tail = levels.tail[l]!;
+    orders.level[o] = l;
+    orders.prev[o] = tail;
+    orders.next[o] = NIL;
+    if (tail === NIL) levels.head[l] = o;
+    else orders.next[tail] = o;
+    levels.tail[l] = o;
+    levels.qty[l] = levels.qty[l]! + this.tkLeft;
+    levels.count[l] = levels.count[l]! + 1;
+
+    const acct = this.tkAccount;
+    const head = this.acctHead[acct]!;
+    orders.acctPrev[o] = NIL;
+    orders.acctNext[o] = head;
+    if (head !== NIL) orders.acctPrev[head] = o;
+    this.acctHead[acct] = o;
+
+    this.orderIds.setValue(idEntry, o);
+    this.out.l2(instr, side, price, levels.qty[l]!, levels.count[l]!);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Removing resting orders
+
+  /** Unlinks a live order from its level and account and frees its slot. No events. */
+  private unlinkResting(o: number): void {
+    const orders = this.orders;
+    const levels = this.levels;
+    const l = orders.level[o]!;
+    levels.qty[l] = levels.qty[l]! - orders.left[o]!;
+    levels.count[l] = levels.count[l]! - 1;
+    const prev = orders.prev[o]!;
+    const next = orders.next[o]!;
+    if (prev === NIL) levels.head[l] = next;
+    else orders.next[prev] = next;
+    if (next === NIL) levels.tail[l] = prev;
+    else orders.prev[next] = prev;
+
+    const ap = orders.acctPrev[o]!;
+    const an = orders.acctNext[o]!;
+    if (ap === NIL) this.acctHead[orders.account[o]!] = an;
+    else orders.acctNext[ap] = an;
+    if (an !== NIL) orders.acctPrev[an] = ap;
+
+    this.orderIds.setValue(orders.idEntry[o]!, FINISHED);
+    orders.free(o);
+  }
+
+  /** Ends a resting order with `status` (cancelled or expired): its updated event, then unlink. No l2. */
+  private dropResting(o: number, status: number, reason: number): void {
+    const orders = this.orders;
+    const l = orders.level[o]!;
+    this.out.updated(this.levels.instrument[l]!, status, reason, orders.side[o]!, orders.account[o]!, orders.orderNo[o]!, this.levels.price[l]!, orders.left[o]!, orders.filled[o]!);
+    this.unlinkResting(o);
+  }
+
+  /** Emits the level's new aggregate; removes the level from its side when it is empty. */
+  private finishLevel(l: number, side: BookSide): void {
+    const levels = this.levels;
+    const price = levels.price[l]!;
+    this.out.l2(levels.instrument[l]!, levels.side[l]!, price, levels.qty[l]!, levels.count[l]!);
+    if (levels.count[l] === 0) {
+      const idx = side.search(price);
+      assert(idx >= 0 && side.levels[idx] === l, "level missing from its book side");
+      side.removeAt(idx);
+      levels.free(l);
+    }
+  }
+
+  private sideOf(l: number): BookSide {
+    const instr = this.levels.instrument[l]!;
+    return this.levels.side[l] === Side.buy ? this.instruments.bids[instr]! : this.instruments.asks[instr]!;
+  }
+
+  private cancelResting(o: number, status: number, reason: number): void {
+    const l = this.orders.level[o]!;
+    this.dropResting(o, status, reason);
+    this.finishLevel(l, this.sideOf(l));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Cancel, amend, mass cancel
+
+  /** The live order named by the command's account and order id, or a negative reason. */
+  private findOrder(cmd: CommandView, account: number): number {
+    if (account < 0) return -Reason.unknownOrder;
+    const e = this.orderIds.find(account, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen);
+    if (e < 0) return -Reason.unknownOrder;
+    const o = this.orderIds.value(e);
+    return o === FINISHED ? -Reason.orderNotLive : o;
+  }
+
+  private cancel(cmd: CommandView): void {
+    if (!this.idsValid(cmd)) return this.rejectBare(Reason.invalidField, CommandKind.cancel, NO_INSTRUMENT);
+    const account = this.findAccount(cmd);
+    const o = this.findOrder(cmd, account);
+    if (o < 0) return this.reject(-o, cmd, NO_INSTRUMENT, account, 0);
+    const instr = this.levels.instrument[this.orders.level[o]!]!;
+    if (this.instruments.state[instr] === TradingState.halted) return this.reject(Reason.instrumentHalted, cmd, instr, account, this.orders.orderNo[o]!);
+    this.cancelResting(o, OrderStatus.cancelled, Reason.userCancel);
+  }
+
+  /**
+   * Amend sets a new price and a new open quantity (`qty` is what remains to trade, not the
+   * original size). Quantity down at the same price keeps the order's place in the queue;
+   * any other change takes it out, and it re-enters as a taker at its new price, then rests
+   * at the back of its level.
+   */
+  private amend(cmd: CommandView): void {
+    if (!this.idsValid(cmd)) return this.rejectBare(Reason.invalidField, CommandKind.amend, NO_INSTRUMENT);
+    const account = this.findAccount(cmd);
+    const o = this.findOrder(cmd, account);
+    if (o < 0) return this.reject(-o, cmd, NO_INSTRUMENT, account, 0);
+    const orders = this.orders;
+    const levels = this.levels;
+    const l = orders.level[o]!;
+    const instr = levels.instrument[l]!;
+    const orderNo = orders.orderNo[o]!;
+    const state = this.instruments.state[instr]!;
+    if (state === TradingState.halted) return this.reject(Reason.instrumentHalted, cmd, instr, account, orderNo);
+    if (state === TradingState.cancelOnly) return this.reject(Reason.cancelOnly, cmd, instr, account, orderNo);
+    if (!cmd.priceSafe) return this.reject(Reason.priceInvalid, cmd, instr, account, orderNo);
+    if (!cmd.qtySafe) return this.reject(Reason.qtyInvalid, cmd, instr, account, orderNo);
+    const price = cmd.price;
+    const qty = cmd.qty;
+    let r = this.validatePrice(instr, price);
+    if (r === Reason.none) r = this.validateQty(instr, qty);
+    if (r !== Reason.none) return this.reject(r, cmd, instr, account, orderNo);
+    const side = orders.side[o]!;
+    const oldPrice = levels.price[l]!;
+    const left = orders.left[o]!;
+    if ((orders.flags[o]! & OrderFlag.postOnly) !== 0 && price !== oldPrice && this.crosses(instr, side, price)) {
+      return this.reject(Reason.postOnlyWouldCross, cmd, instr, account, orderNo);
+    }
+
+    if (price === oldPrice && qty <= left) {
+      orders.left[o] = qty;
+      levels.qty[l] = levels.qty[l]! - (left - qty);
+      this.out.updated(instr, OrderStatus.amended, Reason.none, side, account, orderNo, price, qty, orders.filled[o]!);
+      this.out.l2(instr, side, price, levels.qty[l]!, levels.count[l]!);
+      return;
+    }
+    const filled = orders.filled[o]!;
+    const type = orders.orderType[o]!;
+    const tif = orders.tif[o]!;
+    const flags = orders.flags[o]!;
+    const stp = orders.stp[o]!;
+    const orderOffset = orders.offset[o]!;
+    const idEntry = orders.idEntry[o]!;
+    this.out.updated(instr, OrderStatus.amended, Reason.none, side, account, orderNo, price, qty, filled);
+    this.unlinkResting(o);
+    this.finishLevel(l, this.sideOf(l));
+    this.beginTaker(instr, side, price, qty, filled, account, orderNo, stp);
+    this.match();
+    this.finishTaker(type, tif, flags, orderOffset, idEntry);
+  }
+
+  private massCancel(cmd: CommandView): void {
+    const instr = cmd.instrument;
+    const accountLen = cmd.accountLen;
+    if (accountLen > MAX_ACCOUNT_ID_BYTES || cmd.accountOffset + accountLen > cmd.offset + cmd.size) {
+      return this.rejectBare(Reason.invalidField, CommandKind.massCancel, NO_INSTRUMENT);
+    }
+    if (instr !== NO_INSTRUMENT && instr >= this.instruments.count) return this.rejectBare(Reason.unknownInstrument, CommandKind.massCancel, NO_INSTRUMENT);
+    if (accountLen > 0) {
+      const account = this.findAccount(cmd);
+      if (account < 0) return; // an account never seen has no orders
+      let o = this.acctHead[account]!;
+      while (o !== NIL) {
+        const next = this.orders.acctNext[o]!;
+        if (instr === NO_INSTRUMENT || this.levels.instrument[this.orders.level[o]!] === instr) {
+          this.cancelResting(o, OrderStatus.cancelled, Reason.massCancel);
+        }
+        o = next;
+      }
+      return;
+    }
+    const first = instr === NO_INSTRUMENT ? 0 : instr;
+    const last = instr === NO_INSTRUMENT ? this.instruments.count - 1 : instr;
+    for (let i = first; i <= last; i++) {
+      this.sweep(this.instruments.bids[i]!, -1, OrderStatus.cancelled, Reason.massCancel);
+      this.sweep(this.instruments.asks[i]!, -1, OrderStatus.cancelled, Reason.massCancel);
+    }
+  }
+
+  /** Ends every resting order on `side` (only those with time in force `tif`, unless -1). */
+  private sweep(side: BookSide, tif: number, status: number, reason: number): void {
+    // From the worst level to the best: removing index i shifts only the entries above it.
+    for (let i = 0; i < side.size; ) {
+      const l = side.levels[i]!;
+      let dropped = false;
+      let o = this.levels.head[l]!;
+      while (o !== NIL) {
+        const next = this.orders.next[o]!;
+        if (tif < 0 || this.orders.tif[o] === tif) {
+          this.dropResting(o, status, reason);
+          dropped = true;
+        }
+        o = next;
+      }
+      const before = side.size;
+      if (dropped) this.finishLevel(l, side);
+      if (side.size === before) i++;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Instrument administration
+
+  private setTradingState(cmd: CommandView): void {
+    const instr = cmd.instrument;
+    if (instr >= this.instruments.count) return this.rejectBare(Reason.unknownInstrument, CommandKind.setTradingState, NO_INSTRUMENT);
+    if (!isTradingState(cmd.state)) return this.rejectBare(Reason.invalidField, CommandKind.setTradingState, instr);
+    this.instruments.state[instr] = cmd.state;
+    this.out.tradingState(instr, cmd.state);
+  }
+
+  /**
+   * Expires good-for-day orders of one instrument, or of all (NO_INSTRUMENT). Expiring all
+   * instruments ends the trading day: the ids of finished orders are forgotten then, so
+   * the id table holds live orders plus one day's finished ones.
+   */
+  private expireGfd(cmd: CommandView): void {
+    const instr = cmd.instrument;
+    if (instr !== NO_INSTRUMENT && instr >= this.instruments.count) return this.rejectBare(Reason.unknownInstrument, CommandKind.expireGfd, NO_INSTRUMENT);
+    const first = instr === NO_INSTRUMENT ? 0 : instr;
+    const last = instr === NO_INSTRUMENT ? this.instruments.count - 1 : instr;
+    for (let i = first; i <= last; i++) {
+      this.sweep(this.instruments.bids[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      this.sweep(this.instruments.asks[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+    }
+    if (instr === NO_INSTRUMENT) {
+      const idEntry = this.orders.idEntry;
+      this.orderIds.retain((v) => v !== FINISHED, (v, e) => { idEntry[v] = e; });
+    }
+  }
+
+  private defineInstrument(cmd: CommandView): void {
+    const symLen = cmd.symbolLen;
+    const ok = symLen >= 3 && symLen <= MAX_SYMBOL_BYTES && cmd.symbolOffset + symLen <= cmd.offset + cmd.size && cmd.instrumentParamsSafe;
+    if (!ok) return this.rejectBare(Reason.invalidInstrument, CommandKind.defineInstrument, NO_INSTRUMENT);
+    const symbol = cmd.symbol();
+    const spec = {
+      symbol,
+      tickSize: cmd.tickSize,
+      lotSize: cmd.lotSize,
+      minQty: cmd.minQty,
+      maxQty: cmd.maxQty,
+      priceLow: cmd.priceLow,
+      priceHigh: cmd.priceHigh,
+      state: cmd.state,
+    };
+    const existing = this.instruments.indexOf(symbol);
+    if (!validInstrument(spec)) return this.rejectBare(Reason.invalidInstrument, CommandKind.defineInstrument, existing >= 0 ? existing : NO_INSTRUMENT);
+    if (existing < 0 && this.instruments.count >= this.instruments.max) return this.rejectBare(Reason.capacity, CommandKind.defineInstrument, NO_INSTRUMENT);
+    const i = this.instruments.define(spec);
+    this.out.instrument(i, cmd.u8, cmd.offset, cmd.size);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Ids and rejections
+
+  /** Account and order id lengths are in range and the bytes lie inside the record. */
+  private idsValid(cmd: CommandView): boolean {
+    const a = cmd.accountLen;
+    const o = cmd.orderIdLen;
+    return a >= 1 && a <= MAX_ACCOUNT_ID_BYTES && o >= 1 && o <= MAX_ORDER_ID_BYTES && cmd.accountOffset + a + o <= cmd.offset + cmd.size;
+  }
+
+  private findAccount(cmd: CommandView): number {
+    const e = this.accountIds.find(ACCOUNT_TAG, cmd.u8, cmd.accountOffset, cmd.accountLen);
+    return e < 0 ? -1 : this.accountIds.value(e);
+  }
+
+  private addAccount(cmd: CommandView): number {
+    const a = this.accountCount++;
+    this.accountIds.insert(ACCOUNT_TAG, cmd.u8, cmd.accountOffset, cmd.accountLen, a);
+    if (a === this.acctHead.length) {
+      const next = growI32(this.acctHead, a * 2);
+      next.fill(NIL, a);
+      this.acctHead = next;
+    }
+    this.acctHead[a] = NIL;
+    return a;
+  }
+
+  /** Rejects an order command whose ids are valid: the event echoes them. */
+  private reject(reason: number, cmd: CommandView, instr: number, account: number, orderNo: number): void {
+    const kind = cmd.kind;
+    const hasPriceQty = kind === CommandKind.newOrder || kind === CommandKind.amend;
+    this.out.rejected(
+      instr, reason, kind, kind === CommandKind.newOrder ? cmd.side : 0, orderNo, account < 0 ? NO_ACCOUNT : account,
+      hasPriceQty && cmd.priceSafe ? cmd.price : 0, hasPriceQty && cmd.qtySafe ? cmd.qty : 0,
+      cmd.u8, cmd.accountOffset, cmd.accountLen, cmd.orderIdOffset, cmd.orderIdLen,
+    );
+  }
+
+  /** Rejects a command without echoing ids (they are absent or not to be trusted). */
+  private rejectBare(reason: number, kind: number, instr: number): void {
+    this.out.rejected(instr, reason, kind, 0, 0, NO_ACCOUNT, 0, 0, this.cmd.u8, 0, 0, 0, 0);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Queries (edge code, tests, tools: they allocate)
+
+  instrumentIndex(symbol: string): number {
+    return this.instruments.indexOf(symbol);
+  }
+
+  /** Aggregated levels of one side, best first: [price, qty, orderCount]. */
+  depth(instr: number, side: Side, maxLevels = Infinity): Array<[number, number, number]> {
+    const bs = side === Side.buy ? this.instruments.bids[instr]! : this.instruments.asks[instr]!;
+    const out: Array<[number, number, number]> = [];
+    for (let i = bs.size - 1; i >= 0 && out.length < maxLevels; i--) {
+      const l = bs.levels[i]!;
+      out.push([this.levels.price[l]!, this.levels.qty[l]!, this.levels.count[l]!]);
+    }
+    return out;
+  }
+
+  /** Resting orders of one side in priority order: [orderNo, account, price, left]. */
+  queue(instr: number, side: Side): Array<[number, number, number, number]> {
+    const bs = side === Side.buy ? this.instruments.bids[instr]! : this.instruments.asks[instr]!;
+    const out: Array<[number, number, number, number]> = [];
+    for (let i = bs.size - 1; i >= 0; i--) {
+      const l = bs.levels[i]!;
+      for (let o = this.levels.head[l]!; o !== NIL; o = this.orders.next[o]!) {
+        out.push([this.orders.orderNo[o]!, this.orders.account[o]!, this.levels.price[l]!, this.orders.left[o]!]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Checks every structural invariant; throws AssertionError on the first broken one.
+   * For tests and `venue verify`: it walks the whole state.
+   */
+  checkInvariants(): void {
+    let liveOrders = 0;
+    let liveLevels = 0;
+    for (let i = 0; i < this.instruments.count; i++) {
+      for (const bs of [this.instruments.bids[i]!, this.instruments.asks[i]!]) {
+        for (let k = 0; k < bs.size; k++) {
+          const l = bs.levels[k]!;
+          liveLevels++;
+          if (k > 0) assert(bs.keys[k - 1]! < bs.keys[k]!, "book side out of order");
+          assert(bs.keys[k] === bs.sign * this.levels.price[l]!, "level key does not match its price");
+          let qty = 0;
+          let count = 0;
+          let prev = NIL;
+          for (let o = this.levels.head[l]!; o !== NIL; o = this.orders.next[o]!) {
+            assert(this.orders.level[o] === l && this.orders.prev[o] === prev, "order links broken");
+            assert(this.orders.left[o]! > 0, "resting order with nothing left");
+            qty += this.orders.left[o]!;
+            count++;
+            prev = o;
+          }
+          assert(this.levels.tail[l] === prev, "level tail broken");
+          assert(count > 0 && count === this.levels.count[l] && qty === this.levels.qty[l], "level aggregate wrong");
+          liveOrders += count;
+        }
+      }
+      const bid = this.instruments.bids[i]!.best();
+      const ask = this.instruments.asks[i]!.best();
+      if (bid !== NIL && ask !== NIL) assert(this.levels.price[bid]! < this.levels.price[ask]!, "book crossed");
+    }
+    assert(liveOrders === this.orders.live, "live order count wrong");
+    assert(liveLevels === this.levels.live, "live level count wrong");
+    let inAccounts = 0;
+    for (let a = 0; a < this.accountCount; a++) {
+      for (let o = this.acctHead[a]!; o !== NIL; o = this.orders.acctNext[o]!) {
+        assert(this.orders.account[o] === a, "order in the wrong account list");
+        inAccounts++;
+      }
+    }
+    assert(inAccounts === liveOrders, "account lists do not hold every live order");
+  }
+}
+
+function validInstrument(s: { symbol: string; tickSize: number; lotSize: number; minQty: number; maxQty: number; priceLow: number; priceHigh: number; state: number }): boolean {
+  if (!SYMBOL_PATTERN.test(s.symbol) || !isTradingState(s.state)) return false;
+  if (s.tickSize < 1 || s.lotSize < 1 || s.minQty < 1 || s.maxQty < s.minQty || s.priceLow > s.priceHigh) return false;
+  // Notional (price × quantity) must stay exact in a double.
+  const maxAbsPrice = Math.max(Math.abs(s.priceLow), Math.abs(s.priceHigh));
+  return maxAbsPrice * s.maxQty <= Number.MAX_SAFE_INTEGER;
+}

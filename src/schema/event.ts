@@ -1,0 +1,376 @@
+/**
+ * Event layouts: what the engine emits. Owned here; grammar in docs/formats/events.md.
+ *
+ * Every event is one record (header in layout.ts) whose seq and timestamp are those of the
+ * command that caused it; the events of one command appear in the order the engine
+ * produced them. Orders are named by their order number (unique for the life of the
+ * venue, assigned at acceptance) and their account index; the `accepted` and `rejected`
+ * events also carry the account and client order id bytes, from which a consumer learns
+ * the mapping.
+ *
+ *   kind        v  body (offsets from the record start)                         size
+ *   accepted    1  24 u8 side · 25 u8 type · 26 u8 tif · 27 u8 flags · 28 u8 stp   64+ids
+ *                  29 u8 offset · 30 u8 accountLen · 31 u8 orderIdLen
+ *                  32 i64 price · 40 i64 qty · 48 i64 orderNo · 56 u32 account
+ *                  64 account bytes, order id bytes
+ *   rejected    1  24 u8 reason · 25 u8 commandKind · 26 u8 side                  64+ids
+ *                  30 u8 accountLen · 31 u8 orderIdLen · 32 i64 orderNo (0: none)
+ *                  40 u32 account (NO_ACCOUNT: unknown) · 48 i64 price · 56 i64 qty
+ *                  64 account bytes, order id bytes
+ *   trade       1  24 u8 aggressorSide · 32 i64 tradeNo · 40 i64 price · 48 i64 qty  96
+ *                  56 i64 makerOrderNo · 64 i64 takerOrderNo · 72 u32 makerAccount
+ *                  76 u32 takerAccount · 80 i64 makerLeftQty · 88 i64 takerLeftQty
+ *   updated     1  24 u8 status · 25 u8 reason · 26 u8 side · 28 u32 account          64
+ *                  32 i64 orderNo · 40 i64 price · 48 i64 leftQty · 56 i64 filledQty
+ *   l2          1  24 u8 side · 28 u32 orderCount · 32 i64 price · 40 i64 qty         48
+ *   tradingState 1 24 u8 state                                                       32
+ *   instrument  1  as the defineInstrument command, header instrument = its index  80+sym
+ */
+
+import { assert } from "../stdx/assert.ts";
+import {
+  Buf,
+  H_SEQ,
+  H_TIMESTAMP,
+  align8,
+  readI64,
+  readU64,
+  readUtf8,
+  recordInstrument,
+  recordKind,
+  recordSize,
+  recordVersion,
+  writeHeader,
+  writeI64,
+} from "./layout.ts";
+
+export const EventKind = {
+  accepted: 1,
+  rejected: 2,
+  trade: 3,
+  updated: 4,
+  l2: 5,
+  tradingState: 6,
+  instrument: 7,
+} as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+export const EVENT_VERSION = 1;
+export const NO_ACCOUNT = 0xffffffff;
+
+const E_SIDE = 24;
+const E_TYPE = 25;
+const E_TIF = 26;
+const E_FLAGS = 27;
+const E_STP = 28;
+const E_OFFSET = 29;
+const E_ACCOUNT_LEN = 30;
+const E_ORDER_ID_LEN = 31;
+const E_ACC_PRICE = 32;
+const E_ACC_QTY = 40;
+const E_ACC_ORDER_NO = 48;
+const E_ACC_ACCOUNT = 56;
+const E_IDS = 64;
+
+const E_REASON = 24;
+const E_COMMAND_KIND = 25;
+const E_REJ_SIDE = 26;
+const E_REJ_ORDER_NO = 32;
+const E_REJ_ACCOUNT = 40;
+const E_REJ_PRICE = 48;
+const E_REJ_QTY = 56;
+
+const E_AGGRESSOR = 24;
+const E_TRADE_NO = 32;
+const E_TRADE_PRICE = 40;
+const E_TRADE_QTY = 48;
+const E_MAKER_NO = 56;
+const E_TAKER_NO = 64;
+const E_MAKER_ACCOUNT = 72;
+const E_TAKER_ACCOUNT = 76;
+const E_MAKER_LEFT = 80;
+const E_TAKER_LEFT = 88;
+const TRADE_SIZE = 96;
+
+const E_STATUS = 24;
+const E_UPD_REASON = 25;
+const E_UPD_SIDE = 26;
+const E_UPD_ACCOUNT = 28;
+const E_UPD_ORDER_NO = 32;
+const E_UPD_PRICE = 40;
+const E_UPD_LEFT = 48;
+const E_UPD_FILLED = 56;
+const UPDATED_SIZE = 64;
+
+const E_L2_SIDE = 24;
+const E_L2_COUNT = 28;
+const E_L2_PRICE = 32;
+const E_L2_QTY = 40;
+const L2_SIZE = 48;
+
+const E_STATE = 24;
+const TRADING_STATE_SIZE = 32;
+
+/**
+ * Flyweight reader over one event record. Reads in place; allocates nothing except in
+ * the string helpers, which are for edge code.
+ */
+export class EventView {
+  dv: DataView;
+  u8: Uint8Array;
+  offset = 0;
+
+  constructor(buf: Buf) {
+    this.dv = buf.dv;
+    this.u8 = buf.u8;
+  }
+
+  wrap(buf: Buf, offset: number): this {
+    this.dv = buf.dv;
+    this.u8 = buf.u8;
+    this.offset = offset;
+    return this;
+  }
+
+  get kind(): number { return recordKind(this.dv, this.offset); }
+  get version(): number { return recordVersion(this.dv, this.offset); }
+  get size(): number { return recordSize(this.dv, this.offset); }
+  get instrument(): number { return recordInstrument(this.dv, this.offset); }
+  get seq(): number { return readU64(this.dv, this.offset + H_SEQ); }
+  get timestampNs(): bigint { return this.dv.getBigUint64(this.offset + H_TIMESTAMP, true); }
+
+  // accepted / rejected
+  get side(): number {
+    return this.dv.getUint8(this.offset + (this.kind === EventKind.rejected ? E_REJ_SIDE : this.kind === EventKind.updated ? E_UPD_SIDE : E_SIDE));
+  }
+  get orderType(): number { return this.dv.getUint8(this.offset + E_TYPE); }
+  get tif(): number { return this.dv.getUint8(this.offset + E_TIF); }
+  get flags(): number { return this.dv.getUint8(this.offset + E_FLAGS); }
+  get stp(): number { return this.dv.getUint8(this.offset + E_STP); }
+  get orderOffset(): number { return this.dv.getUint8(this.offset + E_OFFSET); }
+  get accountLen(): number { return this.dv.getUint8(this.offset + E_ACCOUNT_LEN); }
+  get orderIdLen(): number { return this.dv.getUint8(this.offset + E_ORDER_ID_LEN); }
+  get accountIdOffset(): number { return this.offset + E_IDS; }
+  get orderIdOffset(): number { return this.offset + E_IDS + this.accountLen; }
+
+  get price(): number {
+    const k = this.kind;
+    const o = k === EventKind.accepted ? E_ACC_PRICE : k === EventKind.rejected ? E_REJ_PRICE : k === EventKind.trade ? E_TRADE_PRICE : k === EventKind.updated ? E_UPD_PRICE : E_L2_PRICE;
+    return readI64(this.dv, this.offset + o);
+  }
+  get qty(): number {
+    const k = this.kind;
+    const o = k === EventKind.accepted ? E_ACC_QTY : k === EventKind.rejected ? E_REJ_QTY : k === EventKind.trade ? E_TRADE_QTY : E_L2_QTY;
+    return readI64(this.dv, this.offset + o);
+  }
+  get orderNo(): number {
+    const k = this.kind;
+    const o = k === EventKind.accepted ? E_ACC_ORDER_NO : k === EventKind.rejected ? E_REJ_ORDER_NO : E_UPD_ORDER_NO;
+    return readI64(this.dv, this.offset + o);
+  }
+  get account(): number {
+    const k = this.kind;
+    const o = k === EventKind.accepted ? E_ACC_ACCOUNT : k === EventKind.rejected ? E_REJ_ACCOUNT : E_UPD_ACCOUNT;
+    return this.dv.getUint32(this.offset + o, true);
+  }
+
+  // rejected
+  get reason(): number { return this.dv.getUint8(this.offset + (this.kind === EventKind.updated ? E_UPD_REASON : E_REASON)); }
+  get commandKind(): number { return this.dv.getUint8(this.offset + E_COMMAND_KIND); }
+
+  // trade
+  get aggressorSide(): number { return this.dv.getUint8(this.offset + E_AGGRESSOR); }
+  get tradeNo(): number { return readI64(this.dv, this.offset + E_TRADE_NO); }
+  get makerOrderNo(): number { return readI64(this.dv, this.offset + E_MAKER_NO); }
+  get takerOrderNo(): number { return readI64(this.dv, this.offset + E_TAKER_NO); }
+  get makerAccount(): number { return this.dv.getUint32(this.offset + E_MAKER_ACCOUNT, true); }
+  get takerAccount(): number { return this.dv.getUint32(this.offset + E_TAKER_ACCOUNT, true); }
+  get makerLeftQty(): number { return readI64(this.dv, this.offset + E_MAKER_LEFT); }
+  get takerLeftQty(): number { return readI64(this.dv, this.offset + E_TAKER_LEFT); }
+
+  // updated
+  get status(): number { return this.dv.getUint8(this.offset + E_STATUS); }
+  get leftQty(): number { return readI64(this.dv, this.offset + E_UPD_LEFT); }
+  get filledQty(): number { return readI64(this.dv, this.offset + E_UPD_FILLED); }
+
+  // l2
+  get orderCount(): number { return this.dv.getUint32(this.offset + E_L2_COUNT, true); }
+
+  // tradingState / instrument
+  get state(): number { return this.dv.getUint8(this.offset + E_STATE); }
+
+  accountId(): string { return readUtf8(this.u8, this.accountIdOffset, this.accountLen); }
+  orderId(): string { return readUtf8(this.u8, this.orderIdOffset, this.orderIdLen); }
+}
+
+/**
+ * An append-only buffer of event records with one writer method per event kind.
+ *
+ * The engine is its only writer. `begin(cmd)` copies the command's seq and timestamp
+ * (raw 64-bit halves, no precision loss); every event written until the next `begin`
+ * carries them. The owner reads the records (`buf`, 0 .. `length`) and calls `clear()`.
+ * The buffer grows by doubling, up to `maxBytes`; after warm-up it no longer allocates.
+ */
+export class EventBuffer {
+  buf: Buf;
+  length = 0;
+  count = 0;
+  private seqLo = 0;
+  private seqHi = 0;
+  private tsLo = 0;
+  private tsHi = 0;
+
+  constructor(initialBytes = 1 << 16, readonly maxBytes = 1 << 30) {
+    assert(initialBytes >= 256 && initialBytes <= maxBytes, "bad event buffer size");
+    this.buf = Buf.alloc(initialBytes);
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.count = 0;
+  }
+
+  /** Takes seq and timestamp from the command record at `offset` of `dv`. */
+  begin(dv: DataView, offset: number): void {
+    this.seqLo = dv.getUint32(offset + H_SEQ, true);
+    this.seqHi = dv.getUint32(offset + H_SEQ + 4, true);
+    this.tsLo = dv.getUint32(offset + H_TIMESTAMP, true);
+    this.tsHi = dv.getUint32(offset + H_TIMESTAMP + 4, true);
+  }
+
+  private claim(kind: EventKind, size: number, instrument: number): number {
+    if (this.length + size > this.buf.byteLength) this.grow(this.length + size);
+    const o = this.length;
+    const dv = this.buf.dv;
+    writeHeader(dv, o, kind, EVENT_VERSION, size, instrument);
+    dv.setUint32(o + H_SEQ, this.seqLo, true);
+    dv.setUint32(o + H_SEQ + 4, this.seqHi, true);
+    dv.setUint32(o + H_TIMESTAMP, this.tsLo, true);
+    dv.setUint32(o + H_TIMESTAMP + 4, this.tsHi, true);
+    this.length += size;
+    this.count++;
+    return o;
+  }
+
+  private grow(needed: number): void {
+    let size = this.buf.byteLength * 2;
+    while (size < needed) size *= 2;
+    assert(size <= this.maxBytes, "event buffer over its limit: the owner must drain it more often");
+    const next = Buf.alloc(size);
+    next.u8.set(this.buf.u8.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  /** Copies account and order id bytes from a command into the event at `o + E_IDS`. */
+  private ids(o: number, src: Uint8Array, accountOffset: number, accountLen: number, orderIdOffset: number, orderIdLen: number): void {
+    const u8 = this.buf.u8;
+    const dv = this.buf.dv;
+    dv.setUint8(o + E_ACCOUNT_LEN, accountLen);
+    dv.setUint8(o + E_ORDER_ID_LEN, orderIdLen);
+    for (let i = 0; i < accountLen; i++) u8[o + E_IDS + i] = src[accountOffset + i]!;
+    for (let i = 0; i < orderIdLen; i++) u8[o + E_IDS + accountLen + i] = src[orderIdOffset + i]!;
+    const end = o + E_IDS + accountLen + orderIdLen;
+    const padEnd = o + align8(E_IDS + accountLen + orderIdLen);
+    for (let i = end; i < padEnd; i++) u8[i] = 0;
+  }
+
+  accepted(
+    instrument: number, side: number, orderType: number, tif: number, flags: number, stp: number, orderOffset: number,
+    price: number, qty: number, orderNo: number, account: number,
+    src: Uint8Array, accountOffset: number, accountLen: number, orderIdOffset: number, orderIdLen: number,
+  ): void {
+    const o = this.claim(EventKind.accepted, align8(E_IDS + accountLen + orderIdLen), instrument);
+    const dv = this.buf.dv;
+    dv.setUint8(o + E_SIDE, side);
+    dv.setUint8(o + E_TYPE, orderType);
+    dv.setUint8(o + E_TIF, tif);
+    dv.setUint8(o + E_FLAGS, flags);
+    dv.setUint8(o + E_STP, stp);
+    dv.setUint8(o + E_OFFSET, orderOffset);
+    writeI64(dv, o + E_ACC_PRICE, price);
+    writeI64(dv, o + E_ACC_QTY, qty);
+    writeI64(dv, o + E_ACC_ORDER_NO, orderNo);
+    dv.setUint32(o + E_ACC_ACCOUNT, account, true);
+    dv.setUint32(o + E_ACC_ACCOUNT + 4, 0, true);
+    this.ids(o, src, accountOffset, accountLen, orderIdOffset, orderIdLen);
+  }
+
+  rejected(
+    instrument: number, reason: number, commandKind: number, side: number, orderNo: number, account: number,
+    price: number, qty: number,
+    src: Uint8Array, accountOffset: number, accountLen: number, orderIdOffset: number, orderIdLen: number,
+  ): void {
+    const o = this.claim(EventKind.rejected, align8(E_IDS + accountLen + orderIdLen), instrument);
+    const dv = this.buf.dv;
+    dv.setUint8(o + E_REASON, reason);
+    dv.setUint8(o + E_COMMAND_KIND, commandKind);
+    dv.setUint8(o + E_REJ_SIDE, side);
+    dv.setUint8(o + 27, 0);
+    dv.setUint16(o + 28, 0, true);
+    writeI64(dv, o + E_REJ_ORDER_NO, orderNo);
+    dv.setUint32(o + E_REJ_ACCOUNT, account, true);
+    dv.setUint32(o + E_REJ_ACCOUNT + 4, 0, true);
+    // price and qty are echoed as sent; an unsafe int64 from a bad command is clamped to 0.
+    writeI64(dv, o + E_REJ_PRICE, Number.isSafeInteger(price) ? price : 0);
+    writeI64(dv, o + E_REJ_QTY, Number.isSafeInteger(qty) ? qty : 0);
+    this.ids(o, src, accountOffset, accountLen, orderIdOffset, orderIdLen);
+  }
+
+  trade(
+    instrument: number, aggressorSide: number, tradeNo: number, price: number, qty: number,
+    makerOrderNo: number, takerOrderNo: number, makerAccount: number, takerAccount: number,
+    makerLeftQty: number, takerLeftQty: number,
+  ): void {
+    const o = this.claim(EventKind.trade, TRADE_SIZE, instrument);
+    const dv = this.buf.dv;
+    dv.setUint32(o + E_AGGRESSOR, aggressorSide, true); // u8 plus three zero bytes
+    dv.setUint32(o + 28, 0, true);
+    writeI64(dv, o + E_TRADE_NO, tradeNo);
+    writeI64(dv, o + E_TRADE_PRICE, price);
+    writeI64(dv, o + E_TRADE_QTY, qty);
+    writeI64(dv, o + E_MAKER_NO, makerOrderNo);
+    writeI64(dv, o + E_TAKER_NO, takerOrderNo);
+    dv.setUint32(o + E_MAKER_ACCOUNT, makerAccount, true);
+    dv.setUint32(o + E_TAKER_ACCOUNT, takerAccount, true);
+    writeI64(dv, o + E_MAKER_LEFT, makerLeftQty);
+    writeI64(dv, o + E_TAKER_LEFT, takerLeftQty);
+  }
+
+  updated(
+    instrument: number, status: number, reason: number, side: number, account: number,
+    orderNo: number, price: number, leftQty: number, filledQty: number,
+  ): void {
+    const o = this.claim(EventKind.updated, UPDATED_SIZE, instrument);
+    const dv = this.buf.dv;
+    dv.setUint8(o + E_STATUS, status);
+    dv.setUint8(o + E_UPD_REASON, reason);
+    dv.setUint8(o + E_UPD_SIDE, side);
+    dv.setUint8(o + 27, 0);
+    dv.setUint32(o + E_UPD_ACCOUNT, account, true);
+    writeI64(dv, o + E_UPD_ORDER_NO, orderNo);
+    writeI64(dv, o + E_UPD_PRICE, price);
+    writeI64(dv, o + E_UPD_LEFT, leftQty);
+    writeI64(dv, o + E_UPD_FILLED, filledQty);
+  }
+
+  l2(instrument: number, side: number, price: number, qty: number, orderCount: number): void {
+    const o = this.claim(EventKind.l2, L2_SIZE, instrument);
+    const dv = this.buf.dv;
+    dv.setUint32(o + E_L2_SIDE, side, true);
+    dv.setUint32(o + E_L2_COUNT, orderCount, true);
+    writeI64(dv, o + E_L2_PRICE, price);
+    writeI64(dv, o + E_L2_QTY, qty);
+  }
+
+  tradingState(instrument: number, state: number): void {
+    const o = this.claim(EventKind.tradingState, TRADING_STATE_SIZE, instrument);
+    this.buf.dv.setUint32(o + E_STATE, state, true);
+    this.buf.dv.setUint32(o + 28, 0, true);
+  }
+
+  /** Copies a defineInstrument command's body, re-labelled with the instrument's index. */
+  instrument(instrument: number, cmdU8: Uint8Array, cmdOffset: number, cmdSize: number): void {
+    const o = this.claim(EventKind.instrument, cmdSize, instrument);
+    this.buf.u8.set(cmdU8.subarray(cmdOffset + 24, cmdOffset + cmdSize), o + 24);
+  }
+}
