@@ -223,6 +223,7 @@ export class Engine {
       const l = opp.levels[opp.size - 1]!;
       const lp = levels.price[l]!;
       if (this.tkSide === Side.buy ? lp > this.tkPrice : lp < this.tkPrice) break;
+      const qtyBefore = levels.qty[l]!;
       let o = levels.head[l]!;
       while (o !== NIL && this.tkLeft > 0) {
         const next = orders.next[o]!;
@@ -233,7 +234,8 @@ export class Engine {
         }
         o = next;
       }
-      this.finishLevel(l, opp);
+      // A cancel-newest stop at the level's first order changes nothing there: no l2.
+      if (levels.qty[l] !== qtyBefore) this.finishLevel(l, opp);
       if (this.tkStopped) break;
     }
   }

@@ -40,11 +40,14 @@ export function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 }
 
+/** A code no table uses: what an unknown enum name encodes to, so that the engine rejects it. */
+const UNKNOWN_CODE = 0xff;
+
 function codeOf(table: Record<string, number>, text: unknown, fallback: number): number {
   if (text === undefined) return fallback;
-  if (typeof text !== "string") return 0;
+  if (typeof text !== "string") return UNKNOWN_CODE;
   for (const key of Object.keys(table)) if (snake(key) === text) return table[key]!;
-  return 0;
+  return UNKNOWN_CODE;
 }
 
 /** An integer field: a safe integer, or NaN (the writers then encode an unsafe value the engine rejects). */
@@ -92,7 +95,7 @@ export function encodeCommand(json: unknown, buf: Buf, offset: number, resolve: 
         instrument: instrumentOf(true),
         account: str(c["account"], "account", MAX_ACCOUNT_ID_BYTES, true),
         orderId: str(c["id"], "id", MAX_ORDER_ID_BYTES, true),
-        side: codeOf(Side, c["side"], 0) as Side,
+        side: codeOf(Side, c["side"], UNKNOWN_CODE) as Side,
         orderType: type as OrderType,
         tif: codeOf(Tif, c["tif"], type === OrderType.market ? Tif.ioc : Tif.gtc) as Tif,
         postOnly: c["postOnly"] === true,
@@ -117,7 +120,7 @@ export function encodeCommand(json: unknown, buf: Buf, offset: number, resolve: 
     case "mass_cancel":
       return writeMassCancel(buf, offset, instrumentOf(false), str(c["account"], "account", MAX_ACCOUNT_ID_BYTES, false));
     case "state":
-      return writeSetTradingState(buf, offset, instrumentOf(true), codeOf(TradingState, c["state"], 0) as TradingState);
+      return writeSetTradingState(buf, offset, instrumentOf(true), codeOf(TradingState, c["state"], UNKNOWN_CODE) as TradingState);
     case "expire":
       return writeExpireGfd(buf, offset, instrumentOf(false));
     default:
