@@ -213,6 +213,7 @@ export class EventView {
  */
 export class EventBuffer {
   buf: Buf;
+  private capacity: number;
   length = 0;
   count = 0;
   private seqLo = 0;
@@ -223,6 +224,7 @@ export class EventBuffer {
   constructor(initialBytes = 1 << 16, readonly maxBytes = 1 << 30) {
     assert(initialBytes >= 256 && initialBytes <= maxBytes, "bad event buffer size");
     this.buf = Buf.alloc(initialBytes);
+    this.capacity = initialBytes;
   }
 
   clear(): void {
@@ -239,7 +241,7 @@ export class EventBuffer {
   }
 
   private claim(kind: EventKind, size: number, instrument: number): number {
-    if (this.length + size > this.buf.byteLength) this.grow(this.length + size);
+    if (this.length + size > this.capacity) this.grow(this.length + size);
     const o = this.length;
     const dv = this.buf.dv;
     writeHeader(dv, o, kind, EVENT_VERSION, size, instrument);
@@ -253,12 +255,13 @@ export class EventBuffer {
   }
 
   private grow(needed: number): void {
-    let size = this.buf.byteLength * 2;
+    let size = this.capacity * 2;
     while (size < needed) size *= 2;
     assert(size <= this.maxBytes, "event buffer over its limit: the owner must drain it more often");
     const next = Buf.alloc(size);
     next.u8.set(this.buf.u8.subarray(0, this.length));
     this.buf = next;
+    this.capacity = size;
   }
 
   /** Copies account and order id bytes from a command into the event at `o + E_IDS`. */

@@ -79,7 +79,9 @@ export class BytesMap {
     this.keyTag[e] = tag;
     this.keyHash[e] = h;
     this.values[e] = value;
-    this.arena.set(src.subarray(offset, offset + length), this.arenaUsed);
+    const arena = this.arena;
+    const at = this.arenaUsed;
+    for (let i = 0; i < length; i++) arena[at + i] = src[offset + i]!; // no subarray: no allocation
     this.arenaUsed += length;
     this.place(e, h);
     return e;
