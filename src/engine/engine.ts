@@ -138,8 +138,11 @@ export class Engine {
     }
 
     // Accepted: from here on the command changes state.
+    const idHash = this.orderIds.lastHash; // from the duplicate check just above, when the account is known
     const acct = account >= 0 ? account : this.addAccount(cmd);
-    const idEntry = this.orderIds.insert(acct, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen, FINISHED);
+    const idEntry = account >= 0
+      ? this.orderIds.insert(acct, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen, FINISHED, idHash)
+      : this.orderIds.insert(acct, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen, FINISHED);
     const orderNo = this.nextOrderNo++;
     this.out.accepted(
       instr, side, type, tif, cmd.flags, cmd.stp, cmd.orderOffset, price, qty, orderNo, acct,
@@ -166,12 +169,12 @@ export class Engine {
     const postOnly = (cmd.flags & OrderFlag.postOnly) !== 0;
     if (type === OrderType.market && (tif === Tif.gtc || tif === Tif.gfd)) return Reason.invalidTif;
     if (postOnly && (type === OrderType.market || tif === Tif.ioc || tif === Tif.fok)) return Reason.invalidTif;
-    if (type === OrderType.limit && !cmd.priceSafe) return Reason.priceInvalid;
-    if (!cmd.qtySafe) return Reason.qtyInvalid;
     if (type === OrderType.limit) {
+      if (!cmd.priceSafe) return Reason.priceInvalid;
       const r = this.validatePrice(instr, cmd.price);
       if (r !== Reason.none) return r;
     }
+    if (!cmd.qtySafe) return Reason.qtyInvalid;
     return this.validateQty(instr, cmd.qty);
   }
 
@@ -488,11 +491,12 @@ export class Engine {
     if (state === TradingState.halted) return this.reject(Reason.instrumentHalted, cmd, instr, account, orderNo);
     if (state === TradingState.cancelOnly) return this.reject(Reason.cancelOnly, cmd, instr, account, orderNo);
     if (!cmd.priceSafe) return this.reject(Reason.priceInvalid, cmd, instr, account, orderNo);
-    if (!cmd.qtySafe) return this.reject(Reason.qtyInvalid, cmd, instr, account, orderNo);
     const price = cmd.price;
-    const qty = cmd.qty;
     let r = this.validatePrice(instr, price);
-    if (r === Reason.none) r = this.validateQty(instr, qty);
+    if (r === Reason.none && !cmd.qtySafe) r = Reason.qtyInvalid;
+    if (r !== Reason.none) return this.reject(r, cmd, instr, account, orderNo);
+    const qty = cmd.qty;
+    r = this.validateQty(instr, qty);
     if (r !== Reason.none) return this.reject(r, cmd, instr, account, orderNo);
     const side = orders.side[o]!;
     const oldPrice = levels.price[l]!;

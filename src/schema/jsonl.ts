@@ -12,7 +12,7 @@
  * account ids from `accepted` events, so it is stateful: feed it every event, in order.
  */
 
-import { Buf, NO_INSTRUMENT, readBigU64, H_TIMESTAMP } from "./layout.ts";
+import { Buf, NO_INSTRUMENT, UNKNOWN_INSTRUMENT, readBigU64, H_TIMESTAMP } from "./layout.ts";
 import {
   CommandKind,
   CommandView,
@@ -75,7 +75,7 @@ export function encodeCommand(json: unknown, buf: Buf, offset: number, resolve: 
     if (c["symbol"] === undefined && !required) return NO_INSTRUMENT;
     const s = str(c["symbol"], "symbol", MAX_SYMBOL_BYTES, true);
     const i = resolve(s);
-    return i < 0 ? NO_INSTRUMENT : i;
+    return i < 0 ? UNKNOWN_INSTRUMENT : i;
   };
   switch (c["op"]) {
     case "instrument":

@@ -21,7 +21,10 @@
 import { assert } from "../stdx/assert.ts";
 
 export const HEADER_SIZE = 24;
+/** In a command: "no instrument" (mass cancel and expiry: every instrument). */
 export const NO_INSTRUMENT = 0xffffffff;
+/** In a command: a symbol the edge could not resolve. No instrument has it; the engine rejects it. */
+export const UNKNOWN_INSTRUMENT = 0xfffffffe;
 export const TWO_32 = 4294967296;
 
 export const H_KIND = 0;

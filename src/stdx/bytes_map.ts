@@ -28,6 +28,8 @@ export class BytesMap {
   private arena: Uint8Array;
   private arenaUsed = 0;
   size = 0;
+  /** The hash computed by the last `find`, so that an insert after a miss need not hash again. */
+  lastHash = 0;
 
   constructor(initialEntries = 1024, readonly maxEntries = 1 << 24, private readonly seed = 0x811c9dc5) {
     const cap = nextPow2(Math.max(16, initialEntries));
@@ -56,6 +58,7 @@ export class BytesMap {
   /** The entry index of the key, or -1. */
   find(tag: number, src: Uint8Array, offset: number, length: number): number {
     const h = this.hash(tag, src, offset, length);
+    this.lastHash = h;
     let slot = h & this.mask;
     for (;;) {
       const e = this.table[slot]!;
@@ -65,15 +68,17 @@ export class BytesMap {
     }
   }
 
-  /** Adds a key that is not present (callers `find` first) and returns its entry index. */
-  insert(tag: number, src: Uint8Array, offset: number, length: number, value: number): number {
+  /**
+   * Adds a key that is not present (callers `find` first) and returns its entry index.
+   * `h` is the key's hash: pass `lastHash` when a `find` of this very key just missed.
+   */
+  insert(tag: number, src: Uint8Array, offset: number, length: number, value: number, h = this.hash(tag, src, offset, length)): number {
     assert(length <= 255, "key longer than 255 bytes");
     assert(!this.full, "bytes map full");
     if (this.size === this.keyOffset.length) this.growEntries();
     if (this.arenaUsed + length > this.arena.length) this.growArena(this.arenaUsed + length);
     if ((this.size + 1) * 2 > this.table.length) this.growTable();
     const e = this.size++;
-    const h = this.hash(tag, src, offset, length);
     this.keyOffset[e] = this.arenaUsed;
     this.keyLen[e] = length;
     this.keyTag[e] = tag;
