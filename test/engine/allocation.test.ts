@@ -1,0 +1,31 @@
+/**
+ * Allocation: applying commands allocates nothing after warm-up. Runs alloc_probe.ts in its
+ * own process (it needs --expose-gc and a quiet heap) over 500,000 commands of a seeded
+ * mixed flow, on an engine sized for the flow (pool and table growth is a warm-up cost by
+ * design). Must: no garbage collection during the measured commands, and heap growth under
+ * one byte per command (one small object per command would be 16 bytes or more; what
+ * remains is the code and feedback of late compilation). The figure is printed and goes to
+ * docs/BENCHMARKS.md.
+ */
+
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { seedFromEnv } from "../../src/stdx/prng.ts";
+
+const PROBE = join(import.meta.dirname, "alloc_probe.ts");
+
+describe("allocation", () => {
+  it("applies 500,000 commands without allocating", () => {
+    const seed = seedFromEnv();
+    console.log(`allocation: seed ${seed} (replay with VENUE_SEED=${seed})`);
+    const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", PROBE, "500000"], {
+      encoding: "utf8",
+      env: { ...process.env, VENUE_SEED: String(seed) },
+    });
+    const r = JSON.parse(out.trim().split("\n").pop()!) as { measured: number; heapGrowthBytes: number; minorGcs: number; majorGcs: number };
+    console.log(`allocation: ${JSON.stringify(r)}; ${(r.heapGrowthBytes / r.measured).toFixed(3)} bytes per command`);
+    expect(r.minorGcs + r.majorGcs).toBe(0);
+    expect(r.heapGrowthBytes).toBeLessThan(r.measured);
+  });
+});
