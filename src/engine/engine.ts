@@ -229,8 +229,8 @@ export class Engine {
       const qtyBefore = levels.qty[l]!;
       let o = levels.head[l]!;
       while (o !== NIL && this.tkLeft > 0) {
-        const next = orders.next[o]!;
-        if (this.tkStp !== Stp.none && orders.account[o] === this.tkAccount) {
+        const next = orders.next(o);
+        if (this.tkStp !== Stp.none && orders.account(o) === this.tkAccount) {
           if (this.selfTrade(o, l)) break;
         } else {
           this.fill(o, l, lp);
@@ -245,17 +245,17 @@ export class Engine {
 
   private fill(o: number, l: number, price: number): void {
     const orders = this.orders;
-    const makerLeft = orders.left[o]!;
+    const makerLeft = orders.left(o);
     const f = makerLeft < this.tkLeft ? makerLeft : this.tkLeft;
-    orders.left[o] = makerLeft - f;
-    orders.filled[o] = orders.filled[o]! + f;
+    orders.setLeft(o, makerLeft - f);
+    orders.setFilled(o, orders.filled(o) + f);
     this.levels.qty[l] = this.levels.qty[l]! - f;
     this.tkLeft -= f;
     this.tkFilled += f;
     const instr = this.tkInstrument;
-    const ml = orders.left[o]!;
-    this.out.trade(instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo[o]!, this.tkOrderNo, orders.account[o]!, this.tkAccount, ml, this.tkLeft);
-    this.out.updated(instr, ml === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, orders.side[o]!, orders.account[o]!, orders.orderNo[o]!, price, ml, orders.filled[o]!);
+    const ml = orders.left(o);
+    this.out.trade(instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo(o), this.tkOrderNo, orders.account(o), this.tkAccount, ml, this.tkLeft);
+    this.out.updated(instr, ml === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, orders.side(o), orders.account(o), orders.orderNo(o), price, ml, orders.filled(o));
     this.out.updated(instr, this.tkLeft === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
     if (ml === 0) this.unlinkResting(o);
   }
@@ -275,14 +275,14 @@ export class Engine {
         this.tkStopped = true;
         return true;
       case Stp.decrement: {
-        const restingLeft = orders.left[o]!;
+        const restingLeft = orders.left(o);
         const d = restingLeft < this.tkLeft ? restingLeft : this.tkLeft;
         if (d === restingLeft) {
           this.dropResting(o, OrderStatus.cancelled, Reason.selfTrade);
         } else {
-          orders.left[o] = restingLeft - d;
+          orders.setLeft(o, restingLeft - d);
           this.levels.qty[l] = this.levels.qty[l]! - d;
-          this.out.updated(this.tkInstrument, OrderStatus.amended, Reason.selfTrade, orders.side[o]!, orders.account[o]!, orders.orderNo[o]!, this.levels.price[l]!, restingLeft - d, orders.filled[o]!);
+          this.out.updated(this.tkInstrument, OrderStatus.amended, Reason.selfTrade, orders.side(o), orders.account(o), orders.orderNo(o), this.levels.price[l]!, restingLeft - d, orders.filled(o));
         }
         this.tkLeft -= d;
         if (this.tkLeft === 0) {
@@ -313,12 +313,12 @@ export class Engine {
       const l = opp.levels[i]!;
       const lp = levels.price[l]!;
       if (this.tkSide === Side.buy ? lp > this.tkPrice : lp < this.tkPrice) return false;
-      for (let o = levels.head[l]!; o !== NIL; o = orders.next[o]!) {
-        if (this.tkStp !== Stp.none && orders.account[o] === this.tkAccount) {
+      for (let o = levels.head[l]!; o !== NIL; o = orders.next(o)) {
+        if (this.tkStp !== Stp.none && orders.account(o) === this.tkAccount) {
           if (this.tkStp === Stp.cancelOldest) continue;
           return false;
         }
-        need -= orders.left[o]!;
+        need -= orders.left(o);
         if (need <= 0) return true;
       }
     }
@@ -348,17 +348,12 @@ export class Engine {
     const side = this.tkSide;
     const price = this.tkPrice;
     const o = orders.alloc();
-    orders.orderNo[o] = this.tkOrderNo;
-    orders.left[o] = this.tkLeft;
-    orders.filled[o] = this.tkFilled;
-    orders.account[o] = this.tkAccount;
-    orders.idEntry[o] = idEntry;
-    orders.side[o] = side;
-    orders.orderType[o] = type;
-    orders.tif[o] = tif;
-    orders.flags[o] = flags;
-    orders.stp[o] = this.tkStp;
-    orders.offset[o] = orderOffset;
+    orders.setOrderNo(o, this.tkOrderNo);
+    orders.setLeft(o, this.tkLeft);
+    orders.setFilled(o, this.tkFilled);
+    orders.setAccount(o, this.tkAccount);
+    orders.setIdEntry(o, idEntry);
+    orders.setMeta(o, side, type, tif, flags, this.tkStp, orderOffset);
 
     const bs = side === Side.buy ? this.instruments.bids[instr]! : this.instruments.asks[instr]!;
     const idx = bs.search(price);
@@ -370,20 +365,20 @@ export class Engine {
       bs.insertAt(-idx - 1, price, l);
     }
     const tail = levels.tail[l]!;
-    orders.level[o] = l;
-    orders.prev[o] = tail;
-    orders.next[o] = NIL;
+    orders.setLevel(o, l);
+    orders.setPrev(o, tail);
+    orders.setNext(o, NIL);
     if (tail === NIL) levels.head[l] = o;
-    else orders.next[tail] = o;
+    else orders.setNext(tail, o);
     levels.tail[l] = o;
     levels.qty[l] = levels.qty[l]! + this.tkLeft;
     levels.count[l] = levels.count[l]! + 1;
 
     const acct = this.tkAccount;
     const head = this.acctHead[acct]!;
-    orders.acctPrev[o] = NIL;
-    orders.acctNext[o] = head;
-    if (head !== NIL) orders.acctPrev[head] = o;
+    orders.setAcctPrev(o, NIL);
+    orders.setAcctNext(o, head);
+    if (head !== NIL) orders.setAcctPrev(head, o);
     this.acctHead[acct] = o;
 
     this.orderIds.setValue(idEntry, o);
@@ -397,31 +392,31 @@ export class Engine {
   private unlinkResting(o: number): void {
     const orders = this.orders;
     const levels = this.levels;
-    const l = orders.level[o]!;
-    levels.qty[l] = levels.qty[l]! - orders.left[o]!;
+    const l = orders.level(o);
+    levels.qty[l] = levels.qty[l]! - orders.left(o);
     levels.count[l] = levels.count[l]! - 1;
-    const prev = orders.prev[o]!;
-    const next = orders.next[o]!;
+    const prev = orders.prev(o);
+    const next = orders.next(o);
     if (prev === NIL) levels.head[l] = next;
-    else orders.next[prev] = next;
+    else orders.setNext(prev, next);
     if (next === NIL) levels.tail[l] = prev;
-    else orders.prev[next] = prev;
+    else orders.setPrev(next, prev);
 
-    const ap = orders.acctPrev[o]!;
-    const an = orders.acctNext[o]!;
-    if (ap === NIL) this.acctHead[orders.account[o]!] = an;
-    else orders.acctNext[ap] = an;
-    if (an !== NIL) orders.acctPrev[an] = ap;
+    const ap = orders.acctPrev(o);
+    const an = orders.acctNext(o);
+    if (ap === NIL) this.acctHead[orders.account(o)] = an;
+    else orders.setAcctNext(ap, an);
+    if (an !== NIL) orders.setAcctPrev(an, ap);
 
-    this.orderIds.setValue(orders.idEntry[o]!, FINISHED);
+    this.orderIds.setValue(orders.idEntry(o), FINISHED);
     orders.free(o);
   }
 
   /** Ends a resting order with `status` (cancelled or expired): its updated event, then unlink. No l2. */
   private dropResting(o: number, status: number, reason: number): void {
     const orders = this.orders;
-    const l = orders.level[o]!;
-    this.out.updated(this.levels.instrument[l]!, status, reason, orders.side[o]!, orders.account[o]!, orders.orderNo[o]!, this.levels.price[l]!, orders.left[o]!, orders.filled[o]!);
+    const l = orders.level(o);
+    this.out.updated(this.levels.instrument[l]!, status, reason, orders.side(o), orders.account(o), orders.orderNo(o), this.levels.price[l]!, orders.left(o), orders.filled(o));
     this.unlinkResting(o);
   }
 
@@ -444,7 +439,7 @@ export class Engine {
   }
 
   private cancelResting(o: number, status: number, reason: number): void {
-    const l = this.orders.level[o]!;
+    const l = this.orders.level(o);
     this.dropResting(o, status, reason);
     this.finishLevel(l, this.sideOf(l));
   }
@@ -466,8 +461,8 @@ export class Engine {
     const account = this.findAccount(cmd);
     const o = this.findOrder(cmd, account);
     if (o < 0) return this.reject(-o, cmd, NO_INSTRUMENT, account, 0);
-    const instr = this.levels.instrument[this.orders.level[o]!]!;
-    if (this.instruments.state[instr] === TradingState.halted) return this.reject(Reason.instrumentHalted, cmd, instr, account, this.orders.orderNo[o]!);
+    const instr = this.levels.instrument[this.orders.level(o)]!;
+    if (this.instruments.state[instr] === TradingState.halted) return this.reject(Reason.instrumentHalted, cmd, instr, account, this.orders.orderNo(o));
     this.cancelResting(o, OrderStatus.cancelled, Reason.userCancel);
   }
 
@@ -484,9 +479,9 @@ export class Engine {
     if (o < 0) return this.reject(-o, cmd, NO_INSTRUMENT, account, 0);
     const orders = this.orders;
     const levels = this.levels;
-    const l = orders.level[o]!;
+    const l = orders.level(o);
     const instr = levels.instrument[l]!;
-    const orderNo = orders.orderNo[o]!;
+    const orderNo = orders.orderNo(o);
     const state = this.instruments.state[instr]!;
     if (state === TradingState.halted) return this.reject(Reason.instrumentHalted, cmd, instr, account, orderNo);
     if (state === TradingState.cancelOnly) return this.reject(Reason.cancelOnly, cmd, instr, account, orderNo);
@@ -498,27 +493,27 @@ export class Engine {
     const qty = cmd.qty;
     r = this.validateQty(instr, qty);
     if (r !== Reason.none) return this.reject(r, cmd, instr, account, orderNo);
-    const side = orders.side[o]!;
+    const side = orders.side(o);
     const oldPrice = levels.price[l]!;
-    const left = orders.left[o]!;
-    if ((orders.flags[o]! & OrderFlag.postOnly) !== 0 && price !== oldPrice && this.crosses(instr, side, price)) {
+    const left = orders.left(o);
+    if ((orders.flags(o) & OrderFlag.postOnly) !== 0 && price !== oldPrice && this.crosses(instr, side, price)) {
       return this.reject(Reason.postOnlyWouldCross, cmd, instr, account, orderNo);
     }
 
     if (price === oldPrice && qty <= left) {
-      orders.left[o] = qty;
+      orders.setLeft(o, qty);
       levels.qty[l] = levels.qty[l]! - (left - qty);
-      this.out.updated(instr, OrderStatus.amended, Reason.none, side, account, orderNo, price, qty, orders.filled[o]!);
+      this.out.updated(instr, OrderStatus.amended, Reason.none, side, account, orderNo, price, qty, orders.filled(o));
       this.out.l2(instr, side, price, levels.qty[l]!, levels.count[l]!);
       return;
     }
-    const filled = orders.filled[o]!;
-    const type = orders.orderType[o]!;
-    const tif = orders.tif[o]!;
-    const flags = orders.flags[o]!;
-    const stp = orders.stp[o]!;
-    const orderOffset = orders.offset[o]!;
-    const idEntry = orders.idEntry[o]!;
+    const filled = orders.filled(o);
+    const type = orders.orderType(o);
+    const tif = orders.tif(o);
+    const flags = orders.flags(o);
+    const stp = orders.stp(o);
+    const orderOffset = orders.offset(o);
+    const idEntry = orders.idEntry(o);
     this.out.updated(instr, OrderStatus.amended, Reason.none, side, account, orderNo, price, qty, filled);
     this.unlinkResting(o);
     this.finishLevel(l, this.sideOf(l));
@@ -539,8 +534,8 @@ export class Engine {
       if (account < 0) return; // an account never seen has no orders
       let o = this.acctHead[account]!;
       while (o !== NIL) {
-        const next = this.orders.acctNext[o]!;
-        if (instr === NO_INSTRUMENT || this.levels.instrument[this.orders.level[o]!] === instr) {
+        const next = this.orders.acctNext(o);
+        if (instr === NO_INSTRUMENT || this.levels.instrument[this.orders.level(o)] === instr) {
           this.cancelResting(o, OrderStatus.cancelled, Reason.massCancel);
         }
         o = next;
@@ -563,8 +558,8 @@ export class Engine {
       let dropped = false;
       let o = this.levels.head[l]!;
       while (o !== NIL) {
-        const next = this.orders.next[o]!;
-        if (tif < 0 || this.orders.tif[o] === tif) {
+        const next = this.orders.next(o);
+        if (tif < 0 || this.orders.tif(o) === tif) {
           this.dropResting(o, status, reason);
           dropped = true;
         }
@@ -602,8 +597,8 @@ export class Engine {
       this.sweep(this.instruments.asks[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
     }
     if (instr === NO_INSTRUMENT) {
-      const idEntry = this.orders.idEntry;
-      this.orderIds.retain((v) => v !== FINISHED, (v, e) => { idEntry[v] = e; });
+      const orders = this.orders;
+      this.orderIds.retain((v) => v !== FINISHED, (v, e) => { orders.setIdEntry(v, e); });
     }
   }
 
@@ -696,8 +691,8 @@ export class Engine {
     const out: Array<[number, number, number, number]> = [];
     for (let i = bs.size - 1; i >= 0; i--) {
       const l = bs.levels[i]!;
-      for (let o = this.levels.head[l]!; o !== NIL; o = this.orders.next[o]!) {
-        out.push([this.orders.orderNo[o]!, this.orders.account[o]!, this.levels.price[l]!, this.orders.left[o]!]);
+      for (let o = this.levels.head[l]!; o !== NIL; o = this.orders.next(o)) {
+        out.push([this.orders.orderNo(o), this.orders.account(o), this.levels.price[l]!, this.orders.left(o)]);
       }
     }
     return out;
@@ -720,10 +715,10 @@ export class Engine {
           let qty = 0;
           let count = 0;
           let prev = NIL;
-          for (let o = this.levels.head[l]!; o !== NIL; o = this.orders.next[o]!) {
-            assert(this.orders.level[o] === l && this.orders.prev[o] === prev, "order links broken");
-            assert(this.orders.left[o]! > 0, "resting order with nothing left");
-            qty += this.orders.left[o]!;
+          for (let o = this.levels.head[l]!; o !== NIL; o = this.orders.next(o)) {
+            assert(this.orders.level(o) === l && this.orders.prev(o) === prev, "order links broken");
+            assert(this.orders.left(o) > 0, "resting order with nothing left");
+            qty += this.orders.left(o);
             count++;
             prev = o;
           }
@@ -740,8 +735,8 @@ export class Engine {
     assert(liveLevels === this.levels.live, "live level count wrong");
     let inAccounts = 0;
     for (let a = 0; a < this.accountCount; a++) {
-      for (let o = this.acctHead[a]!; o !== NIL; o = this.orders.acctNext[o]!) {
-        assert(this.orders.account[o] === a, "order in the wrong account list");
+      for (let o = this.acctHead[a]!; o !== NIL; o = this.orders.acctNext(o)) {
+        assert(this.orders.account(o) === a, "order in the wrong account list");
         inAccounts++;
       }
     }

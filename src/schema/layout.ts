@@ -67,6 +67,12 @@ export function readU64(dv: DataView, offset: number): number {
 
 /** Writes a safe integer as int64. Callers validate range; this asserts it. */
 export function writeI64(dv: DataView, offset: number, value: number): void {
+  if ((value | 0) === value) {
+    // An int32 (most prices, quantities and counts): low word as is, high word its sign.
+    dv.setInt32(offset, value, true);
+    dv.setInt32(offset + 4, value >> 31, true);
+    return;
+  }
   assert(Number.isSafeInteger(value), "int64 field outside the safe integer range");
   const hi = Math.floor(value / TWO_32);
   dv.setUint32(offset, value - hi * TWO_32, true);

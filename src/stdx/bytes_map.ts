@@ -3,11 +3,19 @@
  * no allocation per lookup. Used for account ids and client order ids, whose bytes are
  * read in place from command records.
  *
- * Open addressing with linear probing over a power-of-two table of entry indexes. Entries
- * live in parallel arrays; key bytes live in an append-only arena. There is no single-key
- * removal: an owner that forgets keys rebuilds the map from the keys it keeps (`retain`).
- * The table doubles at half load and the arena doubles when full: both allocate only while
- * the map grows, never in steady state. `maxEntries` bounds it.
+ * Laid out for few cache misses per lookup, because the order-id map holds a whole trading
+ * day of ids and lookups miss the cache:
+ *
+ *   slots    Int32Array, 2 per slot: [hash, entry]     open addressing, linear probing;
+ *                                                      a probe compares hashes in one line
+ *   entries  Int32Array, 4 per entry:                  one entry's fields in one line
+ *            [keyOffset, tag, keyLength, value]
+ *   arena    Uint8Array: key bytes, append-only        touched only on a hash match
+ *
+ * A hit costs about three cache lines (slot, entry, key bytes); a miss usually one.
+ * There is no single-key removal: an owner that forgets keys rebuilds the map from the keys
+ * it keeps (`retain`). Slots double at half load and entries and arena double when full:
+ * all three allocate only while the map grows, never in steady state. `maxEntries` bounds it.
  *
  * The hash is FNV-1a with a fixed seed, so the map is deterministic across runs (the engine
  * needs that). Bounded key lengths and `maxEntries` bound the damage of crafted collisions.
@@ -16,15 +24,16 @@
 import { assert } from "./assert.ts";
 
 const EMPTY = -1;
+const E_OFFSET = 0;
+const E_TAG = 1;
+const E_LENGTH = 2;
+const E_VALUE = 3;
+const STRIDE = 4;
 
 export class BytesMap {
-  private table: Int32Array;
+  private slots: Int32Array;
   private mask: number;
-  private keyOffset: Int32Array;
-  private keyLen: Uint8Array;
-  private keyTag: Int32Array;
-  private keyHash: Int32Array;
-  private values: Int32Array;
+  private entries: Int32Array;
   private arena: Uint8Array;
   private arenaUsed = 0;
   size = 0;
@@ -33,13 +42,9 @@ export class BytesMap {
 
   constructor(initialEntries = 1024, readonly maxEntries = 1 << 24, private readonly seed = 0x811c9dc5) {
     const cap = nextPow2(Math.max(16, initialEntries));
-    this.table = new Int32Array(cap * 2).fill(EMPTY);
-    this.mask = cap * 2 - 1;
-    this.keyOffset = new Int32Array(cap);
-    this.keyLen = new Uint8Array(cap);
-    this.keyTag = new Int32Array(cap);
-    this.keyHash = new Int32Array(cap);
-    this.values = new Int32Array(cap);
+    this.mask = cap * 2 - 1; // slots: twice the entries, so the load stays at or below one half
+    this.slots = newSlots(cap * 2);
+    this.entries = new Int32Array(cap * STRIDE);
     this.arena = new Uint8Array(cap * 16);
   }
 
@@ -59,12 +64,13 @@ export class BytesMap {
   find(tag: number, src: Uint8Array, offset: number, length: number): number {
     const h = this.hash(tag, src, offset, length);
     this.lastHash = h;
-    let slot = h & this.mask;
+    const slots = this.slots;
+    let s = h & this.mask;
     for (;;) {
-      const e = this.table[slot]!;
+      const e = slots[2 * s + 1]!;
       if (e === EMPTY) return -1;
-      if (this.keyHash[e] === h && this.keyTag[e] === tag && this.keyLen[e] === length && this.sameBytes(e, src, offset, length)) return e;
-      slot = (slot + 1) & this.mask;
+      if (slots[2 * s] === h && this.sameKey(e, tag, src, offset, length)) return e;
+      s = (s + 1) & this.mask;
     }
   }
 
@@ -75,15 +81,16 @@ export class BytesMap {
   insert(tag: number, src: Uint8Array, offset: number, length: number, value: number, h = this.hash(tag, src, offset, length)): number {
     assert(length <= 255, "key longer than 255 bytes");
     assert(!this.full, "bytes map full");
-    if (this.size === this.keyOffset.length) this.growEntries();
+    if ((this.size + 1) * STRIDE > this.entries.length) this.growEntries();
     if (this.arenaUsed + length > this.arena.length) this.growArena(this.arenaUsed + length);
-    if ((this.size + 1) * 2 > this.table.length) this.growTable();
+    if ((this.size + 1) * 2 > this.mask + 1) this.growSlots();
     const e = this.size++;
-    this.keyOffset[e] = this.arenaUsed;
-    this.keyLen[e] = length;
-    this.keyTag[e] = tag;
-    this.keyHash[e] = h;
-    this.values[e] = value;
+    const base = e * STRIDE;
+    const entries = this.entries;
+    entries[base + E_OFFSET] = this.arenaUsed;
+    entries[base + E_TAG] = tag;
+    entries[base + E_LENGTH] = length;
+    entries[base + E_VALUE] = value;
     const arena = this.arena;
     const at = this.arenaUsed;
     for (let i = 0; i < length; i++) arena[at + i] = src[offset + i]!; // no subarray: no allocation
@@ -93,21 +100,21 @@ export class BytesMap {
   }
 
   value(entry: number): number {
-    return this.values[entry]!;
+    return this.entries[entry * STRIDE + E_VALUE]!;
   }
 
   setValue(entry: number, value: number): void {
-    this.values[entry] = value;
+    this.entries[entry * STRIDE + E_VALUE] = value;
   }
 
   tag(entry: number): number {
-    return this.keyTag[entry]!;
+    return this.entries[entry * STRIDE + E_TAG]!;
   }
 
   /** The key bytes of an entry (a view into the arena; copy before the map changes). */
   keyBytes(entry: number): Uint8Array {
-    const o = this.keyOffset[entry]!;
-    return this.arena.subarray(o, o + this.keyLen[entry]!);
+    const o = this.entries[entry * STRIDE + E_OFFSET]!;
+    return this.arena.subarray(o, o + this.entries[entry * STRIDE + E_LENGTH]!);
   }
 
   /**
@@ -116,21 +123,24 @@ export class BytesMap {
    * hot paths (it is the day-roll of order ids).
    */
   retain(keep: (value: number) => boolean, moved: (value: number, entry: number) => void): void {
+    const entries = this.entries;
     let w = 0;
     let arenaW = 0;
-    this.table.fill(EMPTY);
+    this.slots.fill(EMPTY);
     for (let e = 0; e < this.size; e++) {
-      const v = this.values[e]!;
+      const base = e * STRIDE;
+      const v = entries[base + E_VALUE]!;
       if (!keep(v)) continue;
-      const o = this.keyOffset[e]!;
-      const len = this.keyLen[e]!;
+      const o = entries[base + E_OFFSET]!;
+      const len = entries[base + E_LENGTH]!;
+      const tag = entries[base + E_TAG]!;
       this.arena.copyWithin(arenaW, o, o + len);
-      this.keyOffset[w] = arenaW;
-      this.keyLen[w] = len;
-      this.keyTag[w] = this.keyTag[e]!;
-      this.keyHash[w] = this.keyHash[e]!;
-      this.values[w] = v;
-      this.place(w, this.keyHash[w]!);
+      const wb = w * STRIDE;
+      entries[wb + E_OFFSET] = arenaW;
+      entries[wb + E_TAG] = tag;
+      entries[wb + E_LENGTH] = len;
+      entries[wb + E_VALUE] = v;
+      this.place(w, this.hash(tag, this.arena, arenaW, len));
       moved(v, w);
       arenaW += len;
       w++;
@@ -139,28 +149,28 @@ export class BytesMap {
     this.arenaUsed = arenaW;
   }
 
-  private sameBytes(e: number, src: Uint8Array, offset: number, length: number): boolean {
-    const o = this.keyOffset[e]!;
+  private sameKey(e: number, tag: number, src: Uint8Array, offset: number, length: number): boolean {
+    const base = e * STRIDE;
+    const entries = this.entries;
+    if (entries[base + E_TAG] !== tag || entries[base + E_LENGTH] !== length) return false;
+    const o = entries[base + E_OFFSET]!;
     const arena = this.arena;
     for (let i = 0; i < length; i++) if (arena[o + i] !== src[offset + i]) return false;
     return true;
   }
 
   private place(e: number, h: number): void {
-    let slot = h & this.mask;
-    while (this.table[slot] !== EMPTY) slot = (slot + 1) & this.mask;
-    this.table[slot] = e;
+    const slots = this.slots;
+    let s = h & this.mask;
+    while (slots[2 * s + 1] !== EMPTY) s = (s + 1) & this.mask;
+    slots[2 * s] = h;
+    slots[2 * s + 1] = e;
   }
 
   private growEntries(): void {
-    const cap = this.keyOffset.length * 2;
-    this.keyOffset = grownInt32(this.keyOffset, cap);
-    this.keyTag = grownInt32(this.keyTag, cap);
-    this.keyHash = grownInt32(this.keyHash, cap);
-    this.values = grownInt32(this.values, cap);
-    const len = new Uint8Array(cap);
-    len.set(this.keyLen);
-    this.keyLen = len;
+    const next = new Int32Array(this.entries.length * 2);
+    next.set(this.entries);
+    this.entries = next;
   }
 
   private growArena(needed: number): void {
@@ -171,17 +181,22 @@ export class BytesMap {
     this.arena = next;
   }
 
-  private growTable(): void {
-    this.table = new Int32Array(this.table.length * 2).fill(EMPTY);
-    this.mask = this.table.length - 1;
-    for (let e = 0; e < this.size; e++) this.place(e, this.keyHash[e]!);
+  /** Doubles the slots and re-places every entry by the hash kept in its old slot. */
+  private growSlots(): void {
+    const old = this.slots;
+    this.slots = newSlots(old.length); // old.length / 2 slots before, twice that now
+    this.mask = old.length - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const e = old[s + 1]!;
+      if (e !== EMPTY) this.place(e, old[s]!);
+    }
   }
 }
 
-function grownInt32(a: Int32Array, cap: number): Int32Array {
-  const next = new Int32Array(cap);
-  next.set(a);
-  return next;
+function newSlots(count: number): Int32Array {
+  const slots = new Int32Array(count * 2);
+  for (let s = 1; s < slots.length; s += 2) slots[s] = EMPTY;
+  return slots;
 }
 
 export function nextPow2(n: number): number {
