@@ -4,25 +4,42 @@
  */
 
 import { parseArgs } from "node:util";
-import { replayCommand } from "./replay.ts";
+import { InputError, replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
 
 const USAGE = `usage: venue <command> [options]
 
 commands:
-  start                      run the node with embedded defaults (for now: the engine on a demo order flow)
+  start [--commands N] [--seed S]
+                             run the node with embedded defaults (for now: the engine on a demo order flow)
   replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
   help                       this text
 
 docs: README.md, docs/ARCHITECTURE.md, docs/formats/commands-jsonl.md`;
 
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    // parseArgs rejects unknown options and missing values with a TypeError carrying a code.
+    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) return usage(err.message);
+    throw err;
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "replay": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { "final-book": { type: "boolean", default: false } } });
       if (positionals.length !== 1) return usage("replay takes exactly one FILE");
-      await replayCommand(positionals[0]!, values["final-book"] === true);
+      try {
+        await replayCommand(positionals[0]!, values["final-book"] === true);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        process.stderr.write(`venue replay: ${err.message}\n`);
+        return 1;
+      }
       return 0;
     }
     case "start": {

@@ -4,13 +4,30 @@
  * replay of any length runs in bounded memory.
  */
 
-import { createReadStream } from "node:fs";
+import { createReadStream, constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { Replayer } from "../replay/replayer.ts";
 
+/** A file the command was asked to read cannot be read; `venue` prints it and exits 1. */
+export class InputError extends Error {
+  override readonly name = "InputError";
+  constructor(message: string, readonly code: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 export async function replayCommand(file: string, finalBook: boolean, output: Writable = process.stdout): Promise<void> {
+  if (file !== "-") {
+    try {
+      await access(file, constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "EIO";
+      throw new InputError(`cannot read ${file} (${code})`, code, { cause: err });
+    }
+  }
   const input = file === "-" ? process.stdin : createReadStream(file, { encoding: "utf8" });
   const lines = createInterface({ input, crlfDelay: Infinity });
   const replayer = new Replayer();
