@@ -27,6 +27,28 @@ export type Offset = (typeof Offset)[keyof typeof Offset];
 export const TradingState = { open: 1, halted: 2, cancelOnly: 3 } as const;
 export type TradingState = (typeof TradingState)[keyof typeof TradingState];
 
+/** Bits of an instrument's `flags` byte. */
+export const InstrumentFlag = {
+  /** CLOSE closes only positions held before today; CLOSETODAY only today's (SHFE, INE). */
+  closeTodayDistinct: 1,
+} as const;
+
+/** What the engine did about an account at or over a risk threshold. */
+export const RiskAction = { liquidation: 1 } as const;
+
+/**
+ * Currencies are three ASCII letters packed in a u32 (first letter lowest), as they appear
+ * in layouts: "CNY" = 0x594e43.
+ */
+export function currencyCode(text: string): number {
+  if (!/^[A-Z]{3}$/.test(text)) return 0;
+  return text.charCodeAt(0) | (text.charCodeAt(1) << 8) | (text.charCodeAt(2) << 16);
+}
+
+export function currencyText(code: number): string {
+  return code === 0 ? "" : String.fromCharCode(code & 0xff, (code >>> 8) & 0xff, (code >>> 16) & 0xff);
+}
+
 /** Bits of the order `flags` byte. */
 export const OrderFlag = { postOnly: 1 } as const;
 
@@ -65,6 +87,11 @@ export const Reason = {
   invalidInstrument: 16,
   priceInvalid: 17,
   orderNotLive: 18,
+  insufficientFunds: 19,
+  insufficientPosition: 20,
+  positionLimit: 21,
+  riskLimit: 22,
+  invalidAmount: 23,
   // Reasons an order left the book without a full fill.
   userCancel: 32,
   iocRemainder: 33,
@@ -72,6 +99,7 @@ export const Reason = {
   selfTrade: 35,
   massCancel: 36,
   endOfDay: 37,
+  liquidation: 38,
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

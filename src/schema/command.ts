@@ -8,7 +8,11 @@
  *   kind             v  body (offsets from the record start)
  *   defineInstrument 1  24 u8 state · 31 u8 symbolLen · 32 i64 tickSize · 40 i64 lotSize
  *                       48 i64 minQty · 56 i64 maxQty · 64 i64 priceLow · 72 i64 priceHigh
- *                       80 symbol bytes
+ *                       80 symbol bytes                      (a pure-matching instrument)
+ *   defineInstrument 2  as v1, and 25 currency (3 ASCII bytes) · 28 u8 flags
+ *                       80 i64 multiplier · 88 i64 marginPerLot · 96 i64 commissionPerLot
+ *                       104 u32 marginRateBp · 108 u32 commissionRateBp
+ *                       112 i64 positionLimit · 120 symbol bytes
  *   newOrder         1  24 u8 side · 25 u8 type · 26 u8 tif · 27 u8 flags · 28 u8 stp
  *                       29 u8 offset · 30 u8 accountLen · 31 u8 orderIdLen
  *                       32 i64 price · 40 i64 qty · 48 account bytes, order id bytes
@@ -19,6 +23,11 @@
  *                       30 u8 accountLen (0: every account) · 32 account bytes
  *   setTradingState  1  24 u8 state
  *   expireGfd        1  header instrument (NO_INSTRUMENT: every instrument); no body
+ *   deposit          1  25 currency (3 ASCII bytes) · 30 u8 accountLen · 32 i64 amount
+ *                       40 account bytes
+ *   withdraw         1  as deposit
+ *   mark             1  header instrument (NO_INSTRUMENT: every instrument); no body
+ *   settle           1  no body
  *
  * Bytes between fields are zero. Records are padded with zeros to a multiple of 8.
  */
@@ -51,11 +60,21 @@ export const CommandKind = {
   massCancel: 5,
   setTradingState: 6,
   expireGfd: 7,
+  deposit: 8,
+  withdraw: 9,
+  mark: 10,
+  settle: 11,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
-/** Current layout version of each command kind. */
+/** Current layout version of the command kinds (defineInstrument is at 2; it still reads 1). */
 export const COMMAND_VERSION = 1;
+export const DEFINE_INSTRUMENT_VERSION = 2;
+
+/** True when the engine reads this version of this kind. */
+export function commandVersionKnown(kind: number, version: number): boolean {
+  return version === 1 || (kind === CommandKind.defineInstrument && version === 2);
+}
 
 export const MAX_ACCOUNT_ID_BYTES = 64;
 export const MAX_ORDER_ID_BYTES = 64;
@@ -84,7 +103,19 @@ const C_MIN_QTY = 48;
 const C_MAX_QTY = 56;
 const C_PRICE_LOW = 64;
 const C_PRICE_HIGH = 72;
-const C_SYMBOL = 80;
+const C_SYMBOL_V1 = 80;
+const C_CURRENCY = 25;
+const C_INSTRUMENT_FLAGS = 28;
+const C_MULTIPLIER = 80;
+const C_MARGIN_PER_LOT = 88;
+const C_COMMISSION_PER_LOT = 96;
+const C_MARGIN_RATE = 104;
+const C_COMMISSION_RATE = 108;
+const C_POSITION_LIMIT = 112;
+const C_SYMBOL_V2 = 120;
+const C_TRANSFER_ACCOUNT_LEN = 30;
+const C_AMOUNT = 32;
+const C_TRANSFER_ACCOUNT = 40;
 
 /**
  * Flyweight over one command record: reads fields in place, allocates nothing. Wrap it
@@ -130,12 +161,16 @@ export class CommandView {
   get accountLen(): number { return this.dv.getUint8(this.offset + C_ACCOUNT_LEN); }
   get orderIdLen(): number {
     const kind = this.kind;
-    return kind === CommandKind.massCancel ? 0 : this.dv.getUint8(this.offset + C_ORDER_ID_LEN);
+    return kind === CommandKind.massCancel || kind === CommandKind.deposit || kind === CommandKind.withdraw
+      ? 0
+      : this.dv.getUint8(this.offset + C_ORDER_ID_LEN);
   }
   /** Byte offset (in the buffer) of the account id; the order id follows it. */
   get accountOffset(): number {
     const kind = this.kind;
-    return this.offset + (kind === CommandKind.newOrder || kind === CommandKind.amend ? C_IDS_ORDER : C_IDS_SHORT);
+    if (kind === CommandKind.newOrder || kind === CommandKind.amend) return this.offset + C_IDS_ORDER;
+    if (kind === CommandKind.deposit || kind === CommandKind.withdraw) return this.offset + C_TRANSFER_ACCOUNT;
+    return this.offset + C_IDS_SHORT;
   }
   get orderIdOffset(): number { return this.accountOffset + this.accountLen; }
 
@@ -151,7 +186,28 @@ export class CommandView {
     return true;
   }
   get symbolLen(): number { return this.dv.getUint8(this.offset + C_SYMBOL_LEN); }
-  get symbolOffset(): number { return this.offset + C_SYMBOL; }
+  get symbolOffset(): number { return this.offset + (this.version >= 2 ? C_SYMBOL_V2 : C_SYMBOL_V1); }
+  // defineInstrument v2 (a v1 instrument reads as zeros here: no money, pure matching)
+  get currency(): number {
+    const v2 = this.kind !== CommandKind.defineInstrument || this.version >= 2;
+    return v2 ? this.dv.getUint8(this.offset + C_CURRENCY) | (this.dv.getUint8(this.offset + C_CURRENCY + 1) << 8) | (this.dv.getUint8(this.offset + C_CURRENCY + 2) << 16) : 0;
+  }
+  get instrumentFlags(): number { return this.version >= 2 ? this.dv.getUint8(this.offset + C_INSTRUMENT_FLAGS) : 0; }
+  get multiplier(): number { return this.version >= 2 ? readI64(this.dv, this.offset + C_MULTIPLIER) : 0; }
+  get marginPerLot(): number { return this.version >= 2 ? readI64(this.dv, this.offset + C_MARGIN_PER_LOT) : 0; }
+  get commissionPerLot(): number { return this.version >= 2 ? readI64(this.dv, this.offset + C_COMMISSION_PER_LOT) : 0; }
+  get marginRateBp(): number { return this.version >= 2 ? this.dv.getUint32(this.offset + C_MARGIN_RATE, true) : 0; }
+  get commissionRateBp(): number { return this.version >= 2 ? this.dv.getUint32(this.offset + C_COMMISSION_RATE, true) : 0; }
+  get positionLimit(): number { return this.version >= 2 ? readI64(this.dv, this.offset + C_POSITION_LIMIT) : 0; }
+  get moneyParamsSafe(): boolean {
+    if (this.version < 2) return true;
+    return isSafeI64(this.dv, this.offset + C_MULTIPLIER) && isSafeI64(this.dv, this.offset + C_MARGIN_PER_LOT) &&
+      isSafeI64(this.dv, this.offset + C_COMMISSION_PER_LOT) && isSafeI64(this.dv, this.offset + C_POSITION_LIMIT);
+  }
+  // deposit / withdraw
+  get amount(): number { return readI64(this.dv, this.offset + C_AMOUNT); }
+  get amountSafe(): boolean { return isSafeI64(this.dv, this.offset + C_AMOUNT); }
+  get transferAccountLen(): number { return this.dv.getUint8(this.offset + C_TRANSFER_ACCOUNT_LEN); }
 
   // Edge helpers (allocate strings): never on the hot path.
   accountId(): string { return readUtf8(this.u8, this.accountOffset, this.accountLen); }
@@ -172,6 +228,15 @@ export interface InstrumentParams {
   priceLow: number;
   priceHigh: number;
   state?: TradingState;
+  /** Money parameters (layout v2). Without a multiplier the instrument is pure matching: no funds needed. */
+  currency?: number;
+  closeTodayDistinct?: boolean;
+  multiplier?: number;
+  marginPerLot?: number;
+  marginRateBp?: number;
+  commissionPerLot?: number;
+  commissionRateBp?: number;
+  positionLimit?: number;
 }
 
 export interface NewOrderFields {
@@ -207,21 +272,52 @@ function idBytes(account: string, orderId: string): [number, number] {
   return [a, o];
 }
 
-function begin(buf: Buf, offset: number, kind: CommandKind, size: number, instrument: number): void {
+function begin(buf: Buf, offset: number, kind: CommandKind, size: number, instrument: number, version = COMMAND_VERSION): void {
   assert(offset + size <= buf.byteLength, "command does not fit the buffer");
   buf.u8.fill(0, offset, offset + size);
-  writeHeader(buf.dv, offset, kind, COMMAND_VERSION, size, instrument);
+  writeHeader(buf.dv, offset, kind, version, size, instrument);
 }
 
-export function defineInstrumentSize(p: InstrumentParams): number {
-  return align8(C_SYMBOL + utf8Length(p.symbol));
-}
 
+/**
+ * Writes a defineInstrument record: layout v2 when the instrument has money parameters,
+ * v1 (smaller, pure matching) when it has none.
+ */
 export function writeDefineInstrument(buf: Buf, offset: number, p: InstrumentParams): number {
+  const money = p.multiplier !== undefined || p.currency !== undefined || p.marginPerLot !== undefined || p.marginRateBp !== undefined ||
+    p.commissionPerLot !== undefined || p.commissionRateBp !== undefined || p.positionLimit !== undefined || p.closeTodayDistinct !== undefined;
+  if (!money) return writeDefineInstrumentV1(buf, offset, p);
   const symLen = utf8Length(p.symbol);
   if (symLen > MAX_SYMBOL_BYTES) throw new RangeError(`symbol longer than ${MAX_SYMBOL_BYTES} bytes`);
-  const size = align8(C_SYMBOL + symLen);
-  begin(buf, offset, CommandKind.defineInstrument, size, NO_INSTRUMENT);
+  const size = align8(C_SYMBOL_V2 + symLen);
+  begin(buf, offset, CommandKind.defineInstrument, size, NO_INSTRUMENT, DEFINE_INSTRUMENT_VERSION);
+  const dv = buf.dv;
+  dv.setUint8(offset + C_STATE, p.state ?? TradingState.open);
+  writeCurrency(dv, offset + C_CURRENCY, p.currency ?? 0);
+  dv.setUint8(offset + C_INSTRUMENT_FLAGS, p.closeTodayDistinct === true ? 1 : 0);
+  dv.setUint8(offset + C_SYMBOL_LEN, symLen);
+  writeI64OrUnsafe(dv, offset + C_TICK, p.tickSize);
+  writeI64OrUnsafe(dv, offset + C_LOT, p.lotSize);
+  writeI64OrUnsafe(dv, offset + C_MIN_QTY, p.minQty);
+  writeI64OrUnsafe(dv, offset + C_MAX_QTY, p.maxQty);
+  writeI64OrUnsafe(dv, offset + C_PRICE_LOW, p.priceLow);
+  writeI64OrUnsafe(dv, offset + C_PRICE_HIGH, p.priceHigh);
+  writeI64OrUnsafe(dv, offset + C_MULTIPLIER, p.multiplier ?? 0);
+  writeI64OrUnsafe(dv, offset + C_MARGIN_PER_LOT, p.marginPerLot ?? 0);
+  writeI64OrUnsafe(dv, offset + C_COMMISSION_PER_LOT, p.commissionPerLot ?? 0);
+  dv.setUint32(offset + C_MARGIN_RATE, u32OrMax(p.marginRateBp ?? 0), true);
+  dv.setUint32(offset + C_COMMISSION_RATE, u32OrMax(p.commissionRateBp ?? 0), true);
+  writeI64OrUnsafe(dv, offset + C_POSITION_LIMIT, p.positionLimit ?? 0);
+  writeUtf8(buf.u8, offset + C_SYMBOL_V2, p.symbol, symLen);
+  return size;
+}
+
+/** Writes a defineInstrument record at layout version 1 (no money parameters: pure matching). */
+export function writeDefineInstrumentV1(buf: Buf, offset: number, p: InstrumentParams): number {
+  const symLen = utf8Length(p.symbol);
+  if (symLen > MAX_SYMBOL_BYTES) throw new RangeError(`symbol longer than ${MAX_SYMBOL_BYTES} bytes`);
+  const size = align8(C_SYMBOL_V1 + symLen);
+  begin(buf, offset, CommandKind.defineInstrument, size, NO_INSTRUMENT, 1);
   const dv = buf.dv;
   dv.setUint8(offset + C_STATE, p.state ?? TradingState.open);
   dv.setUint8(offset + C_SYMBOL_LEN, symLen);
@@ -231,8 +327,18 @@ export function writeDefineInstrument(buf: Buf, offset: number, p: InstrumentPar
   writeI64OrUnsafe(dv, offset + C_MAX_QTY, p.maxQty);
   writeI64OrUnsafe(dv, offset + C_PRICE_LOW, p.priceLow);
   writeI64OrUnsafe(dv, offset + C_PRICE_HIGH, p.priceHigh);
-  writeUtf8(buf.u8, offset + C_SYMBOL, p.symbol, symLen);
+  writeUtf8(buf.u8, offset + C_SYMBOL_V1, p.symbol, symLen);
   return size;
+}
+
+function u32OrMax(x: number): number {
+  return Number.isInteger(x) && x >= 0 && x <= 0xffffffff ? x : 0xffffffff;
+}
+
+function writeCurrency(dv: DataView, offset: number, code: number): void {
+  dv.setUint8(offset, code & 0xff);
+  dv.setUint8(offset + 1, (code >>> 8) & 0xff);
+  dv.setUint8(offset + 2, (code >>> 16) & 0xff);
 }
 
 /**
@@ -321,4 +427,28 @@ export function writeExpireGfd(buf: Buf, offset: number, instrument: number): nu
   const size = HEADER_SIZE;
   begin(buf, offset, CommandKind.expireGfd, size, instrument);
   return size;
+}
+
+/** Deposit (kind deposit) or withdrawal (kind withdraw) of `amount` minor units of `currency`. */
+export function writeTransfer(buf: Buf, offset: number, kind: typeof CommandKind.deposit | typeof CommandKind.withdraw, account: string, currency: number, amount: number): number {
+  const [a] = idBytes(account, "");
+  const size = align8(C_TRANSFER_ACCOUNT + a);
+  begin(buf, offset, kind, size, NO_INSTRUMENT);
+  writeCurrency(buf.dv, offset + C_CURRENCY, currency);
+  buf.dv.setUint8(offset + C_TRANSFER_ACCOUNT_LEN, a);
+  writeI64OrUnsafe(buf.dv, offset + C_AMOUNT, amount);
+  writeUtf8(buf.u8, offset + C_TRANSFER_ACCOUNT, account, a);
+  return size;
+}
+
+/** Marks positions to market at the last trade price, on one instrument or all (NO_INSTRUMENT). */
+export function writeMark(buf: Buf, offset: number, instrument: number): number {
+  begin(buf, offset, CommandKind.mark, HEADER_SIZE, instrument);
+  return HEADER_SIZE;
+}
+
+/** Daily settlement: mark everything, expire GFD orders, roll positions and balances. */
+export function writeSettle(buf: Buf, offset: number): number {
+  begin(buf, offset, CommandKind.settle, HEADER_SIZE, NO_INSTRUMENT);
+  return HEADER_SIZE;
 }

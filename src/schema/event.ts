@@ -17,14 +17,26 @@
  *                  30 u8 accountLen · 31 u8 orderIdLen · 32 i64 orderNo (0: none)
  *                  40 u32 account (NO_ACCOUNT: unknown) · 48 i64 price · 56 i64 qty
  *                  64 account bytes, order id bytes
- *   trade       1  24 u8 aggressorSide · 32 i64 tradeNo · 40 i64 price · 48 i64 qty  96
+ *   trade       2  24 u8 aggressorSide · 32 i64 tradeNo · 40 i64 price · 48 i64 qty  128
  *                  56 i64 makerOrderNo · 64 i64 takerOrderNo · 72 u32 makerAccount
  *                  76 u32 takerAccount · 80 i64 makerLeftQty · 88 i64 takerLeftQty
+ *                  96 i64 makerCommission · 104 i64 takerCommission
+ *                  112 i64 makerCloseProfit · 120 i64 takerCloseProfit
  *   updated     1  24 u8 status · 25 u8 reason · 26 u8 side · 28 u32 account          64
  *                  32 i64 orderNo · 40 i64 price · 48 i64 leftQty · 56 i64 filledQty
  *   l2          1  24 u8 side · 28 u32 orderCount · 32 i64 price · 40 i64 qty         48
  *   tradingState 1 24 u8 state                                                       32
- *   instrument  1  as the defineInstrument command, header instrument = its index  80+sym
+ *   instrument  1,2 as the defineInstrument command (same version), header instrument = its index
+ *   account     1  25 currency (3 ASCII) · 28 u32 account · 32.. i64 fields (ACCOUNT_FIELD)  144
+ *   position    1  header instrument · 28 u32 account · 32.. i64 fields (POSITION_FIELD)   184
+ *   riskBreach  1  25 currency · 24 u8 action · 28 u32 account · 32 i64 riskRatioBp          56
+ *                  40 i64 balance · 48 i64 margin
+ *   transfer    1  24 u8 direction (1 deposit, 2 withdraw) · 25 currency · 28 u32 account 48+id
+ *                  32 i64 amount · 40 u8 accountLen · 48 account bytes
+ *
+ * Money is in integer minor units of the currency; a risk ratio is margin / balance in
+ * basis points (0 when balance is 0 or less and there is no margin; RISK_RATIO_MAX when
+ * balance is 0 or less with margin).
  */
 
 import { assert } from "../stdx/assert.ts";
@@ -52,11 +64,43 @@ export const EventKind = {
   l2: 5,
   tradingState: 6,
   instrument: 7,
+  account: 8,
+  position: 9,
+  riskBreach: 10,
+  transfer: 11,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
 export const EVENT_VERSION = 1;
+export const TRADE_VERSION = 2;
 export const NO_ACCOUNT = 0xffffffff;
+export const RISK_RATIO_MAX = 0x7fffffff;
+
+/** Offsets of the i64 fields of an account event. */
+export const ACCOUNT_FIELD = {
+  preBalance: 32, deposit: 40, withdraw: 48, staticBalance: 56, closeProfit: 64, commission: 72,
+  positionProfit: 80, floatProfit: 88, balance: 96, margin: 104, frozenMargin: 112, frozenCommission: 120,
+  available: 128, riskRatioBp: 136,
+} as const;
+export const ACCOUNT_SIZE = 144;
+
+/** Offsets of the i64 fields of a position event. */
+export const POSITION_FIELD = {
+  longToday: 32, longHis: 40, shortToday: 48, shortHis: 56,
+  longFrozenToday: 64, longFrozenHis: 72, shortFrozenToday: 80, shortFrozenHis: 88,
+  openCostLong: 96, openCostShort: 104, positionCostLong: 112, positionCostShort: 120,
+  marginLong: 128, marginShort: 136, positionProfitLong: 144, positionProfitShort: 152,
+  floatProfitLong: 160, floatProfitShort: 168, markPrice: 176,
+} as const;
+export const POSITION_SIZE = 184;
+
+const E_CURRENCY = 25;
+const E_MONEY_ACCOUNT = 28;
+const E_RISK_ACTION = 24;
+const RISK_BREACH_SIZE = 56;
+const E_TRANSFER_AMOUNT = 32;
+const E_TRANSFER_ACCOUNT_LEN = 40;
+const E_TRANSFER_ACCOUNT = 48;
 
 const E_SIDE = 24;
 const E_TYPE = 25;
@@ -90,7 +134,11 @@ const E_MAKER_ACCOUNT = 72;
 const E_TAKER_ACCOUNT = 76;
 const E_MAKER_LEFT = 80;
 const E_TAKER_LEFT = 88;
-const TRADE_SIZE = 96;
+const E_MAKER_COMMISSION = 96;
+const E_TAKER_COMMISSION = 104;
+const E_MAKER_CLOSE_PROFIT = 112;
+const E_TAKER_CLOSE_PROFIT = 120;
+const TRADE_SIZE = 128;
 
 const E_STATUS = 24;
 const E_UPD_REASON = 25;
@@ -187,6 +235,24 @@ export class EventView {
   get takerAccount(): number { return this.dv.getUint32(this.offset + E_TAKER_ACCOUNT, true); }
   get makerLeftQty(): number { return readI64(this.dv, this.offset + E_MAKER_LEFT); }
   get takerLeftQty(): number { return readI64(this.dv, this.offset + E_TAKER_LEFT); }
+  get makerCommission(): number { return readI64(this.dv, this.offset + E_MAKER_COMMISSION); }
+  get takerCommission(): number { return readI64(this.dv, this.offset + E_TAKER_COMMISSION); }
+  get makerCloseProfit(): number { return readI64(this.dv, this.offset + E_MAKER_CLOSE_PROFIT); }
+  get takerCloseProfit(): number { return readI64(this.dv, this.offset + E_TAKER_CLOSE_PROFIT); }
+
+  // account / position / riskBreach
+  /** The i64 at `field` (an ACCOUNT_FIELD or POSITION_FIELD offset). */
+  i64(field: number): number { return readI64(this.dv, this.offset + field); }
+  get moneyAccount(): number { return this.dv.getUint32(this.offset + E_MONEY_ACCOUNT, true); }
+  get currency(): number {
+    const o = this.offset + E_CURRENCY;
+    return this.dv.getUint8(o) | (this.dv.getUint8(o + 1) << 8) | (this.dv.getUint8(o + 2) << 16);
+  }
+  get riskAction(): number { return this.dv.getUint8(this.offset + E_RISK_ACTION); }
+  // transfer
+  get direction(): number { return this.dv.getUint8(this.offset + E_RISK_ACTION); }
+  get amount(): number { return readI64(this.dv, this.offset + E_TRANSFER_AMOUNT); }
+  transferAccountId(): string { return readUtf8(this.u8, this.offset + E_TRANSFER_ACCOUNT, this.dv.getUint8(this.offset + E_TRANSFER_ACCOUNT_LEN)); }
 
   // updated
   get status(): number { return this.dv.getUint8(this.offset + E_STATUS); }
@@ -240,11 +306,11 @@ export class EventBuffer {
     this.tsHi = dv.getUint32(offset + H_TIMESTAMP + 4, true);
   }
 
-  private claim(kind: EventKind, size: number, instrument: number): number {
+  private claim(kind: EventKind, size: number, instrument: number, version = EVENT_VERSION): number {
     if (this.length + size > this.capacity) this.grow(this.length + size);
     const o = this.length;
     const dv = this.buf.dv;
-    writeHeader(dv, o, kind, EVENT_VERSION, size, instrument);
+    writeHeader(dv, o, kind, version, size, instrument);
     dv.setUint32(o + H_SEQ, this.seqLo, true);
     dv.setUint32(o + H_SEQ + 4, this.seqHi, true);
     dv.setUint32(o + H_TIMESTAMP, this.tsLo, true);
@@ -323,8 +389,9 @@ export class EventBuffer {
     instrument: number, aggressorSide: number, tradeNo: number, price: number, qty: number,
     makerOrderNo: number, takerOrderNo: number, makerAccount: number, takerAccount: number,
     makerLeftQty: number, takerLeftQty: number,
+    makerCommission = 0, takerCommission = 0, makerCloseProfit = 0, takerCloseProfit = 0,
   ): void {
-    const o = this.claim(EventKind.trade, TRADE_SIZE, instrument);
+    const o = this.claim(EventKind.trade, TRADE_SIZE, instrument, TRADE_VERSION);
     const dv = this.buf.dv;
     dv.setUint32(o + E_AGGRESSOR, aggressorSide, true); // u8 plus three zero bytes
     dv.setUint32(o + 28, 0, true);
@@ -337,6 +404,10 @@ export class EventBuffer {
     dv.setUint32(o + E_TAKER_ACCOUNT, takerAccount, true);
     writeI64(dv, o + E_MAKER_LEFT, makerLeftQty);
     writeI64(dv, o + E_TAKER_LEFT, takerLeftQty);
+    writeI64(dv, o + E_MAKER_COMMISSION, makerCommission);
+    writeI64(dv, o + E_TAKER_COMMISSION, takerCommission);
+    writeI64(dv, o + E_MAKER_CLOSE_PROFIT, makerCloseProfit);
+    writeI64(dv, o + E_TAKER_CLOSE_PROFIT, takerCloseProfit);
   }
 
   updated(
@@ -371,9 +442,55 @@ export class EventBuffer {
     this.buf.dv.setUint32(o + 28, 0, true);
   }
 
-  /** Copies a defineInstrument command's body, re-labelled with the instrument's index. */
+  /** Copies a defineInstrument command's body (same layout version), re-labelled with the instrument's index. */
   instrument(instrument: number, cmdU8: Uint8Array, cmdOffset: number, cmdSize: number): void {
-    const o = this.claim(EventKind.instrument, cmdSize, instrument);
+    const o = this.claim(EventKind.instrument, cmdSize, instrument, cmdU8[cmdOffset + 1]!);
     this.buf.u8.set(cmdU8.subarray(cmdOffset + 24, cmdOffset + cmdSize), o + 24);
+  }
+
+  /** Claims an account event and writes its keys; the caller fills every ACCOUNT_FIELD with `putI64`. */
+  claimAccount(currency: number, account: number): number {
+    const o = this.claim(EventKind.account, ACCOUNT_SIZE, 0xffffffff);
+    const dv = this.buf.dv;
+    dv.setUint32(o + 24, (currency & 0xffffff) << 8, true); // byte 24 zero, 25..27 the currency
+    dv.setUint32(o + E_MONEY_ACCOUNT, account, true);
+    return o;
+  }
+
+  /** Claims a position event and writes its keys; the caller fills every POSITION_FIELD with `putI64`. */
+  claimPosition(instrument: number, account: number): number {
+    const o = this.claim(EventKind.position, POSITION_SIZE, instrument);
+    const dv = this.buf.dv;
+    dv.setUint32(o + 24, 0, true);
+    dv.setUint32(o + E_MONEY_ACCOUNT, account, true);
+    return o;
+  }
+
+  putI64(record: number, field: number, value: number): void {
+    writeI64(this.buf.dv, record + field, value);
+  }
+
+  /** A deposit (direction 1) or withdrawal (2) that was applied, with the account's id bytes. */
+  transfer(direction: number, currency: number, account: number, amount: number, src: Uint8Array, accountOffset: number, accountLen: number): void {
+    const o = this.claim(EventKind.transfer, align8(E_TRANSFER_ACCOUNT + accountLen), 0xffffffff);
+    const dv = this.buf.dv;
+    const u8 = this.buf.u8;
+    dv.setUint32(o + 24, ((currency & 0xffffff) << 8) | (direction & 0xff), true);
+    dv.setUint32(o + E_MONEY_ACCOUNT, account, true);
+    writeI64(dv, o + E_TRANSFER_AMOUNT, amount);
+    for (let k = E_TRANSFER_ACCOUNT_LEN; k < E_TRANSFER_ACCOUNT; k++) u8[o + k] = 0;
+    dv.setUint8(o + E_TRANSFER_ACCOUNT_LEN, accountLen);
+    for (let k = 0; k < accountLen; k++) u8[o + E_TRANSFER_ACCOUNT + k] = src[accountOffset + k]!;
+    for (let k = o + E_TRANSFER_ACCOUNT + accountLen; k < o + align8(E_TRANSFER_ACCOUNT + accountLen); k++) u8[k] = 0;
+  }
+
+  riskBreach(currency: number, account: number, action: number, riskRatioBp: number, balance: number, margin: number): void {
+    const o = this.claim(EventKind.riskBreach, RISK_BREACH_SIZE, 0xffffffff);
+    const dv = this.buf.dv;
+    dv.setUint32(o + 24, ((currency & 0xffffff) << 8) | (action & 0xff), true);
+    dv.setUint32(o + E_MONEY_ACCOUNT, account, true);
+    writeI64(dv, o + 32, riskRatioBp);
+    writeI64(dv, o + 40, balance);
+    writeI64(dv, o + 48, margin);
   }
 }

@@ -19,6 +19,7 @@ import {
   MAX_ACCOUNT_ID_BYTES,
   MAX_ORDER_ID_BYTES,
   MAX_SYMBOL_BYTES,
+  type InstrumentParams,
   writeAmend,
   writeCancel,
   writeDefineInstrument,
@@ -26,9 +27,12 @@ import {
   writeMassCancel,
   writeNewOrder,
   writeSetTradingState,
+  writeTransfer,
+  writeMark,
+  writeSettle,
 } from "./command.ts";
-import { EventKind, EventView, NO_ACCOUNT } from "./event.ts";
-import { Offset, OrderFlag, OrderStatus, OrderType, Reason, Side, Stp, Tif, TradingState, nameOf } from "./codes.ts";
+import { ACCOUNT_FIELD, EventKind, EventView, NO_ACCOUNT, POSITION_FIELD } from "./event.ts";
+import { Offset, OrderFlag, OrderStatus, OrderType, Reason, RiskAction, Side, Stp, Tif, TradingState, currencyCode, currencyText, nameOf } from "./codes.ts";
 import { utf8Length } from "./layout.ts";
 
 export class JsonlError extends Error {
@@ -67,6 +71,13 @@ function str(x: unknown, field: string, maxBytes: number, required: boolean): st
 
 export type SymbolResolver = (symbol: string) => number;
 
+/** A currency is three capital letters; anything else cannot become a record. */
+function currencyField(x: unknown): number {
+  const code = typeof x === "string" ? currencyCode(x) : 0;
+  if (code === 0) throw new JsonlError(`"currency" must be three capital letters, like "CNY"`);
+  return code;
+}
+
 /** Encodes one JSON command at `offset` of `buf`; returns the record size. */
 export function encodeCommand(json: unknown, buf: Buf, offset: number, resolve: SymbolResolver): number {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new JsonlError("a command must be a JSON object");
@@ -78,8 +89,8 @@ export function encodeCommand(json: unknown, buf: Buf, offset: number, resolve: 
     return i < 0 ? UNKNOWN_INSTRUMENT : i;
   };
   switch (c["op"]) {
-    case "instrument":
-      return writeDefineInstrument(buf, offset, {
+    case "instrument": {
+      const params: InstrumentParams = {
         symbol: str(c["symbol"], "symbol", MAX_SYMBOL_BYTES, true),
         tickSize: int(c["tickSize"]),
         lotSize: int(c["lotSize"] ?? 1),
@@ -88,7 +99,30 @@ export function encodeCommand(json: unknown, buf: Buf, offset: number, resolve: 
         priceLow: int(c["priceLow"]),
         priceHigh: int(c["priceHigh"]),
         state: codeOf(TradingState, c["state"], TradingState.open) as TradingState,
-      });
+      };
+      // Money parameters: present only on money instruments (written as layout v2).
+      if (c["multiplier"] !== undefined) {
+        params.multiplier = int(c["multiplier"]);
+        params.currency = currencyField(c["currency"] ?? "CNY");
+        params.closeTodayDistinct = c["closeTodayDistinct"] === true;
+        params.marginPerLot = int(c["marginPerLot"] ?? 0);
+        params.marginRateBp = int(c["marginRateBp"] ?? 0);
+        params.commissionPerLot = int(c["commissionPerLot"] ?? 0);
+        params.commissionRateBp = int(c["commissionRateBp"] ?? 0);
+        params.positionLimit = int(c["positionLimit"] ?? 0);
+      }
+      return writeDefineInstrument(buf, offset, params);
+    }
+    case "deposit":
+    case "withdraw":
+      return writeTransfer(
+        buf, offset, c["op"] === "deposit" ? CommandKind.deposit : CommandKind.withdraw,
+        str(c["account"], "account", MAX_ACCOUNT_ID_BYTES, true), currencyField(c["currency"] ?? "CNY"), int(c["amount"]),
+      );
+    case "mark":
+      return writeMark(buf, offset, instrumentOf(false));
+    case "settle":
+      return writeSettle(buf, offset);
     case "new": {
       const type = codeOf(OrderType, c["type"], OrderType.limit);
       return writeNewOrder(buf, offset, {
@@ -136,6 +170,10 @@ const OP_OF_KIND: Record<number, string> = {
   [CommandKind.massCancel]: "mass_cancel",
   [CommandKind.setTradingState]: "state",
   [CommandKind.expireGfd]: "expire",
+  [CommandKind.deposit]: "deposit",
+  [CommandKind.withdraw]: "withdraw",
+  [CommandKind.mark]: "mark",
+  [CommandKind.settle]: "settle",
 };
 
 /** Renders event records as JSON lines; see the file comment. */
@@ -190,14 +228,43 @@ export class EventRenderer {
         if (e.orderNo !== 0) out["orderNo"] = e.orderNo;
         return out;
       }
-      case EventKind.trade:
-        return {
+      case EventKind.trade: {
+        const out: Record<string, unknown> = {
           symbol: this.symbol(e.instrument), tradeNo: e.tradeNo, price: e.price, qty: e.qty,
           aggressor: snake(nameOf(Side, e.aggressorSide)),
           maker: this.orderIds.get(e.makerOrderNo), taker: this.orderIds.get(e.takerOrderNo),
           makerAccount: this.account(e.makerAccount), takerAccount: this.account(e.takerAccount),
           makerOrderNo: e.makerOrderNo, takerOrderNo: e.takerOrderNo,
           makerLeft: e.makerLeftQty, takerLeft: e.takerLeftQty,
+        };
+        // Each side's view, on money instruments only (pure matching trades carry zeros).
+        if (e.makerCommission !== 0 || e.takerCommission !== 0 || e.makerCloseProfit !== 0 || e.takerCloseProfit !== 0) {
+          out["makerCommission"] = e.makerCommission;
+          out["takerCommission"] = e.takerCommission;
+          out["makerCloseProfit"] = e.makerCloseProfit;
+          out["takerCloseProfit"] = e.takerCloseProfit;
+        }
+        return out;
+      }
+      case EventKind.account: {
+        const out: Record<string, unknown> = { account: this.account(e.moneyAccount), currency: currencyText(e.currency) };
+        for (const [name, field] of Object.entries(ACCOUNT_FIELD)) out[name] = e.i64(field);
+        return out;
+      }
+      case EventKind.position: {
+        const out: Record<string, unknown> = { symbol: this.symbol(e.instrument), account: this.account(e.moneyAccount) };
+        for (const [name, field] of Object.entries(POSITION_FIELD)) out[name] = e.i64(field);
+        return out;
+      }
+      case EventKind.transfer: {
+        const account = e.transferAccountId();
+        this.accounts[e.moneyAccount] = account;
+        return { account, currency: currencyText(e.currency), direction: e.direction === 1 ? "deposit" : "withdraw", amount: e.amount };
+      }
+      case EventKind.riskBreach:
+        return {
+          account: this.account(e.moneyAccount), currency: currencyText(e.currency), action: snake(nameOf(RiskAction, e.riskAction)),
+          riskRatioBp: e.i64(32), balance: e.i64(40), margin: e.i64(48),
         };
       case EventKind.updated: {
         const out: Record<string, unknown> = {
@@ -215,10 +282,18 @@ export class EventRenderer {
         return { symbol: this.symbol(e.instrument), state: snake(nameOf(TradingState, e.state)) };
       case EventKind.instrument: {
         const c = this.cmd.wrap(buf, offset);
-        return {
+        const out: Record<string, unknown> = {
           symbol: c.symbol(), tickSize: c.tickSize, lotSize: c.lotSize, minQty: c.minQty, maxQty: c.maxQty,
           priceLow: c.priceLow, priceHigh: c.priceHigh, state: snake(nameOf(TradingState, c.state)),
         };
+        if (c.multiplier > 0) {
+          Object.assign(out, {
+            currency: currencyText(c.currency), multiplier: c.multiplier, marginPerLot: c.marginPerLot, marginRateBp: c.marginRateBp,
+            commissionPerLot: c.commissionPerLot, commissionRateBp: c.commissionRateBp, positionLimit: c.positionLimit,
+          });
+          if (c.instrumentFlags !== 0) out["closeTodayDistinct"] = true;
+        }
+        return out;
       }
       default:
         return { kind: e.kind };

@@ -18,9 +18,13 @@ import {
   writeMassCancel,
   writeNewOrder,
   writeSetTradingState,
+  writeDefineInstrumentV1,
+  writeMark,
+  writeSettle,
+  writeTransfer,
 } from "../../src/schema/command.ts";
-import { EventBuffer, EventKind, EventView } from "../../src/schema/event.ts";
-import { Offset, OrderStatus, OrderType, Reason, Side, Stp, Tif, TradingState } from "../../src/schema/codes.ts";
+import { ACCOUNT_FIELD, EventBuffer, EventKind, EventView, POSITION_FIELD } from "../../src/schema/event.ts";
+import { Offset, OrderStatus, OrderType, Reason, RiskAction, Side, Stp, Tif, TradingState, currencyCode } from "../../src/schema/codes.ts";
 import { CommandKind } from "../../src/schema/command.ts";
 
 const DIR = join(import.meta.dirname, "golden");
@@ -39,12 +43,21 @@ function commandSamples(): Array<[string, string]> {
     out.push([name, hex(buf.u8, 0, size)]);
   };
   add("defineInstrument", writeDefineInstrument(buf, 0, { symbol: "SHFE.cu2501", tickSize: 10, lotSize: 1, minQty: 1, maxQty: 1000, priceLow: 60000, priceHigh: 90000, state: TradingState.open }));
+  add("defineInstrumentV1", writeDefineInstrumentV1(buf, 0, { symbol: "SHFE.cu2501", tickSize: 10, lotSize: 1, minQty: 1, maxQty: 1000, priceLow: 60000, priceHigh: 90000 }));
+  add("defineInstrumentV2", writeDefineInstrument(buf, 0, {
+    symbol: "SHFE.cu2501", tickSize: 10, lotSize: 1, minQty: 1, maxQty: 1000, priceLow: 60000, priceHigh: 90000, state: TradingState.open,
+    currency: currencyCode("CNY"), closeTodayDistinct: true, multiplier: 500, marginPerLot: 0, marginRateBp: 1000, commissionPerLot: 300, commissionRateBp: 1, positionLimit: 5000,
+  }));
   add("newOrder", writeNewOrder(buf, 0, { instrument: 3, account: "acct-1", orderId: "PYSDK_insert_01", side: Side.sell, orderType: OrderType.limit, tif: Tif.gfd, postOnly: true, stp: Stp.decrement, offset: Offset.closeToday, price: -1234567890123, qty: 4294967297 }));
   add("cancel", writeCancel(buf, 0, { account: "acct-1", orderId: "o1" }));
   add("amend", writeAmend(buf, 0, { account: "acct-1", orderId: "o1", price: 75000, qty: 3 }));
   add("massCancel", writeMassCancel(buf, 0, 7, "acct-2"));
   add("setTradingState", writeSetTradingState(buf, 0, 2, TradingState.cancelOnly));
   add("expireGfd", writeExpireGfd(buf, 0, 0xffffffff));
+  add("deposit", writeTransfer(buf, 0, CommandKind.deposit, "acct-1", currencyCode("CNY"), 100_000_000));
+  add("withdraw", writeTransfer(buf, 0, CommandKind.withdraw, "acct-1", currencyCode("CNY"), 2_500));
+  add("mark", writeMark(buf, 0, 3));
+  add("settle", writeSettle(buf, 0));
   return out;
 }
 
@@ -63,13 +76,25 @@ function eventSamples(): Array<[string, string]> {
   };
   add("accepted", () => ev.accepted(1, Side.buy, OrderType.limit, Tif.gtc, 1, Stp.cancelBoth, Offset.open, 100, 5, 42, 9, cmd.u8, v.accountOffset, v.accountLen, v.orderIdOffset, v.orderIdLen));
   add("rejected", () => ev.rejected(1, Reason.priceOffTick, CommandKind.newOrder, Side.buy, 0, 9, 101, 5, cmd.u8, v.accountOffset, v.accountLen, v.orderIdOffset, v.orderIdLen));
-  add("trade", () => ev.trade(1, Side.sell, 77, 105, 3, 40, 42, 8, 9, 2, 0));
+  add("trade", () => ev.trade(1, Side.sell, 77, 105, 3, 40, 42, 8, 9, 2, 0, 15, 16, -2500, 0));
   add("updated", () => ev.updated(1, OrderStatus.partiallyFilled, Reason.none, Side.buy, 9, 42, 100, 2, 3));
   add("l2", () => ev.l2(1, Side.sell, 105, 12, 3));
   add("tradingState", () => ev.tradingState(1, TradingState.halted));
   const def = Buf.alloc(256);
   const defSize = writeDefineInstrument(def, 0, { symbol: "X.T", tickSize: 5, lotSize: 1, minQty: 1, maxQty: 10, priceLow: 50, priceHigh: 200 });
   add("instrument", () => ev.instrument(4, def.u8, 0, defSize));
+  add("account", () => {
+    const o = ev.claimAccount(currencyCode("CNY"), 9);
+    let k = 1;
+    for (const f of Object.values(ACCOUNT_FIELD)) ev.putI64(o, f, -1000 * k++);
+  });
+  add("position", () => {
+    const o = ev.claimPosition(1, 9);
+    let k = 1;
+    for (const f of Object.values(POSITION_FIELD)) ev.putI64(o, f, 7 * k++);
+  });
+  add("riskBreach", () => ev.riskBreach(currencyCode("CNY"), 9, RiskAction.liquidation, 10_500, 95_000, 99_750));
+  add("transfer", () => ev.transfer(1, currencyCode("CNY"), 9, 1_000_000, cmd.u8, v.accountOffset, v.accountLen));
   void size;
   return out;
 }

@@ -1,0 +1,640 @@
+/**
+ * Accounts: futures-style margin accounts (one per account and currency) and positions
+ * (one per account and instrument, long and short sides, today's and earlier lots), with
+ * the money arithmetic of pre-trade risk, fills, mark-to-market and daily settlement.
+ * Main thread only; the engine owns it and calls it at each step of a command. All money
+ * is integer minor units of the currency; everything here is deterministic.
+ *
+ * Field meanings follow DIFF's `trade.<user>` section. Stored per money account:
+ * preBalance, deposit, withdraw, closeProfit, commission, positionProfit, floatProfit,
+ * margin, frozenMargin, frozenCommission. Derived, so the invariants hold by construction:
+ *   staticBalance = preBalance + deposit - withdraw
+ *   balance       = staticBalance + closeProfit + positionProfit - commission
+ *   available     = balance - margin - frozenMargin - frozenCommission
+ *   riskRatio     = margin / balance
+ *
+ * Money instruments have a multiplier > 0: the money value, in minor units, of one price
+ * unit on one lot. An instrument without one is pure matching and never touches accounts.
+ *
+ * Pricing rules, chosen so that an accepted order and all of its fills can never turn
+ * `available` negative at the current mark (only price moves on held positions can):
+ * - Margin per lot at price P: marginPerLot + ceil(P * multiplier * marginRateBp / 10^4).
+ * - Commission per lot at P: commissionPerLot + ceil(P * multiplier * commissionRateBp / 10^4),
+ *   charged at the fill price, frozen at the worst price the order may fill at (its limit
+ *   for a buy, the band's upper limit for a sell).
+ * - An order freezes, per lot, the margin at its own price (opening orders only) plus its
+ *   "premium": the worst immediate loss against the mark price M if it fills at its limit
+ *   P (buy: max(0, P - M) * multiplier; sell: max(0, M - P) * multiplier). The sum is the
+ *   order's frozenMarginPerLot, kept with the order so that every release is exact.
+ * - A fill moves the order's margin per lot from frozen to used, charges commission,
+ *   realises close profit (against position cost) and revalues the position at M.
+ * - A position's margin is re-priced at M on every mark and at settlement.
+ * - Positions are valued at the instrument's mark price: the last trade price as of the
+ *   latest `mark` (or of the first trade). All positions of an instrument share it, so
+ *   profits sum to zero across accounts and money is conserved.
+ *
+ * Closing: on an instrument flagged closeTodayDistinct (SHFE, INE) CLOSE closes only lots
+ * held before today and CLOSETODAY only today's; elsewhere both close any lot, earlier
+ * lots first, and one frozen counter per side holds the volume working close orders lock.
+ */
+
+import { assert } from "../stdx/assert.ts";
+import { IntPairMap } from "../stdx/int_pair_map.ts";
+import { InstrumentFlag, Offset, Reason, Side } from "../schema/codes.ts";
+import { ACCOUNT_FIELD, POSITION_FIELD, RISK_RATIO_MAX, type EventBuffer } from "../schema/event.ts";
+import { growF64, growI32, growU8, NIL } from "./orders.ts";
+
+export interface MoneyParams {
+  currency: number;
+  flags: number;
+  multiplier: number;
+  marginPerLot: number;
+  marginRateBp: number;
+  commissionPerLot: number;
+  commissionRateBp: number;
+  positionLimit: number;
+}
+
+export interface RiskConfig {
+  /** At or above this risk ratio (basis points of margin / balance) opening orders are rejected. */
+  openLimitBp: number;
+  /** At or above this, the account's working orders are cancelled and a riskBreach event emitted. */
+  liquidationBp: number;
+}
+
+export const DEFAULT_RISK: RiskConfig = { openLimitBp: 9_000, liquidationBp: 10_000 };
+
+/** The largest money value per lot at any price (P * multiplier), so that P * multiplier * 10^4 stays exact. */
+export const NOTIONAL_PER_LOT_MAX = Math.floor(Number.MAX_SAFE_INTEGER / 10_000);
+const POSITION_LOTS_MAX = 1 << 30;
+
+// Money account record, f64 units.
+const A_PRE = 0, A_DEPOSIT = 1, A_WITHDRAW = 2, A_CLOSE = 3, A_COMMISSION = 4, A_POSPROFIT = 5;
+const A_FLOAT = 6, A_MARGIN = 7, A_FROZEN_MARGIN = 8, A_FROZEN_COMMISSION = 9;
+const A_STRIDE = 16;
+// Position record, f64 units. Side-indexed fields are at base + side offset (long 0, short 1).
+const P_TODAY = 0, P_HIS = 2, P_FROZEN_TODAY = 4, P_FROZEN_HIS = 6, P_OPEN_COST = 8, P_POS_COST = 10;
+const P_MARGIN = 12, P_POSPROFIT = 14, P_FLOAT = 16, P_PENDING = 18;
+const P_STRIDE = 24;
+
+export class Accounts {
+  // Per instrument (indexed like the engine's instruments).
+  private currencyOf = new Int32Array(16).fill(-1);
+  private flags = new Uint8Array(16);
+  private multiplier = new Float64Array(16);
+  private marginPerLot = new Float64Array(16);
+  private marginRateBp = new Float64Array(16);
+  private commissionPerLot = new Float64Array(16);
+  private commissionRateBp = new Float64Array(16);
+  private positionLimit = new Float64Array(16);
+  private priceHigh = new Float64Array(16);
+  /** The price positions are valued at; 0 until the first trade. */
+  markPrice = new Float64Array(16);
+  /** The last trade price; 0 until the first trade. */
+  lastPrice = new Float64Array(16);
+  private positionHead = new Int32Array(16).fill(NIL);
+
+  // Currencies: small table of codes.
+  private readonly currencies: number[] = [];
+
+  // Money accounts.
+  private money = new Float64Array(64 * A_STRIDE);
+  private moneyAccount = new Int32Array(64);
+  private moneyCurrency = new Int32Array(64);
+  private inBreach = new Uint8Array(64);
+  moneyCount = 0;
+  private readonly moneyIndex = new IntPairMap(64);
+
+  // Positions.
+  private pos = new Float64Array(64 * P_STRIDE);
+  private posAccount = new Int32Array(64);
+  private posInstrument = new Int32Array(64);
+  private posMoney = new Int32Array(64);
+  private posNext = new Int32Array(64);
+  positionCount = 0;
+  private readonly positionIndex = new IntPairMap(64);
+
+  // Touched during the current command, for one event each at its end.
+  private dirtyMoney = new Int32Array(64);
+  private dirtyMoneyFlag = new Uint8Array(64);
+  private dirtyMoneyCount = 0;
+  private dirtyPos = new Int32Array(64);
+  private dirtyPosFlag = new Uint8Array(64);
+  private dirtyPosCount = 0;
+
+  /** Commission and close profit of the last `fill`, for the trade event. */
+  lastCommission = 0;
+  lastCloseProfit = 0;
+
+  constructor(readonly risk: RiskConfig = DEFAULT_RISK) {
+    assert(risk.openLimitBp > 0 && risk.liquidationBp >= risk.openLimitBp, "risk thresholds: 0 < openLimit <= liquidation");
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Instruments
+
+  defineInstrument(i: number, p: MoneyParams, priceHigh: number): void {
+    if (i >= this.flags.length) this.growInstruments(i + 1);
+    this.currencyOf[i] = p.multiplier > 0 ? this.currencyIndex(p.currency) : -1;
+    this.flags[i] = p.flags;
+    this.multiplier[i] = p.multiplier;
+    this.marginPerLot[i] = p.marginPerLot;
+    this.marginRateBp[i] = p.marginRateBp;
+    this.commissionPerLot[i] = p.commissionPerLot;
+    this.commissionRateBp[i] = p.commissionRateBp;
+    this.positionLimit[i] = p.positionLimit;
+    this.priceHigh[i] = priceHigh;
+  }
+
+  isMoney(i: number): boolean {
+    return this.multiplier[i]! > 0;
+  }
+
+  marginPerLotAt(i: number, price: number): number {
+    return this.marginPerLot[i]! + Math.ceil((price * this.multiplier[i]! * this.marginRateBp[i]!) / 10_000);
+  }
+
+  commissionPerLotAt(i: number, price: number): number {
+    return this.commissionPerLot[i]! + Math.ceil((price * this.multiplier[i]! * this.commissionRateBp[i]!) / 10_000);
+  }
+
+  /** The price whose commission an order freezes: the worst it may fill at. */
+  private commissionFreezePrice(i: number, side: number, price: number): number {
+    return side === Side.buy ? price : this.priceHigh[i]!;
+  }
+
+  /** What an order freezes per lot besides commission: margin (opening orders) plus its premium. */
+  frozenMarginPerLot(i: number, side: number, offset: number, price: number): number {
+    const m = this.markPrice[i]!;
+    const premium = m === 0 ? 0 : Math.max(0, side === Side.buy ? price - m : m - price) * this.multiplier[i]!;
+    return (isOpen(offset) ? this.marginPerLotAt(i, price) : 0) + premium;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Pre-trade checks and freezing
+
+  /**
+   * Can `account` place this order? Returns Reason.none or why not. Changes nothing.
+   * `account` is -1 for an account never seen (it has no money and no positions).
+   */
+  check(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
+    const cur = this.currencyOf[i]!;
+    const a = account < 0 ? -1 : this.moneyIndex.get(account, cur);
+    const p = account < 0 ? -1 : this.positionIndex.get(account, i);
+    if (isOpen(offset)) {
+      if (a >= 0 && this.riskRatioBp(a) >= this.risk.openLimitBp) return Reason.riskLimit;
+      const limit = this.positionLimit[i]!;
+      if (limit > 0) {
+        const s = side === Side.buy ? 0 : 1;
+        const held = p < 0 ? 0 : this.volume(p, s) + this.pos[p * P_STRIDE + P_PENDING + s]!;
+        if (held + qty > limit) return Reason.positionLimit;
+      }
+    } else if (this.closable(p, i, side, offset) < qty) {
+      return Reason.insufficientPosition;
+    }
+    const required = qty * (fmpl + this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, price)));
+    if (required > 0 && (a < 0 || required > this.available(a))) return Reason.insufficientFunds;
+    return Reason.none;
+  }
+
+  /** Freezes what `check` accepted. Creates the money account and position as needed. */
+  freeze(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
+    this.applyFrozen(account, i, side, offset, price, qty, fmpl, 1);
+  }
+
+  /** Releases what an order froze for `qty` lots that will never fill (cancel, expiry, remainder). */
+  release(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
+    if (qty > 0) this.applyFrozen(account, i, side, offset, price, qty, fmpl, -1);
+  }
+
+  private applyFrozen(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number, sign: 1 | -1): void {
+    const a = this.moneyOf(account, this.currencyOf[i]!);
+    const p = this.positionOf(account, i, a);
+    const ab = a * A_STRIDE;
+    this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! + sign * qty * fmpl;
+    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! + sign * qty * this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, price));
+    const pb = p * P_STRIDE;
+    if (isOpen(offset)) {
+      const s = side === Side.buy ? 0 : 1;
+      this.pos[pb + P_PENDING + s] = this.pos[pb + P_PENDING + s]! + sign * qty;
+    } else {
+      // A buy closes the short side, a sell the long side.
+      const held = side === Side.buy ? 1 : 0;
+      const field = this.closeFrozenField(i, offset) + held;
+      this.pos[pb + field] = this.pos[pb + field]! + sign * qty;
+      assert(this.pos[pb + field]! >= 0, "frozen close volume below zero");
+    }
+    this.touch(a, p);
+  }
+
+  /** Lots of the side an order would close that are not yet locked by other close orders. */
+  private closable(p: number, i: number, side: number, offset: number): number {
+    if (p < 0) return 0;
+    const pb = p * P_STRIDE;
+    const held = side === Side.buy ? 1 : 0;
+    if ((this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0) {
+      return offset === Offset.closeToday
+        ? this.pos[pb + P_TODAY + held]! - this.pos[pb + P_FROZEN_TODAY + held]!
+        : this.pos[pb + P_HIS + held]! - this.pos[pb + P_FROZEN_HIS + held]!;
+    }
+    return this.volume(p, held) - this.pos[pb + P_FROZEN_HIS + held]!;
+  }
+
+  /** The frozen-volume field a close order books into (elsewhere than SHFE/INE: one counter, P_FROZEN_HIS). */
+  private closeFrozenField(i: number, offset: number): number {
+    const distinct = (this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0;
+    return distinct && offset === Offset.closeToday ? P_FROZEN_TODAY : P_FROZEN_HIS;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Fills
+
+  /**
+   * One side of a trade: `qty` lots of an order (side, offset, limit `orderPrice`, frozen
+   * `fmpl` per lot) filled at `price`. Sets lastCommission and lastCloseProfit.
+   */
+  fill(account: number, i: number, side: number, offset: number, orderPrice: number, fmpl: number, price: number, qty: number): void {
+    const a = this.moneyOf(account, this.currencyOf[i]!);
+    const p = this.positionOf(account, i, a);
+    const ab = a * A_STRIDE;
+    const pb = p * P_STRIDE;
+    const mult = this.multiplier[i]!;
+    if (this.markPrice[i] === 0) this.markPrice[i] = price;
+    this.lastPrice[i] = price;
+
+    const commission = qty * this.commissionPerLotAt(i, price);
+    this.money[ab + A_COMMISSION] = this.money[ab + A_COMMISSION]! + commission;
+    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! - qty * this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, orderPrice));
+    this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! - qty * fmpl;
+    let closeProfit = 0;
+    if (isOpen(offset)) {
+      const s = side === Side.buy ? 0 : 1;
+      const cost = price * qty * mult;
+      this.pos[pb + P_TODAY + s] = this.pos[pb + P_TODAY + s]! + qty;
+      this.pos[pb + P_PENDING + s] = this.pos[pb + P_PENDING + s]! - qty;
+      this.pos[pb + P_OPEN_COST + s] = this.pos[pb + P_OPEN_COST + s]! + cost;
+      this.pos[pb + P_POS_COST + s] = this.pos[pb + P_POS_COST + s]! + cost;
+      this.addMargin(a, pb + P_MARGIN + s, qty * this.marginPerLotAt(i, orderPrice));
+      assert(this.volume(p, s) <= POSITION_LOTS_MAX, "position over its hard limit");
+    } else {
+      closeProfit = this.close(a, p, i, side === Side.buy ? 1 : 0, offset, price, qty);
+    }
+    this.money[ab + A_CLOSE] = this.money[ab + A_CLOSE]! + closeProfit;
+    this.revalue(a, p, i);
+    this.lastCommission = commission;
+    this.lastCloseProfit = closeProfit;
+    this.touch(a, p);
+  }
+
+  /** Closes `qty` lots of side `held` at `price`; returns the close profit against position cost. */
+  private close(a: number, p: number, i: number, held: number, offset: number, price: number, qty: number): number {
+    const pb = p * P_STRIDE;
+    const vol = this.volume(p, held);
+    assert(vol >= qty, "closing more than the position holds");
+    const distinct = (this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0;
+    let fromToday: number;
+    if (distinct) fromToday = offset === Offset.closeToday ? qty : 0;
+    else fromToday = Math.max(0, qty - this.pos[pb + P_HIS + held]!); // earlier lots first
+    this.pos[pb + P_TODAY + held] = this.pos[pb + P_TODAY + held]! - fromToday;
+    this.pos[pb + P_HIS + held] = this.pos[pb + P_HIS + held]! - (qty - fromToday);
+    const field = this.closeFrozenField(i, offset) + held;
+    this.pos[pb + field] = this.pos[pb + field]! - qty;
+    assert(this.pos[pb + P_TODAY + held]! >= 0 && this.pos[pb + P_HIS + held]! >= 0 && this.pos[pb + field]! >= 0, "position below zero");
+
+    const openCost = this.share(pb + P_OPEN_COST + held, qty, vol);
+    const posCost = this.share(pb + P_POS_COST + held, qty, vol);
+    this.addMargin(a, pb + P_MARGIN + held, -this.share(pb + P_MARGIN + held, qty, vol));
+    this.pos[pb + P_OPEN_COST + held] = this.pos[pb + P_OPEN_COST + held]! - openCost;
+    this.pos[pb + P_POS_COST + held] = this.pos[pb + P_POS_COST + held]! - posCost;
+    const proceeds = price * qty * this.multiplier[i]!;
+    return held === 0 ? proceeds - posCost : posCost - proceeds;
+  }
+
+  /** The part of a side's total at `field` that belongs to `qty` of its `vol` lots (all of it at the last lot). */
+  private share(field: number, qty: number, vol: number): number {
+    const total = this.pos[field]!;
+    return qty === vol ? total : Math.round((total / vol) * qty);
+  }
+
+  private addMargin(a: number, field: number, delta: number): void {
+    this.pos[field] = this.pos[field]! + delta;
+    this.money[a * A_STRIDE + A_MARGIN] = this.money[a * A_STRIDE + A_MARGIN]! + delta;
+  }
+
+  /** Re-values both sides of a position at the instrument's mark price; moves the deltas into its account. */
+  private revalue(a: number, p: number, i: number): void {
+    const pb = p * P_STRIDE;
+    const ab = a * A_STRIDE;
+    const mv = this.markPrice[i]! * this.multiplier[i]!;
+    for (let s = 0; s < 2; s++) {
+      const value = mv * this.volume(p, s);
+      const sign = s === 0 ? 1 : -1;
+      const pp = sign * (value - this.pos[pb + P_POS_COST + s]!);
+      const fp = sign * (value - this.pos[pb + P_OPEN_COST + s]!);
+      this.money[ab + A_POSPROFIT] = this.money[ab + A_POSPROFIT]! + pp - this.pos[pb + P_POSPROFIT + s]!;
+      this.money[ab + A_FLOAT] = this.money[ab + A_FLOAT]! + fp - this.pos[pb + P_FLOAT + s]!;
+      this.pos[pb + P_POSPROFIT + s] = pp;
+      this.pos[pb + P_FLOAT + s] = fp;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Mark, settle, transfers
+
+  /** Marks instrument i at its last trade price: re-values every position and re-prices its margin. */
+  mark(i: number): void {
+    const last = this.lastPrice[i]!;
+    if (last === 0) return; // never traded: nothing to value
+    this.markPrice[i] = last;
+    for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
+      const a = this.posMoney[p]!;
+      const pb = p * P_STRIDE;
+      for (let s = 0; s < 2; s++) {
+        const want = this.volume(p, s) * this.marginPerLotAt(i, last);
+        this.addMargin(a, pb + P_MARGIN + s, want - this.pos[pb + P_MARGIN + s]!);
+      }
+      this.revalue(a, p, i);
+      this.touch(a, p);
+    }
+  }
+
+  /**
+   * Daily settlement, after every instrument was marked and GFD orders expired: today's
+   * lots become earlier lots, position cost is rebased to the settlement (mark) price, and
+   * each account's balance becomes tomorrow's pre-balance with the daily figures reset.
+   */
+  settle(instrumentCount: number): void {
+    for (let i = 0; i < instrumentCount; i++) {
+      const mv = this.markPrice[i]! * this.multiplier[i]!;
+      for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
+        const pb = p * P_STRIDE;
+        const a = this.posMoney[p]!;
+        for (let s = 0; s < 2; s++) {
+          this.pos[pb + P_HIS + s] = this.pos[pb + P_HIS + s]! + this.pos[pb + P_TODAY + s]!;
+          this.pos[pb + P_TODAY + s] = 0;
+          this.pos[pb + P_FROZEN_HIS + s] = this.pos[pb + P_FROZEN_HIS + s]! + this.pos[pb + P_FROZEN_TODAY + s]!;
+          this.pos[pb + P_FROZEN_TODAY + s] = 0;
+          this.pos[pb + P_POS_COST + s] = mv * this.volume(p, s);
+        }
+        this.revalue(a, p, i);
+        this.touch(a, p);
+      }
+    }
+    for (let a = 0; a < this.moneyCount; a++) {
+      const ab = a * A_STRIDE;
+      const balance = this.balance(a);
+      this.money[ab + A_PRE] = balance;
+      this.money[ab + A_DEPOSIT] = 0;
+      this.money[ab + A_WITHDRAW] = 0;
+      this.money[ab + A_CLOSE] = 0;
+      this.money[ab + A_COMMISSION] = 0;
+      assert(this.money[ab + A_POSPROFIT] === 0, "position profit not zero after rebasing");
+      assert(this.balance(a) === balance, "settlement changed a balance");
+      this.touch(a, -1);
+    }
+  }
+
+  /** Deposits `amount` (> 0, checked by the caller) into the account's money account in `currency`. */
+  deposit(account: number, currency: number, amount: number): void {
+    const a = this.moneyOf(account, this.currencyIndex(currency));
+    this.money[a * A_STRIDE + A_DEPOSIT] = this.money[a * A_STRIDE + A_DEPOSIT]! + amount;
+    this.touch(a, -1);
+  }
+
+  /** Withdraws `amount` if it is at most what is available; returns Reason.none or why not. */
+  withdraw(account: number, currency: number, amount: number): number {
+    const cur = this.currencies.indexOf(currency);
+    const a = account < 0 || cur < 0 ? -1 : this.moneyIndex.get(account, cur);
+    if (a < 0 || amount > this.available(a)) return Reason.insufficientFunds;
+    this.money[a * A_STRIDE + A_WITHDRAW] = this.money[a * A_STRIDE + A_WITHDRAW]! + amount;
+    this.touch(a, -1);
+    return Reason.none;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Derived figures
+
+  staticBalance(a: number): number {
+    const ab = a * A_STRIDE;
+    return this.money[ab + A_PRE]! + this.money[ab + A_DEPOSIT]! - this.money[ab + A_WITHDRAW]!;
+  }
+
+  balance(a: number): number {
+    const ab = a * A_STRIDE;
+    return this.staticBalance(a) + this.money[ab + A_CLOSE]! + this.money[ab + A_POSPROFIT]! - this.money[ab + A_COMMISSION]!;
+  }
+
+  available(a: number): number {
+    const ab = a * A_STRIDE;
+    return this.balance(a) - this.money[ab + A_MARGIN]! - this.money[ab + A_FROZEN_MARGIN]! - this.money[ab + A_FROZEN_COMMISSION]!;
+  }
+
+  riskRatioBp(a: number): number {
+    const margin = this.money[a * A_STRIDE + A_MARGIN]!;
+    const balance = this.balance(a);
+    if (balance <= 0) return margin > 0 ? RISK_RATIO_MAX : 0;
+    return Math.min(RISK_RATIO_MAX, Math.floor((margin * 10_000) / balance));
+  }
+
+  /** Money field of account `a` by name, for tests and tools. */
+  field(a: number, name: "preBalance" | "deposit" | "withdraw" | "closeProfit" | "commission" | "positionProfit" | "floatProfit" | "margin" | "frozenMargin" | "frozenCommission"): number {
+    const index = { preBalance: A_PRE, deposit: A_DEPOSIT, withdraw: A_WITHDRAW, closeProfit: A_CLOSE, commission: A_COMMISSION, positionProfit: A_POSPROFIT, floatProfit: A_FLOAT, margin: A_MARGIN, frozenMargin: A_FROZEN_MARGIN, frozenCommission: A_FROZEN_COMMISSION }[name];
+    return this.money[a * A_STRIDE + index]!;
+  }
+
+  /** The money account of (account, currency code), or -1. */
+  moneyAccountOf(account: number, currency: number): number {
+    const cur = this.currencies.indexOf(currency);
+    return cur < 0 ? -1 : this.moneyIndex.get(account, cur);
+  }
+
+  accountOfMoney(a: number): number {
+    return this.moneyAccount[a]!;
+  }
+
+  currencyOfMoney(a: number): number {
+    return this.currencies[this.moneyCurrency[a]!]!;
+  }
+
+  private volume(p: number, s: number): number {
+    const pb = p * P_STRIDE;
+    return this.pos[pb + P_TODAY + s]! + this.pos[pb + P_HIS + s]!;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // End of a command: breaches and events
+
+  /**
+   * Accounts touched by this command that are at or over the liquidation threshold and were
+   * not before: each is returned once (by calling `each(account, moneyAccount)`) until its
+   * ratio drops below the threshold again.
+   */
+  breaches(each: (account: number, moneyAccount: number) => void): void {
+    for (let k = 0; k < this.dirtyMoneyCount; k++) {
+      const a = this.dirtyMoney[k]!;
+      const over = this.riskRatioBp(a) >= this.risk.liquidationBp;
+      if (over && this.inBreach[a] === 0) {
+        this.inBreach[a] = 1;
+        each(this.moneyAccount[a]!, a);
+      } else if (!over) {
+        this.inBreach[a] = 0;
+      }
+    }
+  }
+
+  emitBreach(out: EventBuffer, a: number): void {
+    out.riskBreach(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!, 1, this.riskRatioBp(a), this.balance(a), this.money[a * A_STRIDE + A_MARGIN]!);
+  }
+
+  /** One position event per position and one account event per account touched since the last flush. */
+  flush(out: EventBuffer): void {
+    for (let k = 0; k < this.dirtyPosCount; k++) {
+      const p = this.dirtyPos[k]!;
+      this.dirtyPosFlag[p] = 0;
+      this.emitPosition(out, p);
+    }
+    this.dirtyPosCount = 0;
+    for (let k = 0; k < this.dirtyMoneyCount; k++) {
+      const a = this.dirtyMoney[k]!;
+      this.dirtyMoneyFlag[a] = 0;
+      this.emitAccount(out, a);
+    }
+    this.dirtyMoneyCount = 0;
+  }
+
+  private emitAccount(out: EventBuffer, a: number): void {
+    const ab = a * A_STRIDE;
+    const m = this.money;
+    const o = out.claimAccount(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!);
+    out.putI64(o, ACCOUNT_FIELD.preBalance, m[ab + A_PRE]!);
+    out.putI64(o, ACCOUNT_FIELD.deposit, m[ab + A_DEPOSIT]!);
+    out.putI64(o, ACCOUNT_FIELD.withdraw, m[ab + A_WITHDRAW]!);
+    out.putI64(o, ACCOUNT_FIELD.staticBalance, this.staticBalance(a));
+    out.putI64(o, ACCOUNT_FIELD.closeProfit, m[ab + A_CLOSE]!);
+    out.putI64(o, ACCOUNT_FIELD.commission, m[ab + A_COMMISSION]!);
+    out.putI64(o, ACCOUNT_FIELD.positionProfit, m[ab + A_POSPROFIT]!);
+    out.putI64(o, ACCOUNT_FIELD.floatProfit, m[ab + A_FLOAT]!);
+    out.putI64(o, ACCOUNT_FIELD.balance, this.balance(a));
+    out.putI64(o, ACCOUNT_FIELD.margin, m[ab + A_MARGIN]!);
+    out.putI64(o, ACCOUNT_FIELD.frozenMargin, m[ab + A_FROZEN_MARGIN]!);
+    out.putI64(o, ACCOUNT_FIELD.frozenCommission, m[ab + A_FROZEN_COMMISSION]!);
+    out.putI64(o, ACCOUNT_FIELD.available, this.available(a));
+    out.putI64(o, ACCOUNT_FIELD.riskRatioBp, this.riskRatioBp(a));
+  }
+
+  private emitPosition(out: EventBuffer, p: number): void {
+    const i = this.posInstrument[p]!;
+    const pb = p * P_STRIDE;
+    const x = this.pos;
+    const o = out.claimPosition(i, this.posAccount[p]!);
+    const distinct = (this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0;
+    for (let s = 0; s < 2; s++) {
+      // Elsewhere than SHFE/INE one counter holds the side's frozen volume; report it as earlier lots first.
+      const his = x[pb + P_HIS + s]!;
+      const frozenAll = x[pb + P_FROZEN_HIS + s]! + x[pb + P_FROZEN_TODAY + s]!;
+      const frozenHis = distinct ? x[pb + P_FROZEN_HIS + s]! : Math.min(his, frozenAll);
+      const frozenToday = frozenAll - frozenHis;
+      const long = s === 0;
+      out.putI64(o, long ? POSITION_FIELD.longToday : POSITION_FIELD.shortToday, x[pb + P_TODAY + s]!);
+      out.putI64(o, long ? POSITION_FIELD.longHis : POSITION_FIELD.shortHis, his);
+      out.putI64(o, long ? POSITION_FIELD.longFrozenToday : POSITION_FIELD.shortFrozenToday, frozenToday);
+      out.putI64(o, long ? POSITION_FIELD.longFrozenHis : POSITION_FIELD.shortFrozenHis, frozenHis);
+      out.putI64(o, long ? POSITION_FIELD.openCostLong : POSITION_FIELD.openCostShort, x[pb + P_OPEN_COST + s]!);
+      out.putI64(o, long ? POSITION_FIELD.positionCostLong : POSITION_FIELD.positionCostShort, x[pb + P_POS_COST + s]!);
+      out.putI64(o, long ? POSITION_FIELD.marginLong : POSITION_FIELD.marginShort, x[pb + P_MARGIN + s]!);
+      out.putI64(o, long ? POSITION_FIELD.positionProfitLong : POSITION_FIELD.positionProfitShort, x[pb + P_POSPROFIT + s]!);
+      out.putI64(o, long ? POSITION_FIELD.floatProfitLong : POSITION_FIELD.floatProfitShort, x[pb + P_FLOAT + s]!);
+    }
+    out.putI64(o, POSITION_FIELD.markPrice, this.markPrice[i]!);
+  }
+
+  private touch(a: number, p: number): void {
+    if (a >= 0 && this.dirtyMoneyFlag[a] === 0) {
+      this.dirtyMoneyFlag[a] = 1;
+      if (this.dirtyMoneyCount === this.dirtyMoney.length) this.dirtyMoney = growI32(this.dirtyMoney, this.dirtyMoney.length * 2);
+      this.dirtyMoney[this.dirtyMoneyCount++] = a;
+    }
+    if (p >= 0 && this.dirtyPosFlag[p] === 0) {
+      this.dirtyPosFlag[p] = 1;
+      if (this.dirtyPosCount === this.dirtyPos.length) this.dirtyPos = growI32(this.dirtyPos, this.dirtyPos.length * 2);
+      this.dirtyPos[this.dirtyPosCount++] = p;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Storage
+
+  private currencyIndex(code: number): number {
+    let c = this.currencies.indexOf(code);
+    if (c < 0) {
+      c = this.currencies.length;
+      this.currencies.push(code);
+    }
+    return c;
+  }
+
+  private moneyOf(account: number, cur: number): number {
+    let a = this.moneyIndex.get(account, cur);
+    if (a >= 0) return a;
+    a = this.moneyCount++;
+    if (a === this.moneyAccount.length) {
+      const cap = a * 2;
+      this.money = growF64(this.money, cap * A_STRIDE);
+      this.moneyAccount = growI32(this.moneyAccount, cap);
+      this.moneyCurrency = growI32(this.moneyCurrency, cap);
+      this.inBreach = growU8(this.inBreach, cap);
+      this.dirtyMoneyFlag = growU8(this.dirtyMoneyFlag, cap);
+    }
+    this.moneyAccount[a] = account;
+    this.moneyCurrency[a] = cur;
+    this.moneyIndex.set(account, cur, a);
+    return a;
+  }
+
+  private positionOf(account: number, i: number, a: number): number {
+    let p = this.positionIndex.get(account, i);
+    if (p >= 0) return p;
+    p = this.positionCount++;
+    if (p === this.posAccount.length) {
+      const cap = p * 2;
+      this.pos = growF64(this.pos, cap * P_STRIDE);
+      this.posAccount = growI32(this.posAccount, cap);
+      this.posInstrument = growI32(this.posInstrument, cap);
+      this.posMoney = growI32(this.posMoney, cap);
+      this.posNext = growI32(this.posNext, cap);
+      this.dirtyPosFlag = growU8(this.dirtyPosFlag, cap);
+    }
+    this.posAccount[p] = account;
+    this.posInstrument[p] = i;
+    this.posMoney[p] = a;
+    this.posNext[p] = this.positionHead[i]!;
+    this.positionHead[i] = p;
+    this.positionIndex.set(account, i, p);
+    return p;
+  }
+
+  private growInstruments(n: number): void {
+    let cap = this.flags.length;
+    while (cap < n) cap *= 2;
+    const oldCurrency = this.currencyOf;
+    this.currencyOf = new Int32Array(cap).fill(-1);
+    this.currencyOf.set(oldCurrency);
+    const oldHead = this.positionHead;
+    this.positionHead = new Int32Array(cap).fill(NIL);
+    this.positionHead.set(oldHead);
+    this.flags = growU8(this.flags, cap);
+    this.multiplier = growF64(this.multiplier, cap);
+    this.marginPerLot = growF64(this.marginPerLot, cap);
+    this.marginRateBp = growF64(this.marginRateBp, cap);
+    this.commissionPerLot = growF64(this.commissionPerLot, cap);
+    this.commissionRateBp = growF64(this.commissionRateBp, cap);
+    this.positionLimit = growF64(this.positionLimit, cap);
+    this.priceHigh = growF64(this.priceHigh, cap);
+    this.markPrice = growF64(this.markPrice, cap);
+    this.lastPrice = growF64(this.lastPrice, cap);
+  }
+}
+
+export function isOpen(offset: number): boolean {
+  return offset === Offset.open || offset === Offset.none;
+}
