@@ -146,6 +146,19 @@ export class Accounts {
     this.priceHigh[i] = priceHigh;
   }
 
+  moneyParamsOf(i: number): MoneyParams {
+    return {
+      currency: this.currencyOf[i]! < 0 ? 0 : this.currencies[this.currencyOf[i]!]!,
+      flags: this.flags[i]!,
+      multiplier: this.multiplier[i]!,
+      marginPerLot: this.marginPerLot[i]!,
+      marginRateBp: this.marginRateBp[i]!,
+      commissionPerLot: this.commissionPerLot[i]!,
+      commissionRateBp: this.commissionRateBp[i]!,
+      positionLimit: this.positionLimit[i]!,
+    };
+  }
+
   isMoney(i: number): boolean {
     return this.multiplier[i]! > 0;
   }

@@ -21,19 +21,20 @@ import { assert } from "../stdx/assert.ts";
 import { BytesMap } from "../stdx/bytes_map.ts";
 import { Buf, NO_INSTRUMENT } from "../schema/layout.ts";
 import {
-  COMMAND_VERSION,
   CommandKind,
+  commandVersionKnown,
   CommandView,
   MAX_ACCOUNT_ID_BYTES,
   MAX_ORDER_ID_BYTES,
   MAX_SYMBOL_BYTES,
 } from "../schema/command.ts";
 import { EventBuffer, NO_ACCOUNT } from "../schema/event.ts";
-import { OrderFlag, OrderStatus, OrderType, Reason, Side, Stp, Tif, TradingState } from "../schema/codes.ts";
+import { InstrumentFlag, Offset, OrderFlag, OrderStatus, OrderType, Reason, Side, Stp, Tif, TradingState } from "../schema/codes.ts";
 import { ACCOUNTS_MAX, INSTRUMENTS_MAX, ORDERS_INITIAL, ORDERS_MAX, ORDER_IDS_MAX } from "../constants.ts";
 import { NIL, OrderPool, growI32 } from "./orders.ts";
 import { BookSide, LevelPool } from "./levels.ts";
 import { Instruments, SYMBOL_PATTERN, isTradingState } from "./instruments.ts";
+import { Accounts, DEFAULT_RISK, NOTIONAL_PER_LOT_MAX, type RiskConfig } from "./accounts.ts";
 
 export interface EngineConfig {
   ordersMax: number;
@@ -41,6 +42,14 @@ export interface EngineConfig {
   instrumentsMax: number;
   accountsMax: number;
   orderIdsMax: number;
+  /**
+   * Client order ids the id table is sized for at start (default: `ordersInitial`). Size it
+   * for a trading day's ids and the table never grows during the day: growth is incremental
+   * (no multi-millisecond rehash), but it still allocates and touches fresh memory.
+   */
+  orderIdsInitial?: number;
+  /** Risk thresholds of the account model. Part of the input: a replay must use the same. */
+  risk: RiskConfig;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -49,6 +58,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   instrumentsMax: INSTRUMENTS_MAX,
   accountsMax: ACCOUNTS_MAX,
   orderIdsMax: ORDER_IDS_MAX,
+  risk: DEFAULT_RISK,
 };
 
 /** Value of an order-id entry whose order is no longer live (the id stays taken until day end). */
@@ -60,6 +70,8 @@ export class Engine {
   readonly instruments: Instruments;
   readonly orders: OrderPool;
   readonly levels: LevelPool;
+  /** Margin accounts and positions; touched only by orders on money instruments and by transfers. */
+  readonly accounts: Accounts;
   private readonly accountIds: BytesMap;
   private readonly orderIds: BytesMap;
   private acctHead = new Int32Array(1024).fill(NIL);
@@ -79,33 +91,55 @@ export class Engine {
   private tkOrderNo = 0;
   private tkStp = 0;
   private tkStopped = false;
+  private tkMoney = false;
+  private tkOffset = 0;
+  private tkFmpl = 0;
+  /** Cancels a breached account's working orders; made once, so no closure per command. */
+  private readonly liquidate: (account: number, moneyAccount: number) => void;
 
   constructor(readonly config: EngineConfig = DEFAULT_ENGINE_CONFIG) {
     this.instruments = new Instruments(config.instrumentsMax);
     this.orders = new OrderPool(Math.min(config.ordersInitial, config.ordersMax), config.ordersMax);
     this.levels = new LevelPool(1024);
     this.accountIds = new BytesMap(1024, config.accountsMax);
-    this.orderIds = new BytesMap(Math.min(config.ordersInitial, config.orderIdsMax), config.orderIdsMax);
+    this.orderIds = new BytesMap(Math.min(config.orderIdsInitial ?? config.ordersInitial, config.orderIdsMax), config.orderIdsMax);
+    this.accounts = new Accounts(config.risk);
+    this.liquidate = (account, moneyAccount) => {
+      for (let o = this.acctHead[account]!; o !== NIL; ) {
+        const next = this.orders.acctNext(o);
+        this.cancelResting(o, OrderStatus.cancelled, Reason.liquidation);
+        o = next;
+      }
+      this.accounts.emitBreach(this.out, moneyAccount);
+    };
   }
 
   /** Applies the command record at `offset` of `buf`; its events are appended to `out`. */
   apply(buf: Buf, offset: number): void {
     const cmd = this.cmd.wrap(buf, offset);
     this.out.begin(buf.dv, offset);
-    if (cmd.version !== COMMAND_VERSION || cmd.size < 24 || offset + cmd.size > buf.byteLength) {
+    if (!commandVersionKnown(cmd.kind, cmd.version) || cmd.size < 24 || offset + cmd.size > buf.byteLength) {
       this.rejectBare(Reason.invalidField, cmd.kind, NO_INSTRUMENT);
       return;
     }
     switch (cmd.kind) {
-      case CommandKind.newOrder: return this.newOrder(cmd);
-      case CommandKind.cancel: return this.cancel(cmd);
-      case CommandKind.amend: return this.amend(cmd);
-      case CommandKind.massCancel: return this.massCancel(cmd);
-      case CommandKind.setTradingState: return this.setTradingState(cmd);
-      case CommandKind.expireGfd: return this.expireGfd(cmd);
-      case CommandKind.defineInstrument: return this.defineInstrument(cmd);
-      default: return this.rejectBare(Reason.invalidField, cmd.kind, NO_INSTRUMENT);
+      case CommandKind.newOrder: this.newOrder(cmd); break;
+      case CommandKind.cancel: this.cancel(cmd); break;
+      case CommandKind.amend: this.amend(cmd); break;
+      case CommandKind.massCancel: this.massCancel(cmd); break;
+      case CommandKind.setTradingState: this.setTradingState(cmd); break;
+      case CommandKind.expireGfd: this.expireGfd(cmd); break;
+      case CommandKind.defineInstrument: this.defineInstrument(cmd); break;
+      case CommandKind.deposit: this.deposit(cmd); break;
+      case CommandKind.withdraw: this.withdraw(cmd); break;
+      case CommandKind.mark: this.mark(cmd); break;
+      case CommandKind.settle: this.settle(); break;
+      default: this.rejectBare(Reason.invalidField, cmd.kind, NO_INSTRUMENT);
     }
+    // End of the command: liquidate accounts it pushed over the threshold, then one
+    // position and one account event for each it touched.
+    this.accounts.breaches(this.liquidate);
+    this.accounts.flush(this.out);
   }
 
   // -------------------------------------------------------------------------------------
@@ -128,7 +162,7 @@ export class Engine {
     const qty = cmd.qty;
 
     if (account < 0 && this.accountIds.full) return this.reject(Reason.capacity, cmd, instr, account, 0);
-    if (account >= 0 && this.orderIds.find(account, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen) >= 0) {
+    if (account >= 0 && this.orderIds.find(account, cmd.dv, cmd.orderIdOffset, cmd.orderIdLen) >= 0) {
       return this.reject(Reason.duplicateOrderId, cmd, instr, account, 0);
     }
     const rests = tif === Tif.gtc || tif === Tif.gfd;
@@ -136,21 +170,31 @@ export class Engine {
     if ((cmd.flags & OrderFlag.postOnly) !== 0 && this.crosses(instr, side, price)) {
       return this.reject(Reason.postOnlyWouldCross, cmd, instr, account, 0);
     }
+    const money = this.accounts.isMoney(instr);
+    const orderOffset = cmd.orderOffset;
+    let fmpl = 0;
+    if (money) {
+      fmpl = this.accounts.frozenMarginPerLot(instr, side, orderOffset, price);
+      const r = this.accounts.check(account, instr, side, orderOffset, price, qty, fmpl);
+      if (r !== Reason.none) return this.reject(r, cmd, instr, account, 0);
+    }
 
     // Accepted: from here on the command changes state.
     const idHash = this.orderIds.lastHash; // from the duplicate check just above, when the account is known
     const acct = account >= 0 ? account : this.addAccount(cmd);
     const idEntry = account >= 0
-      ? this.orderIds.insert(acct, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen, FINISHED, idHash)
-      : this.orderIds.insert(acct, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen, FINISHED);
+      ? this.orderIds.insert(acct, cmd.dv, cmd.orderIdOffset, cmd.orderIdLen, FINISHED, idHash)
+      : this.orderIds.insert(acct, cmd.dv, cmd.orderIdOffset, cmd.orderIdLen, FINISHED);
     const orderNo = this.nextOrderNo++;
     this.out.accepted(
       instr, side, type, tif, cmd.flags, cmd.stp, cmd.orderOffset, price, qty, orderNo, acct,
       cmd.u8, cmd.accountOffset, cmd.accountLen, cmd.orderIdOffset, cmd.orderIdLen,
     );
-    this.beginTaker(instr, side, price, qty, 0, acct, orderNo, cmd.stp);
+    if (money) this.accounts.freeze(acct, instr, side, orderOffset, price, qty, fmpl);
+    this.beginTaker(instr, side, price, qty, 0, acct, orderNo, cmd.stp, money, orderOffset, fmpl);
     if (tif === Tif.fok && !this.fokFillable()) {
       this.out.updated(instr, OrderStatus.cancelled, Reason.fokUnfilled, side, acct, orderNo, price, qty, 0);
+      this.releaseTaker(qty);
       return;
     }
     this.match();
@@ -204,7 +248,13 @@ export class Engine {
   // -------------------------------------------------------------------------------------
   // Matching
 
-  private beginTaker(instr: number, side: number, price: number, left: number, filled: number, account: number, orderNo: number, stp: number): void {
+  private beginTaker(
+    instr: number, side: number, price: number, left: number, filled: number, account: number, orderNo: number, stp: number,
+    money: boolean, orderOffset: number, fmpl: number,
+  ): void {
+    this.tkMoney = money;
+    this.tkOffset = orderOffset;
+    this.tkFmpl = fmpl;
     this.tkInstrument = instr;
     this.tkSide = side;
     this.tkPrice = price;
@@ -254,7 +304,19 @@ export class Engine {
     this.tkFilled += f;
     const instr = this.tkInstrument;
     const ml = orders.left(o);
-    this.out.trade(instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo(o), this.tkOrderNo, orders.account(o), this.tkAccount, ml, this.tkLeft);
+    if (this.tkMoney) {
+      const acc = this.accounts;
+      acc.fill(orders.account(o), instr, orders.side(o), orders.offset(o), price, orders.frozenMarginPerLot(o), price, f);
+      const makerCommission = acc.lastCommission;
+      const makerCloseProfit = acc.lastCloseProfit;
+      acc.fill(this.tkAccount, instr, this.tkSide, this.tkOffset, this.tkPrice, this.tkFmpl, price, f);
+      this.out.trade(
+        instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo(o), this.tkOrderNo, orders.account(o), this.tkAccount, ml, this.tkLeft,
+        makerCommission, acc.lastCommission, makerCloseProfit, acc.lastCloseProfit,
+      );
+    } else {
+      this.out.trade(instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo(o), this.tkOrderNo, orders.account(o), this.tkAccount, ml, this.tkLeft);
+    }
     this.out.updated(instr, ml === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, orders.side(o), orders.account(o), orders.orderNo(o), price, ml, orders.filled(o));
     this.out.updated(instr, this.tkLeft === 0 ? OrderStatus.filled : OrderStatus.partiallyFilled, Reason.none, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
     if (ml === 0) this.unlinkResting(o);
@@ -282,9 +344,11 @@ export class Engine {
         } else {
           orders.setLeft(o, restingLeft - d);
           this.levels.qty[l] = this.levels.qty[l]! - d;
+          this.releaseResting(o, d);
           this.out.updated(this.tkInstrument, OrderStatus.amended, Reason.selfTrade, orders.side(o), orders.account(o), orders.orderNo(o), this.levels.price[l]!, restingLeft - d, orders.filled(o));
         }
         this.tkLeft -= d;
+        this.releaseTaker(d);
         if (this.tkLeft === 0) {
           this.tkStopped = true;
           return true;
@@ -330,11 +394,13 @@ export class Engine {
     const instr = this.tkInstrument;
     if (this.tkStopped) {
       this.out.updated(instr, OrderStatus.cancelled, Reason.selfTrade, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
+      this.releaseTaker(this.tkLeft);
       return;
     }
     if (this.tkLeft === 0) return;
     if (tif === Tif.ioc || tif === Tif.fok || type === OrderType.market) {
       this.out.updated(instr, OrderStatus.cancelled, Reason.iocRemainder, this.tkSide, this.tkAccount, this.tkOrderNo, this.tkPrice, this.tkLeft, this.tkFilled);
+      this.releaseTaker(this.tkLeft);
       return;
     }
     this.rest(type, tif, flags, orderOffset, idEntry);
@@ -354,6 +420,7 @@ export class Engine {
     orders.setAccount(o, this.tkAccount);
     orders.setIdEntry(o, idEntry);
     orders.setMeta(o, side, type, tif, flags, this.tkStp, orderOffset);
+    orders.setFrozenMarginPerLot(o, this.tkFmpl);
 
     const bs = side === Side.buy ? this.instruments.bids[instr]! : this.instruments.asks[instr]!;
     const idx = bs.search(price);
@@ -417,7 +484,22 @@ export class Engine {
     const orders = this.orders;
     const l = orders.level(o);
     this.out.updated(this.levels.instrument[l]!, status, reason, orders.side(o), orders.account(o), orders.orderNo(o), this.levels.price[l]!, orders.left(o), orders.filled(o));
+    this.releaseResting(o, orders.left(o));
     this.unlinkResting(o);
+  }
+
+  /** Releases what resting order `o` froze for `qty` of its lots (money instruments only). */
+  private releaseResting(o: number, qty: number): void {
+    const l = this.orders.level(o);
+    const instr = this.levels.instrument[l]!;
+    if (!this.accounts.isMoney(instr)) return;
+    const orders = this.orders;
+    this.accounts.release(orders.account(o), instr, orders.side(o), orders.offset(o), this.levels.price[l]!, qty, orders.frozenMarginPerLot(o));
+  }
+
+  /** Releases what the taker froze for `qty` of its lots. */
+  private releaseTaker(qty: number): void {
+    if (this.tkMoney) this.accounts.release(this.tkAccount, this.tkInstrument, this.tkSide, this.tkOffset, this.tkPrice, qty, this.tkFmpl);
   }
 
   /** Emits the level's new aggregate; removes the level from its side when it is empty. */
@@ -450,7 +532,7 @@ export class Engine {
   /** The live order named by the command's account and order id, or a negative reason. */
   private findOrder(cmd: CommandView, account: number): number {
     if (account < 0) return -Reason.unknownOrder;
-    const e = this.orderIds.find(account, cmd.u8, cmd.orderIdOffset, cmd.orderIdLen);
+    const e = this.orderIds.find(account, cmd.dv, cmd.orderIdOffset, cmd.orderIdLen);
     if (e < 0) return -Reason.unknownOrder;
     const o = this.orderIds.value(e);
     return o === FINISHED ? -Reason.orderNotLive : o;
@@ -499,6 +581,24 @@ export class Engine {
     if ((orders.flags(o) & OrderFlag.postOnly) !== 0 && price !== oldPrice && this.crosses(instr, side, price)) {
       return this.reject(Reason.postOnlyWouldCross, cmd, instr, account, orderNo);
     }
+    // Money: the old lots' frozen amounts are released, the new ones checked and frozen; a
+    // failed check puts back exactly what was released.
+    const money = this.accounts.isMoney(instr);
+    const orderOffset = orders.offset(o);
+    const oldFmpl = orders.frozenMarginPerLot(o);
+    let fmpl = 0;
+    if (money) {
+      const acc = this.accounts;
+      acc.release(account, instr, side, orderOffset, oldPrice, left, oldFmpl);
+      fmpl = acc.frozenMarginPerLot(instr, side, orderOffset, price);
+      r = acc.check(account, instr, side, orderOffset, price, qty, fmpl);
+      if (r !== Reason.none) {
+        acc.freeze(account, instr, side, orderOffset, oldPrice, left, oldFmpl);
+        return this.reject(r, cmd, instr, account, orderNo);
+      }
+      acc.freeze(account, instr, side, orderOffset, price, qty, fmpl);
+      orders.setFrozenMarginPerLot(o, fmpl);
+    }
 
     if (price === oldPrice && qty <= left) {
       orders.setLeft(o, qty);
@@ -512,12 +612,11 @@ export class Engine {
     const tif = orders.tif(o);
     const flags = orders.flags(o);
     const stp = orders.stp(o);
-    const orderOffset = orders.offset(o);
     const idEntry = orders.idEntry(o);
     this.out.updated(instr, OrderStatus.amended, Reason.none, side, account, orderNo, price, qty, filled);
     this.unlinkResting(o);
     this.finishLevel(l, this.sideOf(l));
-    this.beginTaker(instr, side, price, qty, filled, account, orderNo, stp);
+    this.beginTaker(instr, side, price, qty, filled, account, orderNo, stp, money, orderOffset, fmpl);
     this.match();
     this.finishTaker(type, tif, flags, orderOffset, idEntry);
   }
@@ -584,8 +683,8 @@ export class Engine {
 
   /**
    * Expires good-for-day orders of one instrument, or of all (NO_INSTRUMENT). Expiring all
-   * instruments ends the trading day: the ids of finished orders are forgotten then, so
-   * the id table holds live orders plus one day's finished ones.
+   * instruments ends the trading day: the ids of finished orders are forgotten then
+   * (`startDayIds`), so the id table holds live orders plus one day's finished ones.
    */
   private expireGfd(cmd: CommandView): void {
     const instr = cmd.instrument;
@@ -596,10 +695,13 @@ export class Engine {
       this.sweep(this.instruments.bids[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
       this.sweep(this.instruments.asks[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
     }
-    if (instr === NO_INSTRUMENT) {
-      const orders = this.orders;
-      this.orderIds.retain((v) => v !== FINISHED, (v, e) => { orders.setIdEntry(v, e); });
-    }
+    if (instr === NO_INSTRUMENT) this.startDayIds();
+  }
+
+  /** Starts a trading day's ids: forgets the ids of finished orders; live orders keep theirs. */
+  private startDayIds(): void {
+    const orders = this.orders;
+    this.orderIds.retain((v) => v !== FINISHED, (v, e) => { orders.setIdEntry(v, e); });
   }
 
   private defineInstrument(cmd: CommandView): void {
@@ -617,11 +719,111 @@ export class Engine {
       priceHigh: cmd.priceHigh,
       state: cmd.state,
     };
+    const money = {
+      currency: cmd.currency,
+      flags: cmd.instrumentFlags,
+      multiplier: cmd.multiplier,
+      marginPerLot: cmd.marginPerLot,
+      marginRateBp: cmd.marginRateBp,
+      commissionPerLot: cmd.commissionPerLot,
+      commissionRateBp: cmd.commissionRateBp,
+      positionLimit: cmd.positionLimit,
+    };
     const existing = this.instruments.indexOf(symbol);
-    if (!validInstrument(spec)) return this.rejectBare(Reason.invalidInstrument, CommandKind.defineInstrument, existing >= 0 ? existing : NO_INSTRUMENT);
+    const where = existing >= 0 ? existing : NO_INSTRUMENT;
+    if (!validInstrument(spec) || !cmd.moneyParamsSafe || !validMoney(spec, money)) return this.rejectBare(Reason.invalidInstrument, CommandKind.defineInstrument, where);
+    // Positions are valued in the instrument's multiplier and currency: those never change.
+    if (existing >= 0 && (this.accounts.isMoney(existing) || money.multiplier > 0)) {
+      const was = this.accounts.moneyParamsOf(existing);
+      if (was.multiplier !== money.multiplier || was.currency !== money.currency || was.flags !== money.flags) {
+        return this.rejectBare(Reason.invalidInstrument, CommandKind.defineInstrument, where);
+      }
+    }
     if (existing < 0 && this.instruments.count >= this.instruments.max) return this.rejectBare(Reason.capacity, CommandKind.defineInstrument, NO_INSTRUMENT);
     const i = this.instruments.define(spec);
+    this.accounts.defineInstrument(i, money, spec.priceHigh);
     this.out.instrument(i, cmd.u8, cmd.offset, cmd.size);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Money: transfers, mark to market, daily settlement
+
+  /** The transfer's account id is present and inside the record; its amount a positive safe integer. */
+  private transferReason(cmd: CommandView): number {
+    const a = cmd.accountLen;
+    if (a < 1 || a > MAX_ACCOUNT_ID_BYTES || cmd.accountOffset + a > cmd.offset + cmd.size || cmd.currency === 0) return Reason.invalidField;
+    if (!cmd.amountSafe || cmd.amount <= 0) return Reason.invalidAmount;
+    return Reason.none;
+  }
+
+  private deposit(cmd: CommandView): void {
+    const r = this.transferReason(cmd);
+    if (r === Reason.invalidField) return this.rejectBare(r, CommandKind.deposit, NO_INSTRUMENT);
+    let account = this.findAccount(cmd);
+    if (r !== Reason.none) return this.reject(r, cmd, NO_INSTRUMENT, account, 0);
+    if (account < 0) {
+      if (this.accountIds.full) return this.reject(Reason.capacity, cmd, NO_INSTRUMENT, account, 0);
+      account = this.addAccount(cmd);
+    }
+    this.accounts.deposit(account, cmd.currency, cmd.amount);
+    this.out.transfer(1, cmd.currency, account, cmd.amount, cmd.u8, cmd.accountOffset, cmd.accountLen);
+  }
+
+  private withdraw(cmd: CommandView): void {
+    let r = this.transferReason(cmd);
+    if (r === Reason.invalidField) return this.rejectBare(r, CommandKind.withdraw, NO_INSTRUMENT);
+    const account = this.findAccount(cmd);
+    if (r === Reason.none) r = this.accounts.withdraw(account, cmd.currency, cmd.amount);
+    if (r !== Reason.none) return this.reject(r, cmd, NO_INSTRUMENT, account, 0);
+    this.out.transfer(2, cmd.currency, account, cmd.amount, cmd.u8, cmd.accountOffset, cmd.accountLen);
+  }
+
+  /** Marks one instrument, or all (NO_INSTRUMENT), to its last trade price. */
+  private mark(cmd: CommandView): void {
+    const instr = cmd.instrument;
+    if (instr !== NO_INSTRUMENT && instr >= this.instruments.count) return this.rejectBare(Reason.unknownInstrument, CommandKind.mark, NO_INSTRUMENT);
+    const first = instr === NO_INSTRUMENT ? 0 : instr;
+    const last = instr === NO_INSTRUMENT ? this.instruments.count - 1 : instr;
+    for (let i = first; i <= last; i++) if (this.accounts.isMoney(i)) this.accounts.mark(i);
+  }
+
+  /**
+   * Daily settlement: every instrument marked at its last price (the settlement price),
+   * good-for-day orders expired, close-today orders on close-today-distinct instruments
+   * expired (their lots become earlier lots), positions and balances rolled, and the
+   * trading day ended.
+   */
+  private settle(): void {
+    const count = this.instruments.count;
+    for (let i = 0; i < count; i++) if (this.accounts.isMoney(i)) this.accounts.mark(i);
+    for (let i = 0; i < count; i++) {
+      this.sweep(this.instruments.bids[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      this.sweep(this.instruments.asks[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      if (this.accounts.isMoney(i) && (this.accounts.moneyParamsOf(i).flags & InstrumentFlag.closeTodayDistinct) !== 0) {
+        this.sweepCloseToday(this.instruments.bids[i]!);
+        this.sweepCloseToday(this.instruments.asks[i]!);
+      }
+    }
+    this.accounts.settle(count);
+    this.startDayIds();
+  }
+
+  private sweepCloseToday(side: BookSide): void {
+    for (let i = 0; i < side.size; ) {
+      const l = side.levels[i]!;
+      let dropped = false;
+      for (let o = this.levels.head[l]!; o !== NIL; ) {
+        const next = this.orders.next(o);
+        if (this.orders.offset(o) === Offset.closeToday) {
+          this.dropResting(o, OrderStatus.expired, Reason.endOfDay);
+          dropped = true;
+        }
+        o = next;
+      }
+      const before = side.size;
+      if (dropped) this.finishLevel(l, side);
+      if (side.size === before) i++;
+    }
   }
 
   // -------------------------------------------------------------------------------------
@@ -635,13 +837,13 @@ export class Engine {
   }
 
   private findAccount(cmd: CommandView): number {
-    const e = this.accountIds.find(ACCOUNT_TAG, cmd.u8, cmd.accountOffset, cmd.accountLen);
+    const e = this.accountIds.find(ACCOUNT_TAG, cmd.dv, cmd.accountOffset, cmd.accountLen);
     return e < 0 ? -1 : this.accountIds.value(e);
   }
 
   private addAccount(cmd: CommandView): number {
     const a = this.accountCount++;
-    this.accountIds.insert(ACCOUNT_TAG, cmd.u8, cmd.accountOffset, cmd.accountLen, a);
+    this.accountIds.insert(ACCOUNT_TAG, cmd.dv, cmd.accountOffset, cmd.accountLen, a);
     if (a === this.acctHead.length) {
       const next = growI32(this.acctHead, a * 2);
       next.fill(NIL, a);
@@ -742,6 +944,14 @@ export class Engine {
     }
     assert(inAccounts === liveOrders, "account lists do not hold every live order");
   }
+}
+
+/** Money parameters are sane and every money figure of the instrument stays exact in a double. */
+function validMoney(s: { priceLow: number; priceHigh: number; maxQty: number }, m: { currency: number; multiplier: number; marginPerLot: number; marginRateBp: number; commissionPerLot: number; commissionRateBp: number; positionLimit: number }): boolean {
+  if (m.multiplier === 0) return m.marginPerLot === 0 && m.commissionPerLot === 0 && m.marginRateBp === 0 && m.commissionRateBp === 0 && m.positionLimit === 0;
+  if (m.multiplier < 0 || m.currency === 0 || s.priceLow <= 0) return false;
+  if (m.marginPerLot < 0 || m.commissionPerLot < 0 || m.positionLimit < 0 || m.marginRateBp > 100_000 || m.commissionRateBp > 10_000) return false;
+  return s.priceHigh * m.multiplier <= NOTIONAL_PER_LOT_MAX && m.marginPerLot <= NOTIONAL_PER_LOT_MAX && m.commissionPerLot <= NOTIONAL_PER_LOT_MAX;
 }
 
 function validInstrument(s: { symbol: string; tickSize: number; lotSize: number; minQty: number; maxQty: number; priceLow: number; priceHigh: number; state: number }): boolean {

@@ -11,7 +11,7 @@
  *   bytes  0..7   orderNo    f64   the venue's order number
  *          8..15  left       f64   quantity still open
  *         16..23  filled     f64   quantity filled so far
- *         24..31  (spare)
+ *         24..31  fmpl       f64   frozen margin per lot (money instruments; see accounts.ts)
  *         32..35  level      i32   its price level
  *         36..39  prev       i32   previous order in the level (older), or NIL
  *         40..43  next       i32   next order in the level (newer), or NIL; free-list link
@@ -34,6 +34,7 @@ export const ORDER_RECORD_BYTES = 64;
 const F_ORDER_NO = 0;
 const F_LEFT = 1;
 const F_FILLED = 2;
+const F_FMPL = 3;
 const I_LEVEL = 8;
 const I_PREV = 9;
 const I_NEXT = 10;
@@ -93,6 +94,7 @@ export class OrderPool {
   orderNo(o: number): number { return this.f64[(o << 3) + F_ORDER_NO]!; }
   left(o: number): number { return this.f64[(o << 3) + F_LEFT]!; }
   filled(o: number): number { return this.f64[(o << 3) + F_FILLED]!; }
+  frozenMarginPerLot(o: number): number { return this.f64[(o << 3) + F_FMPL]!; }
   level(o: number): number { return this.i32[(o << 4) + I_LEVEL]!; }
   prev(o: number): number { return this.i32[(o << 4) + I_PREV]!; }
   next(o: number): number { return this.i32[(o << 4) + I_NEXT]!; }
@@ -110,6 +112,7 @@ export class OrderPool {
   setOrderNo(o: number, v: number): void { this.f64[(o << 3) + F_ORDER_NO] = v; }
   setLeft(o: number, v: number): void { this.f64[(o << 3) + F_LEFT] = v; }
   setFilled(o: number, v: number): void { this.f64[(o << 3) + F_FILLED] = v; }
+  setFrozenMarginPerLot(o: number, v: number): void { this.f64[(o << 3) + F_FMPL] = v; }
   setLevel(o: number, v: number): void { this.i32[(o << 4) + I_LEVEL] = v; }
   setPrev(o: number, v: number): void { this.i32[(o << 4) + I_PREV] = v; }
   setNext(o: number, v: number): void { this.i32[(o << 4) + I_NEXT] = v; }
