@@ -519,19 +519,30 @@ export class Accounts {
     const ab = a * A_STRIDE;
     const m = this.money;
     const o = out.claimAccount(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!);
-    out.putI64(o, ACCOUNT_FIELD.preBalance, m[ab + A_PRE]!);
-    out.putI64(o, ACCOUNT_FIELD.deposit, m[ab + A_DEPOSIT]!);
-    out.putI64(o, ACCOUNT_FIELD.withdraw, m[ab + A_WITHDRAW]!);
-    out.putI64(o, ACCOUNT_FIELD.staticBalance, this.staticBalance(a));
-    out.putI64(o, ACCOUNT_FIELD.closeProfit, m[ab + A_CLOSE]!);
-    out.putI64(o, ACCOUNT_FIELD.commission, m[ab + A_COMMISSION]!);
-    out.putI64(o, ACCOUNT_FIELD.positionProfit, m[ab + A_POSPROFIT]!);
+    const pre = m[ab + A_PRE]!;
+    const deposit = m[ab + A_DEPOSIT]!;
+    const withdraw = m[ab + A_WITHDRAW]!;
+    const close = m[ab + A_CLOSE]!;
+    const commission = m[ab + A_COMMISSION]!;
+    const posProfit = m[ab + A_POSPROFIT]!;
+    const margin = m[ab + A_MARGIN]!;
+    const frozenMargin = m[ab + A_FROZEN_MARGIN]!;
+    const frozenCommission = m[ab + A_FROZEN_COMMISSION]!;
+    const staticBalance = pre + deposit - withdraw;
+    const balance = staticBalance + close + posProfit - commission;
+    out.putI64(o, ACCOUNT_FIELD.preBalance, pre);
+    out.putI64(o, ACCOUNT_FIELD.deposit, deposit);
+    out.putI64(o, ACCOUNT_FIELD.withdraw, withdraw);
+    out.putI64(o, ACCOUNT_FIELD.staticBalance, staticBalance);
+    out.putI64(o, ACCOUNT_FIELD.closeProfit, close);
+    out.putI64(o, ACCOUNT_FIELD.commission, commission);
+    out.putI64(o, ACCOUNT_FIELD.positionProfit, posProfit);
     out.putI64(o, ACCOUNT_FIELD.floatProfit, m[ab + A_FLOAT]!);
-    out.putI64(o, ACCOUNT_FIELD.balance, this.balance(a));
-    out.putI64(o, ACCOUNT_FIELD.margin, m[ab + A_MARGIN]!);
-    out.putI64(o, ACCOUNT_FIELD.frozenMargin, m[ab + A_FROZEN_MARGIN]!);
-    out.putI64(o, ACCOUNT_FIELD.frozenCommission, m[ab + A_FROZEN_COMMISSION]!);
-    out.putI64(o, ACCOUNT_FIELD.available, this.available(a));
+    out.putI64(o, ACCOUNT_FIELD.balance, balance);
+    out.putI64(o, ACCOUNT_FIELD.margin, margin);
+    out.putI64(o, ACCOUNT_FIELD.frozenMargin, frozenMargin);
+    out.putI64(o, ACCOUNT_FIELD.frozenCommission, frozenCommission);
+    out.putI64(o, ACCOUNT_FIELD.available, balance - margin - frozenMargin - frozenCommission);
     out.putI64(o, ACCOUNT_FIELD.riskRatioBp, this.riskRatioBp(a));
   }
 
@@ -541,23 +552,31 @@ export class Accounts {
     const x = this.pos;
     const o = out.claimPosition(i, this.posAccount[p]!);
     const distinct = (this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0;
-    for (let s = 0; s < 2; s++) {
-      // Elsewhere than SHFE/INE one counter holds the side's frozen volume; report it as earlier lots first.
-      const his = x[pb + P_HIS + s]!;
-      const frozenAll = x[pb + P_FROZEN_HIS + s]! + x[pb + P_FROZEN_TODAY + s]!;
-      const frozenHis = distinct ? x[pb + P_FROZEN_HIS + s]! : Math.min(his, frozenAll);
-      const frozenToday = frozenAll - frozenHis;
-      const long = s === 0;
-      out.putI64(o, long ? POSITION_FIELD.longToday : POSITION_FIELD.shortToday, x[pb + P_TODAY + s]!);
-      out.putI64(o, long ? POSITION_FIELD.longHis : POSITION_FIELD.shortHis, his);
-      out.putI64(o, long ? POSITION_FIELD.longFrozenToday : POSITION_FIELD.shortFrozenToday, frozenToday);
-      out.putI64(o, long ? POSITION_FIELD.longFrozenHis : POSITION_FIELD.shortFrozenHis, frozenHis);
-      out.putI64(o, long ? POSITION_FIELD.openCostLong : POSITION_FIELD.openCostShort, x[pb + P_OPEN_COST + s]!);
-      out.putI64(o, long ? POSITION_FIELD.positionCostLong : POSITION_FIELD.positionCostShort, x[pb + P_POS_COST + s]!);
-      out.putI64(o, long ? POSITION_FIELD.marginLong : POSITION_FIELD.marginShort, x[pb + P_MARGIN + s]!);
-      out.putI64(o, long ? POSITION_FIELD.positionProfitLong : POSITION_FIELD.positionProfitShort, x[pb + P_POSPROFIT + s]!);
-      out.putI64(o, long ? POSITION_FIELD.floatProfitLong : POSITION_FIELD.floatProfitShort, x[pb + P_FLOAT + s]!);
-    }
+    // Elsewhere than SHFE/INE one counter holds a side's frozen volume; report it as earlier lots first.
+    const longHis = x[pb + P_HIS]!;
+    const shortHis = x[pb + P_HIS + 1]!;
+    const longFrozen = x[pb + P_FROZEN_HIS]! + x[pb + P_FROZEN_TODAY]!;
+    const shortFrozen = x[pb + P_FROZEN_HIS + 1]! + x[pb + P_FROZEN_TODAY + 1]!;
+    const longFrozenHis = distinct ? x[pb + P_FROZEN_HIS]! : Math.min(longHis, longFrozen);
+    const shortFrozenHis = distinct ? x[pb + P_FROZEN_HIS + 1]! : Math.min(shortHis, shortFrozen);
+    out.putI64(o, POSITION_FIELD.longToday, x[pb + P_TODAY]!);
+    out.putI64(o, POSITION_FIELD.longHis, longHis);
+    out.putI64(o, POSITION_FIELD.shortToday, x[pb + P_TODAY + 1]!);
+    out.putI64(o, POSITION_FIELD.shortHis, shortHis);
+    out.putI64(o, POSITION_FIELD.longFrozenToday, longFrozen - longFrozenHis);
+    out.putI64(o, POSITION_FIELD.longFrozenHis, longFrozenHis);
+    out.putI64(o, POSITION_FIELD.shortFrozenToday, shortFrozen - shortFrozenHis);
+    out.putI64(o, POSITION_FIELD.shortFrozenHis, shortFrozenHis);
+    out.putI64(o, POSITION_FIELD.openCostLong, x[pb + P_OPEN_COST]!);
+    out.putI64(o, POSITION_FIELD.openCostShort, x[pb + P_OPEN_COST + 1]!);
+    out.putI64(o, POSITION_FIELD.positionCostLong, x[pb + P_POS_COST]!);
+    out.putI64(o, POSITION_FIELD.positionCostShort, x[pb + P_POS_COST + 1]!);
+    out.putI64(o, POSITION_FIELD.marginLong, x[pb + P_MARGIN]!);
+    out.putI64(o, POSITION_FIELD.marginShort, x[pb + P_MARGIN + 1]!);
+    out.putI64(o, POSITION_FIELD.positionProfitLong, x[pb + P_POSPROFIT]!);
+    out.putI64(o, POSITION_FIELD.positionProfitShort, x[pb + P_POSPROFIT + 1]!);
+    out.putI64(o, POSITION_FIELD.floatProfitLong, x[pb + P_FLOAT]!);
+    out.putI64(o, POSITION_FIELD.floatProfitShort, x[pb + P_FLOAT + 1]!);
     out.putI64(o, POSITION_FIELD.markPrice, this.markPrice[i]!);
   }
 

@@ -73,9 +73,12 @@ export function writeI64(dv: DataView, offset: number, value: number): void {
     dv.setInt32(offset + 4, value >> 31, true);
     return;
   }
-  assert(Number.isSafeInteger(value), "int64 field outside the safe integer range");
+  // Larger: the high word is floor(value / 2^32). A safe integer has |hi| < 2^21 and no
+  // fraction; checked with comparisons, which cost less than a call on this hot path.
   const hi = Math.floor(value / TWO_32);
-  dv.setUint32(offset, value - hi * TWO_32, true);
+  const lo = value - hi * TWO_32;
+  if (!(hi >= -0x200000 && hi < 0x200000) || lo !== Math.floor(lo)) assert(false, "int64 field outside the safe integer range");
+  dv.setUint32(offset, lo, true);
   dv.setInt32(offset + 4, hi, true);
 }
 

@@ -1,7 +1,8 @@
 /**
  * Determinism: the same command file gives a byte-identical event stream, run after run,
  * in separate processes, and whatever the engine's initial capacities (so pools and tables
- * grow at different moments). The command file is random from a printed seed.
+ * grow at different moments). The command file is random from a printed seed, with accounts
+ * on: money instruments, transfers, opening and closing orders, marks and settlements.
  */
 
 import { createHash } from "node:crypto";
@@ -18,8 +19,14 @@ const ROOT = join(import.meta.dirname, "..", "..");
 
 function randomCommands(seed: number, count: number): string {
   const rng = new Prng(seed);
-  const symbols = ["X.A", "X.B"];
-  const lines = symbols.map((s) => JSON.stringify({ op: "instrument", symbol: s, tickSize: 5, lotSize: 1, minQty: 1, maxQty: 500, priceLow: 50, priceHigh: 200 }));
+  // X.A is pure matching; X.B and SHFE.cu are money instruments (accounts, risk, positions).
+  const symbols = ["X.A", "X.B", "SHFE.cu"];
+  const lines = [
+    JSON.stringify({ op: "instrument", symbol: "X.A", tickSize: 5, lotSize: 1, minQty: 1, maxQty: 500, priceLow: 50, priceHigh: 200 }),
+    JSON.stringify({ op: "instrument", symbol: "X.B", tickSize: 5, lotSize: 1, minQty: 1, maxQty: 500, priceLow: 50, priceHigh: 200, multiplier: 10, marginRateBp: 1500, commissionPerLot: 2, commissionRateBp: 1 }),
+    JSON.stringify({ op: "instrument", symbol: "SHFE.cu", tickSize: 5, lotSize: 1, minQty: 1, maxQty: 500, priceLow: 50, priceHigh: 200, multiplier: 5, marginPerLot: 40, closeTodayDistinct: true, positionLimit: 400 }),
+  ];
+  for (let a = 1; a <= 6; a++) lines.push(JSON.stringify({ op: "deposit", account: `a${a}`, amount: rng.int(20_000, 400_000) }));
   let next = 0;
   const ids: Array<[string, string]> = [];
   let ts = 1730772000000000000n;
@@ -39,6 +46,7 @@ function randomCommands(seed: number, count: number): string {
       if (c["type"] === "market") c["tif"] = rng.pick(["ioc", "fok"]);
       if (rng.chance(0.1)) c["stp"] = rng.pick(["cancel_newest", "cancel_oldest", "cancel_both", "decrement"]);
       if (rng.chance(0.05) && c["type"] === "limit" && (c["tif"] === "gtc" || c["tif"] === "gfd")) c["postOnly"] = true;
+      if (rng.chance(0.4)) c["offset"] = rng.pick(["close", "close", "close_today"]);
     } else if (r < 0.8) {
       const [id, acct] = rng.pick(ids);
       c = { op: "cancel", id, account: acct };
@@ -47,8 +55,14 @@ function randomCommands(seed: number, count: number): string {
       c = { op: "amend", id, account: acct, price: 5 * rng.int(18, 22), qty: rng.int(1, 60) };
     } else if (r < 0.97) {
       c = { op: "mass_cancel", account: account };
-    } else if (r < 0.985) {
+    } else if (r < 0.975) {
       c = { op: "state", symbol: rng.pick(symbols), state: rng.pick(["open", "open", "halted", "cancel_only"]) };
+    } else if (r < 0.985) {
+      c = rng.chance(0.5)
+        ? { op: "deposit", account, amount: rng.int(1, 50_000) }
+        : { op: "withdraw", account, amount: rng.int(1, 80_000) };
+    } else if (r < 0.993) {
+      c = rng.chance(0.85) ? { op: "mark" } : { op: "settle" };
     } else {
       c = { op: "expire", ...(rng.chance(0.5) ? { symbol: rng.pick(symbols) } : {}) };
     }
@@ -69,6 +83,8 @@ describe("determinism", () => {
     const b = replayText(commands, { finalBook: true, config: { ...DEFAULT_ENGINE_CONFIG, ordersInitial: 1 } }).join("\n");
     expect(a.length).toBeGreaterThan(0);
     expect(a.split("\n").some((l) => l.includes('"ev":"trade"'))).toBe(true);
+    expect(a.split("\n").some((l) => l.includes('"ev":"position"') && l.includes('"shortHis":'))).toBe(true);
+    expect(a.split("\n").some((l) => l.includes('"closeProfit":') && !l.includes('"closeProfit":0'))).toBe(true);
     expect(sha(b)).toBe(sha(a));
   });
 

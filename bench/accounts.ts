@@ -1,0 +1,156 @@
+/**
+ * What do accounts and pre-trade risk cost? The matching engine on the same seeded mixed
+ * flow (src/sim/order_flow.ts) twice, in alternating rounds in one process:
+ *
+ *   bare      the instruments are pure matching: no funds, no positions;
+ *   accounts  the same instruments with money parameters (multiplier, margin rate,
+ *             commission), every account funded, every order checked and frozen, every
+ *             fill moving margin and commission and updating positions, a mark of every
+ *             instrument every 10,000 commands, and the account and position events.
+ *
+ *   npx tsx bench/accounts.ts [--quick] [--commands N] [--rounds R] [--seed S]
+ *
+ * Reports throughput (median of rounds), per-command latency percentiles (each command
+ * timed alone with performance.now(), overhead not subtracted), events per command, and
+ * the overhead of accounts over bare matching. Target: overhead <= 30%. Single-threaded;
+ * no spinning thread. Results also go to .bench-out/accounts.json.
+ */
+
+import { createHistogram, performance } from "node:perf_hooks";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import os from "node:os";
+import { Engine } from "../src/engine/engine.ts";
+import { Buf, NO_INSTRUMENT, stamp } from "../src/schema/layout.ts";
+import { CommandKind, MAX_COMMAND_SIZE, writeDefineInstrument, writeMark, writeTransfer } from "../src/schema/command.ts";
+import { currencyCode } from "../src/schema/codes.ts";
+import { encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    commands: { type: "string" },
+    rounds: { type: "string" },
+    seed: { type: "string" },
+  },
+});
+const quick = args.quick === true;
+const intArg = (v: string | undefined, fallback: number): number => {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`expected a positive integer, got ${v}`);
+  return n;
+};
+const COMMANDS = intArg(args.commands, quick ? 20_000 : 1_000_000);
+const ROUNDS = intArg(args.rounds, 3);
+const SEED = intArg(args.seed, 20261124);
+const INSTRUMENTS = 4;
+const ACCOUNTS = 1000;
+const MARK_EVERY = 10_000;
+const CNY = currencyCode("CNY");
+
+/** A fresh engine with the flow's instruments, bare or with money parameters and funded accounts. */
+function newEngine(withAccounts: boolean): Engine {
+  const e = new Engine();
+  const buf = Buf.alloc(MAX_COMMAND_SIZE);
+  let seq = 1;
+  const apply = (): void => {
+    stamp(buf.dv, 0, seq++, 0n);
+    e.out.clear();
+    e.apply(buf, 0);
+  };
+  for (const d of instrumentCommands(INSTRUMENTS)) {
+    const money = withAccounts ? { currency: CNY, multiplier: 1, marginRateBp: 1_000, commissionPerLot: 2, commissionRateBp: 1 } : {};
+    writeDefineInstrument(buf, 0, { ...d, ...money });
+    apply();
+    if (e.instrumentIndex(d.symbol) < 0) throw new Error(`instrument ${d.symbol} rejected`);
+  }
+  if (withAccounts) {
+    for (let a = 1; a <= ACCOUNTS; a++) {
+      writeTransfer(buf, 0, CommandKind.deposit, `a${a}`, CNY, 1e14);
+      apply();
+    }
+  }
+  e.out.clear();
+  return e;
+}
+
+interface Run {
+  ms: number;
+  events: number;
+  lat: Float64Array;
+}
+
+function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: boolean): Run {
+  const { buf, offsets } = enc;
+  const out = e.out;
+  const mark = Buf.alloc(64);
+  writeMark(mark, 0, NO_INSTRUMENT);
+  const lat = new Float64Array(timeEach ? n : 0);
+  let events = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const s = timeEach ? performance.now() : 0;
+    e.apply(buf, offsets[i]!);
+    if (marks && i % MARK_EVERY === MARK_EVERY - 1) e.apply(mark, 0);
+    if (timeEach) lat[i] = performance.now() - s;
+    events += out.count;
+    out.clear();
+  }
+  return { ms: performance.now() - t0, events, lat };
+}
+
+function percentiles(lat: Float64Array): { p50: number; p99: number; p999: number; max: number } {
+  const h = createHistogram();
+  for (let i = 0; i < lat.length; i++) h.record(Math.max(1, Math.round(lat[i]! * 1e6)));
+  return { p50: h.percentile(50), p99: h.percentile(99), p999: h.percentile(99.9), max: h.max };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const us = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns} ns`);
+
+function main(): void {
+  const cpus = os.cpus();
+  console.log(`accounts benchmark: ${COMMANDS.toLocaleString("en-US")} commands, ${ROUNDS} rounds, seed ${SEED}${quick ? " (quick: proves it runs, not a measurement)" : ""}`);
+  console.log(`machine: ${cpus[0]?.model ?? "?"} x ${cpus.length}, Node ${process.version}; one thread, no spinning thread`);
+  const flow = generateFlow({ seed: SEED, commands: COMMANDS, instruments: INSTRUMENTS, accounts: ACCOUNTS });
+  const bareEnc = encodeFlow(flow, newEngine(false), { firstSeq: 1_000_000 });
+  const moneyEnc = encodeFlow(flow, newEngine(true), { firstSeq: 1_000_000 });
+
+  // Warm-up of both paths, then alternating rounds: throughput run, then latency run.
+  run(newEngine(false), bareEnc, Math.min(COMMANDS, 100_000), false, false);
+  run(newEngine(true), moneyEnc, Math.min(COMMANDS, 100_000), true, false);
+  const tp = { bare: [] as number[], accounts: [] as number[] };
+  const ev = { bare: 0, accounts: 0 };
+  let latBare: Float64Array = new Float64Array(0);
+  let latAcc: Float64Array = new Float64Array(0);
+  for (let r = 0; r < ROUNDS; r++) {
+    const b = run(newEngine(false), bareEnc, COMMANDS, false, false);
+    const a = run(newEngine(true), moneyEnc, COMMANDS, true, false);
+    tp.bare.push(COMMANDS / (b.ms / 1000));
+    tp.accounts.push(COMMANDS / (a.ms / 1000));
+    ev.bare = b.events;
+    ev.accounts = a.events;
+    latBare = run(newEngine(false), bareEnc, COMMANDS, false, true).lat;
+    latAcc = run(newEngine(true), moneyEnc, COMMANDS, true, true).lat;
+    console.log(`  round ${r + 1}/${ROUNDS}: bare ${(tp.bare[r]! / 1e6).toFixed(2)}M/s, accounts ${(tp.accounts[r]! / 1e6).toFixed(2)}M/s, overhead ${((1 - tp.accounts[r]! / tp.bare[r]!) * 100).toFixed(1)}%`);
+  }
+  const bare = median(tp.bare);
+  const acc = median(tp.accounts);
+  const overhead = 1 - acc / bare;
+  const pb = percentiles(latBare);
+  const pa = percentiles(latAcc);
+  console.log("");
+  console.log("results (median of rounds)        bare matching      with accounts and risk");
+  console.log(`  throughput                       ${(bare / 1e6).toFixed(2)}M/s            ${(acc / 1e6).toFixed(2)}M/s`);
+  console.log(`  latency p50 / p99 / p99.9        ${us(pb.p50)} / ${us(pb.p99)} / ${us(pb.p999)}   ${us(pa.p50)} / ${us(pa.p99)} / ${us(pa.p999)}`);
+  console.log(`  events per command               ${(ev.bare / COMMANDS).toFixed(2)}               ${(ev.accounts / COMMANDS).toFixed(2)}`);
+  console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}%   target <= 30%: ${overhead <= 0.3 ? "met" : "NOT met"}`);
+  mkdirSync(".bench-out", { recursive: true });
+  const file = join(".bench-out", "accounts.json");
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead }, null, 2));
+  console.log(`wrote ${file}`);
+}
+
+main();
