@@ -1,0 +1,21 @@
+/**
+ * `npm run bench [-- --quick]`: runs every benchmark in bench/, one after another, each in
+ * its own process (so one cannot warm or pollute the other), passing the arguments on.
+ * Exits non-zero if any benchmark fails.
+ */
+
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const BENCHES = ["matching.ts", "accounts.ts"];
+const args = process.argv.slice(2);
+let failed = 0;
+for (const file of BENCHES) {
+  console.log(`\n== bench/${file} ${args.join(" ")}`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, file), ...args], { stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error(`bench/${file} failed with ${r.status ?? r.signal}`);
+    failed++;
+  }
+}
+process.exitCode = failed === 0 ? 0 : 1;
