@@ -191,9 +191,8 @@ export class Accounts {
    * `account` is -1 for an account never seen (it has no money and no positions).
    */
   check(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
-    const cur = this.currencyOf[i]!;
-    const a = account < 0 ? -1 : this.moneyIndex.get(account, cur);
     const p = account < 0 ? -1 : this.positionIndex.get(account, i);
+    const a = p >= 0 ? this.posMoney[p]! : account < 0 ? -1 : this.moneyIndex.get(account, this.currencyOf[i]!);
     if (isOpen(offset)) {
       if (a >= 0 && this.riskRatioBp(a) >= this.risk.openLimitBp) return Reason.riskLimit;
       const limit = this.positionLimit[i]!;
@@ -221,8 +220,8 @@ export class Accounts {
   }
 
   private applyFrozen(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number, sign: 1 | -1): void {
-    const a = this.moneyOf(account, this.currencyOf[i]!);
-    const p = this.positionOf(account, i, a);
+    const p = this.positionOf(account, i);
+    const a = this.posMoney[p]!;
     const ab = a * A_STRIDE;
     this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! + sign * qty * fmpl;
     this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! + sign * qty * this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, price));
@@ -267,8 +266,8 @@ export class Accounts {
    * `fmpl` per lot) filled at `price`. Sets lastCommission and lastCloseProfit.
    */
   fill(account: number, i: number, side: number, offset: number, orderPrice: number, fmpl: number, price: number, qty: number): void {
-    const a = this.moneyOf(account, this.currencyOf[i]!);
-    const p = this.positionOf(account, i, a);
+    const p = this.positionOf(account, i);
+    const a = this.posMoney[p]!;
     const ab = a * A_STRIDE;
     const pb = p * P_STRIDE;
     const mult = this.multiplier[i]!;
@@ -623,9 +622,11 @@ export class Accounts {
     return a;
   }
 
-  private positionOf(account: number, i: number, a: number): number {
+  /** The position of (account, instrument), made (with its money account) on first use. */
+  private positionOf(account: number, i: number): number {
     let p = this.positionIndex.get(account, i);
     if (p >= 0) return p;
+    const a = this.moneyOf(account, this.currencyOf[i]!);
     p = this.positionCount++;
     if (p === this.posAccount.length) {
       const cap = p * 2;
