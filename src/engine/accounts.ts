@@ -122,6 +122,8 @@ export class Accounts {
   private dirtyPosFlag = new Uint8Array(64);
   private dirtyPosCount = 0;
 
+  private settleBalances = new Float64Array(64);
+
   /** Commission and close profit of the last `fill`, for the trade event. */
   lastCommission = 0;
   lastCloseProfit = 0;
@@ -322,10 +324,17 @@ export class Accounts {
     return held === 0 ? proceeds - posCost : posCost - proceeds;
   }
 
-  /** The part of a side's total at `field` that belongs to `qty` of its `vol` lots (all of it at the last lot). */
+  /**
+   * The part of a side's total at `field` that belongs to `qty` of its `vol` lots: exactly
+   * total * qty / vol rounded half up, in integers (total = q * vol + r, so only r * qty,
+   * which is small, is multiplied); all of it at the last lot.
+   */
   private share(field: number, qty: number, vol: number): number {
     const total = this.pos[field]!;
-    return qty === vol ? total : Math.round((total / vol) * qty);
+    if (qty === vol) return total;
+    const q = Math.floor(total / vol);
+    const r = total - q * vol;
+    return q * qty + Math.floor((2 * r * qty + vol) / (2 * vol));
   }
 
   private addMargin(a: number, field: number, delta: number): void {
@@ -376,6 +385,22 @@ export class Accounts {
    * each account's balance becomes tomorrow's pre-balance with the daily figures reset.
    */
   settle(instrumentCount: number): void {
+    // Balances roll first, with today's position profit in them: the balance becomes
+    // tomorrow's pre-balance. Re-basing the positions below then moves that profit out of
+    // position profit (to zero), so every balance ends where it was.
+    if (this.settleBalances.length < this.moneyCount) this.settleBalances = new Float64Array(this.moneyCount * 2);
+    for (let a = 0; a < this.moneyCount; a++) {
+      const ab = a * A_STRIDE;
+      const balance = this.balance(a);
+      this.settleBalances[a] = balance;
+      this.money[ab + A_PRE] = balance - this.money[ab + A_POSPROFIT]!;
+      this.money[ab + A_DEPOSIT] = 0;
+      this.money[ab + A_WITHDRAW] = 0;
+      this.money[ab + A_CLOSE] = 0;
+      this.money[ab + A_COMMISSION] = 0;
+      assert(this.balance(a) === balance, "settlement changed a balance");
+      this.touch(a, -1);
+    }
     for (let i = 0; i < instrumentCount; i++) {
       const mv = this.markPrice[i]! * this.multiplier[i]!;
       for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
@@ -392,17 +417,12 @@ export class Accounts {
         this.touch(a, p);
       }
     }
+    // Position profit is zero now, and it is what the pre-balance left out: add it back.
     for (let a = 0; a < this.moneyCount; a++) {
       const ab = a * A_STRIDE;
-      const balance = this.balance(a);
-      this.money[ab + A_PRE] = balance;
-      this.money[ab + A_DEPOSIT] = 0;
-      this.money[ab + A_WITHDRAW] = 0;
-      this.money[ab + A_CLOSE] = 0;
-      this.money[ab + A_COMMISSION] = 0;
-      assert(this.money[ab + A_POSPROFIT] === 0, "position profit not zero after rebasing");
-      assert(this.balance(a) === balance, "settlement changed a balance");
-      this.touch(a, -1);
+      assert(this.money[ab + A_POSPROFIT] === 0, "position profit not zero after re-basing");
+      this.money[ab + A_PRE] = this.settleBalances[a]!;
+      assert(this.balance(a) === this.settleBalances[a], "settlement changed a balance");
     }
   }
 

@@ -9,7 +9,7 @@
  *   slots    Int32Array, 2 per slot: [hash, entry + 1]   open addressing, linear probing;
  *                                                        0 marks an empty slot; a probe
  *                                                        compares hashes in one line
- *   records  64 KiB chunks of records, appended:         one key's record in one line
+ *   records  64 KiB chunks of records, appended:         a key's fields and bytes together
  *            [value: i32, tag: i32, key length: u8, key bytes], padded to 4 bytes
  *
  * An entry is the position of its record (chunk and 4-byte word), stable until `retain`.
@@ -20,7 +20,7 @@
  * slots take every insert, and each insert also moves a few of the old slots across, in
  * order, until none are left; meanwhile a lookup that misses in the new slots also probes
  * the old ones, unless its key's old home lies in the part already moved. So the pause
- * of a stop-the-world rehash (7–34 ms at 0.5–1M keys) is spread over many inserts.
+ * of a stop-the-world rehash is spread over many inserts (see MIGRATE_STEP).
  * Allocation happens only while the map grows, never in steady state; the memory a map
  * is constructed with is touched at once (so that page faults happen then, not during the
  * first lookups). `maxEntries` bounds it. There is no single-key removal: an owner that
@@ -51,10 +51,12 @@ const TYPICAL_RECORD = 16;
 /**
  * Old slots moved per insert while the slots double. The move starts at half load (S/2
  * keys in S old slots) and must end before the 2S new slots reach half load (S keys), so
- * it needs at least 2 per insert. Measured (1.1M keys, this VM): an insert during the move
- * costs ~0.35 µs more with 8, ~0.8 µs with 32, ~2.6 µs with 128 (fresh pages fault in at
- * ~2 µs each); more per insert means fewer inserts during which a missing key is looked
- * up in both slot arrays. 16: the move ends after S/16 inserts.
+ * it needs at least 2 per insert. Measured (1.1M keys, 2-core KVM guest, where a fresh page
+ * faults in at ~2 µs): an insert during the move costs ~0.35 µs more with 8, ~0.6 µs with
+ * 16, ~0.8 µs with 32, ~2.6 µs with 128; the more per insert, the fewer inserts during
+ * which a missing key is looked up in both slot arrays. With 16 the move ends after S/16
+ * inserts; the slowest insert (the one that starts a doubling) takes 0.3–0.7 ms instead
+ * of the 16 ms (0.5M keys) to 34 ms (1M keys) of a stop-the-world rehash.
  */
 const MIGRATE_STEP = 16;
 
@@ -97,6 +99,7 @@ export class BytesMap {
     const h = this.hash(tag, src, offset, length);
     this.lastHash = h;
     const e = this.probe(this.slots, this.mask, h, tag, src, offset, length);
+    // While the slots double, a key whose old home is below `moved` is in the new slots (see `migrate`).
     if (e >= 0 || this.old === null || (h & this.oldMask) < this.moved) return e;
     return this.probe(this.old, this.oldMask, h, tag, src, offset, length);
   }

@@ -8,12 +8,27 @@
  * (snake_case, or null when accepted) and the trades it caused, in order. A rejected command
  * changes nothing. `book(symbol)` and `resting(symbol, side)` read the state afterwards.
  * It shares no code with src/engine: disagreeing with the engine is its whole point.
+ *
+ * Extension points for the account reference (reference_accounts.ts), all optional: the
+ * `MatcherHooks` passed to the constructor may veto a new order after every matching
+ * validation (`admit`) or an amend after its validations (`amend`), and see every fill,
+ * maker first (`fill`, whose answer goes into the trade's money fields). `liveOrders`,
+ * `finishWhere` and `endDay` let the wrapper end orders (settlement, liquidation).
+ * Orders carry their `offset` (open/close/close_today; none when absent).
  */
 
 export type JsonCommand = Record<string, unknown>;
 export type SideName = "buy" | "sell";
 
-export interface RefTrade {
+/** Each side's money view of one fill (all zero on pure matching instruments). */
+export interface TradeMoney {
+  makerCommission: number;
+  takerCommission: number;
+  makerCloseProfit: number;
+  takerCloseProfit: number;
+}
+
+export interface RefTrade extends TradeMoney {
   symbol: string;
   maker: string;
   makerAccount: string;
@@ -41,7 +56,7 @@ export interface RefBook {
   asks: Array<[number, number]>;
 }
 
-interface Instrument {
+export interface RefInstrument {
   symbol: string;
   tickSize: number;
   lotSize: number;
@@ -52,17 +67,19 @@ interface Instrument {
   state: string;
 }
 
-interface Order {
+export interface RefOrder {
   account: string;
   id: string;
   symbol: string;
   side: SideName;
   type: string;
   tif: string;
+  /** The limit; a market order's is its band limit (priceHigh for a buy, priceLow for a sell). */
   price: number;
   left: number;
   postOnly: boolean;
   stp: string;
+  offset: string;
   /** Resting in the book now. Finished orders keep their id taken until end of day. */
   live: boolean;
   /** Time priority: when it (last) joined the back of its level. */
@@ -74,6 +91,25 @@ const TYPES = ["limit", "market"];
 const TIFS = ["gtc", "gfd", "ioc", "fok"];
 const STPS = ["none", "cancel_newest", "cancel_oldest", "cancel_both", "decrement"];
 const STATES = ["open", "halted", "cancel_only"];
+const OFFSETS = ["none", "open", "close", "close_today"];
+
+/** What the account reference adds to matching; see the file comment. */
+export interface MatcherHooks {
+  /** A new order that passed every matching validation: null accepts it, else the rejection reason. */
+  admit(o: RefOrder): string | null;
+  /** An amend of live order `o` to (price, qty) that passed its validations: null accepts it. */
+  amend(o: RefOrder, price: number, qty: number): string | null;
+  /** One fill of `qty` lots at `price`, before either order's `left` changes. */
+  fill(maker: RefOrder, taker: RefOrder, price: number, qty: number): TradeMoney;
+}
+
+const NO_MONEY: TradeMoney = { makerCommission: 0, takerCommission: 0, makerCloseProfit: 0, takerCloseProfit: 0 };
+
+const NO_HOOKS: MatcherHooks = {
+  admit: () => null,
+  amend: () => null,
+  fill: () => NO_MONEY,
+};
 const SYMBOL_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 function byteLength(s: string): number {
@@ -103,10 +139,12 @@ function crossesPrice(side: SideName, limit: number, price: number): boolean {
 }
 
 export class ReferenceMatcher {
-  private readonly instruments: Instrument[] = [];
+  private readonly instruments: RefInstrument[] = [];
   /** Every order whose id is taken (live or finished today). */
-  private readonly orders: Order[] = [];
+  private readonly orders: RefOrder[] = [];
   private clock = 0;
+
+  constructor(private readonly hooks: MatcherHooks = NO_HOOKS) {}
 
   symbols(): string[] {
     return this.instruments.map((i) => i.symbol);
@@ -137,6 +175,30 @@ export class ReferenceMatcher {
     return this.restingOrders(symbol, side).map((o) => ({ account: o.account, id: o.id, price: o.price, left: o.left }));
   }
 
+  /** The instrument named `symbol`, if defined. */
+  spec(symbol: string): RefInstrument | undefined {
+    return this.instrument(symbol);
+  }
+
+  /** Orders resting in a book now, in no particular order. */
+  liveOrders(): RefOrder[] {
+    return this.orders.filter((o) => o.live);
+  }
+
+  /** Ends every live order `pred` selects (cancel, expiry: they leave the book); returns them. */
+  finishWhere(pred: (o: RefOrder) => boolean): RefOrder[] {
+    const ended = this.orders.filter((o) => o.live && pred(o));
+    for (const o of ended) o.live = false;
+    return ended;
+  }
+
+  /** End of the trading day: the ids of finished orders are free again. */
+  endDay(): void {
+    const live = this.orders.filter((o) => o.live);
+    this.orders.length = 0;
+    this.orders.push(...live);
+  }
+
   // -------------------------------------------------------------------------------------
 
   private dispatch(c: JsonCommand, trades: RefTrade[]): string | null {
@@ -152,31 +214,31 @@ export class ReferenceMatcher {
     }
   }
 
-  private instrument(symbol: unknown): Instrument | undefined {
+  private instrument(symbol: unknown): RefInstrument | undefined {
     return this.instruments.find((i) => i.symbol === symbol);
   }
 
-  private findOrder(account: string, id: string): Order | undefined {
+  private findOrder(account: string, id: string): RefOrder | undefined {
     return this.orders.find((o) => o.account === account && o.id === id);
   }
 
-  private restingOrders(symbol: string, side: SideName): Order[] {
+  private restingOrders(symbol: string, side: SideName): RefOrder[] {
     const list = this.orders.filter((o) => o.live && o.symbol === symbol && o.side === side);
     return list.sort((a, b) => (a.price !== b.price ? (betterPrice(side, a.price, b.price) ? -1 : 1) : a.time - b.time));
   }
 
-  private bestOpposite(symbol: string, side: SideName): Order | undefined {
+  private bestOpposite(symbol: string, side: SideName): RefOrder | undefined {
     return this.restingOrders(symbol, opposite(side))[0];
   }
 
-  private priceReason(inst: Instrument, price: unknown): string | null {
+  private priceReason(inst: RefInstrument, price: unknown): string | null {
     if (!isSafeInt(price)) return "price_invalid";
     if (price % inst.tickSize !== 0) return "price_off_tick";
     if (price < inst.priceLow || price > inst.priceHigh) return "price_out_of_band";
     return null;
   }
 
-  private qtyReason(inst: Instrument, qty: unknown): string | null {
+  private qtyReason(inst: RefInstrument, qty: unknown): string | null {
     if (!isSafeInt(qty) || qty <= 0) return "qty_invalid";
     if (qty % inst.lotSize !== 0) return "qty_off_lot";
     if (qty < inst.minQty) return "qty_below_min";
@@ -208,7 +270,7 @@ export class ReferenceMatcher {
     if (typeof state !== "string" || !STATES.includes(state)) return "invalid_instrument";
     if (tickSize < 1 || lotSize < 1 || minQty < 1 || maxQty < minQty || priceLow > priceHigh) return "invalid_instrument";
     if (Math.max(Math.abs(priceLow), Math.abs(priceHigh)) * maxQty > Number.MAX_SAFE_INTEGER) return "invalid_instrument";
-    const spec: Instrument = { symbol, tickSize, lotSize, minQty, maxQty, priceLow, priceHigh, state };
+    const spec: RefInstrument = { symbol, tickSize, lotSize, minQty, maxQty, priceLow, priceHigh, state };
     const existing = this.instruments.findIndex((i) => i.symbol === symbol);
     if (existing >= 0) this.instruments[existing] = spec;
     else this.instruments.push(spec);
@@ -226,10 +288,12 @@ export class ReferenceMatcher {
     const tif = c["tif"] ?? (type === "market" ? "ioc" : "gtc");
     const stp = c["stp"] ?? "none";
     const postOnly = c["postOnly"] === true;
+    const offset = c["offset"] ?? "none";
     if (typeof side !== "string" || !SIDES.includes(side)) return "invalid_field";
     if (typeof type !== "string" || !TYPES.includes(type)) return "invalid_field";
     if (typeof tif !== "string" || !TIFS.includes(tif)) return "invalid_field";
     if (typeof stp !== "string" || !STPS.includes(stp)) return "invalid_field";
+    if (typeof offset !== "string" || !OFFSETS.includes(offset)) return "invalid_field";
     if (inst.state === "halted") return "instrument_halted";
     if (inst.state === "cancel_only") return "cancel_only";
     if (type === "market" && (tif === "gtc" || tif === "gfd")) return "invalid_tif";
@@ -246,7 +310,9 @@ export class ReferenceMatcher {
     const price = type === "market" ? (s === "buy" ? inst.priceHigh : inst.priceLow) : (c["price"] as number);
     if (postOnly && this.wouldCross(inst.symbol, s, price)) return "post_only_would_cross";
 
-    const order: Order = { account, id, symbol: inst.symbol, side: s, type, tif, price, left: qty, postOnly, stp, live: false, time: 0 };
+    const order: RefOrder = { account, id, symbol: inst.symbol, side: s, type, tif, price, left: qty, postOnly, stp, offset, live: false, time: 0 };
+    const vetoed = this.hooks.admit(order);
+    if (vetoed !== null) return vetoed;
     this.orders.push(order);
     if (tif === "fok" && !this.fokFillable(order)) return null; // accepted, then cancelled fok_unfilled
     const stopped = this.match(order, trades);
@@ -255,7 +321,7 @@ export class ReferenceMatcher {
   }
 
   /** Can the FOK taker fill completely within its limit right now (without changing anything)? */
-  private fokFillable(taker: Order): boolean {
+  private fokFillable(taker: RefOrder): boolean {
     let need = taker.left;
     for (const o of this.restingOrders(taker.symbol, opposite(taker.side))) {
       if (!crossesPrice(taker.side, taker.price, o.price)) return false;
@@ -273,7 +339,7 @@ export class ReferenceMatcher {
    * The taker trades with the best opposite order (best price, then oldest) while it crosses
    * and has quantity left. Returns true when self-trade prevention stopped (cancelled) it.
    */
-  private match(taker: Order, trades: RefTrade[]): boolean {
+  private match(taker: RefOrder, trades: RefTrade[]): boolean {
     while (taker.left > 0) {
       const maker = this.bestOpposite(taker.symbol, taker.side);
       if (maker === undefined || !crossesPrice(taker.side, taker.price, maker.price)) return false;
@@ -296,9 +362,10 @@ export class ReferenceMatcher {
         continue;
       }
       const q = Math.min(maker.left, taker.left);
+      const money = this.hooks.fill(maker, taker, maker.price, q);
       trades.push({
         symbol: taker.symbol, maker: maker.id, makerAccount: maker.account, taker: taker.id, takerAccount: taker.account,
-        price: maker.price, qty: q,
+        price: maker.price, qty: q, ...money,
       });
       maker.left -= q;
       taker.left -= q;
@@ -308,7 +375,7 @@ export class ReferenceMatcher {
   }
 
   /** After matching: a stopped, filled, IOC/FOK or market taker ends; a GTC/GFD remainder rests at the back. */
-  private finishTaker(taker: Order, stopped: boolean): void {
+  private finishTaker(taker: RefOrder, stopped: boolean): void {
     if (stopped || taker.left === 0) return;
     if (taker.tif === "ioc" || taker.tif === "fok" || taker.type === "market") return;
     taker.live = true;
@@ -316,7 +383,7 @@ export class ReferenceMatcher {
   }
 
   /** The live order a cancel or amend names, or the rejection reason. */
-  private target(c: JsonCommand): Order | string {
+  private target(c: JsonCommand): RefOrder | string {
     const account = c["account"];
     const id = c["id"];
     if (!validId(account) || !validId(id)) return "invalid_field";
@@ -347,6 +414,8 @@ export class ReferenceMatcher {
     const price = c["price"] as number;
     const qty = c["qty"] as number;
     if (o.postOnly && this.wouldCross(o.symbol, o.side, price)) return "post_only_would_cross";
+    const vetoed = this.hooks.amend(o, price, qty);
+    if (vetoed !== null) return vetoed;
     if (price === o.price && qty <= o.left) {
       o.left = qty; // in place: keeps its time priority
       return null;
@@ -384,12 +453,7 @@ export class ReferenceMatcher {
     for (const o of this.orders) {
       if (o.live && o.tif === "gfd" && (symbol === undefined || o.symbol === symbol)) o.live = false;
     }
-    if (symbol === undefined) {
-      // End of day: the ids of finished orders are free again.
-      const live = this.orders.filter((o) => o.live);
-      this.orders.length = 0;
-      this.orders.push(...live);
-    }
+    if (symbol === undefined) this.endDay(); // end of day: the ids of finished orders are free again
     return null;
   }
 }
