@@ -19,32 +19,15 @@
 import { createHistogram, performance } from "node:perf_hooks";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import os from "node:os";
 import { Engine } from "../src/engine/engine.ts";
 import { Buf, NO_INSTRUMENT, stamp } from "../src/schema/layout.ts";
 import { CommandKind, MAX_COMMAND_SIZE, writeDefineInstrument, writeMark, writeTransfer } from "../src/schema/command.ts";
 import { currencyCode } from "../src/schema/codes.ts";
 import { encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
+import { benchArgs } from "./args.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    commands: { type: "string" },
-    rounds: { type: "string" },
-    seed: { type: "string" },
-  },
-});
-const quick = args.quick === true;
-const intArg = (v: string | undefined, fallback: number): number => {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`expected a positive integer, got ${v}`);
-  return n;
-};
-const COMMANDS = intArg(args.commands, quick ? 20_000 : 1_000_000);
-const ROUNDS = intArg(args.rounds, 3);
-const SEED = intArg(args.seed, 20261124);
+const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 });
 const INSTRUMENTS = 4;
 const ACCOUNTS = 1000;
 const MARK_EVERY = 10_000;

@@ -25,7 +25,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { OrderBook, Side as PeerSide, type LimitOrderOptions, type MarketOrderOptions } from "nodejs-order-book";
@@ -43,32 +42,18 @@ import {
   type FlowTif,
   type InstrumentCommand,
 } from "../src/sim/order_flow.ts";
+import { benchArgs } from "./args.ts";
 
 // ---------------------------------------------------------------------------------------
 // Parameters
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    commands: { type: "string" },
-    rounds: { type: "string" },
-    seed: { type: "string" },
-    instruments: { type: "string" },
-    accounts: { type: "string" },
-  },
-});
-const quick = args.quick === true;
-const intArg = (v: string | undefined, fallback: number): number => {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`expected a positive integer, got ${v}`);
-  return n;
-};
-const COMMANDS = intArg(args.commands, quick ? 20_000 : 1_000_000);
-const ROUNDS = intArg(args.rounds, 3);
-const SEED = intArg(args.seed, 20261124);
-const INSTRUMENTS = intArg(args.instruments, 4);
-const ACCOUNTS = intArg(args.accounts, 1000);
+const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["instruments", "accounts"]);
+const quick = args.quick;
+const COMMANDS = args.commands;
+const ROUNDS = args.rounds;
+const SEED = args.seed;
+const INSTRUMENTS = args.extra["instruments"] ?? 4;
+const ACCOUNTS = args.extra["accounts"] ?? 1000;
 const WARMUP = Math.min(COMMANDS, quick ? 5_000 : 100_000);
 
 const TARGET_THROUGHPUT = 2_000_000;

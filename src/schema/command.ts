@@ -287,37 +287,30 @@ export function writeDefineInstrument(buf: Buf, offset: number, p: InstrumentPar
   const money = p.multiplier !== undefined || p.currency !== undefined || p.marginPerLot !== undefined || p.marginRateBp !== undefined ||
     p.commissionPerLot !== undefined || p.commissionRateBp !== undefined || p.positionLimit !== undefined || p.closeTodayDistinct !== undefined;
   if (!money) return writeDefineInstrumentV1(buf, offset, p);
-  const symLen = utf8Length(p.symbol);
-  if (symLen > MAX_SYMBOL_BYTES) throw new RangeError(`symbol longer than ${MAX_SYMBOL_BYTES} bytes`);
-  const size = align8(C_SYMBOL_V2 + symLen);
-  begin(buf, offset, CommandKind.defineInstrument, size, NO_INSTRUMENT, DEFINE_INSTRUMENT_VERSION);
+  const size = writeInstrumentCommon(buf, offset, p, DEFINE_INSTRUMENT_VERSION, C_SYMBOL_V2);
   const dv = buf.dv;
-  dv.setUint8(offset + C_STATE, p.state ?? TradingState.open);
   writeCurrency(dv, offset + C_CURRENCY, p.currency ?? 0);
   dv.setUint8(offset + C_INSTRUMENT_FLAGS, p.closeTodayDistinct === true ? 1 : 0);
-  dv.setUint8(offset + C_SYMBOL_LEN, symLen);
-  writeI64OrUnsafe(dv, offset + C_TICK, p.tickSize);
-  writeI64OrUnsafe(dv, offset + C_LOT, p.lotSize);
-  writeI64OrUnsafe(dv, offset + C_MIN_QTY, p.minQty);
-  writeI64OrUnsafe(dv, offset + C_MAX_QTY, p.maxQty);
-  writeI64OrUnsafe(dv, offset + C_PRICE_LOW, p.priceLow);
-  writeI64OrUnsafe(dv, offset + C_PRICE_HIGH, p.priceHigh);
   writeI64OrUnsafe(dv, offset + C_MULTIPLIER, p.multiplier ?? 0);
   writeI64OrUnsafe(dv, offset + C_MARGIN_PER_LOT, p.marginPerLot ?? 0);
   writeI64OrUnsafe(dv, offset + C_COMMISSION_PER_LOT, p.commissionPerLot ?? 0);
   dv.setUint32(offset + C_MARGIN_RATE, u32OrMax(p.marginRateBp ?? 0), true);
   dv.setUint32(offset + C_COMMISSION_RATE, u32OrMax(p.commissionRateBp ?? 0), true);
   writeI64OrUnsafe(dv, offset + C_POSITION_LIMIT, p.positionLimit ?? 0);
-  writeUtf8(buf.u8, offset + C_SYMBOL_V2, p.symbol, symLen);
   return size;
 }
 
 /** Writes a defineInstrument record at layout version 1 (no money parameters: pure matching). */
 export function writeDefineInstrumentV1(buf: Buf, offset: number, p: InstrumentParams): number {
+  return writeInstrumentCommon(buf, offset, p, 1, C_SYMBOL_V1);
+}
+
+/** The fields both layout versions share (header, state, trading parameters, symbol); returns the size. */
+function writeInstrumentCommon(buf: Buf, offset: number, p: InstrumentParams, version: number, symbolAt: number): number {
   const symLen = utf8Length(p.symbol);
   if (symLen > MAX_SYMBOL_BYTES) throw new RangeError(`symbol longer than ${MAX_SYMBOL_BYTES} bytes`);
-  const size = align8(C_SYMBOL_V1 + symLen);
-  begin(buf, offset, CommandKind.defineInstrument, size, NO_INSTRUMENT, 1);
+  const size = align8(symbolAt + symLen);
+  begin(buf, offset, CommandKind.defineInstrument, size, NO_INSTRUMENT, version);
   const dv = buf.dv;
   dv.setUint8(offset + C_STATE, p.state ?? TradingState.open);
   dv.setUint8(offset + C_SYMBOL_LEN, symLen);
@@ -327,7 +320,7 @@ export function writeDefineInstrumentV1(buf: Buf, offset: number, p: InstrumentP
   writeI64OrUnsafe(dv, offset + C_MAX_QTY, p.maxQty);
   writeI64OrUnsafe(dv, offset + C_PRICE_LOW, p.priceLow);
   writeI64OrUnsafe(dv, offset + C_PRICE_HIGH, p.priceHigh);
-  writeUtf8(buf.u8, offset + C_SYMBOL_V1, p.symbol, symLen);
+  writeUtf8(buf.u8, offset + symbolAt, p.symbol, symLen);
   return size;
 }
 
