@@ -238,7 +238,9 @@ export class Accounts {
       this.pos[pb + field] = this.pos[pb + field]! + sign * qty;
       assert(this.pos[pb + field]! >= 0, "frozen close volume below zero");
     }
-    this.touch(a, p);
+    // An opening order changes only the position's pending volume, which no event reports:
+    // the account has an event, the position none.
+    this.touch(a, isOpen(offset) ? -1 : p);
   }
 
   /** Lots of the side an order would close that are not yet locked by other close orders. */

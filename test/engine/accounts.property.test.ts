@@ -663,6 +663,9 @@ function runCase(k: Case): void {
       const refPositions = ref.accounts.positionStates();
       for (const [key, want] of refPositions) {
         const e = latestPosition.get(key);
+        // A position gets an event only when a field it reports changes: one that only
+        // working opening orders have touched (all zeros) may have none yet.
+        if (e === undefined && POSITION_FIELDS.every((f) => f === "markPrice" || (want as unknown as Record<string, number>)[f] === 0)) continue;
         check(e !== undefined, "positions", () => `no position event yet for ${key}; expected ${show(want)}`);
         // An instrument's first trade sets its mark without touching the (empty) positions of other accounts.
         const d = diff(e, { ...want }, positionEvents.has(key) ? POSITION_FIELDS : POSITION_FIELDS.filter((f) => f !== "markPrice"));
