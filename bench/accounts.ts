@@ -8,7 +8,7 @@
  *             fill moving margin and commission and updating positions, a mark of every
  *             instrument every 10,000 commands, and the account and position events.
  *
- *   npx tsx bench/accounts.ts [--quick] [--commands N] [--rounds R] [--seed S]
+ *   npx tsx bench/accounts.ts [--quick] [--commands N] [--rounds R] [--seed S] [--mark-every M]
  *
  * Reports throughput (median of rounds), per-command latency percentiles (each command
  * timed alone with performance.now(), overhead not subtracted), events per command, and
@@ -27,10 +27,11 @@ import { currencyCode } from "../src/schema/codes.ts";
 import { encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
 
-const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 });
+const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED, extra } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["mark-every"]);
 const INSTRUMENTS = 4;
 const ACCOUNTS = 1000;
-const MARK_EVERY = 10_000;
+/** Commands between two marks of every instrument (a mark re-values every position: one event each). */
+const MARK_EVERY = extra["mark-every"] ?? 10_000;
 const CNY = currencyCode("CNY");
 
 /** A fresh engine with the flow's instruments, bare or with money parameters and funded accounts. */
@@ -96,7 +97,7 @@ const us = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs`
 function main(): void {
   const cpus = os.cpus();
   console.log(`accounts benchmark: ${COMMANDS.toLocaleString("en-US")} commands, ${ROUNDS} rounds, seed ${SEED}${quick ? " (quick: proves it runs, not a measurement)" : ""}`);
-  console.log(`machine: ${cpus[0]?.model ?? "?"} x ${cpus.length}, Node ${process.version}; one thread, no spinning thread`);
+  console.log(`machine: ${cpus[0]?.model ?? "?"} x ${cpus.length}, Node ${process.version}; one thread, no spinning thread; a mark every ${MARK_EVERY.toLocaleString("en-US")} commands`);
   const flow = generateFlow({ seed: SEED, commands: COMMANDS, instruments: INSTRUMENTS, accounts: ACCOUNTS });
   const bareEnc = encodeFlow(flow, newEngine(false), { firstSeq: 1_000_000 });
   const moneyEnc = encodeFlow(flow, newEngine(true), { firstSeq: 1_000_000 });
@@ -132,7 +133,7 @@ function main(): void {
   console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}%   target <= 30%: ${overhead <= 0.3 ? "met" : "NOT met"}`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "accounts.json");
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, markEvery: MARK_EVERY }, null, 2));
   console.log(`wrote ${file}`);
 }
 
