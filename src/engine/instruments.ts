@@ -7,18 +7,12 @@
 
 import { assert } from "../stdx/assert.ts";
 import { TradingState } from "../schema/codes.ts";
+import type { TradingParams } from "../schema/command.ts";
 import { BOOK_SIDE_INITIAL_LEVELS } from "../constants.ts";
 import { BookSide } from "./levels.ts";
 import { growF64, growU8 } from "./orders.ts";
 
-export interface InstrumentSpec {
-  symbol: string;
-  tickSize: number;
-  lotSize: number;
-  minQty: number;
-  maxQty: number;
-  priceLow: number;
-  priceHigh: number;
+export interface InstrumentSpec extends TradingParams {
   state: number;
 }
 

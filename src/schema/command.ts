@@ -219,7 +219,8 @@ export class CommandView {
 // Writers. Each writes one whole record at `offset` (zeroing padding) and returns its size.
 // They take plain objects: they are edge code (gateway, replay, tests, benchmark set-up).
 
-export interface InstrumentParams {
+/** The trading parameters every instrument has, in its own integer units. */
+export interface TradingParams {
   symbol: string;
   tickSize: number;
   lotSize: number;
@@ -227,6 +228,9 @@ export interface InstrumentParams {
   maxQty: number;
   priceLow: number;
   priceHigh: number;
+}
+
+export interface InstrumentParams extends TradingParams {
   state?: TradingState;
   /** Money parameters (layout v2). Without a multiplier the instrument is pure matching: no funds needed. */
   currency?: number;

@@ -35,6 +35,7 @@ import {
   writeDefineInstrument,
   writeNewOrder,
   type InstrumentParams,
+  type TradingParams,
 } from "../schema/command.ts";
 import { EventKind, EventView } from "../schema/event.ts";
 import { OrderStatus, OrderType, Side, Tif } from "../schema/codes.ts";
@@ -74,15 +75,8 @@ export interface FlowOptions {
 }
 
 /** An instrument definition as a JSONL command object. */
-export interface InstrumentCommand {
+export interface InstrumentCommand extends TradingParams {
   op: "instrument";
-  symbol: string;
-  tickSize: number;
-  lotSize: number;
-  minQty: number;
-  maxQty: number;
-  priceLow: number;
-  priceHigh: number;
 }
 
 export const TICK_SIZE = 100;
