@@ -1,15 +1,18 @@
 /**
  * `venue start`: until the whole node exists (journal, bus, gateway), this runs the matching
  * engine on a built-in demo order flow and prints what happened: each instrument's book,
- * trade statistics, a sample of trades, and the throughput. Options are validated with
- * clear errors; long work shows progress.
+ * trade statistics, a sample of trades, a few margin accounts and positions, and the
+ * throughput. The demo instruments are money instruments (margin and commission), every
+ * demo account is funded, and every instrument is marked to market every 50,000 commands.
+ * Options are validated with clear errors; long work shows progress.
  */
 
 import { Engine, DEFAULT_ENGINE_CONFIG } from "../engine/engine.ts";
 import { EventKind, EventView } from "../schema/event.ts";
-import { Buf } from "../schema/layout.ts";
-import { Side } from "../schema/codes.ts";
-import { defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../sim/order_flow.ts";
+import { Buf, NO_INSTRUMENT, stamp } from "../schema/layout.ts";
+import { Side, currencyCode } from "../schema/codes.ts";
+import { CommandKind, MAX_COMMAND_SIZE, writeDefineInstrument, writeMark, writeTransfer } from "../schema/command.ts";
+import { encodeFlow, generateFlow, instrumentCommands } from "../sim/order_flow.ts";
 
 export interface StartOptions {
   commands: string | undefined;
@@ -19,6 +22,11 @@ export interface StartOptions {
 const DEFAULT_COMMANDS = 300_000;
 const MAX_COMMANDS = 20_000_000;
 const INSTRUMENTS = 4;
+const ACCOUNTS = 1000;
+const MARK_EVERY = 50_000;
+const CNY = currencyCode("CNY");
+/** Each demo account's deposit, in minor units. */
+const DEPOSIT = 50_000_000_000;
 
 interface Stats {
   trades: number;
@@ -60,8 +68,10 @@ export function startCommand(options: StartOptions, out: NodeJS.WritableStream =
   const flow = generateFlow({ seed, commands, instruments: INSTRUMENTS });
 
   const engine = new Engine(DEFAULT_ENGINE_CONFIG);
-  const firstSeq = defineInstruments(engine, instrumentCommands(INSTRUMENTS));
+  const firstSeq = setUp(engine);
   const { buf, offsets } = encodeFlow(flow, engine, { firstSeq });
+  const mark = Buf.alloc(MAX_COMMAND_SIZE);
+  writeMark(mark, 0, NO_INSTRUMENT);
   const stats: Stats[] = Array.from({ length: INSTRUMENTS }, () => ({ trades: 0, volume: 0, last: 0, high: -Infinity, low: Infinity }));
   const sample: string[] = [];
   const ev = new EventView(Buf.alloc(8));
@@ -80,21 +90,67 @@ export function startCommand(options: StartOptions, out: NodeJS.WritableStream =
         if (ev.kind === EventKind.trade) record(ev, stats, sample, engine);
       }
       o.clear();
+      if (i % MARK_EVERY === MARK_EVERY - 1) {
+        engine.apply(mark, 0);
+        events += o.count;
+        o.clear();
+      }
     }
     applyMs += performance.now() - t0;
     if (process.stderr.isTTY === true) process.stderr.write(`\r  applied ${fmt(to)} / ${fmt(commands)}`);
   }
   if (process.stderr.isTTY === true) process.stderr.write("\n");
   say(`applied ${fmt(commands)} commands in ${(applyMs / 1000).toFixed(2)} s: ${(commands / applyMs / 1000).toFixed(2)}M commands/s, ` +
-    `${(events / commands).toFixed(2)} events per command (one thread, events read in place)`);
+    `${(events / commands).toFixed(2)} events per command (one thread, accounts and risk on, events read in place)`);
   say();
   for (let i = 0; i < INSTRUMENTS; i++) printBook(say, engine, i, stats[i]!);
   say("first trades:");
   for (const line of sample) say(line);
   say();
+  printAccounts(say, engine);
   say("next: `npx venue replay FILE --final-book` replays your own commands (docs/formats/commands-jsonl.md);");
   say("      `npm run bench` measures the engine beside nodejs-order-book (docs/BENCHMARKS.md).");
   return 0;
+}
+
+/**
+ * Defines the demo instruments as money instruments (a 10% margin rate, commission of 2 per
+ * lot plus 0.1 bp) and funds every demo account; returns the next sequence number.
+ */
+function setUp(engine: Engine): number {
+  const buf = Buf.alloc(MAX_COMMAND_SIZE);
+  let seq = 1;
+  const apply = (): void => {
+    stamp(buf.dv, 0, seq++, 0n);
+    engine.out.clear();
+    engine.apply(buf, 0);
+  };
+  for (const d of instrumentCommands(INSTRUMENTS)) {
+    writeDefineInstrument(buf, 0, { ...d, currency: CNY, multiplier: 1, marginRateBp: 1_000, commissionPerLot: 2, commissionRateBp: 1 });
+    apply();
+  }
+  for (let a = 1; a <= ACCOUNTS; a++) {
+    writeTransfer(buf, 0, CommandKind.deposit, `a${a}`, CNY, DEPOSIT);
+    apply();
+  }
+  engine.out.clear();
+  return seq;
+}
+
+/** The three accounts with the most margin in use: their money and positions. */
+function printAccounts(say: (line?: string) => void, engine: Engine): void {
+  const acc = engine.accounts;
+  const rows: Array<{ a: number; margin: number }> = [];
+  for (let a = 0; a < acc.moneyCount; a++) rows.push({ a, margin: acc.field(a, "margin") });
+  rows.sort((x, y) => y.margin - x.margin);
+  say("accounts with the most margin in use (CNY minor units):");
+  say(`  ${"account".padEnd(8)} ${"balance".padStart(16)} ${"margin".padStart(14)} ${"frozen".padStart(12)} ${"available".padStart(16)} ${"close P&L".padStart(12)} ${"position P&L".padStart(13)} ${"risk".padStart(7)}`);
+  for (const { a } of rows.slice(0, 3)) {
+    const frozen = acc.field(a, "frozenMargin") + acc.field(a, "frozenCommission");
+    say(`  ${engine.accountName(acc.accountOfMoney(a)).padEnd(8)} ${fmt(acc.balance(a)).padStart(16)} ${fmt(acc.field(a, "margin")).padStart(14)} ${fmt(frozen).padStart(12)} ` +
+      `${fmt(acc.available(a)).padStart(16)} ${fmt(acc.field(a, "closeProfit")).padStart(12)} ${fmt(acc.field(a, "positionProfit")).padStart(13)} ${(acc.riskRatioBp(a) / 100).toFixed(2).padStart(6)}%`);
+  }
+  say();
 }
 
 function record(ev: EventView, stats: Stats[], sample: string[], engine: Engine): void {

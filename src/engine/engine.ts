@@ -73,6 +73,8 @@ export class Engine {
   /** Margin accounts and positions; touched only by orders on money instruments and by transfers. */
   readonly accounts: Accounts;
   private readonly accountIds: BytesMap;
+  /** Account ids by account index (queries and tools; filled once per new account). */
+  private readonly accountNames: string[] = [];
   private readonly orderIds: BytesMap;
   private acctHead = new Int32Array(1024).fill(NIL);
   accountCount = 0;
@@ -850,6 +852,8 @@ export class Engine {
       this.acctHead = next;
     }
     this.acctHead[a] = NIL;
+    // Once per account, never per command: the name is for tools and queries.
+    this.accountNames.push(cmd.accountId());
     return a;
   }
 
@@ -871,6 +875,13 @@ export class Engine {
 
   // -------------------------------------------------------------------------------------
   // Queries (edge code, tests, tools: they allocate)
+
+  /** The account id of an account index. */
+  accountName(account: number): string {
+    const name = this.accountNames[account];
+    assert(name !== undefined, "no such account");
+    return name;
+  }
 
   instrumentIndex(symbol: string): number {
     return this.instruments.indexOf(symbol);
