@@ -21,10 +21,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import os from "node:os";
 import { Engine } from "../src/engine/engine.ts";
-import { Buf, NO_INSTRUMENT, stamp } from "../src/schema/layout.ts";
-import { CommandKind, MAX_COMMAND_SIZE, writeDefineInstrument, writeMark, writeTransfer } from "../src/schema/command.ts";
-import { currencyCode } from "../src/schema/codes.ts";
-import { encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
+import { Buf, NO_INSTRUMENT } from "../src/schema/layout.ts";
+import { writeMark } from "../src/schema/command.ts";
+import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
 
 const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED, extra } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["mark-every"]);
@@ -32,31 +31,11 @@ const INSTRUMENTS = 4;
 const ACCOUNTS = 1000;
 /** Commands between two marks of every instrument (a mark re-values every position: one event each). */
 const MARK_EVERY = extra["mark-every"] ?? 10_000;
-const CNY = currencyCode("CNY");
 
 /** A fresh engine with the flow's instruments, bare or with money parameters and funded accounts. */
 function newEngine(withAccounts: boolean): Engine {
   const e = new Engine();
-  const buf = Buf.alloc(MAX_COMMAND_SIZE);
-  let seq = 1;
-  const apply = (): void => {
-    stamp(buf.dv, 0, seq++, 0n);
-    e.out.clear();
-    e.apply(buf, 0);
-  };
-  for (const d of instrumentCommands(INSTRUMENTS)) {
-    const money = withAccounts ? { currency: CNY, multiplier: 1, marginRateBp: 1_000, commissionPerLot: 2, commissionRateBp: 1 } : {};
-    writeDefineInstrument(buf, 0, { ...d, ...money });
-    apply();
-    if (e.instrumentIndex(d.symbol) < 0) throw new Error(`instrument ${d.symbol} rejected`);
-  }
-  if (withAccounts) {
-    for (let a = 1; a <= ACCOUNTS; a++) {
-      writeTransfer(buf, 0, CommandKind.deposit, `a${a}`, CNY, 1e14);
-      apply();
-    }
-  }
-  e.out.clear();
+  defineInstruments(e, instrumentCommands(INSTRUMENTS), withAccounts ? { money: DEMO_MONEY, accounts: ACCOUNTS, deposit: 1e14 } : {});
   return e;
 }
 

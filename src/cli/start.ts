@@ -9,10 +9,10 @@
 
 import { Engine, DEFAULT_ENGINE_CONFIG } from "../engine/engine.ts";
 import { EventKind, EventView } from "../schema/event.ts";
-import { Buf, NO_INSTRUMENT, stamp } from "../schema/layout.ts";
-import { Side, currencyCode } from "../schema/codes.ts";
-import { CommandKind, MAX_COMMAND_SIZE, writeDefineInstrument, writeMark, writeTransfer } from "../schema/command.ts";
-import { encodeFlow, generateFlow, instrumentCommands } from "../sim/order_flow.ts";
+import { Buf, NO_INSTRUMENT } from "../schema/layout.ts";
+import { Side } from "../schema/codes.ts";
+import { MAX_COMMAND_SIZE, writeMark } from "../schema/command.ts";
+import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../sim/order_flow.ts";
 
 export interface StartOptions {
   commands: string | undefined;
@@ -24,7 +24,6 @@ const MAX_COMMANDS = 20_000_000;
 const INSTRUMENTS = 4;
 const ACCOUNTS = 1000;
 const MARK_EVERY = 50_000;
-const CNY = currencyCode("CNY");
 /** Each demo account's deposit, in minor units. */
 const DEPOSIT = 50_000_000_000;
 
@@ -68,7 +67,7 @@ export function startCommand(options: StartOptions, out: NodeJS.WritableStream =
   const flow = generateFlow({ seed, commands, instruments: INSTRUMENTS });
 
   const engine = new Engine(DEFAULT_ENGINE_CONFIG);
-  const firstSeq = setUp(engine);
+  const firstSeq = defineInstruments(engine, instrumentCommands(INSTRUMENTS), { money: DEMO_MONEY, accounts: ACCOUNTS, deposit: DEPOSIT });
   const { buf, offsets } = encodeFlow(flow, engine, { firstSeq });
   const mark = Buf.alloc(MAX_COMMAND_SIZE);
   writeMark(mark, 0, NO_INSTRUMENT);
@@ -111,30 +110,6 @@ export function startCommand(options: StartOptions, out: NodeJS.WritableStream =
   say("next: `npx venue replay FILE --final-book` replays your own commands (docs/formats/commands-jsonl.md);");
   say("      `npm run bench` measures the engine beside nodejs-order-book (docs/BENCHMARKS.md).");
   return 0;
-}
-
-/**
- * Defines the demo instruments as money instruments (a 10% margin rate, commission of 2 per
- * lot plus 0.1 bp) and funds every demo account; returns the next sequence number.
- */
-function setUp(engine: Engine): number {
-  const buf = Buf.alloc(MAX_COMMAND_SIZE);
-  let seq = 1;
-  const apply = (): void => {
-    stamp(buf.dv, 0, seq++, 0n);
-    engine.out.clear();
-    engine.apply(buf, 0);
-  };
-  for (const d of instrumentCommands(INSTRUMENTS)) {
-    writeDefineInstrument(buf, 0, { ...d, currency: CNY, multiplier: 1, marginRateBp: 1_000, commissionPerLot: 2, commissionRateBp: 1 });
-    apply();
-  }
-  for (let a = 1; a <= ACCOUNTS; a++) {
-    writeTransfer(buf, 0, CommandKind.deposit, `a${a}`, CNY, DEPOSIT);
-    apply();
-  }
-  engine.out.clear();
-  return seq;
 }
 
 /** The three accounts with the most margin in use: their money and positions. */

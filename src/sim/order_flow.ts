@@ -36,9 +36,11 @@ import {
   writeNewOrder,
   type InstrumentParams,
   type TradingParams,
+  CommandKind,
+  writeTransfer,
 } from "../schema/command.ts";
 import { EventKind, EventView } from "../schema/event.ts";
-import { OrderStatus, OrderType, Side, Tif } from "../schema/codes.ts";
+import { OrderStatus, OrderType, Side, Tif, currencyCode } from "../schema/codes.ts";
 import { Prng } from "../stdx/prng.ts";
 import { assert } from "../stdx/assert.ts";
 
@@ -120,20 +122,43 @@ function paramsOf(c: InstrumentCommand): InstrumentParams {
   };
 }
 
+/** Money parameters for a flow's instruments (see InstrumentParams); absent: pure matching. */
+export type FlowMoney = Pick<InstrumentParams, "currency" | "multiplier" | "marginPerLot" | "marginRateBp" | "commissionPerLot" | "commissionRateBp" | "positionLimit">;
+
+/** The demo's and benchmarks' money instrument: a 10% margin rate, commission 2 per lot plus 1 bp, in CNY. */
+export const DEMO_MONEY: FlowMoney = { currency: currencyCode("CNY"), multiplier: 1, marginRateBp: 1_000, commissionPerLot: 2, commissionRateBp: 1 };
+
+export interface SetUpOptions {
+  /** Money parameters for every instrument; without them the instruments are pure matching. */
+  money?: FlowMoney;
+  /** Fund accounts a1..aN (the flow's account names) with `deposit` minor units each. */
+  accounts?: number;
+  deposit?: number;
+  ts?: bigint;
+}
+
 /**
- * Defines the instruments in `engine` (stamped seq 1..n, time `ts`); returns the next free
- * sequence number. Throws if the engine rejects one (an instrument it already has with
- * other parameters is redefined, which is fine).
+ * Defines the instruments in `engine` and funds the accounts (stamped seq 1..n, time `ts`);
+ * returns the next free sequence number. Throws if the engine rejects one (an instrument it
+ * already has with other parameters is redefined, which is fine).
  */
-export function defineInstruments(engine: Engine, defs: readonly InstrumentCommand[], ts = 0n): number {
+export function defineInstruments(engine: Engine, defs: readonly InstrumentCommand[], options: SetUpOptions = {}): number {
   const buf = Buf.alloc(MAX_COMMAND_SIZE);
   let seq = 1;
-  for (const d of defs) {
-    writeDefineInstrument(buf, 0, paramsOf(d));
-    stamp(buf.dv, 0, seq++, ts);
+  const apply = (): void => {
+    stamp(buf.dv, 0, seq++, options.ts ?? 0n);
     engine.out.clear();
     engine.apply(buf, 0);
+  };
+  for (const d of defs) {
+    writeDefineInstrument(buf, 0, { ...paramsOf(d), ...options.money });
+    apply();
     assert(engine.instrumentIndex(d.symbol) >= 0, `instrument ${d.symbol} rejected`);
+  }
+  const currency = options.money?.currency ?? currencyCode("CNY");
+  for (let a = 1; a <= (options.accounts ?? 0); a++) {
+    writeTransfer(buf, 0, CommandKind.deposit, `a${a}`, currency, options.deposit ?? 0);
+    apply();
   }
   engine.out.clear();
   return seq;
