@@ -71,9 +71,9 @@
 import { describe, it } from "vitest";
 import * as fc from "fast-check";
 import { Replayer } from "../../src/replay/replayer.ts";
-import { DEFAULT_ENGINE_CONFIG } from "../../src/engine/engine.ts";
 import { Side } from "../../src/schema/codes.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
+import { CONFIG, CheckFailure, bump, check, jsonl, show, weighted } from "./property_kit.ts";
 import { type JsonCommand, type RefTrade, type SideName } from "./reference_matcher.ts";
 import {
   RISK_RATIO_MAX,
@@ -121,10 +121,6 @@ interface Universe {
   soy: MoneyParams;
   /** Initial deposit per account (null: none); the last account never gets one. */
   funding: Array<number | null>;
-}
-
-function weighted<T>(...items: Array<[number, T]>): fc.Arbitrary<T> {
-  return fc.oneof(...items.map(([weight, v]) => ({ weight, arbitrary: fc.constant(v) })));
 }
 
 const moneyParams: fc.Arbitrary<MoneyParams> = fc.record({
@@ -469,19 +465,6 @@ const POSITION_FIELDS: ReadonlyArray<keyof PositionState> = [
   "positionProfitLong", "positionProfitShort", "floatProfitLong", "floatProfitShort", "markPrice",
 ];
 
-class CheckFailure extends Error {
-  override readonly name = "CheckFailure";
-  constructor(readonly label: string, message: string) {
-    super(`[${label}] ${message}`);
-  }
-}
-
-function check(cond: boolean, label: string, message: () => string): asserts cond {
-  if (!cond) throw new CheckFailure(label, message());
-}
-
-const show = (x: unknown): string => JSON.stringify(x);
-
 function num(e: EngineEvent, field: string): number {
   const v = e[field];
   return typeof v === "number" ? v : NaN;
@@ -563,16 +546,6 @@ const stats: Stats = {
   sequences: 0, commands: 0, trades: 0, closeTrades: 0, breaches: 0, rejected: new Map(),
   availableChecked: 0, availableFlat: 0, availableOrdering: 0, staleNegative: 0, staleNegativeFlat: 0, markNegative: 0,
 };
-
-function bump(m: Map<string, number>, k: string): void {
-  m.set(k, (m.get(k) ?? 0) + 1);
-}
-
-const CONFIG = { ...DEFAULT_ENGINE_CONFIG, ordersInitial: 4 };
-
-function jsonl(commands: readonly JsonCommand[]): string {
-  return commands.map((c) => JSON.stringify(c)).join("\n");
-}
 
 /**
  * Engine bugs still open, mirrored by the reference so that the random sequences check

@@ -21,10 +21,10 @@
 import { describe, it } from "vitest";
 import * as fc from "fast-check";
 import { Replayer } from "../../src/replay/replayer.ts";
-import { DEFAULT_ENGINE_CONFIG } from "../../src/engine/engine.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import { Side } from "../../src/schema/codes.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
+import { CONFIG, CheckFailure, bump, check, jsonl, show, weighted } from "./property_kit.ts";
 import { ReferenceMatcher, type JsonCommand, type RefTrade, type SideName } from "./reference_matcher.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -128,10 +128,6 @@ const target: fc.Arbitrary<Target> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "empty" as const }) },
 );
 
-function weighted<T>(...items: Array<[number, T]>): fc.Arbitrary<T> {
-  return fc.oneof(...items.map(([weight, v]) => ({ weight, arbitrary: fc.constant(v) })));
-}
-
 const symIdx = fc.oneof({ weight: 30, arbitrary: fc.integer({ min: 0, max: 2 }) }, { weight: 1, arbitrary: fc.constant(3) });
 
 const newStep: fc.Arbitrary<Step> = fc.record({
@@ -204,10 +200,6 @@ function qtyOf(sel: QtySel, sym: number): number {
 
 interface Sequence {
   commands: JsonCommand[];
-}
-
-function jsonl(commands: readonly JsonCommand[]): string {
-  return commands.map((c) => JSON.stringify(c)).join("\n");
 }
 
 /** Turns abstract steps into JSON commands, resolving references to earlier orders. */
@@ -318,19 +310,6 @@ interface EngineEvent {
   left?: number;
   filled?: number;
 }
-
-class CheckFailure extends Error {
-  override readonly name = "CheckFailure";
-  constructor(readonly label: string, message: string) {
-    super(`[${label}] ${message}`);
-  }
-}
-
-function check(cond: boolean, label: string, message: () => string): asserts cond {
-  if (!cond) throw new CheckFailure(label, message());
-}
-
-const show = (x: unknown): string => JSON.stringify(x);
 
 function sideName(s: Side): SideName {
   return s === Side.buy ? "buy" : "sell";
@@ -565,12 +544,6 @@ interface Stats {
 }
 
 const stats: Stats = { sequences: 0, commands: 0, trades: 0, rejected: new Map(), updates: new Map() };
-
-function bump(m: Map<string, number>, k: string): void {
-  m.set(k, (m.get(k) ?? 0) + 1);
-}
-
-const CONFIG = { ...DEFAULT_ENGINE_CONFIG, ordersInitial: 4 };
 
 function tradeKey(t: RefTrade | EngineEvent): string {
   return show([t.symbol, t.maker, t.makerAccount, t.taker, t.takerAccount, t.price, t.qty]);
