@@ -64,6 +64,10 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
 /** Value of an order-id entry whose order is no longer live (the id stays taken until day end). */
 const FINISHED = -1;
 const ACCOUNT_TAG = 0x7fffffff;
+/** Which resting orders a sweep ends: all, those of one time in force, those of one offset. */
+const SWEEP_ALL = 0;
+const SWEEP_TIF = 1;
+const SWEEP_OFFSET = 2;
 
 export class Engine {
   readonly out = new EventBuffer();
@@ -646,13 +650,13 @@ export class Engine {
     const first = instr === NO_INSTRUMENT ? 0 : instr;
     const last = instr === NO_INSTRUMENT ? this.instruments.count - 1 : instr;
     for (let i = first; i <= last; i++) {
-      this.sweep(this.instruments.bids[i]!, -1, OrderStatus.cancelled, Reason.massCancel);
-      this.sweep(this.instruments.asks[i]!, -1, OrderStatus.cancelled, Reason.massCancel);
+      this.sweep(this.instruments.bids[i]!, SWEEP_ALL, 0, OrderStatus.cancelled, Reason.massCancel);
+      this.sweep(this.instruments.asks[i]!, SWEEP_ALL, 0, OrderStatus.cancelled, Reason.massCancel);
     }
   }
 
-  /** Ends every resting order on `side` (only those with time in force `tif`, unless -1). */
-  private sweep(side: BookSide, tif: number, status: number, reason: number): void {
+  /** Ends the resting orders on `side` that `by` selects: all, or those whose time in force or offset is `value`. */
+  private sweep(side: BookSide, by: number, value: number, status: number, reason: number): void {
     // From the worst level to the best: removing index i shifts only the entries above it.
     for (let i = 0; i < side.size; ) {
       const l = side.levels[i]!;
@@ -660,7 +664,7 @@ export class Engine {
       let o = this.levels.head[l]!;
       while (o !== NIL) {
         const next = this.orders.next(o);
-        if (tif < 0 || this.orders.tif(o) === tif) {
+        if (by === SWEEP_ALL || (by === SWEEP_TIF ? this.orders.tif(o) : this.orders.offset(o)) === value) {
           this.dropResting(o, status, reason);
           dropped = true;
         }
@@ -694,8 +698,8 @@ export class Engine {
     const first = instr === NO_INSTRUMENT ? 0 : instr;
     const last = instr === NO_INSTRUMENT ? this.instruments.count - 1 : instr;
     for (let i = first; i <= last; i++) {
-      this.sweep(this.instruments.bids[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
-      this.sweep(this.instruments.asks[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      this.sweep(this.instruments.bids[i]!, SWEEP_TIF, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      this.sweep(this.instruments.asks[i]!, SWEEP_TIF, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
     }
     if (instr === NO_INSTRUMENT) this.startDayIds();
   }
@@ -799,34 +803,17 @@ export class Engine {
     const count = this.instruments.count;
     for (let i = 0; i < count; i++) if (this.accounts.isMoney(i)) this.accounts.mark(i);
     for (let i = 0; i < count; i++) {
-      this.sweep(this.instruments.bids[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
-      this.sweep(this.instruments.asks[i]!, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      this.sweep(this.instruments.bids[i]!, SWEEP_TIF, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
+      this.sweep(this.instruments.asks[i]!, SWEEP_TIF, Tif.gfd, OrderStatus.expired, Reason.endOfDay);
       if (this.accounts.isMoney(i) && (this.accounts.moneyParamsOf(i).flags & InstrumentFlag.closeTodayDistinct) !== 0) {
-        this.sweepCloseToday(this.instruments.bids[i]!);
-        this.sweepCloseToday(this.instruments.asks[i]!);
+        this.sweep(this.instruments.bids[i]!, SWEEP_OFFSET, Offset.closeToday, OrderStatus.expired, Reason.endOfDay);
+        this.sweep(this.instruments.asks[i]!, SWEEP_OFFSET, Offset.closeToday, OrderStatus.expired, Reason.endOfDay);
       }
     }
     this.accounts.settle(count);
     this.startDayIds();
   }
 
-  private sweepCloseToday(side: BookSide): void {
-    for (let i = 0; i < side.size; ) {
-      const l = side.levels[i]!;
-      let dropped = false;
-      for (let o = this.levels.head[l]!; o !== NIL; ) {
-        const next = this.orders.next(o);
-        if (this.orders.offset(o) === Offset.closeToday) {
-          this.dropResting(o, OrderStatus.expired, Reason.endOfDay);
-          dropped = true;
-        }
-        o = next;
-      }
-      const before = side.size;
-      if (dropped) this.finishLevel(l, side);
-      if (side.size === before) i++;
-    }
-  }
 
   // -------------------------------------------------------------------------------------
   // Ids and rejections
