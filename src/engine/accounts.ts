@@ -101,6 +101,8 @@ export class Accounts {
   private money = new Float64Array(64 * A_STRIDE);
   private moneyAccount = new Int32Array(64);
   private moneyCurrency = new Int32Array(64);
+  /** The currency code of each money account (what events carry). */
+  private moneyCurrencyCode = new Int32Array(64);
   private inBreach = new Uint8Array(64);
   moneyCount = 0;
   private readonly moneyIndex = new IntPairMap(64);
@@ -113,6 +115,10 @@ export class Accounts {
   private posNext = new Int32Array(64);
   positionCount = 0;
   private readonly positionIndex = new IntPairMap(64);
+  /** The last (account, instrument) looked up and its position: a new order's check and freeze ask twice. */
+  private memoAccount = -1;
+  private memoInstrument = -1;
+  private memoPosition = -1;
 
   // Touched during the current command, for one event each at its end.
   private dirtyMoney = new Int32Array(64);
@@ -193,7 +199,7 @@ export class Accounts {
    * `account` is -1 for an account never seen (it has no money and no positions).
    */
   check(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
-    const p = account < 0 ? -1 : this.positionIndex.get(account, i);
+    const p = account < 0 ? -1 : this.findPosition(account, i);
     const a = p >= 0 ? this.posMoney[p]! : account < 0 ? -1 : this.moneyIndex.get(account, this.currencyOf[i]!);
     if (isOpen(offset)) {
       if (a >= 0 && this.riskRatioBp(a) >= this.risk.openLimitBp) return Reason.riskLimit;
@@ -372,6 +378,9 @@ export class Accounts {
     for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
       const a = this.posMoney[p]!;
       const pb = p * P_STRIDE;
+      // A flat position (no lots, so no margin and no profit) is worth nothing at any price:
+      // it changes nothing and has no event.
+      if (this.volume(p, 0) === 0 && this.volume(p, 1) === 0) continue;
       for (let s = 0; s < 2; s++) {
         const want = this.volume(p, s) * this.marginPerLotAt(i, last);
         this.addMargin(a, pb + P_MARGIN + s, want - this.pos[pb + P_MARGIN + s]!);
@@ -539,7 +548,7 @@ export class Accounts {
   private emitAccount(out: EventBuffer, a: number): void {
     const ab = a * A_STRIDE;
     const m = this.money;
-    const o = out.claimAccount(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!);
+    const o = out.claimAccount(this.moneyCurrencyCode[a]!, this.moneyAccount[a]!);
     const pre = m[ab + A_PRE]!;
     const deposit = m[ab + A_DEPOSIT]!;
     const withdraw = m[ab + A_WITHDRAW]!;
@@ -635,18 +644,20 @@ export class Accounts {
       this.money = growF64(this.money, cap * A_STRIDE);
       this.moneyAccount = growI32(this.moneyAccount, cap);
       this.moneyCurrency = growI32(this.moneyCurrency, cap);
+      this.moneyCurrencyCode = growI32(this.moneyCurrencyCode, cap);
       this.inBreach = growU8(this.inBreach, cap);
       this.dirtyMoneyFlag = growU8(this.dirtyMoneyFlag, cap);
     }
     this.moneyAccount[a] = account;
     this.moneyCurrency[a] = cur;
+    this.moneyCurrencyCode[a] = this.currencies[cur]!;
     this.moneyIndex.set(account, cur, a);
     return a;
   }
 
   /** The position of (account, instrument), made (with its money account) on first use. */
   private positionOf(account: number, i: number): number {
-    let p = this.positionIndex.get(account, i);
+    let p = this.findPosition(account, i);
     if (p >= 0) return p;
     const a = this.moneyOf(account, this.currencyOf[i]!);
     p = this.positionCount++;
@@ -665,6 +676,19 @@ export class Accounts {
     this.posNext[p] = this.positionHead[i]!;
     this.positionHead[i] = p;
     this.positionIndex.set(account, i, p);
+    this.memoAccount = account;
+    this.memoInstrument = i;
+    this.memoPosition = p;
+    return p;
+  }
+
+  /** The position of (account, instrument), or -1. */
+  private findPosition(account: number, i: number): number {
+    if (account === this.memoAccount && i === this.memoInstrument) return this.memoPosition;
+    const p = this.positionIndex.get(account, i);
+    this.memoAccount = account;
+    this.memoInstrument = i;
+    this.memoPosition = p;
     return p;
   }
 

@@ -52,7 +52,6 @@ import {
   recordKind,
   recordSize,
   recordVersion,
-  writeHeader,
   writeI64,
 } from "./layout.ts";
 
@@ -93,6 +92,9 @@ export const POSITION_FIELD = {
   floatProfitLong: 160, floatProfitShort: 168, markPrice: 176,
 } as const;
 export const POSITION_SIZE = 184;
+
+/** 2^-32: multiplying by it is exact, like dividing by 2^32. */
+const TWO_NEG_32 = 1 / 4294967296;
 
 const E_CURRENCY = 25;
 const E_MONEY_ACCOUNT = 28;
@@ -279,6 +281,8 @@ export class EventView {
  */
 export class EventBuffer {
   buf: Buf;
+  /** The same bytes as 32-bit words: records and their i64 fields are 8-aligned (see putI64). */
+  private i32: Int32Array;
   private capacity: number;
   length = 0;
   count = 0;
@@ -290,6 +294,7 @@ export class EventBuffer {
   constructor(initialBytes = 1 << 16, readonly maxBytes = 1 << 30) {
     assert(initialBytes >= 256 && initialBytes <= maxBytes, "bad event buffer size");
     this.buf = Buf.alloc(initialBytes);
+    this.i32 = new Int32Array(this.buf.buffer);
     this.capacity = initialBytes;
   }
 
@@ -309,12 +314,17 @@ export class EventBuffer {
   private claim(kind: EventKind, size: number, instrument: number, version = EVENT_VERSION): number {
     if (this.length + size > this.capacity) this.grow(this.length + size);
     const o = this.length;
-    const dv = this.buf.dv;
-    writeHeader(dv, o, kind, version, size, instrument);
-    dv.setUint32(o + H_SEQ, this.seqLo, true);
-    dv.setUint32(o + H_SEQ + 4, this.seqHi, true);
-    dv.setUint32(o + H_TIMESTAMP, this.tsLo, true);
-    dv.setUint32(o + H_TIMESTAMP + 4, this.tsHi, true);
+    assert((size & 7) === 0 && size <= 0xffff, "event size must be a multiple of 8 below 64 KiB");
+    // The header as six word stores (o is 8-aligned): kind | version << 8 | size << 16, then
+    // instrument, seq and timestamp halves. Same bytes as writeHeader.
+    const w = this.i32;
+    const k = o >> 2;
+    w[k] = kind | (version << 8) | (size << 16);
+    w[k + 1] = instrument;
+    w[k + 2] = this.seqLo;
+    w[k + 3] = this.seqHi;
+    w[k + 4] = this.tsLo;
+    w[k + 5] = this.tsHi;
     this.length += size;
     this.count++;
     return o;
@@ -327,6 +337,7 @@ export class EventBuffer {
     const next = Buf.alloc(size);
     next.u8.set(this.buf.u8.subarray(0, this.length));
     this.buf = next;
+    this.i32 = new Int32Array(next.buffer);
     this.capacity = size;
   }
 
@@ -466,8 +477,17 @@ export class EventBuffer {
     return o;
   }
 
+  /**
+   * Writes a safe integer as the i64 at `record + field` (8-aligned) with two word stores:
+   * the low word is value mod 2^32 (an Int32Array store converts exactly that way) and the
+   * high word floor(value / 2^32). Account and position events write ~15 fields each, so
+   * this is the one write path that must be cheap. Values come from the account model's
+   * own arithmetic, which stays within ±2^53 (NOTIONAL_PER_LOT_MAX and the lot limits).
+   */
   putI64(record: number, field: number, value: number): void {
-    writeI64(this.buf.dv, record + field, value);
+    const k = (record + field) >> 2;
+    this.i32[k] = value;
+    this.i32[k + 1] = Math.floor(value * TWO_NEG_32);
   }
 
   /** A deposit (direction 1) or withdrawal (2) that was applied, with the account's id bytes. */
