@@ -51,6 +51,17 @@ export class Buf {
     this.u8 = new Uint8Array(buffer, byteOffset, byteLength);
   }
 
+  private words: Int32Array | undefined;
+
+  /** The same bytes as 32-bit words (for word copies of 8-aligned records); made on first use. */
+  get i32(): Int32Array {
+    if (this.words === undefined) {
+      assert((this.dv.byteOffset & 3) === 0 && (this.dv.byteLength & 3) === 0, "a word view needs a 4-aligned buffer");
+      this.words = new Int32Array(this.dv.buffer, this.dv.byteOffset, this.dv.byteLength >> 2);
+    }
+    return this.words;
+  }
+
   static alloc(byteLength: number): Buf {
     return new Buf(new ArrayBuffer(byteLength));
   }

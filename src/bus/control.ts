@@ -1,0 +1,63 @@
+/**
+ * The control block (layout in src/schema/control.ts): the durable sequence consumers gate
+ * on, the doorbell that wakes the engine loop, the node status, and worker heartbeats. Any
+ * thread may hold a Control over the same SharedArrayBuffer.
+ */
+
+import { assert } from "../stdx/assert.ts";
+import { CONTROL_BYTES, CONTROL_WORKERS_MAX, C_DOORBELL, C_DURABLE_LO, C_DURABLE_PARKED, C_LOOP_PARKED, C_STATUS, NodeStatus, heartbeatCell } from "../schema/control.ts";
+
+export class Control {
+  readonly i32: Int32Array;
+
+  constructor(readonly sab: SharedArrayBuffer = new SharedArrayBuffer(CONTROL_BYTES)) {
+    assert(sab.byteLength === CONTROL_BYTES, "not a control block");
+    this.i32 = new Int32Array(sab);
+  }
+
+  /** Where consumers with a durable gate read the durable sequence (see RingConsumer). */
+  get durableGate(): { i32: Int32Array; index: number } {
+    return { i32: this.i32, index: C_DURABLE_LO };
+  }
+
+  /** Publishes the durable sequence (its low 32 bits) and wakes threads parked on it. */
+  setDurable(seq: number): void {
+    // seq-cst store, then the parked count (raised by a waiter before its re-check).
+    Atomics.store(this.i32, C_DURABLE_LO, seq | 0);
+    if (Atomics.load(this.i32, C_DURABLE_PARKED) !== 0) Atomics.notify(this.i32, C_DURABLE_LO);
+  }
+
+  durableLo(): number {
+    return Atomics.load(this.i32, C_DURABLE_LO);
+  }
+
+  /** An inbound producer published: bump the doorbell, wake the loop if it is parked. */
+  ring(): void {
+    Atomics.add(this.i32, C_DOORBELL, 1); // seq-cst: after the ring's publish store
+    if (Atomics.load(this.i32, C_LOOP_PARKED) !== 0) Atomics.notify(this.i32, C_DOORBELL);
+  }
+
+  doorbell(): number {
+    return Atomics.load(this.i32, C_DOORBELL);
+  }
+
+  get status(): NodeStatus {
+    return Atomics.load(this.i32, C_STATUS) as NodeStatus;
+  }
+
+  set status(s: NodeStatus) {
+    Atomics.store(this.i32, C_STATUS, s);
+  }
+
+  beat(worker: number): void {
+    Atomics.add(this.i32, heartbeatCell(worker), 1);
+  }
+
+  heartbeat(worker: number): number {
+    assert(worker >= 0 && worker < CONTROL_WORKERS_MAX, "no such worker heartbeat");
+    return Atomics.load(this.i32, heartbeatCell(worker));
+  }
+}
+
+export const DOORBELL = C_DOORBELL;
+export const LOOP_PARKED = C_LOOP_PARKED;

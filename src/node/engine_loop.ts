@@ -1,0 +1,271 @@
+/**
+ * The engine loop: the main thread's only job. It drains the inbound rings in batches,
+ * stamps each command with the next sequence number and the batch's time, writes it into
+ * the journal ring, applies it to the engine there in place, and publishes the engine's
+ * events on the topic rings; then it publishes the batch (one store per ring) and, when
+ * nothing is waiting, waits with its strategy on the doorbell every inbound producer rings.
+ *
+ *   inbound rings ──poll──▶ journal ring (stamped copy) ──apply──▶ engine.out ──▶ trades
+ *                                                                             ├─▶ accounts
+ *                                                                             └─▶ l2
+ *
+ * The loop runs in slices of at most `sliceMs` and yields to Node's event loop between
+ * them (setImmediate), so worker exit events, timers and the plugin supervisor run on
+ * the main thread too; a park lasts at most the strategy's timeout.
+ *
+ * Durability: consumers other than the journal writer gate on the durable sequence in the
+ * control block. With a journal worker (the node's normal set-up) that worker advances it;
+ * with `durableByLoop` the loop marks each batch durable itself as soon as it is applied.
+ * That mode keeps nothing across a crash and exists for tests, benchmarks and the demo.
+ *
+ * The engine stays deterministic: the loop, not the engine, reads the clock, and the time
+ * it reads is in the journal record the engine applies, so a replay of the journal gives
+ * the same events byte for byte.
+ */
+
+import { performance } from "node:perf_hooks";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { assert } from "../stdx/assert.ts";
+import type { Engine } from "../engine/engine.ts";
+import { HEADER_SIZE, H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
+import { NodeStatus } from "../schema/control.ts";
+import { TOPICS, TOPICS_OF_KIND, TopicBit, type Topic } from "../schema/topics.ts";
+import { Control, DOORBELL, LOOP_PARKED } from "../bus/control.ts";
+import { Ring, RingConsumer, RingProducer } from "../bus/ring.ts";
+import { DEFAULT_WAIT, Waiter, type WaitStrategy } from "../bus/wait.ts";
+import { MAX_COMMAND_SIZE } from "../schema/command.ts";
+
+export interface EngineLoopOptions {
+  engine: Engine;
+  control: Control;
+  /** Inbound rings; the loop reads slot 0 of each (opened here, gating and critical). */
+  inbound: Ring[];
+  journal: Ring;
+  topics: Record<Topic, Ring>;
+  wait?: WaitStrategy;
+  /** Commands taken from one inbound ring per poll. */
+  batchMax?: number;
+  /** Longest run before yielding to the event loop. */
+  sliceMs?: number;
+  /** The sequence number of the first command. */
+  firstSeq?: number;
+  durableByLoop?: boolean;
+  /** How long a non-critical gating consumer of a topic may hold the loop before it is cut off. */
+  cutOffMs?: number;
+  /** Nanoseconds since the epoch as [high, low] 32-bit words; default: the wall clock, monotonic. */
+  clock?: Clock;
+  /** Called on the main thread after every slice (supervision, metrics). */
+  onSlice?: () => void;
+}
+
+/** A source of command timestamps. */
+export interface Clock {
+  /** Reads the time into hi and lo (u32 halves of nanoseconds since the Unix epoch). */
+  read(): void;
+  hi: number;
+  lo: number;
+}
+
+/** Wall-clock nanoseconds anchored once, advanced by the monotonic clock, never backwards. */
+export class MonotonicClock implements Clock {
+  hi = 0;
+  lo = 0;
+  private readonly baseHi: number;
+  private readonly baseLo: number;
+  private readonly t0 = performance.now();
+
+  constructor() {
+    const base = BigInt(Math.round((performance.timeOrigin + this.t0) * 1000)) * 1000n;
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+    this.hi = this.baseHi;
+    this.lo = this.baseLo;
+  }
+
+  read(): void {
+    const off = Math.round((performance.now() - this.t0) * 1e6); // ns since start, < 2^53 for 104 days
+    const offHi = Math.floor(off / 4294967296);
+    let lo = this.baseLo + (off - offHi * 4294967296);
+    let hi = this.baseHi + offHi;
+    if (lo >= 4294967296) {
+      lo -= 4294967296;
+      hi++;
+    }
+    this.hi = hi;
+    this.lo = lo;
+  }
+}
+
+export class EngineLoop {
+  private readonly engine: Engine;
+  private readonly control: Control;
+  private readonly inbound: RingConsumer[];
+  private readonly journal: RingProducer;
+  private readonly journalBuf: Buf;
+  private readonly journalWords: Int32Array;
+  private readonly topicProducers: RingProducer[];
+  private readonly topicWords: Int32Array[];
+  private readonly waiter: Waiter;
+  private readonly batchMax: number;
+  private readonly sliceMs: number;
+  private readonly durableByLoop: boolean;
+  private readonly clock: Clock;
+  private readonly onSlice: (() => void) | undefined;
+  private nextSeq: number;
+  private stopRequested = false;
+  private running: Promise<void> | undefined;
+  /** Commands applied, events published, malformed inbound records dropped, slices run. */
+  commands = 0;
+  events = 0;
+  malformed = 0;
+  slices = 0;
+
+  constructor(o: EngineLoopOptions) {
+    this.engine = o.engine;
+    this.control = o.control;
+    this.waiter = new Waiter(o.wait ?? DEFAULT_WAIT);
+    this.inbound = o.inbound.map((ring) => {
+      ring.openSlot(0, "gating", true);
+      return new RingConsumer(ring, 0, { wait: o.wait ?? DEFAULT_WAIT });
+    });
+    this.journal = new RingProducer(o.journal, { wait: o.wait ?? DEFAULT_WAIT });
+    this.journalBuf = o.journal.data;
+    this.journalWords = o.journal.words;
+    const cut = { wait: o.wait ?? DEFAULT_WAIT, cutOffMs: o.cutOffMs ?? 1_000 };
+    this.topicProducers = TOPICS.map((t) => new RingProducer(o.topics[t], cut));
+    this.topicWords = TOPICS.map((t) => o.topics[t].words);
+    this.batchMax = o.batchMax ?? 256;
+    this.sliceMs = o.sliceMs ?? 5;
+    this.durableByLoop = o.durableByLoop ?? false;
+    this.clock = o.clock ?? new MonotonicClock();
+    this.onSlice = o.onSlice;
+    this.nextSeq = o.firstSeq ?? 1;
+    assert(Number.isSafeInteger(this.nextSeq) && this.nextSeq >= 1, "the first sequence number must be a positive safe integer");
+    assert(TOPICS.every((t, i) => TopicBit[t] === 1 << i), "topic bits follow TOPICS order");
+  }
+
+  /** The sequence number the next command gets. */
+  get seq(): number {
+    return this.nextSeq;
+  }
+
+  /** Starts the loop (async: it yields between slices). Resolves when stopped; rejects on a fault, after fencing. */
+  start(): Promise<void> {
+    assert(this.running === undefined, "the engine loop is already running");
+    this.control.status = NodeStatus.running;
+    this.running = this.loop();
+    return this.running;
+  }
+
+  /** Stops intake, applies what the inbound rings already hold, publishes, and resolves. */
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.stopRequested) {
+        this.runSlice(this.sliceMs);
+        this.onSlice?.();
+        await yieldToEventLoop();
+      }
+      this.control.status = NodeStatus.stopping;
+      while (this.drainOnce() > 0);
+      this.control.status = NodeStatus.stopped;
+    } catch (err) {
+      this.control.status = NodeStatus.fenced;
+      throw err;
+    }
+  }
+
+  /**
+   * Runs until `budgetMs` has passed or, when idle, until one park has timed out. Returns
+   * the commands applied. Exposed for tests and benchmarks that drive the loop themselves.
+   */
+  runSlice(budgetMs: number): number {
+    this.slices++;
+    const t0 = performance.now();
+    let total = 0;
+    let parked = false;
+    for (;;) {
+      const bell = this.control.doorbell();
+      const n = this.drainOnce();
+      total += n;
+      if (n > 0) {
+        this.waiter.reset();
+        parked = false;
+      } else if (parked) {
+        return total; // a park timed out with nothing to do: give the event loop a turn
+      } else {
+        parked = this.waiter.parking;
+        this.waiter.pause(this.control.i32, DOORBELL, bell, LOOP_PARKED);
+      }
+      if (performance.now() - t0 >= budgetMs) return total;
+    }
+  }
+
+  /** One pass over the inbound rings; each batch is published as it is done. */
+  drainOnce(): number {
+    let total = 0;
+    for (let r = 0; r < this.inbound.length; r++) {
+      const n = this.inbound[r]!.poll(this.onCommand, this.batchMax);
+      if (n > 0) {
+        total += n;
+        this.publishBatch();
+      }
+    }
+    return total;
+  }
+
+  private publishBatch(): void {
+    this.journal.publish();
+    for (let t = 0; t < this.topicProducers.length; t++) this.topicProducers[t]!.publish();
+    if (this.durableByLoop) this.control.setDurable(this.nextSeq - 1);
+  }
+
+  /** One inbound command: sequence it into the journal ring, apply it there, publish its events. */
+  private readonly onCommand = (buf: Buf, offset: number): void => {
+    const size = buf.dv.getUint16(offset + 2, true);
+    if (size < HEADER_SIZE || size > MAX_COMMAND_SIZE || (size & 7) !== 0) {
+      this.malformed++; // an in-process source wrote a bad frame: never sequenced
+      return;
+    }
+    if ((this.commands & 63) === 0) this.clock.read();
+    const o = this.journal.claim(size);
+    const src = buf.i32;
+    const dst = this.journalWords;
+    const w = o >> 2;
+    const from = offset >> 2;
+    for (let i = 0; i < size >> 2; i++) dst[w + i] = src[from + i]!;
+    const seq = this.nextSeq++;
+    const dv = this.journalBuf.dv;
+    dv.setUint32(o + H_SEQ, seq >>> 0, true);
+    dv.setUint32(o + H_SEQ + 4, Math.floor(seq / 4294967296), true);
+    dv.setUint32(o + H_TIMESTAMP, this.clock.lo, true);
+    dv.setUint32(o + H_TIMESTAMP + 4, this.clock.hi, true);
+    const engine = this.engine;
+    engine.apply(this.journalBuf, o);
+    this.route(engine.out.buf, engine.out.length);
+    this.events += engine.out.count;
+    engine.out.clear();
+    this.commands++;
+  };
+
+  private route(out: Buf, length: number): void {
+    const u8 = out.u8;
+    const words = out.i32;
+    for (let at = 0; at < length; ) {
+      const size = u8[at + 2]! | (u8[at + 3]! << 8);
+      const bits = TOPICS_OF_KIND[u8[at]!]!;
+      for (let t = 0; t < 3; t++) {
+        if ((bits & (1 << t)) === 0) continue;
+        const o = this.topicProducers[t]!.claim(size) >> 2;
+        const dst = this.topicWords[t]!;
+        const w = at >> 2;
+        for (let i = 0; i < size >> 2; i++) dst[o + i] = words[w + i]!;
+      }
+      at += size;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The node, as far as the bus goes: the engine, the control block, the journal ring, the
+ * topic rings, one inbound ring per source (drivers and plugins), the engine loop on the
+ * main thread and the plugin supervisor. Built and started on the main thread.
+ *
+ * Slots of the topic rings are handed out here: each consumer (a plugin, later the
+ * gateway, market data and the event store) gets its own slot, opened gating or lossy.
+ */
+
+import { assert } from "../stdx/assert.ts";
+import { Engine } from "../engine/engine.ts";
+import { Control } from "../bus/control.ts";
+import { InboundProducer } from "../bus/inbound.ts";
+import { Ring } from "../bus/ring.ts";
+import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
+import { TOPICS, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
+import { EngineLoop, type Clock } from "./engine_loop.ts";
+import { PluginSupervisor, type PluginReport } from "../plugins/supervisor.ts";
+import type { PluginSpec } from "../plugins/api.ts";
+
+export interface NodeOptions {
+  engine?: Engine;
+  /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
+  drivers?: number;
+  plugins?: PluginSpec[];
+  wait?: WaitStrategy;
+  ringBytes?: Partial<Record<Topic | "journal" | "inbound", number>>;
+  /** Slots per topic ring (consumers it can have). */
+  topicSlots?: number;
+  /** See EngineLoop: with no journal worker the loop marks batches durable itself. */
+  durableByLoop?: boolean;
+  cutOffMs?: number;
+  heartbeatMs?: number;
+  clock?: Clock;
+  firstSeq?: number;
+  onPluginReport?: (r: PluginReport) => void;
+}
+
+export class VenueNode {
+  readonly engine: Engine;
+  readonly control = new Control();
+  readonly journal: Ring;
+  readonly topics: Record<Topic, Ring>;
+  readonly drivers: InboundProducer[];
+  readonly loop: EngineLoop;
+  readonly plugins: PluginSupervisor;
+  private readonly nextSlot: Record<Topic, number> = { trades: 0, accounts: 0, l2: 0 };
+  private readonly topicSlots: number;
+  private readonly pluginSpecs: PluginSpec[];
+  private started: Promise<void> | undefined;
+
+  constructor(o: NodeOptions = {}) {
+    this.engine = o.engine ?? new Engine();
+    const bytes = o.ringBytes ?? {};
+    const wait = o.wait ?? DEFAULT_WAIT;
+    this.topicSlots = o.topicSlots ?? 16;
+    this.journal = Ring.create(bytes.journal ?? 16 << 20, 4, "journal");
+    this.topics = {
+      trades: Ring.create(bytes.trades ?? TOPIC_RING_BYTES.trades, this.topicSlots, "trades"),
+      accounts: Ring.create(bytes.accounts ?? TOPIC_RING_BYTES.accounts, this.topicSlots, "accounts"),
+      l2: Ring.create(bytes.l2 ?? TOPIC_RING_BYTES.l2, this.topicSlots, "l2"),
+    };
+    this.pluginSpecs = o.plugins ?? [];
+    const inboundBytes = bytes.inbound ?? 1 << 20;
+    const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));
+    const pluginRings = this.pluginSpecs.map((_, i) => Ring.create(inboundBytes, 1, `plugin ${i} inbound`));
+    this.loop = new EngineLoop({
+      engine: this.engine,
+      control: this.control,
+      inbound: [...driverRings, ...pluginRings],
+      journal: this.journal,
+      topics: this.topics,
+      wait,
+      durableByLoop: o.durableByLoop ?? true,
+      cutOffMs: o.cutOffMs ?? 1_000,
+      ...(o.clock ? { clock: o.clock } : {}),
+      ...(o.firstSeq ? { firstSeq: o.firstSeq } : {}),
+      onSlice: () => this.plugins.check(),
+    });
+    // Driver producers live on the main thread here; a driver on another thread makes its own over the same ring.
+    this.drivers = driverRings.map((r) => new InboundProducer(r, this.control, { wait }));
+    this.plugins = new PluginSupervisor({
+      control: this.control,
+      topics: this.topics,
+      allocSlot: (t) => this.allocSlot(t),
+      inbound: pluginRings,
+      instruments: this.engine.instruments.symbols.map((s, i) => [s, i] as [string, number]),
+      wait,
+      ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
+      ...(o.onPluginReport ? { onReport: o.onPluginReport } : {}),
+    });
+  }
+
+  /** A free slot of a topic ring, for one consumer. */
+  allocSlot(topic: Topic): number {
+    const s = this.nextSlot[topic]++;
+    assert(s < this.topicSlots, `topic ${topic}: all ${this.topicSlots} consumer slots are taken`);
+    return s;
+  }
+
+  /** Starts the plugins and the engine loop. Resolves when the loop stops. */
+  start(): Promise<void> {
+    assert(this.started === undefined, "the node is already started");
+    this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
+    this.started = this.loop.start();
+    return this.started;
+  }
+
+  /** Stops the plugins (bounded), then the loop after it has applied what the inbound rings hold. */
+  async stop(): Promise<void> {
+    await this.plugins.stopAll();
+    await this.loop.stop();
+  }
+}
+
+export { TOPICS };
