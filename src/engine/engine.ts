@@ -863,6 +863,11 @@ export class Engine {
   // -------------------------------------------------------------------------------------
   // Queries (edge code, tests, tools: they allocate)
 
+  /** The account index of an account id, or -1 if the engine has not seen it. */
+  accountIndex(name: string): number {
+    return this.accountNames.indexOf(name);
+  }
+
   /** The account id of an account index. */
   accountName(account: number): string {
     const name = this.accountNames[account];

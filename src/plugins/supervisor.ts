@@ -32,6 +32,8 @@ interface Running {
   slots: Array<{ ring: Ring; slot: number }>;
   lastBeat: number;
   lastBeatAt: number;
+  /** Until its first beat, a plugin is loading (the TypeScript loader, its imports). */
+  beating: boolean;
   done: boolean;
   exited: Promise<void>;
 }
@@ -46,18 +48,22 @@ export interface SupervisorOptions {
   instruments: Array<[string, number]>;
   wait: WaitStrategy;
   heartbeatMs?: number;
+  /** How long a plugin may take to load before its first heartbeat. */
+  startupMs?: number;
   onReport?: (r: PluginReport) => void;
 }
 
 export class PluginSupervisor {
   private readonly running: Running[] = [];
   private readonly heartbeatMs: number;
+  private readonly startupMs: number;
   private lastCheck = 0;
   private stopping = false;
   readonly reports: PluginReport[] = [];
 
   constructor(private readonly o: SupervisorOptions) {
     this.heartbeatMs = o.heartbeatMs ?? 2_000;
+    this.startupMs = o.startupMs ?? 30_000;
   }
 
   /** Validates a spec and starts its plugin. Throws a clear error for a bad spec. */
@@ -96,6 +102,7 @@ export class PluginSupervisor {
       slots: slots.map((s) => ({ ring: s.ring, slot: s.slot })),
       lastBeat: this.o.control.heartbeat(heartbeatIndex),
       lastBeatAt: performance.now(),
+      beating: false,
       done: false,
       exited: new Promise((res) => worker.once("exit", () => res())),
     };
@@ -118,8 +125,10 @@ export class PluginSupervisor {
       if (beat !== r.lastBeat) {
         r.lastBeat = beat;
         r.lastBeatAt = now;
-      } else if (now - r.lastBeatAt > this.heartbeatMs) {
-        this.isolate(r, "stalled", `no heartbeat for ${Math.round(now - r.lastBeatAt)} ms (a loop that never returns?)`);
+        r.beating = true;
+      } else if (now - r.lastBeatAt > (r.beating ? this.heartbeatMs : this.startupMs)) {
+        const what = r.beating ? "no heartbeat" : "not started";
+        this.isolate(r, "stalled", `${what} for ${Math.round(now - r.lastBeatAt)} ms (a loop that never returns?)`);
       }
     }
   }
