@@ -62,6 +62,7 @@ import {
   slotCell,
 } from "../schema/ring.ts";
 import { DEFAULT_WAIT, Waiter, type WaitStrategy } from "./wait.ts";
+import { copyRecord } from "./copy.ts";
 
 export class RingStallError extends VenueError {
   constructor(ring: string, slot: number, waitedMs: number) {
@@ -330,7 +331,6 @@ export class RingConsumer {
   private readonly durable: { i32: Int32Array; index: number } | undefined;
   /** Lossy consumers read a private copy of each batch. */
   private readonly copy: Buf | undefined;
-  private readonly copyWords: Int32Array | undefined;
   private lastSeq = -1;
   /** Records delivered; overruns seen. */
   delivered = 0;
@@ -352,7 +352,6 @@ export class RingConsumer {
       const bytes = Math.min(options.copyBytes ?? 1 << 18, ring.capacity);
       assert(bytes >= RING_RECORD_MAX + 8 || bytes === ring.capacity, "a lossy consumer's copy must hold the largest record");
       this.copy = Buf.alloc(bytes);
-      this.copyWords = new Int32Array(this.copy.buffer);
     }
   }
 
@@ -402,16 +401,14 @@ export class RingConsumer {
 
   private pollCopy(handler: RecordHandler, max: number, published: number): number {
     const copy = this.copy!;
-    const words = this.copyWords!;
-    const src = this.ring.words;
+    const data = this.ring.data;
     const start = this.cursor;
     if (((Atomics.load(this.h, R_CLAIMED) - start) | 0) > this.capacity) return this.overrun(start);
-    // Copy [start, start + len) in ring order (at most two runs), whole words.
+    // Copy [start, start + len) in ring order: at most two runs.
     const len = Math.min((published - start) | 0, copy.byteLength);
     const first = Math.min(len, this.capacity - (start & this.mask));
-    const w0 = (start & this.mask) >> 2;
-    for (let i = 0; i < first >> 2; i++) words[i] = src[w0 + i]!;
-    for (let i = 0; i < (len - first) >> 2; i++) words[(first >> 2) + i] = src[i]!;
+    copyRecord(data.f64, data.i32, start & this.mask, copy.f64, copy.i32, 0, first);
+    copyRecord(data.f64, data.i32, 0, copy.f64, copy.i32, first, len - first);
     // Valid only if the producer could not have written over any of it meanwhile.
     if (((Atomics.load(this.h, R_CLAIMED) - start) | 0) > this.capacity) return this.overrun(start);
     const dv = copy.dv;

@@ -34,6 +34,7 @@ import { Control, DOORBELL, LOOP_PARKED } from "../bus/control.ts";
 import { Ring, RingConsumer, RingProducer } from "../bus/ring.ts";
 import { DEFAULT_WAIT, Waiter, type WaitStrategy } from "../bus/wait.ts";
 import { MAX_COMMAND_SIZE } from "../schema/command.ts";
+import { copyRecord } from "../bus/copy.ts";
 
 export interface EngineLoopOptions {
   engine: Engine;
@@ -102,9 +103,8 @@ export class EngineLoop {
   private readonly inbound: RingConsumer[];
   private readonly journal: RingProducer;
   private readonly journalBuf: Buf;
-  private readonly journalWords: Int32Array;
   private readonly topicProducers: RingProducer[];
-  private readonly topicWords: Int32Array[];
+  private readonly topicData: Buf[];
   private readonly waiter: Waiter;
   private readonly batchMax: number;
   private readonly sliceMs: number;
@@ -130,10 +130,9 @@ export class EngineLoop {
     });
     this.journal = new RingProducer(o.journal, { wait: o.wait ?? DEFAULT_WAIT });
     this.journalBuf = o.journal.data;
-    this.journalWords = o.journal.words;
     const cut = { wait: o.wait ?? DEFAULT_WAIT, cutOffMs: o.cutOffMs ?? 1_000 };
     this.topicProducers = TOPICS.map((t) => new RingProducer(o.topics[t], cut));
-    this.topicWords = TOPICS.map((t) => o.topics[t].words);
+    this.topicData = TOPICS.map((t) => o.topics[t].data);
     this.batchMax = o.batchMax ?? 256;
     this.sliceMs = o.sliceMs ?? 5;
     this.durableByLoop = o.durableByLoop ?? false;
@@ -233,11 +232,8 @@ export class EngineLoop {
     }
     if ((this.commands & 63) === 0) this.clock.read();
     const o = this.journal.claim(size);
-    const src = buf.i32;
-    const dst = this.journalWords;
-    const w = o >> 2;
-    const from = offset >> 2;
-    for (let i = 0; i < size >> 2; i++) dst[w + i] = src[from + i]!;
+    const j = this.journalBuf;
+    copyRecord(buf.f64, buf.i32, offset, j.f64, j.i32, o, size);
     const seq = this.nextSeq++;
     const dv = this.journalBuf.dv;
     dv.setUint32(o + H_SEQ, seq >>> 0, true);
@@ -254,16 +250,16 @@ export class EngineLoop {
 
   private route(out: Buf, length: number): void {
     const u8 = out.u8;
-    const words = out.i32;
+    const srcF64 = out.f64;
+    const srcI32 = out.i32;
     for (let at = 0; at < length; ) {
       const size = u8[at + 2]! | (u8[at + 3]! << 8);
       const bits = TOPICS_OF_KIND[u8[at]!]!;
       for (let t = 0; t < 3; t++) {
         if ((bits & (1 << t)) === 0) continue;
-        const o = this.topicProducers[t]!.claim(size) >> 2;
-        const dst = this.topicWords[t]!;
-        const w = at >> 2;
-        for (let i = 0; i < size >> 2; i++) dst[o + i] = words[w + i]!;
+        const o = this.topicProducers[t]!.claim(size);
+        const dst = this.topicData[t]!;
+        copyRecord(srcF64, srcI32, at, dst.f64, dst.i32, o, size);
       }
       at += size;
     }

@@ -62,6 +62,17 @@ export class Buf {
     return this.words;
   }
 
+  private doubles: Float64Array | undefined;
+
+  /** The same bytes as 8-byte words (for copies of 8-aligned records); made on first use. */
+  get f64(): Float64Array {
+    if (this.doubles === undefined) {
+      assert((this.dv.byteOffset & 7) === 0 && (this.dv.byteLength & 7) === 0, "an 8-byte word view needs an 8-aligned buffer");
+      this.doubles = new Float64Array(this.dv.buffer, this.dv.byteOffset, this.dv.byteLength >> 3);
+    }
+    return this.doubles;
+  }
+
   static alloc(byteLength: number): Buf {
     return new Buf(new ArrayBuffer(byteLength));
   }
