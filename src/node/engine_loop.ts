@@ -53,6 +53,8 @@ export interface EngineLoopOptions {
   durableByLoop?: boolean;
   /** How long a non-critical gating consumer of a topic may hold the loop before it is cut off. */
   cutOffMs?: number;
+  /** How long the journal writer (critical) may hold the loop before the node is fenced. */
+  journalStallMs?: number;
   /** Nanoseconds since the epoch as [high, low] 32-bit words; default: the wall clock, monotonic. */
   clock?: Clock;
   /** Called on the main thread after every slice (supervision, metrics). */
@@ -128,7 +130,7 @@ export class EngineLoop {
       ring.openSlot(0, "gating", true);
       return new RingConsumer(ring, 0, { wait: o.wait ?? DEFAULT_WAIT });
     });
-    this.journal = new RingProducer(o.journal, { wait: o.wait ?? DEFAULT_WAIT });
+    this.journal = new RingProducer(o.journal, { wait: o.wait ?? DEFAULT_WAIT, stallMs: o.journalStallMs ?? 10_000 });
     this.journalBuf = o.journal.data;
     const cut = { wait: o.wait ?? DEFAULT_WAIT, cutOffMs: o.cutOffMs ?? 1_000 };
     this.topicProducers = TOPICS.map((t) => new RingProducer(o.topics[t], cut));

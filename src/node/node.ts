@@ -30,6 +30,7 @@ export interface NodeOptions {
   /** See EngineLoop: with no journal worker the loop marks batches durable itself. */
   durableByLoop?: boolean;
   cutOffMs?: number;
+  journalStallMs?: number;
   heartbeatMs?: number;
   clock?: Clock;
   firstSeq?: number;
@@ -73,6 +74,7 @@ export class VenueNode {
       wait,
       durableByLoop: o.durableByLoop ?? true,
       cutOffMs: o.cutOffMs ?? 1_000,
+      ...(o.journalStallMs ? { journalStallMs: o.journalStallMs } : {}),
       ...(o.clock ? { clock: o.clock } : {}),
       ...(o.firstSeq ? { firstSeq: o.firstSeq } : {}),
       onSlice: () => this.plugins.check(),

@@ -16,6 +16,7 @@ import { EventBuffer } from "../../src/schema/event.ts";
 import { TOPICS, TOPICS_OF_KIND, TopicBit, type Topic } from "../../src/schema/topics.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands, writeFlowCommand, instrumentOfSymbol } from "../../src/sim/order_flow.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
+import { NodeStatus } from "../../src/schema/control.ts";
 
 /** A fixed clock: the loop's timestamps are whatever it says. */
 const clock = { hi: 0x18000000, lo: 42, read(): void { this.lo = (this.lo + 1000) >>> 0; } };
@@ -112,5 +113,19 @@ describe("engine loop", () => {
     node.loop.runSlice(100);
     expect(node.loop.malformed).toBe(1);
     expect(node.loop.seq).toBe(1);
+  });
+});
+
+describe("engine loop faults", () => {
+  it("fences the node, instead of hanging, when a critical consumer of the journal stops reading", async () => {
+    const node = new VenueNode({ drivers: 1, clock, ringBytes: { journal: 1 << 12 }, journalStallMs: 50 });
+    node.journal.openSlot(0, "gating", true); // a journal writer that never reads
+    const d = node.drivers[0]!;
+    const [def] = instrumentCommands(1);
+    for (let i = 0; i < 100; i++) d.submit((b, o) => writeDefineInstrument(b, o, def!));
+    d.flush();
+    await expect(node.start()).rejects.toThrow(/critical consumer in slot 0/);
+    expect(node.control.status).toBe(NodeStatus.fenced);
+    expect(node.loop.commands).toBeLessThan(100);
   });
 });
