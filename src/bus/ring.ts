@@ -249,9 +249,13 @@ export class RingProducer {
     return (this.pending - this.published) | 0;
   }
 
-  /** The slowest gating cursor now, or `pending` when no consumer gates. Cuts off consumers overdue. */
+  /**
+   * The slowest gating cursor now, or `published` when no consumer gates. Not `pending`: a
+   * slot opened (or rejoining after a cut-off) starts at `published`, and the cached gate
+   * must never be ahead of a cursor that may appear.
+   */
   private scanGate(): { cursor: number; slot: number } {
-    let slowest = this.pending;
+    let slowest = this.published;
     let slot = -1;
     for (let s = 0; s < this.ring.slots; s++) {
       const c = slotCell(s);
@@ -272,9 +276,11 @@ export class RingProducer {
       const { cursor, slot } = this.scanGate();
       this.gateCache = cursor;
       if (((end - cursor) | 0) <= this.capacity) return;
+      assert(slot >= 0, `ring "${this.ring.name}": a whole ring claimed without a publish`);
       if (round === 0) this.waits++; // the cached gate was stale and the fresh one blocks: a real wait
       const cell = slotCell(slot);
-      if (this.waiter.parking) {
+      // Time is checked on every park, and every 1,024 rounds of a spin (which never parks).
+      if (this.waiter.parking || (round & 1023) === 0) {
         const now = performance.now();
         if (since < 0) since = now;
         const waited = now - since;

@@ -190,6 +190,40 @@ describe("ring on one thread", () => {
     expect(c1.delivered).toBe(500);
   });
 
+  it("a slot opened while records are claimed but unpublished still holds the producer back", () => {
+    const ring = Ring.create(4096, 1, "t");
+    const p = new RingProducer(ring, { wait: SPIN_PARK, stallMs: 20 });
+    for (let seq = 0; seq < 54; seq++) put(p, 64, seq);
+    p.publish();
+    for (let seq = 54; seq < 65; seq++) put(p, 64, seq); // claimed, not yet published
+    ring.openSlot(0, "gating", true);
+    const c = new RingConsumer(ring, 0);
+    let seq = 65;
+    expect(() => {
+      for (;; seq++) {
+        put(p, 64, seq);
+        p.publish();
+      }
+    }).toThrow(RingStallError);
+    const got = collector();
+    c.poll(got.handler);
+    // The consumer starts at what was published when it joined, and nothing of that was overwritten.
+    expect(got.seqs[0]).toBe(54);
+    expect(got.seqs).toEqual(Array.from({ length: got.seqs.length }, (_, i) => 54 + i));
+  });
+
+  it("a busy-spinning producer also gives up on a critical consumer that never moves", () => {
+    const ring = Ring.create(4096, 1, "journal");
+    ring.openSlot(0, "gating", true);
+    const p = new RingProducer(ring, { wait: { kind: "spin" }, stallMs: 20 });
+    expect(() => {
+      for (let seq = 0; ; seq++) {
+        put(p, 64, seq);
+        p.publish();
+      }
+    }).toThrow(RingStallError);
+  });
+
   it("rejects bad sizes and bad layouts with clear errors", () => {
     expect(() => Ring.create(5000, 1)).toThrow(/power of two/);
     expect(() => Ring.create(4096, 0)).toThrow(/slots/);
