@@ -270,6 +270,8 @@ export class RingProducer {
   }
 
   private awaitGate(end: number): void {
+    // Consumers can only free room by reading what they can see: publish what is written.
+    if (this.pending !== this.published) this.publish();
     this.waiter.reset();
     let since = -1;
     for (let round = 0; ; round++) {

@@ -195,10 +195,10 @@ describe("ring on one thread", () => {
     const p = new RingProducer(ring, { wait: SPIN_PARK, stallMs: 20 });
     for (let seq = 0; seq < 54; seq++) put(p, 64, seq);
     p.publish();
-    for (let seq = 54; seq < 65; seq++) put(p, 64, seq); // claimed, not yet published
+    for (let seq = 54; seq < 59; seq++) put(p, 64, seq); // claimed, not yet published
     ring.openSlot(0, "gating", true);
     const c = new RingConsumer(ring, 0);
-    let seq = 65;
+    let seq = 59;
     expect(() => {
       for (;; seq++) {
         put(p, 64, seq);
