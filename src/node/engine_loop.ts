@@ -115,6 +115,7 @@ export class EngineLoop {
   private readonly onSlice: (() => void) | undefined;
   private nextSeq: number;
   private stopRequested = false;
+  private fault: Error | undefined;
   private running: Promise<void> | undefined;
   /** Commands applied, events published, malformed inbound records dropped, slices run. */
   commands = 0;
@@ -164,6 +165,12 @@ export class EngineLoop {
     await this.running;
   }
 
+  /** Stops the loop at the end of its slice because of `err` (a failed journal, say): the node is fenced. */
+  fence(err: Error): void {
+    this.fault ??= err;
+    this.stopRequested = true;
+  }
+
   private async loop(): Promise<void> {
     try {
       while (!this.stopRequested) {
@@ -171,6 +178,7 @@ export class EngineLoop {
         this.onSlice?.();
         await yieldToEventLoop();
       }
+      if (this.fault !== undefined) throw this.fault;
       this.control.status = NodeStatus.stopping;
       while (this.drainOnce() > 0);
       this.control.status = NodeStatus.stopped;

@@ -7,7 +7,12 @@
  * gateway, market data and the event store) gets its own slot, opened gating or lossy.
  */
 
+import { Worker } from "node:worker_threads";
+import { join } from "node:path";
 import { assert } from "../stdx/assert.ts";
+import { VenueError } from "../stdx/errors.ts";
+import { recoverJournal, type Recovery } from "../wal/recover.ts";
+import type { JournalWorkerData } from "../wal/journal_worker.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
@@ -20,6 +25,15 @@ import type { PluginSpec } from "../plugins/api.ts";
 
 export interface NodeOptions {
   engine?: Engine;
+  /**
+   * Where the journal lives. With it, the node recovers from the journal at construction
+   * and runs the journal worker, which makes commands durable (group commit) before any
+   * consumer sees their events. Without it nothing is kept (`durableByLoop`).
+   */
+  dataDir?: string;
+  /** Journal segment size (default 1 GiB). */
+  segmentBytes?: number;
+  log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
   plugins?: PluginSpec[];
@@ -49,6 +63,11 @@ export class VenueNode {
   private readonly topicSlots: number;
   private readonly pluginSpecs: PluginSpec[];
   private started: Promise<void> | undefined;
+  private journalWorker: Worker | undefined;
+  private journalExited: Promise<void> | undefined;
+  /** What recovery found (with a data directory). */
+  readonly recovery: Recovery | undefined;
+  private readonly journalData: JournalWorkerData | undefined;
 
   constructor(o: NodeOptions = {}) {
     this.engine = o.engine ?? new Engine();
@@ -62,6 +81,21 @@ export class VenueNode {
       l2: Ring.create(bytes.l2 ?? TOPIC_RING_BYTES.l2, this.topicSlots, "l2"),
     };
     this.pluginSpecs = o.plugins ?? [];
+    let firstSeq = o.firstSeq ?? 1;
+    if (o.dataDir !== undefined) {
+      const dir = join(o.dataDir, "journal");
+      const engine = this.engine;
+      const t0 = performance.now();
+      this.recovery = recoverJournal(dir, (buf, offset) => {
+        engine.apply(buf, offset);
+        engine.out.clear();
+      }, { log: o.log ?? (() => {}), progress: (records, done, total) => o.log?.(`recovery: segment ${done}/${total}, ${records} commands replayed`) });
+      o.log?.(`recovery: ${this.recovery.records} commands from ${this.recovery.segments} segment(s) in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
+      firstSeq = this.recovery.nextSeq;
+      this.journal.openSlot(0, "gating", true);
+      this.control.setDurable(firstSeq - 1);
+      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait };
+    }
     const inboundBytes = bytes.inbound ?? 1 << 20;
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));
     const pluginRings = this.pluginSpecs.map((_, i) => Ring.create(inboundBytes, 1, `plugin ${i} inbound`));
@@ -72,11 +106,11 @@ export class VenueNode {
       journal: this.journal,
       topics: this.topics,
       wait,
-      durableByLoop: o.durableByLoop ?? true,
+      durableByLoop: o.dataDir === undefined && (o.durableByLoop ?? true),
       cutOffMs: o.cutOffMs ?? 1_000,
       ...(o.journalStallMs ? { journalStallMs: o.journalStallMs } : {}),
       ...(o.clock ? { clock: o.clock } : {}),
-      ...(o.firstSeq ? { firstSeq: o.firstSeq } : {}),
+      firstSeq,
       onSlice: () => this.plugins.check(),
     });
     // Driver producers live on the main thread here; a driver on another thread makes its own over the same ring.
@@ -103,6 +137,15 @@ export class VenueNode {
   /** Starts the plugins and the engine loop. Resolves when the loop stops. */
   start(): Promise<void> {
     assert(this.started === undefined, "the node is already started");
+    if (this.journalData !== undefined) {
+      const w = new Worker(new URL("../../workers/journal.mjs", import.meta.url), { workerData: { journal: this.journalData }, name: "journal" });
+      this.journalWorker = w;
+      this.journalExited = new Promise((res) => w.once("exit", () => res()));
+      w.on("error", (err) => this.loop.fence(err instanceof Error ? err : new Error(String(err))));
+      w.on("exit", (code) => {
+        if (code !== 0) this.loop.fence(new VenueError("JOURNAL_WORKER_EXITED", `the journal worker exited with code ${code}`));
+      });
+    }
     this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
     this.started = this.loop.start();
     return this.started;
@@ -111,7 +154,17 @@ export class VenueNode {
   /** Stops the plugins (bounded), then the loop after it has applied what the inbound rings hold. */
   async stop(): Promise<void> {
     await this.plugins.stopAll();
-    await this.loop.stop();
+    try {
+      await this.loop.stop();
+    } finally {
+      // The loop has set the status to stopped (or fenced): the journal worker commits what is left and exits.
+      await this.journalExited;
+    }
+  }
+
+  /** The highest sequence the journal has made durable (low 32 bits compared; exact below 2^32). */
+  get durableSeq(): number {
+    return this.control.durableLo() >>> 0;
   }
 }
 

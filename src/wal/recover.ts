@@ -1,0 +1,120 @@
+/**
+ * Recovery from the journal: reads every segment of a data directory in order, checks the
+ * links between them (first seq, previous CRC, segment number, salt), and hands every
+ * record to `apply`, which replays it through the engine. A torn tail of the live segment
+ * is cut off physically (zeroed and fsynced) and logged; anything else that is wrong stops
+ * recovery with JournalCorruptError naming the file and offset. Main thread, at start.
+ */
+
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { segmentFirstSeq } from "../schema/wal.ts";
+import { JournalCorruptError, readSegmentHeader, scanSegment, type OnRecord } from "./segment.ts";
+import type { LiveSegment } from "./writer.ts";
+import { Buf } from "../schema/layout.ts";
+import { readSync } from "node:fs";
+import { WAL_HEADER_BYTES } from "../schema/wal.ts";
+
+export interface Recovery {
+  /** The seq the next command gets. */
+  nextSeq: number;
+  /** The segment to append to, or undefined for a new journal. */
+  live: LiveSegment | undefined;
+  segments: number;
+  records: number;
+  /** What was cut off the live segment's tail, if anything. */
+  truncated: { file: string; offset: number; reason: string } | undefined;
+}
+
+export interface RecoverOptions {
+  log?: (line: string) => void;
+  /** Called after each segment with the records so far and the segments done / total. */
+  progress?: (records: number, done: number, total: number) => void;
+}
+
+/** Segment file names of a directory, oldest first. */
+export function listSegments(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => segmentFirstSeq(n) >= 0)
+    .sort((a, b) => segmentFirstSeq(a) - segmentFirstSeq(b));
+}
+
+export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions = {}): Recovery {
+  mkdirSync(dir, { recursive: true });
+  const log = o.log ?? (() => {});
+  let names = listSegments(dir);
+  // A segment whose header never made it to disk (a crash while rotating) and that holds
+  // nothing is the tail of the journal, torn: remove it.
+  const newest = names[names.length - 1];
+  if (newest !== undefined && !headerValid(join(dir, newest))) {
+    if (names.length > 1 || statSync(join(dir, newest)).size <= 4096) {
+      log(`journal: removed ${newest}: its header never reached the disk (a crash while the segment was made)`);
+      unlinkSync(join(dir, newest));
+      syncDir(dir);
+      names = names.slice(0, -1);
+    }
+  }
+  let nextSeq = 1;
+  let prevCrc = 0;
+  let salt = -1;
+  let records = 0;
+  let live: LiveSegment | undefined;
+  let truncated: Recovery["truncated"];
+  names.forEach((name, i) => {
+    const path = join(dir, name);
+    const isLive = i === names.length - 1;
+    const r = scanSegment(path, { firstSeq: nextSeq, live: isLive }, apply);
+    if (r.header.segment !== i) throw new JournalCorruptError(path, 8, `segment number ${r.header.segment} where ${i} was expected (a segment is missing?)`);
+    if (i > 0 && r.header.prevCrc !== prevCrc) throw new JournalCorruptError(path, 20, "its link to the previous segment (last CRC) does not match");
+    if (salt >= 0 && r.header.salt !== salt) throw new JournalCorruptError(path, 16, "it belongs to another journal (salt differs)");
+    if (segmentFirstSeq(name) !== r.header.firstSeq) throw new JournalCorruptError(path, 24, "its name and its header disagree on the first seq");
+    salt = r.header.salt;
+    if (r.torn !== undefined) {
+      cutTail(path, r.end, r.size);
+      truncated = { file: name, offset: r.torn.offset, reason: r.torn.reason };
+      log(`journal: cut a torn tail off ${name} at offset ${r.torn.offset} (${r.torn.reason}); ${r.records} records kept in it`);
+    }
+    records += r.records;
+    nextSeq = r.lastSeq + 1;
+    prevCrc = r.lastCrc;
+    if (isLive) live = { name, segment: r.header.segment, salt: r.header.salt, end: r.end, lastCrc: r.lastCrc };
+    o.progress?.(records, i + 1, names.length);
+  });
+  return { nextSeq, live, segments: names.length, records, truncated };
+}
+
+function headerValid(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buf.alloc(WAL_HEADER_BYTES);
+    if (readSync(fd, b.u8, 0, WAL_HEADER_BYTES, 0) < WAL_HEADER_BYTES) return false;
+    readSegmentHeader(b, path);
+    return true;
+  } catch (err) {
+    if (err instanceof JournalCorruptError) return false;
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Zeroes everything from `end` on (cut, then extend back to the segment's size) and fsyncs. */
+function cutTail(path: string, end: number, size: number): void {
+  const fd = openSync(path, "r+");
+  try {
+    ftruncateSync(fd, end);
+    ftruncateSync(fd, size);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The journal writer: appends framed commands to the live segment in groups, one write
+ * and one fdatasync per group (group commit), and rotates to a new segment when the live
+ * one is full. It runs on the journal worker (src/wal/journal_worker.ts), which feeds it
+ * from the journal ring and publishes the durable sequence after each `commit`.
+ *
+ * A failed write or fdatasync is fatal: it throws JournalWriteError and the writer is not
+ * used again (no retry: after a failed fsync the page cache may already have dropped the
+ * data, so a retry that succeeds proves nothing). Disk full says so.
+ *
+ * New segments: created exclusively, header written, sized to `segmentBytes` with
+ * ftruncate (sparse; the file system allocates blocks as groups land), fsynced, and the
+ * directory fsynced before the first record goes in.
+ */
+
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { randomInt } from "node:crypto";
+import { assert } from "../stdx/assert.ts";
+import { VenueError } from "../stdx/errors.ts";
+import { Buf } from "../schema/layout.ts";
+import { WAL_FRAME_OVERHEAD, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
+import { writeFrame, writeSegmentHeader } from "./segment.ts";
+
+export class JournalWriteError extends VenueError {
+  constructor(what: string, file: string, cause: unknown) {
+    const code = (cause as { code?: string } | undefined)?.code;
+    const why = code === "ENOSPC" ? "the disk is full" : code === "EIO" ? "the device reported an I/O error" : String((cause as Error)?.message ?? cause);
+    super("JOURNAL_WRITE_FAILED", `journal ${what} failed on ${file}: ${why}. The node stops taking commands; restart it to recover from the journal`, { cause });
+  }
+}
+
+export interface LiveSegment {
+  /** File name inside the directory. */
+  name: string;
+  segment: number;
+  salt: number;
+  /** Where the next record goes. */
+  end: number;
+  /** CRC of the last record written (the header's prevCrc when none). */
+  lastCrc: number;
+}
+
+export interface WriterOptions {
+  dir: string;
+  segmentBytes?: number;
+  /** Bytes one group may hold before it is committed. */
+  groupBytes?: number;
+  /** The live segment to append to (from recovery), or none for a new journal. */
+  live?: LiveSegment;
+  /** The seq of the next record. */
+  nextSeq: number;
+  /** Wall-clock ns for new segment headers. */
+  nowNs?: () => bigint;
+}
+
+export const DEFAULT_SEGMENT_BYTES = 1 << 30;
+
+export class JournalWriter {
+  private fd = -1;
+  private live!: LiveSegment;
+  private readonly segmentBytes: number;
+  private readonly group: Buf;
+  private groupLen = 0;
+  private groupLastSeq = -1;
+  private groupLastCrc = 0;
+  private groupRecords = 0;
+  private nextSeq: number;
+  private broken: JournalWriteError | undefined;
+  private readonly nowNs: () => bigint;
+  /** Groups committed and records in them, for metrics and tests. */
+  groups = 0;
+  records = 0;
+  /** Seq of the last record made durable. */
+  durableSeq: number;
+
+  constructor(private readonly o: WriterOptions) {
+    this.segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.group = Buf.alloc(o.groupBytes ?? Math.min(1 << 20, this.segmentBytes >> 2));
+    assert(this.segmentBytes >= WAL_HEADER_BYTES + this.group.byteLength, "a segment must hold at least one whole group");
+    this.nextSeq = o.nextSeq;
+    this.durableSeq = o.nextSeq - 1;
+    this.nowNs = o.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    if (o.live !== undefined) {
+      this.live = { ...o.live };
+      const path = join(o.dir, o.live.name);
+      try {
+        this.fd = openSync(path, "r+");
+      } catch (err) {
+        throw new JournalWriteError("open", path, err);
+      }
+    } else {
+      this.rotate(0, 0, randomInt(1, 0xffffffff));
+    }
+  }
+
+  /** Room left in the current group for a command of `size` bytes? */
+  fits(size: number): boolean {
+    return this.groupLen + size + WAL_FRAME_OVERHEAD <= this.group.byteLength;
+  }
+
+  /** Frames one command (already stamped with `seq`) into the current group. */
+  append(src: Buf, offset: number, size: number, seq: number): void {
+    assert(this.broken === undefined, "the journal writer failed before: it must not be used again");
+    assert(seq === this.nextSeq, `journal: seq ${seq} where ${this.nextSeq} was expected`);
+    if (!this.fits(size)) this.commit();
+    if (this.live.end + this.groupLen + size + WAL_FRAME_OVERHEAD > this.segmentBytes) {
+      this.commit();
+      this.rotate(this.live.segment + 1, this.live.lastCrc, this.live.salt);
+    }
+    this.groupLastCrc = writeFrame(this.group, this.groupLen, src, offset, size, seq, this.live.salt);
+    this.groupLen += size + WAL_FRAME_OVERHEAD;
+    this.groupLastSeq = seq;
+    this.groupRecords++;
+    this.nextSeq++;
+  }
+
+  /** Writes the group with one write and one fdatasync. Returns the durable seq. */
+  commit(): number {
+    if (this.groupLen === 0) return this.durableSeq;
+    const path = this.live.name;
+    try {
+      let done = 0;
+      while (done < this.groupLen) done += writeSync(this.fd, this.group.u8, done, this.groupLen - done, this.live.end + done);
+    } catch (err) {
+      throw this.fail("write", path, err);
+    }
+    try {
+      fdatasyncSync(this.fd);
+    } catch (err) {
+      throw this.fail("fdatasync", path, err);
+    }
+    this.live.end += this.groupLen;
+    this.live.lastCrc = this.groupLastCrc;
+    this.records += this.groupRecords;
+    this.groups++;
+    this.groupLen = 0;
+    this.groupRecords = 0;
+    this.durableSeq = this.groupLastSeq;
+    return this.durableSeq;
+  }
+
+  get liveSegment(): LiveSegment {
+    return { ...this.live };
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private fail(what: string, file: string, err: unknown): JournalWriteError {
+    this.broken = new JournalWriteError(what, join(this.o.dir, file), err);
+    return this.broken;
+  }
+
+  private rotate(segment: number, prevCrc: number, salt: number): void {
+    const name = segmentName(this.nextSeq);
+    const path = join(this.o.dir, name);
+    if (this.fd >= 0) closeSync(this.fd);
+    try {
+      this.fd = openSync(path, "wx+");
+      const header = Buf.alloc(WAL_HEADER_BYTES);
+      writeSegmentHeader(header, { segment, salt, prevCrc, firstSeq: this.nextSeq, createdNs: this.nowNs() });
+      writeSync(this.fd, header.u8, 0, WAL_HEADER_BYTES, 0);
+      ftruncateSync(this.fd, this.segmentBytes);
+      fsyncSync(this.fd);
+      const dirFd = openSync(this.o.dir, "r");
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    } catch (err) {
+      throw this.fail("segment creation", name, err);
+    }
+    this.live = { name, segment, salt, end: WAL_HEADER_BYTES, lastCrc: prevCrc };
+  }
+}
