@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { InputError, replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
+import { inspectWal, verifyDir } from "./inspect.ts";
 
 const USAGE = `usage: venue <command> [options]
 
@@ -13,6 +14,9 @@ commands:
   start [--commands N] [--seed S]
                              run the node with embedded defaults (for now: the engine on a demo order flow)
   replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
+  inspect wal FILE [--records N]
+                             print a journal segment: header, records (first N, default 20), how it ends
+  verify DIR                 check every file of a data directory as recovery would, changing nothing
   help                       this text
 
 docs: README.md, docs/ARCHITECTURE.md, docs/formats/commands-jsonl.md`;
@@ -41,6 +45,18 @@ async function dispatch(argv: string[]): Promise<number> {
         return 1;
       }
       return 0;
+    }
+    case "inspect": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { records: { type: "string" } } });
+      if (positionals[0] !== "wal" || positionals.length !== 2) return usage("inspect takes: wal FILE");
+      const n = values.records === undefined ? 20 : Number(values.records);
+      if (!Number.isInteger(n) || n < 0) return usage("--records must be an integer >= 0");
+      return inspectWal(positionals[1]!, n);
+    }
+    case "verify": {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length !== 1) return usage("verify takes exactly one DIR");
+      return verifyDir(positionals[0]!);
     }
     case "start": {
       const { values } = parseArgs({ args: rest, options: { commands: { type: "string" }, seed: { type: "string" } } });

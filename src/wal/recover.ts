@@ -28,6 +28,8 @@ export interface Recovery {
 
 export interface RecoverOptions {
   log?: (line: string) => void;
+  /** Check only: report a torn tail or a headerless newest segment, change nothing (venue verify). */
+  readOnly?: boolean;
   /** Called after each segment with the records so far and the segments done / total. */
   progress?: (records: number, done: number, total: number) => void;
 }
@@ -40,7 +42,7 @@ export function listSegments(dir: string): string[] {
 }
 
 export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions = {}): Recovery {
-  mkdirSync(dir, { recursive: true });
+  if (!o.readOnly) mkdirSync(dir, { recursive: true });
   const log = o.log ?? (() => {});
   let names = listSegments(dir);
   // A segment whose header never made it to disk (a crash while rotating) and that holds
@@ -48,9 +50,13 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
   const newest = names[names.length - 1];
   if (newest !== undefined && !headerValid(join(dir, newest))) {
     if (names.length > 1 || statSync(join(dir, newest)).size <= 4096) {
-      log(`journal: removed ${newest}: its header never reached the disk (a crash while the segment was made)`);
-      unlinkSync(join(dir, newest));
-      syncDir(dir);
+      if (o.readOnly) {
+        log(`journal: ${newest} has no valid header (a crash while the segment was made); recovery will remove it`);
+      } else {
+        log(`journal: removed ${newest}: its header never reached the disk (a crash while the segment was made)`);
+        unlinkSync(join(dir, newest));
+        syncDir(dir);
+      }
       names = names.slice(0, -1);
     }
   }
@@ -70,9 +76,13 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
     if (segmentFirstSeq(name) !== r.header.firstSeq) throw new JournalCorruptError(path, 24, "its name and its header disagree on the first seq");
     salt = r.header.salt;
     if (r.torn !== undefined) {
-      cutTail(path, r.end, r.size);
       truncated = { file: name, offset: r.torn.offset, reason: r.torn.reason };
-      log(`journal: cut a torn tail off ${name} at offset ${r.torn.offset} (${r.torn.reason}); ${r.records} records kept in it`);
+      if (o.readOnly) {
+        log(`journal: ${name} has a torn tail at offset ${r.torn.offset} (${r.torn.reason}); recovery will cut it, keeping ${r.records} records`);
+      } else {
+        cutTail(path, r.end, r.size);
+        log(`journal: cut a torn tail off ${name} at offset ${r.torn.offset} (${r.torn.reason}); ${r.records} records kept in it`);
+      }
     }
     records += r.records;
     nextSeq = r.lastSeq + 1;
