@@ -20,7 +20,9 @@
  *
  *   0       4     payload length (bytes, a multiple of 8)
  *   4       1     type (1 = command)
- *   5       3     zero
+ *   5       3     records before this one in its group (u24): a group is what one write
+ *                 and one fdatasync made durable, so recovery can tell damage inside the
+ *                 last, unsynced group (a torn tail) from damage to an earlier one
  *   8       8     seq
  *   16      len   payload: the command record exactly as the engine applied it
  *   16+len  4     CRC32 (seeded with the salt) of bytes 0 .. 16+len of this frame
@@ -48,6 +50,8 @@ export const WH_CRC = 60;
 
 export const WF_LENGTH = 0;
 export const WF_TYPE = 4;
+/** The u24 "records before this one in its group", in bytes 5..7 (the type word's upper 24 bits). */
+export const WF_GROUP_INDEX_SHIFT = 8;
 export const WF_SEQ = 8;
 export const WF_PAYLOAD = 16;
 

@@ -49,7 +49,10 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
   // nothing is the tail of the journal, torn: remove it.
   const newest = names[names.length - 1];
   if (newest !== undefined && !headerValid(join(dir, newest))) {
-    if (names.length > 1 || statSync(join(dir, newest)).size <= 4096) {
+    // Records are written only after the header is fsynced, so a segment with a bad header
+    // and any byte written after it is damage, not a crash artifact: that is corruption.
+    if (!zeroAfterHeader(join(dir, newest))) throw new JournalCorruptError(join(dir, newest), 0, "the newest segment's header is damaged but records follow it");
+    {
       if (o.readOnly) {
         log(`journal: ${newest} has no valid header (a crash while the segment was made); recovery will remove it`);
       } else {
@@ -91,6 +94,22 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
     o.progress?.(records, i + 1, names.length);
   });
   return { nextSeq, live, segments: names.length, records, truncated };
+}
+
+/** True if every byte after the header is zero (nothing was written there). */
+function zeroAfterHeader(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const size = statSync(path).size;
+    const chunk = new Uint8Array(1 << 20);
+    for (let at = WAL_HEADER_BYTES; at < size; at += chunk.length) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
+      for (let i = 0; i < n; i++) if (chunk[i] !== 0) return false;
+    }
+    return true;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function headerValid(path: string): boolean {

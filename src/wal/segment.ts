@@ -22,6 +22,7 @@ import {
   WF_PAYLOAD,
   WF_SEQ,
   WF_TYPE,
+  WF_GROUP_INDEX_SHIFT,
   WH_CREATED,
   WH_CRC,
   WH_FIRST_SEQ,
@@ -84,11 +85,14 @@ export function readSegmentHeader(buf: Buf, file: string): SegmentHeader {
   };
 }
 
-/** Frames the `size`-byte command at `offset` of `src` into `dst` at `at`; returns its CRC. */
-export function writeFrame(dst: Buf, at: number, src: Buf, offset: number, size: number, seq: number, salt: number): number {
+/**
+ * Frames the `size`-byte command at `offset` of `src` into `dst` at `at`, as the record
+ * `before` records into its group; returns its CRC.
+ */
+export function writeFrame(dst: Buf, at: number, src: Buf, offset: number, size: number, seq: number, salt: number, before: number): number {
   const dv = dst.dv;
   dv.setUint32(at + WF_LENGTH, size, true);
-  dv.setUint32(at + WF_TYPE, WAL_TYPE_COMMAND, true);
+  dv.setUint32(at + WF_TYPE, WAL_TYPE_COMMAND | (before << WF_GROUP_INDEX_SHIFT), true);
   dv.setUint32(at + WF_SEQ, seq >>> 0, true);
   dv.setUint32(at + WF_SEQ + 4, Math.floor(seq / 4294967296), true);
   dst.u8.set(src.u8.subarray(offset, offset + size), at + WF_PAYLOAD);
@@ -164,8 +168,11 @@ export function scanSegment(path: string, expect: ScanExpect, onRecord?: OnRecor
       if (bad !== undefined) {
         const damage = { offset: at, reason: bad };
         if (!expect.live) throw new JournalCorruptError(path, at, `${bad} in a sealed segment`);
-        const after = findValidFrame(fd, size, at + 8, header.salt);
-        if (after >= 0) throw new JournalCorruptError(path, at, `${bad}, followed by a valid record at offset ${after}`);
+        // Valid records after the damage may belong to the same group (written together,
+        // never synced: a power cut may land its sectors in any order). One from a later
+        // group means a synced group was damaged: corruption.
+        const after = scanTail(fd, size, at + 8, header.salt, seq);
+        if (after.later !== undefined) throw new JournalCorruptError(path, at, `${bad}, followed by a valid record of a later group (seq ${after.later.seq}) at offset ${after.later.offset}`);
         return { header, records, lastSeq: seq - 1, lastCrc, end: at, torn: damage, size };
       }
       onRecord?.(buf, o + WF_PAYLOAD, length, seq);
@@ -174,9 +181,17 @@ export function scanSegment(path: string, expect: ScanExpect, onRecord?: OnRecor
       seq++;
       at += length + WAL_FRAME_OVERHEAD;
     }
-    // A clean end: nothing valid may follow in the live segment either (a lost middle write).
-    const after = findValidFrame(fd, size, at + 8, header.salt);
-    if (after >= 0) throw new JournalCorruptError(path, at, `the records end here but a valid record follows at offset ${after}`);
+    // A zero word ends the records. Nothing of a later group may follow (that would be a
+    // lost middle write); bytes of the last group's own (a power cut that lost its first
+    // sector but landed later ones) are a torn tail: left in place, a later append could
+    // line up with them and bring records back that were never acknowledged.
+    const after = scanTail(fd, size, at, header.salt, seq);
+    if (after.later !== undefined) throw new JournalCorruptError(path, at, `the records end here but a valid record of a later group (seq ${after.later.seq}) follows at offset ${after.later.offset}`);
+    if (after.nonZero >= 0) {
+      const torn = { offset: at, reason: `bytes of an unfinished write after the last record (first at offset ${after.nonZero})` };
+      if (!expect.live) throw new JournalCorruptError(path, at, `${torn.reason} in a sealed segment`);
+      return { header, records, lastSeq: seq - 1, lastCrc, end: at, torn, size };
+    }
     return { header, records, lastSeq: seq - 1, lastCrc, end: at, torn: undefined, size };
   } finally {
     closeSync(fd);
@@ -186,7 +201,7 @@ export function scanSegment(path: string, expect: ScanExpect, onRecord?: OnRecor
 function frameProblem(buf: Buf, o: number, filled: number, length: number, typeWord: number, seq: number, salt: number): string | undefined {
   const dv = buf.dv;
   if (length < 24 || length > MAX_COMMAND_SIZE || (length & 7) !== 0) return `bad record length ${length}`;
-  if (typeWord !== WAL_TYPE_COMMAND) return `bad record type ${typeWord}`;
+  if ((typeWord & 0xff) !== WAL_TYPE_COMMAND) return `bad record type ${typeWord & 0xff}`;
   if (o + length + WAL_FRAME_OVERHEAD > filled) return "record cut short by the end of the file";
   const got = dv.getUint32(o + WF_SEQ + 4, true) * 4294967296 + dv.getUint32(o + WF_SEQ, true);
   const crc = crc32(buf.u8.subarray(o, o + WF_PAYLOAD + length), salt);
@@ -195,19 +210,32 @@ function frameProblem(buf: Buf, o: number, filled: number, length: number, typeW
   return undefined;
 }
 
-/** The file offset of any valid frame (right type, plausible length, CRC with this salt) at or after `from`, or -1. */
-function findValidFrame(fd: number, size: number, from: number, salt: number): number {
+/**
+ * Reads the file from `from` to its end: the first valid frame (right type, plausible
+ * length, CRC with this salt) whose group starts after `damagedSeq` (the seq expected where
+ * the records stopped), if any, and the offset of the first non-zero byte (-1 if none). A
+ * valid frame of the stopped record's own group belongs to the torn group: not corruption.
+ */
+function scanTail(fd: number, size: number, from: number, salt: number, damagedSeq: number): { later: { offset: number; seq: number } | undefined; nonZero: number } {
   const buf = Buf.alloc(CHUNK + MAX_FRAME);
   const dv = buf.dv;
+  const words = buf.f64;
+  let nonZero = -1;
   for (let base = from & ~7; base < size; base += CHUNK) {
     const filled = readSync(fd, buf.u8, 0, Math.min(buf.byteLength, size - base), base);
     const stop = Math.min(CHUNK, filled - 8);
     for (let o = 0; o < stop; o += 8) {
-      if (dv.getUint32(o + WF_TYPE, true) !== WAL_TYPE_COMMAND) continue;
+      if (words[o >> 3] === 0 && dv.getUint32(o, true) === 0 && dv.getUint32(o + 4, true) === 0) continue; // 8 zero bytes (-0 is not all zero)
+      if (nonZero < 0) nonZero = base + o;
+      const typeWord = dv.getUint32(o + WF_TYPE, true);
+      if ((typeWord & 0xff) !== WAL_TYPE_COMMAND) continue;
       const length = dv.getUint32(o, true);
       if (length < 24 || length > MAX_COMMAND_SIZE || (length & 7) !== 0 || o + length + WAL_FRAME_OVERHEAD > filled) continue;
-      if (crc32(buf.u8.subarray(o, o + WF_PAYLOAD + length), salt) === dv.getUint32(o + WF_PAYLOAD + length, true)) return base + o;
+      if (crc32(buf.u8.subarray(o, o + WF_PAYLOAD + length), salt) !== dv.getUint32(o + WF_PAYLOAD + length, true)) continue;
+      const seq = dv.getUint32(o + WF_SEQ + 4, true) * 4294967296 + dv.getUint32(o + WF_SEQ, true);
+      const groupFirst = seq - (typeWord >>> WF_GROUP_INDEX_SHIFT);
+      if (groupFirst > damagedSeq) return { later: { offset: base + o, seq }, nonZero };
     }
   }
-  return -1;
+  return { later: undefined, nonZero };
 }

@@ -13,7 +13,6 @@
  * directory fsynced before the first record goes in.
  */
 
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomInt } from "node:crypto";
 import { assert } from "../stdx/assert.ts";
@@ -21,6 +20,7 @@ import { VenueError } from "../stdx/errors.ts";
 import { Buf } from "../schema/layout.ts";
 import { WAL_FRAME_OVERHEAD, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
 import { writeFrame, writeSegmentHeader } from "./segment.ts";
+import { REAL_FS, type JournalFile, type JournalFs } from "./file.ts";
 
 export class JournalWriteError extends VenueError {
   constructor(what: string, file: string, cause: unknown) {
@@ -52,12 +52,15 @@ export interface WriterOptions {
   nextSeq: number;
   /** Wall-clock ns for new segment headers. */
   nowNs?: () => bigint;
+  /** The file operations (tests put a fault-injecting layer here). */
+  fs?: JournalFs;
 }
 
 export const DEFAULT_SEGMENT_BYTES = 1 << 30;
 
 export class JournalWriter {
-  private fd = -1;
+  private file: JournalFile | undefined;
+  private readonly fs: JournalFs;
   private live!: LiveSegment;
   private readonly segmentBytes: number;
   private readonly group: Buf;
@@ -81,11 +84,12 @@ export class JournalWriter {
     this.nextSeq = o.nextSeq;
     this.durableSeq = o.nextSeq - 1;
     this.nowNs = o.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.fs = o.fs ?? REAL_FS;
     if (o.live !== undefined) {
       this.live = { ...o.live };
       const path = join(o.dir, o.live.name);
       try {
-        this.fd = openSync(path, "r+");
+        this.file = this.fs.open(path);
       } catch (err) {
         throw new JournalWriteError("open", path, err);
       }
@@ -108,7 +112,7 @@ export class JournalWriter {
       this.commit();
       this.rotate(this.live.segment + 1, this.live.lastCrc, this.live.salt);
     }
-    this.groupLastCrc = writeFrame(this.group, this.groupLen, src, offset, size, seq, this.live.salt);
+    this.groupLastCrc = writeFrame(this.group, this.groupLen, src, offset, size, seq, this.live.salt, this.groupRecords);
     this.groupLen += size + WAL_FRAME_OVERHEAD;
     this.groupLastSeq = seq;
     this.groupRecords++;
@@ -121,12 +125,12 @@ export class JournalWriter {
     const path = this.live.name;
     try {
       let done = 0;
-      while (done < this.groupLen) done += writeSync(this.fd, this.group.u8, done, this.groupLen - done, this.live.end + done);
+      while (done < this.groupLen) done += this.file!.pwrite(this.group.u8, done, this.groupLen - done, this.live.end + done);
     } catch (err) {
       throw this.fail("write", path, err);
     }
     try {
-      fdatasyncSync(this.fd);
+      this.file!.fdatasync();
     } catch (err) {
       throw this.fail("fdatasync", path, err);
     }
@@ -145,8 +149,8 @@ export class JournalWriter {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.file?.close();
+    this.file = undefined;
   }
 
   private fail(what: string, file: string, err: unknown): JournalWriteError {
@@ -157,20 +161,16 @@ export class JournalWriter {
   private rotate(segment: number, prevCrc: number, salt: number): void {
     const name = segmentName(this.nextSeq);
     const path = join(this.o.dir, name);
-    if (this.fd >= 0) closeSync(this.fd);
+    this.file?.close();
     try {
-      this.fd = openSync(path, "wx+");
+      const file = this.fs.create(path);
+      this.file = file;
       const header = Buf.alloc(WAL_HEADER_BYTES);
       writeSegmentHeader(header, { segment, salt, prevCrc, firstSeq: this.nextSeq, createdNs: this.nowNs() });
-      writeSync(this.fd, header.u8, 0, WAL_HEADER_BYTES, 0);
-      ftruncateSync(this.fd, this.segmentBytes);
-      fsyncSync(this.fd);
-      const dirFd = openSync(this.o.dir, "r");
-      try {
-        fsyncSync(dirFd);
-      } finally {
-        closeSync(dirFd);
-      }
+      file.pwrite(header.u8, 0, WAL_HEADER_BYTES, 0);
+      file.ftruncate(this.segmentBytes);
+      file.fsync();
+      this.fs.fsyncDir(this.o.dir);
     } catch (err) {
       throw this.fail("segment creation", name, err);
     }

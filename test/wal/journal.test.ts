@@ -13,6 +13,7 @@ import CRC32 from "crc-32";
 import { JournalWriter } from "../../src/wal/writer.ts";
 import { recoverJournal } from "../../src/wal/recover.ts";
 import { JournalCorruptError } from "../../src/wal/segment.ts";
+import { FaultFs } from "./fault_fs.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { WAL_HEADER_BYTES, WAL_FRAME_OVERHEAD } from "../../src/schema/wal.ts";
 import { stamp } from "../../src/schema/layout.ts";
@@ -126,21 +127,29 @@ describe("journal", () => {
     const fd = openSync(join(dir, name!), "r+");
     writeSync(fd, Buffer.from([0xff, 0xff]), 0, 2, WAL_HEADER_BYTES + 300);
     closeSync(fd);
-    expect(() => readAll(dir)).toThrow(/followed by a valid record at offset/);
+    expect(() => readAll(dir)).toThrow(/followed by a valid record of a later group \(seq \d+\) at offset/);
   });
 
-  it("a failed write is fatal: the error names the file, and the writer refuses to go on", () => {
-    const dir = tmp();
-    const w = new JournalWriter({ dir, nextSeq: 1, segmentBytes: 1 << 20 });
-    const buf = Buf.alloc(256);
-    w.append(buf, 0, command(buf, 1), 1);
-    w.commit();
-    closeSync((w as unknown as { fd: number }).fd); // the descriptor goes bad under it: the next write fails for real (EBADF)
-    w.append(buf, 0, command(buf, 2), 2);
-    expect(() => w.commit()).toThrow(/journal write failed on .*journal-0000000000000001\.wal.*stops taking commands/);
-    expect(() => w.append(buf, 0, command(buf, 3), 3)).toThrow(/must not be used again/);
-    expect(w.durableSeq).toBe(1);
-  });
+  for (const [what, op, code, message] of [
+    ["write", 0, "EIO", /journal write failed on .*journal-0000000000000001\.wal: the device reported an I\/O error.*stops taking commands/],
+    ["fdatasync", 1, "EIO", /journal fdatasync failed on .*: the device reported an I\/O error/],
+    ["write", 0, "ENOSPC", /journal write failed on .*: the disk is full/],
+  ] as const) {
+    it(`a failed ${what} (${code}) is fatal: the error says why and names the file, the writer refuses to go on`, () => {
+      const dir = tmp();
+      const fs = new FaultFs();
+      const w = new JournalWriter({ dir, nextSeq: 1, segmentBytes: 1 << 20, fs });
+      const buf = Buf.alloc(256);
+      w.append(buf, 0, command(buf, 1), 1);
+      w.commit();
+      fs.failAt = fs.ops + op; // the next group's write (op 0) or its fdatasync (op 1)
+      fs.failCode = code;
+      w.append(buf, 0, command(buf, 2), 2);
+      expect(() => w.commit()).toThrow(message);
+      expect(() => w.append(buf, 0, command(buf, 3), 3)).toThrow(/must not be used again/);
+      expect(w.durableSeq).toBe(1);
+    });
+  }
 
   it("a missing segment in the middle is corruption", () => {
     const dir = tmp();

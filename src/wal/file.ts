@@ -1,0 +1,58 @@
+/**
+ * The file operations the journal writer makes, as one small interface, so that a test can
+ * put a fault-injecting layer under it (lost, torn or failing writes) without touching the
+ * writer. `REAL_FS` is the one the node uses: plain synchronous syscalls.
+ */
+
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
+
+export interface JournalFile {
+  /** Writes `len` bytes of `src` from `offset` at file position `position`; returns bytes written. */
+  pwrite(src: Uint8Array, offset: number, len: number, position: number): number;
+  fdatasync(): void;
+  fsync(): void;
+  ftruncate(size: number): void;
+  close(): void;
+}
+
+export interface JournalFs {
+  /** Creates a new file; fails if it exists. */
+  create(path: string): JournalFile;
+  /** Opens an existing file for reading and writing. */
+  open(path: string): JournalFile;
+  /** Makes the directory's entries (a new file) durable. */
+  fsyncDir(dir: string): void;
+}
+
+class RealFile implements JournalFile {
+  constructor(private fd: number) {}
+  pwrite(src: Uint8Array, offset: number, len: number, position: number): number {
+    return writeSync(this.fd, src, offset, len, position);
+  }
+  fdatasync(): void {
+    fdatasyncSync(this.fd);
+  }
+  fsync(): void {
+    fsyncSync(this.fd);
+  }
+  ftruncate(size: number): void {
+    ftruncateSync(this.fd, size);
+  }
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+export const REAL_FS: JournalFs = {
+  create: (path) => new RealFile(openSync(path, "wx+")),
+  open: (path) => new RealFile(openSync(path, "r+")),
+  fsyncDir: (dir) => {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
+};

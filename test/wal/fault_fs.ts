@@ -1,0 +1,170 @@
+/**
+ * A fault-injecting file layer for the journal writer (the harness TESTING.md calls H1):
+ * real files in a temporary directory, plus a record of every write, truncate and file
+ * creation not yet made durable by an fsync. `powerLoss(prng)` then does to the files what
+ * a power cut may: each unsynced write is kept, lost, or torn (some 512-byte sectors of it
+ * landed, the rest did not, or landed as garbage); an unsynced truncate may be undone; a file
+ * created since the directory's last fsync may vanish. Faults can also be scheduled: the n-th
+ * operation fails with an errno (EIO, ENOSPC), or the process "dies" at the n-th operation
+ * (SimulatedCrash), optionally after half of a write.
+ */
+
+import { closeSync, existsSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { REAL_FS, type JournalFile, type JournalFs } from "../../src/wal/file.ts";
+import type { Prng } from "../../src/stdx/prng.ts";
+
+export class SimulatedCrash extends Error {
+  override readonly name = "SimulatedCrash";
+}
+
+interface Pending {
+  path: string;
+  kind: "write" | "truncate";
+  position: number;
+  /** The bytes there before the write (zeros beyond the old end). */
+  old: Uint8Array;
+  data: Uint8Array;
+  oldSize: number;
+}
+
+export class FaultFs implements JournalFs {
+  private pending: Pending[] = [];
+  private created: string[] = [];
+  ops = 0;
+  /** The operation number at which the process dies (SimulatedCrash), if any. */
+  crashAt = -1;
+  /** The operation number that fails with `failCode`, if any. */
+  failAt = -1;
+  failCode = "EIO";
+
+  create(path: string): JournalFile {
+    this.tick(path, undefined);
+    const f = REAL_FS.create(path);
+    this.created.push(path);
+    return this.wrap(path, f);
+  }
+
+  open(path: string): JournalFile {
+    return this.wrap(path, REAL_FS.open(path));
+  }
+
+  fsyncDir(dir: string): void {
+    this.tick(dir, undefined);
+    REAL_FS.fsyncDir(dir);
+    this.created = this.created.filter((p) => dirname(p) !== dir);
+  }
+
+  /** Applies a power cut to everything not yet durable, then forgets it. */
+  powerLoss(r: Prng): { kept: number; lost: number; torn: number; vanished: number } {
+    const counts = { kept: 0, lost: 0, torn: 0, vanished: 0 };
+    // Undo in reverse order, so each restore sees the state it was taken from.
+    for (const p of [...this.pending].reverse()) {
+      if (!existsSync(p.path)) continue;
+      const pick = r.nextU32() % 3;
+      if (pick === 0) {
+        counts.kept++;
+        continue;
+      }
+      if (p.kind === "truncate") {
+        counts.lost++;
+        const fd = openSync(p.path, "r+");
+        ftruncateSync(fd, p.oldSize);
+        closeSync(fd);
+        continue;
+      }
+      const fd = openSync(p.path, "r+");
+      if (pick === 1) {
+        counts.lost++;
+        writeSync(fd, p.old, 0, p.old.length, p.position);
+      } else {
+        counts.torn++;
+        // Sector by sector: landed, not landed, or garbage.
+        for (let s = 0; s < p.data.length; s += 512) {
+          const len = Math.min(512, p.data.length - s);
+          const what = r.nextU32() % 3;
+          if (what === 0) continue;
+          const bytes = what === 1 ? p.old.subarray(s, s + len) : garbage(r, len);
+          writeSync(fd, bytes, 0, len, p.position + s);
+        }
+      }
+      closeSync(fd);
+    }
+    for (const path of this.created) {
+      if (existsSync(path) && r.nextU32() % 2 === 0) {
+        unlinkSync(path);
+        counts.vanished++;
+      }
+    }
+    this.pending = [];
+    this.created = [];
+    return counts;
+  }
+
+  private tick(path: string, half: (() => void) | undefined): void {
+    const n = this.ops++;
+    if (n === this.failAt) throw Object.assign(new Error(`${this.failCode}: injected fault on ${path}`), { code: this.failCode });
+    if (n === this.crashAt) {
+      half?.();
+      throw new SimulatedCrash(`simulated crash at operation ${n} (${path})`);
+    }
+  }
+
+  private wrap(path: string, f: JournalFile): JournalFile {
+    const fs = this;
+    const durable = (): void => {
+      fs.pending = fs.pending.filter((p) => p.path !== path);
+    };
+    return {
+      pwrite(src, offset, len, position) {
+        const data = src.slice(offset, offset + len);
+        const record = (bytes: Uint8Array): void => {
+          fs.pending.push({ path, kind: "write", position, old: readOld(path, position, bytes.length), data: bytes.slice(), oldSize: statSync(path).size });
+        };
+        // A crash in the middle of a write leaves its first half written (unsynced).
+        fs.tick(path, () => {
+          const halfLen = (len >> 1) & ~7;
+          record(data.subarray(0, halfLen));
+          f.pwrite(data, 0, halfLen, position);
+        });
+        record(data);
+        return f.pwrite(data, 0, len, position);
+      },
+      fdatasync() {
+        fs.tick(path, undefined);
+        f.fdatasync();
+        durable();
+      },
+      fsync() {
+        fs.tick(path, undefined);
+        f.fsync();
+        durable();
+      },
+      ftruncate(size) {
+        fs.tick(path, undefined);
+        fs.pending.push({ path, kind: "truncate", position: 0, old: new Uint8Array(0), data: new Uint8Array(0), oldSize: statSync(path).size });
+        f.ftruncate(size);
+      },
+      close() {
+        f.close();
+      },
+    };
+  }
+}
+
+function readOld(path: string, position: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, out, 0, len, position);
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+function garbage(r: Prng, len: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = r.nextU32() & 0xff;
+  return b;
+}
