@@ -31,6 +31,23 @@ export class Control {
     return Atomics.load(this.i32, C_DURABLE_LO);
   }
 
+  /**
+   * Blocks (a worker only) until the durable seq reaches `seq` (low 32 bits, wrap-safe) or
+   * `timeoutMs` passes; returns whether it did.
+   */
+  awaitDurable(seq: number, timeoutMs: number): boolean {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const d = Atomics.load(this.i32, C_DURABLE_LO);
+      if (((d - (seq | 0)) | 0) >= 0) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.add(this.i32, C_DURABLE_PARKED, 1); // seq-cst, before the re-check inside wait
+      Atomics.wait(this.i32, C_DURABLE_LO, d, Math.min(left, 50));
+      Atomics.sub(this.i32, C_DURABLE_PARKED, 1);
+    }
+  }
+
   /** An inbound producer published: bump the doorbell, wake the loop if it is parked. */
   ring(): void {
     Atomics.add(this.i32, C_DOORBELL, 1); // seq-cst: after the ring's publish store

@@ -59,6 +59,8 @@ export interface EngineLoopOptions {
   clock?: Clock;
   /** Called on the main thread after every slice (supervision, metrics). */
   onSlice?: () => void;
+  /** Called on the main thread after each published batch, with the last seq applied (snapshots). */
+  afterBatch?: (lastSeq: number) => void;
 }
 
 /** A source of command timestamps. */
@@ -113,6 +115,7 @@ export class EngineLoop {
   private readonly durableByLoop: boolean;
   private readonly clock: Clock;
   private readonly onSlice: (() => void) | undefined;
+  private readonly afterBatch: ((lastSeq: number) => void) | undefined;
   private nextSeq: number;
   private stopRequested = false;
   private fault: Error | undefined;
@@ -141,6 +144,7 @@ export class EngineLoop {
     this.durableByLoop = o.durableByLoop ?? false;
     this.clock = o.clock ?? new MonotonicClock();
     this.onSlice = o.onSlice;
+    this.afterBatch = o.afterBatch;
     this.nextSeq = o.firstSeq ?? 1;
     assert(Number.isSafeInteger(this.nextSeq) && this.nextSeq >= 1, "the first sequence number must be a positive safe integer");
     assert(TOPICS.every((t, i) => TopicBit[t] === 1 << i), "topic bits follow TOPICS order");
@@ -231,6 +235,7 @@ export class EngineLoop {
     this.journal.publish();
     for (let t = 0; t < this.topicProducers.length; t++) this.topicProducers[t]!.publish();
     if (this.durableByLoop) this.control.setDurable(this.nextSeq - 1);
+    this.afterBatch?.(this.nextSeq - 1);
   }
 
   /** One inbound command: sequence it into the journal ring, apply it there, publish its events. */

@@ -11,7 +11,11 @@ import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
+import { mkdirSync } from "node:fs";
 import { recoverJournal, type Recovery } from "../wal/recover.ts";
+import { readNewestSnapshot } from "../wal/snapshot_file.ts";
+import { captureState, restoreState } from "../engine/state.ts";
+import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
 import type { JournalWorkerData } from "../wal/journal_worker.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
@@ -33,6 +37,8 @@ export interface NodeOptions {
   dataDir?: string;
   /** Journal segment size (default 1 GiB). */
   segmentBytes?: number;
+  /** Commands between engine snapshots (with a data directory; default 1,000,000; 0: none). */
+  snapshotEvery?: number;
   log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
@@ -68,6 +74,18 @@ export class VenueNode {
   /** What recovery found (with a data directory). */
   readonly recovery: Recovery | undefined;
   private readonly journalData: JournalWorkerData | undefined;
+  private snapshotWorker: Worker | undefined;
+  private readonly snapshotDir: string | undefined;
+  private readonly snapshotEvery: number;
+  private lastSnapshotSeq = 0;
+  private snapshotInFlight = false;
+  /** Resolves when no snapshot is being written. */
+  private snapshotIdle: Promise<void> = Promise.resolve();
+  private snapshotWritten: () => void = () => {};
+  private readonly log: (line: string) => void;
+  /** Snapshots written since start: seq, file, ms from capture to rename, bytes. */
+  readonly snapshots: Array<{ seq: number; name: string; ms: number; bytes: number; captureMs: number }> = [];
+  private lastCaptureMs = 0;
 
   constructor(o: NodeOptions = {}) {
     this.engine = o.engine ?? new Engine();
@@ -82,15 +100,31 @@ export class VenueNode {
     };
     this.pluginSpecs = o.plugins ?? [];
     let firstSeq = o.firstSeq ?? 1;
+    this.log = o.log ?? (() => {});
+    this.snapshotEvery = o.snapshotEvery ?? 1_000_000;
     if (o.dataDir !== undefined) {
       const dir = join(o.dataDir, "journal");
       const engine = this.engine;
       const t0 = performance.now();
-      this.recovery = recoverJournal(dir, (buf, offset) => {
+      // The newest snapshot that checks, then the journal after it (every record is still read and checked).
+      this.snapshotDir = join(o.dataDir, "snapshots");
+      mkdirSync(this.snapshotDir, { recursive: true });
+      const snap = readNewestSnapshot(this.snapshotDir, this.log);
+      const from = snap?.seq ?? 0;
+      if (snap !== undefined) {
+        restoreState(engine, snap.state);
+        this.lastSnapshotSeq = snap.seq;
+        this.log(`recovery: restored ${snap.name}`);
+      }
+      this.recovery = recoverJournal(dir, (buf, offset, _size, seq) => {
+        if (seq <= from) return;
         engine.apply(buf, offset);
         engine.out.clear();
-      }, { log: o.log ?? (() => {}), progress: (records, done, total) => o.log?.(`recovery: segment ${done}/${total}, ${records} commands replayed`) });
-      o.log?.(`recovery: ${this.recovery.records} commands from ${this.recovery.segments} segment(s) in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
+      }, { log: this.log, progress: (records, done, total) => this.log(`recovery: segment ${done}/${total}, ${records} commands read`) });
+      if (this.recovery.nextSeq - 1 < from) {
+        throw new VenueError("SNAPSHOT_AHEAD_OF_JOURNAL", `snapshot ${snap!.name} holds seq ${from} but the journal ends at ${this.recovery.nextSeq - 1}: the journal lost records it had made durable; restore the data directory from a backup`);
+      }
+      this.log(`recovery: ${this.recovery.records} commands in ${this.recovery.segments} segment(s), ${this.recovery.nextSeq - 1 - from} replayed after the snapshot, in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
       firstSeq = this.recovery.nextSeq;
       this.journal.openSlot(0, "gating", true);
       this.control.setDurable(firstSeq - 1);
@@ -112,6 +146,7 @@ export class VenueNode {
       ...(o.clock ? { clock: o.clock } : {}),
       firstSeq,
       onSlice: () => this.plugins.check(),
+      afterBatch: (seq) => this.maybeSnapshot(seq),
     });
     // Driver producers live on the main thread here; a driver on another thread makes its own over the same ring.
     this.drivers = driverRings.map((r) => new InboundProducer(r, this.control, { wait }));
@@ -146,6 +181,21 @@ export class VenueNode {
         if (code !== 0) this.loop.fence(new VenueError("JOURNAL_WORKER_EXITED", `the journal worker exited with code ${code}`));
       });
     }
+    if (this.snapshotDir !== undefined && this.snapshotEvery > 0) {
+      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, control: this.control.sab } }, name: "snapshots" });
+      this.snapshotWorker = w;
+      w.on("message", (r: SnapshotReply) => {
+        this.snapshotInFlight = false;
+        this.snapshotWritten();
+        if ("done" in r) {
+          this.snapshots.push({ seq: r.done, name: r.name, ms: r.ms, bytes: r.bytes, captureMs: this.lastCaptureMs });
+          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread, written in ${r.ms.toFixed(0)} ms`);
+        } else {
+          this.log(`snapshot of seq ${r.failed} failed: ${r.message} (the journal still holds everything)`);
+        }
+      });
+      w.on("error", (err) => this.log(`snapshot worker failed: ${String(err)}`));
+    }
     this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
     this.started = this.loop.start();
     return this.started;
@@ -159,7 +209,32 @@ export class VenueNode {
     } finally {
       // The loop has set the status to stopped (or fenced): the journal worker commits what is left and exits.
       await this.journalExited;
+      // A snapshot in flight finishes (its seq is durable now); then the worker goes.
+      if (this.snapshotWorker !== undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.snapshotIdle, new Promise<void>((r) => (timer = setTimeout(r, 30_000)))]);
+        clearTimeout(timer);
+        await this.snapshotWorker.terminate();
+      }
     }
+  }
+
+  /** After a batch: capture the engine's state every `snapshotEvery` commands and hand it to the snapshot worker. */
+  private maybeSnapshot(seq: number): void {
+    if (this.snapshotWorker === undefined || this.snapshotInFlight || seq - this.lastSnapshotSeq < this.snapshotEvery) return;
+    this.snapshot(seq);
+  }
+
+  /** Takes a snapshot of the state as of `seq` now (the loop has applied exactly up to it). */
+  private snapshot(seq: number): void {
+    const t0 = performance.now();
+    const state = captureState(this.engine);
+    this.lastCaptureMs = performance.now() - t0;
+    this.snapshotInFlight = true;
+    this.snapshotIdle = new Promise((r) => (this.snapshotWritten = r));
+    this.lastSnapshotSeq = seq;
+    const job: SnapshotJob = { seq, state, createdNs: BigInt(Date.now()) * 1_000_000n };
+    this.snapshotWorker!.postMessage(job, state.blobs.map((b) => b.buffer as ArrayBuffer));
   }
 
   /** The highest sequence the journal has made durable (low 32 bits compared; exact below 2^32). */

@@ -1,0 +1,43 @@
+/**
+ * The snapshot worker: takes captured engine states from the main thread (their buffers
+ * transferred, not copied), waits until the journal has made the state's seq durable (a
+ * snapshot must never hold a command a crash could take back from the journal), writes the
+ * snapshot file atomically, keeps the newest two, and reports each one done.
+ */
+
+import { parentPort, workerData } from "node:worker_threads";
+import { performance } from "node:perf_hooks";
+import { Control } from "../bus/control.ts";
+import type { CapturedState } from "../engine/state.ts";
+import { pruneSnapshots, writeSnapshot } from "./snapshot_file.ts";
+
+export interface SnapshotWorkerData {
+  dir: string;
+  control: SharedArrayBuffer;
+}
+
+export interface SnapshotJob {
+  seq: number;
+  state: CapturedState;
+  createdNs: bigint;
+}
+
+export type SnapshotReply = { done: number; name: string; ms: number; bytes: number } | { failed: number; message: string };
+
+const data = (workerData as { snapshot?: SnapshotWorkerData } | undefined)?.snapshot;
+if (parentPort !== null && data !== undefined) {
+  const control = new Control(data.control);
+  const port = parentPort;
+  port.on("message", (job: SnapshotJob) => {
+    const t0 = performance.now();
+    try {
+      if (!control.awaitDurable(job.seq, 60_000)) throw new Error(`seq ${job.seq} did not become durable within 60 s`);
+      const name = writeSnapshot(data.dir, job.seq, job.state, job.createdNs);
+      pruneSnapshots(data.dir, 2);
+      const bytes = job.state.blobs.reduce((n, b) => n + b.length, 0);
+      port.postMessage({ done: job.seq, name, ms: performance.now() - t0, bytes } satisfies SnapshotReply);
+    } catch (err) {
+      port.postMessage({ failed: job.seq, message: err instanceof Error ? err.message : String(err) } satisfies SnapshotReply);
+    }
+  });
+}
