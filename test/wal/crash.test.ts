@@ -5,7 +5,9 @@
  *   P1  every sequence the node reported durable is in the journal;
  *   P2  the journal is a prefix of what was submitted: seqs 1..n, each record exactly the
  *       command submitted for that seq (timestamps aside).
- * Then the node restarts on the same directory and goes on (a crash chain), five times.
+ * Then the node restarts on the same directory and goes on (a crash chain), five times. The
+ * node snapshots every 3,000 commands, so restarts restore snapshots too; at the end, the
+ * newest snapshot plus the journal after it must build exactly the engine the whole journal does.
  */
 
 import { spawn } from "node:child_process";
@@ -18,13 +20,27 @@ import { recoverJournal } from "../../src/wal/recover.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { commandFor } from "./crash_commands.ts";
+import { createHash } from "node:crypto";
+import { Engine } from "../../src/engine/engine.ts";
+import { captureState } from "../../src/engine/state.ts";
+import { VenueNode } from "../../src/node/node.ts";
+
+function fingerprint(e: Engine): string {
+  const s = captureState(e);
+  const h = createHash("sha256").update(JSON.stringify(s.shape));
+  for (const b of s.blobs) h.update(b);
+  return h.digest("hex");
+}
 
 const CHILD = fileURLToPath(new URL("./crash_child.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "venue-crash-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the child until it has reported `killAt` as durable (or more), then SIGKILLs it; returns the last durable it reported. */
-function runAndKill(killAt: number): Promise<{ recovered: number; durable: number }> {
+/**
+ * Runs the child until it has reported `killAt` as durable (or more), and a snapshot if
+ * `needSnapshot`, then SIGKILLs it; returns the last durable it reported.
+ */
+function runAndKill(killAt: number, needSnapshot: boolean): Promise<{ recovered: number; durable: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", CHILD, join(dir, "data")], { stdio: ["ignore", "pipe", "pipe"] });
     let recovered = -1;
@@ -46,7 +62,8 @@ function runAndKill(killAt: number): Promise<{ recovered: number; durable: numbe
         const [word, n] = line.split(" ");
         if (word === "recovered") recovered = Number(n);
         if (word === "durable") durable = Math.max(durable, Number(n));
-        if (durable >= killAt && !killed) {
+        if (word === "snapshot") needSnapshot = false;
+        if (durable >= killAt && !needSnapshot && !killed) {
           killed = true;
           child.kill("SIGKILL");
         }
@@ -69,7 +86,7 @@ describe("crash: SIGKILL during group commit", () => {
     const check = Buf.alloc(512);
     for (let round = 0; round < 5; round++) {
       const killAt = lastDurable + 500 + (r.nextU32() % 5000);
-      const { recovered, durable } = await runAndKill(killAt);
+      const { recovered, durable } = await runAndKill(killAt, round % 2 === 1);
       expect(recovered).toBeGreaterThanOrEqual(lastDurable); // the restart found everything acknowledged before
       const seqs: number[] = [];
       recoverJournal(join(dir, "data", "journal"), (buf, offset, size, seq) => {
@@ -87,5 +104,16 @@ describe("crash: SIGKILL during group commit", () => {
       console.log(`  kill ${round + 1}: acknowledged ${durable}, recovered ${n}`);
       lastDurable = durable;
     }
+    // The child snapshotted as it ran (and restored snapshots on each restart): the newest
+    // snapshot plus the journal after it must build the same engine as the whole journal.
+    const logs: string[] = [];
+    const node = new VenueNode({ dataDir: join(dir, "data"), log: (l) => logs.push(l) });
+    expect(logs.join("\n")).toMatch(/restored snapshot-/);
+    const full = new Engine();
+    recoverJournal(join(dir, "data", "journal"), (buf, offset) => {
+      full.apply(buf, offset);
+      full.out.clear();
+    }, { readOnly: true });
+    expect(fingerprint(node.engine)).toBe(fingerprint(full));
   });
 });
