@@ -55,6 +55,11 @@ export class FaultFs implements JournalFs {
     this.created = this.created.filter((p) => dirname(p) !== dir);
   }
 
+  /** Writes and truncates not yet made durable (all files). */
+  get unsynced(): number {
+    return this.pending.length;
+  }
+
   /** Applies a power cut to everything not yet durable, then forgets it. */
   powerLoss(r: Prng): { kept: number; lost: number; torn: number; vanished: number } {
     const counts = { kept: 0, lost: 0, torn: 0, vanished: 0 };

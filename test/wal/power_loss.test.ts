@@ -7,6 +7,8 @@
  *   - never report corruption (a power cut is not corruption),
  *   - give seqs 1..n, each record exactly the one written (P2: a prefix),
  *   - keep every seq a commit acknowledged (P1),
+ * and no commit may return (acknowledge) while any write is unsynced (the ack-after-fsync
+ * audit, TESTING.md 3),
  * and the journal must take new records after it and read back whole (P3: the torn tail
  * was cut for good).
  */
@@ -61,9 +63,13 @@ describe("journal under power loss", () => {
           const w = new JournalWriter({ dir, nextSeq: 1, segmentBytes: 8 << 10, groupBytes: 2 << 10, fs });
           for (let seq = 1; seq <= commands; seq++) {
             w.append(buf, 0, command(buf, seq), seq);
-            if (r.nextU32() % 8 === 0) acked = w.commit();
+            if (r.nextU32() % 8 === 0) {
+              acked = w.commit();
+              if (fs.unsynced !== 0) throw new Error(`seed ${seed}: commit acknowledged seq ${acked} with ${fs.unsynced} writes not yet synced`);
+            }
           }
           acked = w.commit();
+          if (fs.unsynced !== 0) throw new Error(`seed ${seed}: commit acknowledged seq ${acked} with ${fs.unsynced} writes not yet synced`);
         } catch (err) {
           // The writer reports a failed operation as JournalWriteError, with the crash as its cause.
           if (!(err instanceof SimulatedCrash) && !((err as Error).cause instanceof SimulatedCrash)) throw err;
