@@ -1,8 +1,8 @@
 /**
  * `venue inspect wal FILE` prints a journal segment: its header, its records (seq, offset,
  * length, CRC, command kind) and how it ends (cleanly, or with a torn tail). `venue verify
- * DIR` checks every file of a data directory the way recovery reads it, without changing
- * anything, and says what recovery would do. Both read only. Exit codes: 0 fine, 1 damage.
+ * DIR` checks every file of a data directory (journal segments and snapshots) the way
+ * recovery reads them, without changing anything, and says what recovery would do. Both read only. Exit codes: 0 fine, 1 damage.
  */
 
 import { existsSync, statSync } from "node:fs";
@@ -11,6 +11,7 @@ import { CommandKind } from "../schema/command.ts";
 import { WAL_FRAME_OVERHEAD, WAL_HEADER_BYTES } from "../schema/wal.ts";
 import { JournalCorruptError, readSegmentHeader, scanSegment } from "../wal/segment.ts";
 import { recoverJournal } from "../wal/recover.ts";
+import { listSnapshots, readSnapshot } from "../wal/snapshot_file.ts";
 import { Buf } from "../schema/layout.ts";
 import { closeSync, openSync, readSync } from "node:fs";
 
@@ -64,7 +65,23 @@ export function verifyDir(dir: string, out: NodeJS.WritableStream = process.stdo
     const r = recoverJournal(journal, () => {}, { readOnly: true, log: (l) => notes.push(l) });
     for (const n of notes) say(n);
     say(`journal: ${r.segments} segment(s), ${r.records} commands, seq 1..${r.nextSeq - 1}: ${r.truncated ? "readable, with a torn tail recovery will cut" : "OK"}`);
-    return 0;
+    let bad = 0;
+    const snapDir = join(dir, "snapshots");
+    if (existsSync(snapDir)) {
+      for (const name of listSnapshots(snapDir)) {
+        const snap = readSnapshot(snapDir, name);
+        if (typeof snap === "string") {
+          bad++;
+          say(`snapshot ${name}: DAMAGED: ${snap} (recovery passes over it)`);
+        } else if (snap.seq > r.nextSeq - 1) {
+          bad++;
+          say(`snapshot ${name}: seq ${snap.seq} is beyond the journal's end (${r.nextSeq - 1}): the journal lost durable records`);
+        } else {
+          say(`snapshot ${name}: OK (seq ${snap.seq})`);
+        }
+      }
+    }
+    return bad === 0 ? 0 : 1;
   } catch (err) {
     if (!(err instanceof JournalCorruptError)) throw err;
     for (const n of notes) say(n);
