@@ -101,5 +101,5 @@ describe("journal under power loss", () => {
     }
     console.log(`  unsynced operations at the cut: ${totals.kept} kept, ${totals.lost} lost, ${totals.torn} torn; ${totals.vanished} new files vanished; ${totals.acked} records acknowledged, ${totals.recovered} recovered`);
     expect(totals.lost + totals.torn).toBeGreaterThan(0);
-  });
+  }, 60_000 + RUNS * 100);
 });
