@@ -71,6 +71,8 @@ export class VenueNode {
   private started: Promise<void> | undefined;
   private journalWorker: Worker | undefined;
   private journalExited: Promise<void> | undefined;
+  /** The journal writer's counts, once its worker has exited (after `stop`). */
+  journalStats: { groups: number; records: number; durableSeq: number } | undefined;
   /** What recovery found (with a data directory). */
   readonly recovery: Recovery | undefined;
   private readonly journalData: JournalWorkerData | undefined;
@@ -176,6 +178,9 @@ export class VenueNode {
       const w = new Worker(new URL("../../workers/journal.mjs", import.meta.url), { workerData: { journal: this.journalData }, name: "journal" });
       this.journalWorker = w;
       this.journalExited = new Promise((res) => w.once("exit", () => res()));
+      w.on("message", (m: { stats?: { groups: number; records: number; durableSeq: number } }) => {
+        if (m.stats !== undefined) this.journalStats = m.stats;
+      });
       w.on("error", (err) => this.loop.fence(err instanceof Error ? err : new Error(String(err))));
       w.on("exit", (code) => {
         if (code !== 0) this.loop.fence(new VenueError("JOURNAL_WORKER_EXITED", `the journal worker exited with code ${code}`));
