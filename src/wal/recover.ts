@@ -22,6 +22,8 @@ export interface Recovery {
   live: LiveSegment | undefined;
   segments: number;
   records: number;
+  /** Bytes of records read (frames, headers excluded). */
+  bytes: number;
   /** What was cut off the live segment's tail, if anything. */
   truncated: { file: string; offset: number; reason: string } | undefined;
 }
@@ -30,6 +32,8 @@ export interface RecoverOptions {
   log?: (line: string) => void;
   /** Check only: report a torn tail or a headerless newest segment, change nothing (venue verify). */
   readOnly?: boolean;
+  /** The seq the journal's first segment starts at (default 1; more once old segments are deleted). */
+  firstSeq?: number;
   /** Called after each segment with the records so far and the segments done / total. */
   progress?: (records: number, done: number, total: number) => void;
 }
@@ -63,8 +67,9 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
       names = names.slice(0, -1);
     }
   }
-  let nextSeq = 1;
+  let nextSeq = o.firstSeq ?? 1;
   let prevCrc = 0;
+  let bytes = 0;
   let salt = -1;
   let records = 0;
   let live: LiveSegment | undefined;
@@ -88,12 +93,13 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
       }
     }
     records += r.records;
+    bytes += r.end - WAL_HEADER_BYTES;
     nextSeq = r.lastSeq + 1;
     prevCrc = r.lastCrc;
     if (isLive) live = { name, segment: r.header.segment, salt: r.header.salt, end: r.end, lastCrc: r.lastCrc };
     o.progress?.(records, i + 1, names.length);
   });
-  return { nextSeq, live, segments: names.length, records, truncated };
+  return { nextSeq, live, segments: names.length, records, bytes, truncated };
 }
 
 /** True if every byte after the header is zero (nothing was written there). */
