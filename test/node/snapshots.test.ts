@@ -6,29 +6,20 @@
  * same state, byte for byte.
  */
 
-import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { Engine } from "../../src/engine/engine.ts";
-import { captureState } from "../../src/engine/state.ts";
 import { VenueNode } from "../../src/node/node.ts";
+import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
-import { recoverJournal } from "../../src/wal/recover.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
 
 const data = mkdtempSync(join(tmpdir(), "venue-snap-"));
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
-function fingerprint(e: Engine): string {
-  const s = captureState(e);
-  const h = createHash("sha256").update(JSON.stringify(s.shape));
-  for (const b of s.blobs) h.update(b);
-  return h.digest("hex");
-}
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   const deadline = performance.now() + 30_000;
@@ -76,11 +67,7 @@ describe("snapshots", () => {
     expect(again.loop.seq).toBe(last + 1);
     expect(node.snapshots.at(-1)!.seq).toBeLessThan(last); // so the restart replayed journal records after it
     // A full replay of the journal, no snapshot.
-    const full = new Engine();
-    recoverJournal(join(data, "journal"), (buf, offset) => {
-      full.apply(buf, offset);
-      full.out.clear();
-    }, { readOnly: true });
+    const full = fullReplay(join(data, "journal"));
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
     expect(fingerprint(full)).toBe(live);
   });
@@ -93,11 +80,7 @@ describe("snapshots", () => {
     const again = new VenueNode({ dataDir: data, drivers: 1, log: (l) => logs.push(l) });
     expect(logs.join("\n")).toMatch(new RegExp(`passed over ${newest}: shorter than a header`));
     expect(logs.join("\n")).toMatch(/restored snapshot-/);
-    const full = new Engine();
-    recoverJournal(join(data, "journal"), (buf, offset) => {
-      full.apply(buf, offset);
-      full.out.clear();
-    }, { readOnly: true });
+    const full = fullReplay(join(data, "journal"));
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
   });
 });

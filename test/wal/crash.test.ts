@@ -20,17 +20,9 @@ import { recoverJournal } from "../../src/wal/recover.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { commandFor } from "./crash_commands.ts";
-import { createHash } from "node:crypto";
-import { Engine } from "../../src/engine/engine.ts";
-import { captureState } from "../../src/engine/state.ts";
 import { VenueNode } from "../../src/node/node.ts";
+import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 
-function fingerprint(e: Engine): string {
-  const s = captureState(e);
-  const h = createHash("sha256").update(JSON.stringify(s.shape));
-  for (const b of s.blobs) h.update(b);
-  return h.digest("hex");
-}
 
 const CHILD = fileURLToPath(new URL("./crash_child.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "venue-crash-"));
@@ -112,11 +104,7 @@ describe("crash: SIGKILL during group commit", () => {
     const logs: string[] = [];
     const node = new VenueNode({ dataDir: join(dir, "data"), log: (l) => logs.push(l) });
     expect(logs.join("\n")).toMatch(/restored snapshot-/);
-    const full = new Engine();
-    recoverJournal(join(dir, "data", "journal"), (buf, offset) => {
-      full.apply(buf, offset);
-      full.out.clear();
-    }, { readOnly: true });
+    const full = fullReplay(join(dir, "data", "journal"));
     expect(fingerprint(node.engine)).toBe(fingerprint(full));
   }, 60_000 + KILLS * 10_000);
 });
