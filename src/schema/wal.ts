@@ -37,6 +37,13 @@ export const WAL_VERSION = 1;
 export const WAL_HEADER_BYTES = 64;
 export const WAL_FRAME_OVERHEAD = 24;
 export const WAL_TYPE_COMMAND = 1;
+/**
+ * The most bytes one group (one write, one fdatasync) may hold. Recovery relies on it: a
+ * group is written only after the one before it is synced, so whatever a crash can leave
+ * after the last whole record lies within one group's length of it, and a later group
+ * starts within one group's length of any damage. Recovery reads that far past the end.
+ */
+export const WAL_GROUP_BYTES_MAX = 1 << 20;
 
 export const WH_MAGIC = 0;
 export const WH_VERSION = 4;

@@ -14,6 +14,7 @@ import { MAX_COMMAND_SIZE } from "../schema/command.ts";
 import { VenueError } from "../stdx/errors.ts";
 import {
   WAL_FRAME_OVERHEAD,
+  WAL_GROUP_BYTES_MAX,
   WAL_HEADER_BYTES,
   WAL_MAGIC,
   WAL_TYPE_COMMAND,
@@ -221,8 +222,11 @@ function scanTail(fd: number, size: number, from: number, salt: number, damagedS
   const dv = buf.dv;
   const words = buf.f64;
   let nonZero = -1;
-  for (let base = from & ~7; base < size; base += CHUNK) {
-    const filled = readSync(fd, buf.u8, 0, Math.min(buf.byteLength, size - base), base);
+  // Two groups' length past the stop is as far as a crash can leave bytes or a later group
+  // can start (WAL_GROUP_BYTES_MAX); reading a 1 GiB segment to its end would take seconds.
+  const limit = Math.min(size, from + 2 * WAL_GROUP_BYTES_MAX + MAX_FRAME);
+  for (let base = from & ~7; base < limit; base += CHUNK) {
+    const filled = readSync(fd, buf.u8, 0, Math.min(buf.byteLength, limit - base), base);
     const stop = Math.min(CHUNK, filled - 8);
     for (let o = 0; o < stop; o += 8) {
       if (words[o >> 3] === 0 && dv.getUint32(o, true) === 0 && dv.getUint32(o + 4, true) === 0) continue; // 8 zero bytes (-0 is not all zero)

@@ -18,7 +18,7 @@ import { randomInt } from "node:crypto";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { Buf } from "../schema/layout.ts";
-import { WAL_FRAME_OVERHEAD, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
+import { WAL_FRAME_OVERHEAD, WAL_GROUP_BYTES_MAX, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
 import { writeFrame, writeSegmentHeader } from "./segment.ts";
 import { REAL_FS, type JournalFile, type JournalFs } from "./file.ts";
 
@@ -79,7 +79,8 @@ export class JournalWriter {
 
   constructor(private readonly o: WriterOptions) {
     this.segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    this.group = Buf.alloc(o.groupBytes ?? Math.min(1 << 20, this.segmentBytes >> 2));
+    this.group = Buf.alloc(o.groupBytes ?? Math.min(WAL_GROUP_BYTES_MAX, this.segmentBytes >> 2));
+    assert(this.group.byteLength <= WAL_GROUP_BYTES_MAX, `a group holds at most ${WAL_GROUP_BYTES_MAX} bytes (recovery reads that far past the last record)`);
     assert(this.segmentBytes >= WAL_HEADER_BYTES + this.group.byteLength, "a segment must hold at least one whole group");
     this.nextSeq = o.nextSeq;
     this.durableSeq = o.nextSeq - 1;
