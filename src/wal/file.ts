@@ -1,10 +1,10 @@
 /**
- * The file operations the journal writer makes, as one small interface, so that a test can
- * put a fault-injecting layer under it (lost, torn or failing writes) without touching the
- * writer. `REAL_FS` is the one the node uses: plain synchronous syscalls.
+ * The file operations the journal writer and the snapshot writer make, as one small
+ * interface, so that a test can put a fault-injecting layer under them (lost, torn or
+ * failing writes) without touching them. `REAL_FS` is the one the node uses: plain synchronous syscalls.
  */
 
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 
 export interface JournalFile {
   /** Writes `len` bytes of `src` from `offset` at file position `position`; returns bytes written. */
@@ -22,6 +22,10 @@ export interface JournalFs {
   open(path: string): JournalFile;
   /** Makes the directory's entries (a new file) durable. */
   fsyncDir(dir: string): void;
+  /** Renames a file (durable once its directory is fsynced). */
+  rename(from: string, to: string): void;
+  /** Removes a file if it exists. */
+  unlink(path: string): void;
 }
 
 class RealFile implements JournalFile {
@@ -55,4 +59,6 @@ export const REAL_FS: JournalFs = {
       closeSync(fd);
     }
   },
+  rename: (from, to) => renameSync(from, to),
+  unlink: (path) => rmSync(path, { force: true }),
 };

@@ -6,7 +6,8 @@
  * recovery with JournalCorruptError naming the file and offset. Main thread, at start.
  */
 
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { REAL_FS, type JournalFs } from "./file.ts";
 import { join } from "node:path";
 import { segmentFirstSeq } from "../schema/wal.ts";
 import { JournalCorruptError, readSegmentHeader, scanSegment, type OnRecord } from "./segment.ts";
@@ -34,6 +35,8 @@ export interface RecoverOptions {
   readOnly?: boolean;
   /** The seq the journal's first segment starts at (default 1; more once old segments are deleted). */
   firstSeq?: number;
+  /** The file operations recovery's own repairs use (tests put a fault-injecting layer here). */
+  fs?: JournalFs;
   /** Called after each segment with the records so far and the segments done / total. */
   progress?: (records: number, done: number, total: number) => void;
 }
@@ -48,6 +51,7 @@ export function listSegments(dir: string): string[] {
 export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions = {}): Recovery {
   if (!o.readOnly) mkdirSync(dir, { recursive: true });
   const log = o.log ?? (() => {});
+  const fs = o.fs ?? REAL_FS;
   let names = listSegments(dir);
   // A segment whose header never made it to disk (a crash while rotating) and that holds
   // nothing is the tail of the journal, torn: remove it.
@@ -61,8 +65,8 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
         log(`journal: ${newest} has no valid header (a crash while the segment was made); recovery will remove it`);
       } else {
         log(`journal: removed ${newest}: its header never reached the disk (a crash while the segment was made)`);
-        unlinkSync(join(dir, newest));
-        syncDir(dir);
+        fs.unlink(join(dir, newest));
+        fs.fsyncDir(dir);
       }
       names = names.slice(0, -1);
     }
@@ -88,7 +92,7 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
       if (o.readOnly) {
         log(`journal: ${name} has a torn tail at offset ${r.torn.offset} (${r.torn.reason}); recovery will cut it, keeping ${r.records} records`);
       } else {
-        cutTail(path, r.end, r.size);
+        cutTail(fs, path, r.end, r.size);
         log(`journal: cut a torn tail off ${name} at offset ${r.torn.offset} (${r.torn.reason}); ${r.records} records kept in it`);
       }
     }
@@ -134,22 +138,13 @@ function headerValid(path: string): boolean {
 }
 
 /** Zeroes everything from `end` on (cut, then extend back to the segment's size) and fsyncs. */
-function cutTail(path: string, end: number, size: number): void {
-  const fd = openSync(path, "r+");
+function cutTail(fs: JournalFs, path: string, end: number, size: number): void {
+  const f = fs.open(path);
   try {
-    ftruncateSync(fd, end);
-    ftruncateSync(fd, size);
-    fsyncSync(fd);
+    f.ftruncate(end);
+    f.ftruncate(size);
+    f.fsync();
   } finally {
-    closeSync(fd);
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    f.close();
   }
 }

@@ -6,7 +6,8 @@
  * and the main thread at start (read).
  */
 
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { REAL_FS, type JournalFs } from "./file.ts";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { CapturedState, Shape } from "../engine/state.ts";
@@ -18,7 +19,7 @@ import {
 const align8 = (n: number): number => (n + 7) & ~7;
 
 /** Writes `state` as the snapshot of `seq` in `dir`; returns the file name. */
-export function writeSnapshot(dir: string, seq: number, state: CapturedState, createdNs: bigint): string {
+export function writeSnapshot(dir: string, seq: number, state: CapturedState, createdNs: bigint, fs: JournalFs = REAL_FS): string {
   const shape = Buffer.from(JSON.stringify(state.shape), "utf8");
   const tableBytes = state.blobs.length * 16;
   let at = align8(SNAP_HEADER_BYTES + tableBytes + shape.length);
@@ -49,21 +50,17 @@ export function writeSnapshot(dir: string, seq: number, state: CapturedState, cr
 
   const name = snapshotName(seq);
   const tmp = join(dir, `${name}.tmp`);
-  const fd = openSync(tmp, "w");
+  fs.unlink(tmp); // left by an interrupted attempt
+  const f = fs.create(tmp);
   try {
     let done = 0;
-    while (done < size) done += writeSync(fd, file, done, size - done, done);
-    fsyncSync(fd);
+    while (done < size) done += f.pwrite(file, done, size - done, done);
+    f.fsync();
   } finally {
-    closeSync(fd);
+    f.close();
   }
-  renameSync(tmp, join(dir, name));
-  const dfd = openSync(dir, "r");
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  fs.rename(tmp, join(dir, name));
+  fs.fsyncDir(dir);
   return name;
 }
 

@@ -31,6 +31,7 @@ interface Pending {
 export class FaultFs implements JournalFs {
   private pending: Pending[] = [];
   private created: string[] = [];
+  private renames: Array<{ from: string; to: string }> = [];
   ops = 0;
   /** The operation number at which the process dies (SimulatedCrash), if any. */
   crashAt = -1;
@@ -53,6 +54,21 @@ export class FaultFs implements JournalFs {
     this.tick(dir, undefined);
     REAL_FS.fsyncDir(dir);
     this.created = this.created.filter((p) => dirname(p) !== dir);
+    this.renames = this.renames.filter((r) => dirname(r.to) !== dir);
+  }
+
+  rename(from: string, to: string): void {
+    this.tick(from, undefined);
+    REAL_FS.rename(from, to);
+    this.renames.push({ from, to });
+    // The file is known by its new name now: its pending writes and creation follow it.
+    for (const p of this.pending) if (p.path === from) p.path = to;
+    this.created = this.created.map((c) => (c === from ? to : c));
+  }
+
+  unlink(path: string): void {
+    this.tick(path, undefined);
+    REAL_FS.unlink(path);
   }
 
   /** Writes and truncates not yet made durable (all files). */
@@ -73,8 +89,10 @@ export class FaultFs implements JournalFs {
       }
       if (p.kind === "truncate") {
         counts.lost++;
+        // Undone: the old size, and the bytes a shrink cut off, come back.
         const fd = openSync(p.path, "r+");
         ftruncateSync(fd, p.oldSize);
+        if (p.old.length > 0) writeSync(fd, p.old, 0, p.old.length, p.position);
         closeSync(fd);
         continue;
       }
@@ -95,6 +113,14 @@ export class FaultFs implements JournalFs {
       }
       closeSync(fd);
     }
+    // A rename not yet made durable by a directory fsync may be undone.
+    for (const { from, to } of [...this.renames].reverse()) {
+      if (existsSync(to) && r.nextU32() % 2 === 0) {
+        REAL_FS.rename(to, from);
+        this.created = this.created.map((c) => (c === to ? from : c));
+        counts.lost++;
+      }
+    }
     for (const path of this.created) {
       if (existsSync(path) && r.nextU32() % 2 === 0) {
         unlinkSync(path);
@@ -103,6 +129,7 @@ export class FaultFs implements JournalFs {
     }
     this.pending = [];
     this.created = [];
+    this.renames = [];
     return counts;
   }
 
@@ -147,7 +174,9 @@ export class FaultFs implements JournalFs {
       },
       ftruncate(size) {
         fs.tick(path, undefined);
-        fs.pending.push({ path, kind: "truncate", position: 0, old: new Uint8Array(0), data: new Uint8Array(0), oldSize: statSync(path).size });
+        const oldSize = statSync(path).size;
+        const cut = size < oldSize ? readOld(path, size, oldSize - size) : new Uint8Array(0);
+        fs.pending.push({ path, kind: "truncate", position: size, old: cut, data: new Uint8Array(0), oldSize });
         f.ftruncate(size);
       },
       close() {
