@@ -39,6 +39,8 @@ export interface NodeOptions {
   segmentBytes?: number;
   /** Commands between engine snapshots (with a data directory; default 1,000,000; 0: none). */
   snapshotEvery?: number;
+  /** See JournalWorkerData.fsModule (fault injection in tests). */
+  journalFsModule?: string;
   log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
@@ -130,7 +132,7 @@ export class VenueNode {
       firstSeq = this.recovery.nextSeq;
       this.journal.openSlot(0, "gating", true);
       this.control.setDurable(firstSeq - 1);
-      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait };
+      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule };
     }
     const inboundBytes = bytes.inbound ?? 1 << 20;
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));

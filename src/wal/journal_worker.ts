@@ -19,6 +19,8 @@ import type { WaitStrategy } from "../bus/wait.ts";
 import { NodeStatus } from "../schema/control.ts";
 import type { Buf } from "../schema/layout.ts";
 import { JournalWriter, type LiveSegment } from "./writer.ts";
+import type { JournalFs } from "./file.ts";
+import { pathToFileURL } from "node:url";
 
 export interface JournalWorkerData {
   dir: string;
@@ -29,14 +31,20 @@ export interface JournalWorkerData {
   live: LiveSegment | undefined;
   segmentBytes: number | undefined;
   wait: WaitStrategy;
+  /**
+   * A module whose `createJournalFs()` returns the file layer to use instead of the real
+   * one: how the crash tests inject faults into a running node's journal worker.
+   */
+  fsModule?: string | undefined;
 }
 
-export function runJournal(d: JournalWorkerData): { groups: number; records: number; durableSeq: number } {
+export function runJournal(d: JournalWorkerData, fs?: JournalFs): { groups: number; records: number; durableSeq: number } {
   const control = new Control(d.control);
   const consumer = new RingConsumer(new Ring(d.ring, "journal"), d.slot, { wait: d.wait });
   const writer = new JournalWriter({
     dir: d.dir,
     nextSeq: d.nextSeq,
+    ...(fs ? { fs } : {}),
     ...(d.live ? { live: d.live } : {}),
     ...(d.segmentBytes ? { segmentBytes: d.segmentBytes } : {}),
   });
@@ -68,7 +76,10 @@ export function runJournal(d: JournalWorkerData): { groups: number; records: num
   return { groups: writer.groups, records: writer.records, durableSeq: writer.durableSeq };
 }
 
-if (parentPort !== null && (workerData as { journal?: JournalWorkerData } | undefined)?.journal !== undefined) {
-  const stats = runJournal((workerData as { journal: JournalWorkerData }).journal);
+const data = (workerData as { journal?: JournalWorkerData } | undefined)?.journal;
+if (parentPort !== null && data !== undefined) {
+  let fs: JournalFs | undefined;
+  if (data.fsModule !== undefined) fs = ((await import(pathToFileURL(data.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
+  const stats = runJournal(data, fs);
   parentPort.postMessage({ stats });
 }
