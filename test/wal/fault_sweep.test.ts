@@ -21,17 +21,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JournalWriter } from "../../src/wal/writer.ts";
 import { recoverJournal } from "../../src/wal/recover.ts";
-import { Buf, stamp } from "../../src/schema/layout.ts";
-import { Side } from "../../src/schema/codes.ts";
-import { writeNewOrder } from "../../src/schema/command.ts";
+import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { FaultFs, SimulatedCrash } from "./fault_fs.ts";
+import { journalCommand, recoverChecked } from "./journal_kit.ts";
 
-function command(buf: Buf, seq: number): number {
-  const size = writeNewOrder(buf, 0, { instrument: 0, account: `acc${seq % 3}`, orderId: `n${seq}`, side: Side.buy, price: 50 + (seq % 9), qty: 2 });
-  stamp(buf.dv, 0, seq, BigInt(seq));
-  return size;
-}
 
 type Fault = "none" | "kill" | "power" | "EIO" | "ENOSPC";
 
@@ -49,7 +43,7 @@ function workload(dir: string, seed: number, fault: Fault, at: number): { acked:
   try {
     const w = new JournalWriter({ dir, nextSeq: 1, segmentBytes: 4 << 10, groupBytes: 1 << 10, fs });
     for (let seq = 1; seq <= 150; seq++) {
-      w.append(buf, 0, command(buf, seq), seq);
+      w.append(buf, 0, journalCommand(buf, seq), seq);
       if (r.nextU32() % 6 === 0) acked = w.commit();
     }
     acked = w.commit();
@@ -62,17 +56,6 @@ function workload(dir: string, seed: number, fault: Fault, at: number): { acked:
   return { acked, ops: fs.ops, fs };
 }
 
-function recoverChecked(dir: string): number {
-  const check = Buf.alloc(256);
-  let n = 0;
-  recoverJournal(dir, (buf, offset, size, seq) => {
-    if (seq !== n + 1) throw new Error(`seq ${seq} after ${n}`);
-    const want = command(check, seq);
-    if (size !== want || Buffer.compare(buf.u8.subarray(offset, offset + size), check.u8.subarray(0, want)) !== 0) throw new Error(`seq ${seq}: not the record written`);
-    n = seq;
-  });
-  return n;
-}
 
 describe("journal fault sweep", () => {
   const seed = seedFromEnv();
@@ -105,7 +88,7 @@ describe("journal fault sweep", () => {
           const rec = recoverJournal(dir, () => {});
           const w = new JournalWriter({ dir, nextSeq: rec.nextSeq, ...(rec.live ? { live: rec.live } : {}), segmentBytes: 4 << 10, groupBytes: 1 << 10 });
           const buf = Buf.alloc(256);
-          for (let seq = rec.nextSeq; seq < rec.nextSeq + 10; seq++) w.append(buf, 0, command(buf, seq), seq);
+          for (let seq = rec.nextSeq; seq < rec.nextSeq + 10; seq++) w.append(buf, 0, journalCommand(buf, seq), seq);
           w.commit();
           w.close();
           expect(recoverChecked(dir), `${fault} at ${at}`).toBe(n + 10);

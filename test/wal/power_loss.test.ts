@@ -19,29 +19,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JournalWriter } from "../../src/wal/writer.ts";
 import { recoverJournal } from "../../src/wal/recover.ts";
-import { Buf, stamp } from "../../src/schema/layout.ts";
-import { Side } from "../../src/schema/codes.ts";
-import { writeNewOrder } from "../../src/schema/command.ts";
+import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { FaultFs, SimulatedCrash } from "./fault_fs.ts";
+import { journalCommand, recoverChecked } from "./journal_kit.ts";
 
-function command(buf: Buf, seq: number): number {
-  const size = writeNewOrder(buf, 0, { instrument: 0, account: `acct-${seq % 11}`, orderId: `order-${seq}`, side: Side.sell, price: 100 + (seq % 30), qty: 1 + (seq % 4) });
-  stamp(buf.dv, 0, seq, BigInt(seq));
-  return size;
-}
 
-function recoverChecked(dir: string): number {
-  const check = Buf.alloc(256);
-  let n = 0;
-  recoverJournal(dir, (buf, offset, size, seq) => {
-    if (seq !== n + 1) throw new Error(`seq ${seq} after ${n}`);
-    const want = command(check, seq);
-    if (size !== want || Buffer.compare(buf.u8.subarray(offset, offset + size), check.u8.subarray(0, want)) !== 0) throw new Error(`seq ${seq}: not the record written`);
-    n = seq;
-  });
-  return n;
-}
 
 describe("journal under power loss", () => {
   const base = seedFromEnv();
@@ -62,7 +45,7 @@ describe("journal under power loss", () => {
         try {
           const w = new JournalWriter({ dir, nextSeq: 1, segmentBytes: 8 << 10, groupBytes: 2 << 10, fs });
           for (let seq = 1; seq <= commands; seq++) {
-            w.append(buf, 0, command(buf, seq), seq);
+            w.append(buf, 0, journalCommand(buf, seq), seq);
             if (r.nextU32() % 8 === 0) {
               acked = w.commit();
               if (fs.unsynced !== 0) throw new Error(`seed ${seed}: commit acknowledged seq ${acked} with ${fs.unsynced} writes not yet synced`);
@@ -85,7 +68,7 @@ describe("journal under power loss", () => {
         // The journal goes on after recovery, and reads back whole.
         const rec = recoverJournal(dir, () => {});
         const w2 = new JournalWriter({ dir, nextSeq: rec.nextSeq, ...(rec.live ? { live: rec.live } : {}), segmentBytes: 8 << 10, groupBytes: 2 << 10 });
-        for (let seq = rec.nextSeq; seq < rec.nextSeq + 20; seq++) w2.append(buf, 0, command(buf, seq), seq);
+        for (let seq = rec.nextSeq; seq < rec.nextSeq + 20; seq++) w2.append(buf, 0, journalCommand(buf, seq), seq);
         w2.commit();
         w2.close();
         expect(recoverChecked(dir), `seed ${seed}`).toBe(n + 20);
