@@ -9,6 +9,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { crc32 } from "node:zlib";
+import { crc32Range } from "../stdx/crc32.ts";
 import { Buf } from "../schema/layout.ts";
 import { MAX_COMMAND_SIZE } from "../schema/command.ts";
 import { VenueError } from "../stdx/errors.ts";
@@ -97,7 +98,7 @@ export function writeFrame(dst: Buf, at: number, src: Buf, offset: number, size:
   dv.setUint32(at + WF_SEQ, seq >>> 0, true);
   dv.setUint32(at + WF_SEQ + 4, Math.floor(seq / 4294967296), true);
   dst.u8.set(src.u8.subarray(offset, offset + size), at + WF_PAYLOAD);
-  const crc = crc32(dst.u8.subarray(at, at + WF_PAYLOAD + size), salt);
+  const crc = crc32Range(dst.u8, at, at + WF_PAYLOAD + size, salt);
   dv.setUint32(at + WF_PAYLOAD + size, crc, true);
   dv.setUint32(at + WF_PAYLOAD + size + 4, 0, true);
   return crc;
@@ -205,7 +206,7 @@ function frameProblem(buf: Buf, o: number, filled: number, length: number, typeW
   if ((typeWord & 0xff) !== WAL_TYPE_COMMAND) return `bad record type ${typeWord & 0xff}`;
   if (o + length + WAL_FRAME_OVERHEAD > filled) return "record cut short by the end of the file";
   const got = dv.getUint32(o + WF_SEQ + 4, true) * 4294967296 + dv.getUint32(o + WF_SEQ, true);
-  const crc = crc32(buf.u8.subarray(o, o + WF_PAYLOAD + length), salt);
+  const crc = crc32Range(buf.u8, o, o + WF_PAYLOAD + length, salt);
   if (crc !== dv.getUint32(o + WF_PAYLOAD + length, true)) return `checksum mismatch (record seq ${got}?)`;
   if (got !== seq) return `seq ${got} where ${seq} was expected`;
   return undefined;
@@ -235,7 +236,7 @@ function scanTail(fd: number, size: number, from: number, salt: number, damagedS
       if ((typeWord & 0xff) !== WAL_TYPE_COMMAND) continue;
       const length = dv.getUint32(o, true);
       if (length < 24 || length > MAX_COMMAND_SIZE || (length & 7) !== 0 || o + length + WAL_FRAME_OVERHEAD > filled) continue;
-      if (crc32(buf.u8.subarray(o, o + WF_PAYLOAD + length), salt) !== dv.getUint32(o + WF_PAYLOAD + length, true)) continue;
+      if (crc32Range(buf.u8, o, o + WF_PAYLOAD + length, salt) !== dv.getUint32(o + WF_PAYLOAD + length, true)) continue;
       const seq = dv.getUint32(o + WF_SEQ + 4, true) * 4294967296 + dv.getUint32(o + WF_SEQ, true);
       const groupFirst = seq - (typeWord >>> WF_GROUP_INDEX_SHIFT);
       if (groupFirst > damagedSeq) return { later: { offset: base + o, seq }, nonZero };
