@@ -42,7 +42,8 @@ function main(): void {
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
   try {
-    // The journal: the set-up commands (seq 1..k) then the flow, as the node would have written them.
+    // The journal holds the flow from seq `firstSeq` on; the set-up commands before it (instruments,
+    // deposits) are applied to each engine directly, and recovery is told where the journal starts.
     const setup = newEngine();
     const firstSeq = 1 + 4 + 1000;
     const enc = encodeFlow(generateFlow({ seed: SEED, commands: COMMANDS, instruments: 4, accounts: 1000 }), setup, { firstSeq });
@@ -54,7 +55,6 @@ function main(): void {
     }
     w.commit();
     w.close();
-    // The set-up commands (seq 1 .. firstSeq - 1) are not in this journal: recovery is told where it starts.
     let bytes = 0;
     const verify: number[] = [];
     const replay: number[] = [];
