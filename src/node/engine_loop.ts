@@ -1,6 +1,7 @@
 /**
  * The engine loop: the main thread's only job. It drains the inbound rings in batches,
- * stamps each command with the next sequence number and the batch's time, writes it into
+ * stamps each command with the next sequence number and the time (the clock is read once
+ * per 64 commands, so commands close together share a timestamp), writes it into
  * the journal ring, applies it to the engine there in place, and publishes the engine's
  * events on the topic rings; then it publishes the batch (one store per ring) and, when
  * nothing is waiting, waits with its strategy on the doorbell every inbound producer rings.
