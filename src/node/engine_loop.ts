@@ -1,7 +1,7 @@
 /**
  * The engine loop: the main thread's only job. It drains the inbound rings in batches,
- * stamps each command with the next sequence number and the time (the clock is read once
- * per 64 commands, so commands close together share a timestamp), writes it into
+ * stamps each command with the next sequence number and the time (the clock is read for the
+ * first command of each pass, then once per 64 commands), writes it into
  * the journal ring, applies it to the engine there in place, and publishes the engine's
  * events on the topic rings; then it publishes the batch (one store per ring) and, when
  * nothing is waiting, waits with its strategy on the doorbell every inbound producer rings.
@@ -119,6 +119,7 @@ export class EngineLoop {
   private readonly afterBatch: ((lastSeq: number) => void) | undefined;
   private nextSeq: number;
   private stopRequested = false;
+  private clockStale = true;
   private fault: Error | undefined;
   private running: Promise<void> | undefined;
   /** Commands applied, events published, malformed inbound records dropped, slices run. */
@@ -222,6 +223,7 @@ export class EngineLoop {
   /** One pass over the inbound rings; each batch is published as it is done. */
   drainOnce(): number {
     let total = 0;
+    this.clockStale = true;
     for (let r = 0; r < this.inbound.length; r++) {
       const n = this.inbound[r]!.poll(this.onCommand, this.batchMax);
       if (n > 0) {
@@ -246,7 +248,12 @@ export class EngineLoop {
       this.malformed++; // an in-process source wrote a bad frame: never sequenced
       return;
     }
-    if ((this.commands & 63) === 0) this.clock.read();
+    // The time is read for the first command of each pass over the inbound rings (so a command
+    // after an idle spell is not stamped with an old time) and then every 64 commands.
+    if (this.clockStale || (this.commands & 63) === 0) {
+      this.clock.read();
+      this.clockStale = false;
+    }
     const o = this.journal.claim(size);
     const j = this.journalBuf;
     copyRecord(buf.f64, buf.i32, offset, j.f64, j.i32, o, size);
