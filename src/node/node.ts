@@ -1,7 +1,9 @@
 /**
- * The node, as far as the bus goes: the engine, the control block, the journal ring, the
- * topic rings, one inbound ring per source (drivers and plugins), the engine loop on the
- * main thread and the plugin supervisor. Built and started on the main thread.
+ * The node: the engine, the control block, the journal ring, the topic rings, one inbound
+ * ring per source (drivers and plugins), the engine loop on the main thread and the plugin
+ * supervisor; with a data directory also recovery (at construction: the newest snapshot,
+ * then the journal after it), the journal worker and the snapshot worker. Built and
+ * started on the main thread.
  *
  * Slots of the topic rings are handed out here: each consumer (a plugin, later the
  * gateway, market data and the event store) gets its own slot, opened gating or lossy.
@@ -12,8 +14,8 @@ import { join } from "node:path";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { mkdirSync } from "node:fs";
-import { recoverJournal, type Recovery } from "../wal/recover.ts";
-import { readNewestSnapshot } from "../wal/snapshot_file.ts";
+import { listSegments, recoverJournal, type Recovery } from "../wal/recover.ts";
+import { listSnapshots, readNewestSnapshot } from "../wal/snapshot_file.ts";
 import { captureState, restoreState } from "../engine/state.ts";
 import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
 import type { JournalWorkerData } from "../wal/journal_worker.ts";
@@ -113,6 +115,12 @@ export class VenueNode {
       // The newest snapshot that checks, then the journal after it (every record is still read and checked).
       this.snapshotDir = join(o.dataDir, "snapshots");
       mkdirSync(this.snapshotDir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
+      // The engine's state comes from the data directory: an engine that already holds state cannot take it.
+      const fresh = engine.instruments.count === 0 && engine.accountCount === 0 && engine.nextOrderNo === 1;
+      if (!fresh && (listSnapshots(this.snapshotDir).length > 0 || listSegments(dir).length > 0)) {
+        throw new VenueError("ENGINE_NOT_FRESH", `the data directory ${o.dataDir} holds a journal: give the node a fresh engine (its state is rebuilt from the directory)`);
+      }
       const snap = readNewestSnapshot(this.snapshotDir, this.log);
       const from = snap?.seq ?? 0;
       if (snap !== undefined) {

@@ -83,4 +83,9 @@ describe("snapshots", () => {
     const full = fullReplay(join(data, "journal"));
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
   });
+
+  it("refuses an engine that already holds state when the data directory holds a journal", () => {
+    const engine = fullReplay(join(data, "journal"));
+    expect(() => new VenueNode({ dataDir: data, engine })).toThrow(/holds a journal: give the node a fresh engine/);
+  });
 });
