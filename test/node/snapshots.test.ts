@@ -49,9 +49,14 @@ describe("snapshots", () => {
       }
     }
     d.flush();
-    const last = 2 + 40 + flow.length;
+    let last = 2 + 40 + flow.length;
     await until(() => node.durableSeq === last, `durable seq ${last}`);
     await until(() => node.snapshots.length >= 1, "a snapshot");
+    // A few more after the newest snapshot (the next is 2,000 commands away), so the restart replays some journal.
+    for (let k = 0; k < 10; k++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${k + 1}`, DEMO_MONEY.currency!, 5));
+    d.flush();
+    last += 10;
+    await until(() => node.durableSeq === last, `durable seq ${last}`);
     await node.stop();
     await running;
     const live = fingerprint(node.engine);
@@ -74,7 +79,7 @@ describe("snapshots", () => {
 
   it("passes over a damaged newest snapshot (logged) and uses the one before", () => {
     const dir = join(data, "snapshots");
-    const newest = "snapshot-0000000000009000.snap"; // newer than any the node wrote, and damaged
+    const newest = "snapshot-0000999999999999.snap"; // newer than any the node wrote, and damaged
     writeFileSync(join(dir, newest), "not a snapshot");
     const logs: string[] = [];
     const again = new VenueNode({ dataDir: data, drivers: 1, log: (l) => logs.push(l) });
