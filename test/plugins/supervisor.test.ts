@@ -32,7 +32,7 @@ describe("plugins", () => {
     const reports: PluginReport[] = [];
     const node = new VenueNode({
       drivers: 1,
-      heartbeatMs: 500,
+      heartbeatMs: 1_000,
       cutOffMs: 200,
       plugins: [
         { module: FIXTURE, name: "counter", topics: ["trades"], delivery: "gating", options: { mode: "count", account: "tape" } },
