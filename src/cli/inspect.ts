@@ -64,8 +64,9 @@ export function verifyDir(dir: string, out: NodeJS.WritableStream = process.stdo
   try {
     const r = recoverJournal(journal, () => {}, { readOnly: true, log: (l) => notes.push(l) });
     for (const n of notes) say(n);
-    say(`journal: ${r.segments} segment(s), ${r.records} commands, seq 1..${r.nextSeq - 1}: ${r.truncated ? "readable, with a torn tail recovery will cut" : "OK"}`);
+    say(`journal: ${r.segments} segment(s), ${r.records} commands, seq ${r.firstSeq}..${r.nextSeq - 1}: ${r.truncated ? "readable, with a torn tail recovery will cut" : "OK"}`);
     let bad = 0;
+    let covered = 0; // the highest valid snapshot's seq
     const snapDir = join(dir, "snapshots");
     if (existsSync(snapDir)) {
       for (const name of listSnapshots(snapDir)) {
@@ -77,9 +78,14 @@ export function verifyDir(dir: string, out: NodeJS.WritableStream = process.stdo
           bad++;
           say(`snapshot ${name}: seq ${snap.seq} is beyond the journal's end (${r.nextSeq - 1}): the journal lost durable records`);
         } else {
+          covered = Math.max(covered, snap.seq);
           say(`snapshot ${name}: OK (seq ${snap.seq})`);
         }
       }
+    }
+    if (r.firstSeq > covered + 1) {
+      bad++;
+      say(`journal: starts at seq ${r.firstSeq} but no valid snapshot reaches seq ${r.firstSeq - 1}: seqs ${covered + 1}..${r.firstSeq - 1} are gone`);
     }
     return bad === 0 ? 0 : 1;
   } catch (err) {

@@ -43,6 +43,12 @@ export interface NodeOptions {
   snapshotEvery?: number;
   /** See JournalWorkerData.fsModule (fault injection in tests). */
   journalFsModule?: string;
+  /**
+   * Delete journal segments wholly below the older of the two kept snapshots, so the data
+   * directory stays bounded. Off by default until the event store exists: it will need the
+   * journal from its own flushed seq on, which may be older than the snapshots.
+   */
+  pruneJournal?: boolean;
   log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
@@ -83,6 +89,7 @@ export class VenueNode {
   private snapshotWorker: Worker | undefined;
   private readonly snapshotDir: string | undefined;
   private readonly snapshotEvery: number;
+  private readonly pruneJournal: boolean;
   private lastSnapshotSeq = 0;
   private snapshotInFlight = false;
   /** Resolves when no snapshot is being written. */
@@ -108,6 +115,7 @@ export class VenueNode {
     let firstSeq = o.firstSeq ?? 1;
     this.log = o.log ?? (() => {});
     this.snapshotEvery = o.snapshotEvery ?? 1_000_000;
+    this.pruneJournal = o.pruneJournal ?? false;
     if (o.dataDir !== undefined) {
       const dir = join(o.dataDir, "journal");
       const engine = this.engine;
@@ -133,6 +141,9 @@ export class VenueNode {
         engine.apply(buf, offset);
         engine.out.clear();
       }, { log: this.log, progress: (records, done, total) => this.log(`recovery: segment ${done}/${total}, ${records} commands read`) });
+      if (this.recovery.firstSeq > from + 1) {
+        throw new VenueError("JOURNAL_GAP", `the journal starts at seq ${this.recovery.firstSeq} but ${snap === undefined ? "there is no usable snapshot" : `the newest usable snapshot, ${snap.name}, ends at seq ${from}`}: seqs ${from + 1}..${this.recovery.firstSeq - 1} are gone; restore the data directory from a backup`);
+      }
       if (this.recovery.nextSeq - 1 < from) {
         throw new VenueError("SNAPSHOT_AHEAD_OF_JOURNAL", `snapshot ${snap!.name} holds seq ${from} but the journal ends at ${this.recovery.nextSeq - 1}: the journal lost records it had made durable; restore the data directory from a backup`);
       }
@@ -197,14 +208,14 @@ export class VenueNode {
       });
     }
     if (this.snapshotDir !== undefined && this.snapshotEvery > 0) {
-      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, control: this.control.sab } }, name: "snapshots" });
+      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, journalDir: this.journalData!.dir, pruneJournal: this.pruneJournal, control: this.control.sab } }, name: "snapshots" });
       this.snapshotWorker = w;
       w.on("message", (r: SnapshotReply) => {
         this.snapshotInFlight = false;
         this.snapshotWritten();
         if ("done" in r) {
           this.snapshots.push({ seq: r.done, name: r.name, ms: r.ms, bytes: r.bytes, captureMs: this.lastCaptureMs });
-          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread, written in ${r.ms.toFixed(0)} ms`);
+          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread, written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`);
         } else {
           this.log(`snapshot of seq ${r.failed} failed: ${r.message} (the journal still holds everything)`);
         }

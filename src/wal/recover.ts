@@ -19,6 +19,8 @@ import { WAL_HEADER_BYTES } from "../schema/wal.ts";
 export interface Recovery {
   /** The seq the next command gets. */
   nextSeq: number;
+  /** The seq of the journal's first record (1 unless segments below a snapshot were deleted). */
+  firstSeq: number;
   /** The segment to append to, or undefined for a new journal. */
   live: LiveSegment | undefined;
   segments: number;
@@ -33,7 +35,11 @@ export interface RecoverOptions {
   log?: (line: string) => void;
   /** Check only: report a torn tail or a headerless newest segment, change nothing (venue verify). */
   readOnly?: boolean;
-  /** The seq the journal's first segment starts at (default 1; more once old segments are deleted). */
+  /**
+   * The seq the journal must start at. By default, the first segment's own: segments below
+   * the snapshots may have been deleted (`pruneJournal`), and the caller checks that a
+   * snapshot covers what is gone.
+   */
   firstSeq?: number;
   /** The file operations recovery's own repairs use (tests put a fault-injecting layer here). */
   fs?: JournalFs;
@@ -71,7 +77,9 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
       names = names.slice(0, -1);
     }
   }
-  let nextSeq = o.firstSeq ?? 1;
+  const firstSeq = o.firstSeq ?? (names.length > 0 ? segmentFirstSeq(names[0]!) : 1);
+  let nextSeq = firstSeq;
+  let firstNumber = 0;
   let prevCrc = 0;
   let bytes = 0;
   let salt = -1;
@@ -82,7 +90,8 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
     const path = join(dir, name);
     const isLive = i === names.length - 1;
     const r = scanSegment(path, { firstSeq: nextSeq, live: isLive }, apply);
-    if (r.header.segment !== i) throw new JournalCorruptError(path, 8, `segment number ${r.header.segment} where ${i} was expected (a segment is missing?)`);
+    if (i === 0) firstNumber = r.header.segment;
+    if (r.header.segment !== firstNumber + i) throw new JournalCorruptError(path, 8, `segment number ${r.header.segment} where ${firstNumber + i} was expected (a segment is missing?)`);
     if (i > 0 && r.header.prevCrc !== prevCrc) throw new JournalCorruptError(path, 20, "its link to the previous segment (last CRC) does not match");
     if (salt >= 0 && r.header.salt !== salt) throw new JournalCorruptError(path, 16, "it belongs to another journal (salt differs)");
     if (segmentFirstSeq(name) !== r.header.firstSeq) throw new JournalCorruptError(path, 24, "its name and its header disagree on the first seq");
@@ -103,7 +112,7 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
     if (isLive) live = { name, segment: r.header.segment, salt: r.header.salt, end: r.end, lastCrc: r.lastCrc };
     o.progress?.(records, i + 1, names.length);
   });
-  return { nextSeq, live, segments: names.length, records, bytes, truncated };
+  return { nextSeq, firstSeq, live, segments: names.length, records, bytes, truncated };
 }
 
 /** True if every byte after the header is zero (nothing was written there). */
@@ -147,4 +156,22 @@ function cutTail(fs: JournalFs, path: string, end: number, size: number): void {
   } finally {
     f.close();
   }
+}
+
+/**
+ * Deletes sealed segments every record of which is at or below `coveredSeq` (a snapshot
+ * holds their effect); never the newest segment. Returns the names deleted. The journal
+ * worker holds only the newest segment open, so this may run on another thread.
+ */
+export function pruneJournal(dir: string, coveredSeq: number, fs: JournalFs = REAL_FS): string[] {
+  const names = listSegments(dir);
+  const gone: string[] = [];
+  for (let i = 0; i + 1 < names.length; i++) {
+    const lastSeq = segmentFirstSeq(names[i + 1]!) - 1;
+    if (lastSeq > coveredSeq) break;
+    fs.unlink(join(dir, names[i]!));
+    gone.push(names[i]!);
+  }
+  if (gone.length > 0) fs.fsyncDir(dir);
+  return gone;
 }

@@ -2,17 +2,23 @@
  * The snapshot worker: takes captured engine states from the main thread (their buffers
  * transferred, not copied), waits until the journal has made the state's seq durable (a
  * snapshot must never hold a command a crash could take back from the journal), writes the
- * snapshot file atomically, keeps the newest two, and reports each one done.
+ * snapshot file atomically, keeps the newest two, deletes journal segments wholly below the
+ * older of them if asked to, and reports each one done.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { Control } from "../bus/control.ts";
 import type { CapturedState } from "../engine/state.ts";
-import { pruneSnapshots, writeSnapshot } from "./snapshot_file.ts";
+import { listSnapshots, pruneSnapshots, writeSnapshot } from "./snapshot_file.ts";
+import { pruneJournal } from "./recover.ts";
+import { snapshotSeq } from "../schema/snapshot.ts";
 
 export interface SnapshotWorkerData {
   dir: string;
+  /** The journal's directory: with `pruneJournal`, segments wholly below the oldest kept snapshot are deleted. */
+  journalDir: string;
+  pruneJournal: boolean;
   control: SharedArrayBuffer;
 }
 
@@ -22,7 +28,7 @@ export interface SnapshotJob {
   createdNs: bigint;
 }
 
-export type SnapshotReply = { done: number; name: string; ms: number; bytes: number } | { failed: number; message: string };
+export type SnapshotReply = { done: number; name: string; ms: number; bytes: number; pruned: string[] } | { failed: number; message: string };
 
 const data = (workerData as { snapshot?: SnapshotWorkerData } | undefined)?.snapshot;
 if (parentPort !== null && data !== undefined) {
@@ -34,8 +40,12 @@ if (parentPort !== null && data !== undefined) {
       if (!control.awaitDurable(job.seq, 60_000)) throw new Error(`seq ${job.seq} did not become durable within 60 s`);
       const name = writeSnapshot(data.dir, job.seq, job.state, job.createdNs);
       pruneSnapshots(data.dir, 2);
+      // The journal is needed only from the oldest kept snapshot on (recovery falls back to it
+      // if the newest is damaged). The event store's flushed seq will bound this too.
+      const oldest = listSnapshots(data.dir).at(-1);
+      const pruned = oldest === undefined || !data.pruneJournal ? [] : pruneJournal(data.journalDir, snapshotSeq(oldest));
       const bytes = job.state.blobs.reduce((n, b) => n + b.length, 0);
-      port.postMessage({ done: job.seq, name, ms: performance.now() - t0, bytes } satisfies SnapshotReply);
+      port.postMessage({ done: job.seq, name, ms: performance.now() - t0, bytes, pruned } satisfies SnapshotReply);
     } catch (err) {
       port.postMessage({ failed: job.seq, message: err instanceof Error ? err.message : String(err) } satisfies SnapshotReply);
     }

@@ -13,6 +13,7 @@ import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { VenueNode } from "../../src/node/node.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
+import { listSegments } from "../../src/wal/recover.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
@@ -87,6 +88,37 @@ describe("snapshots", () => {
     expect(logs.join("\n")).toMatch(/restored snapshot-/);
     const full = fullReplay(join(data, "journal"));
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
+  });
+
+  it("with pruneJournal, deletes segments below the older kept snapshot, and a restart still rebuilds the same engine", async () => {
+    const dir = join(data, "pruned");
+    const logs: string[] = [];
+    const node = new VenueNode({ dataDir: dir, drivers: 1, snapshotEvery: 1_000, segmentBytes: 16 << 10, pruneJournal: true, log: (l) => logs.push(l) });
+    const d = node.drivers[0]!;
+    for (const def of instrumentCommands(2)) d.submit((b, o) => writeDefineInstrument(b, o, { ...def, ...DEMO_MONEY }));
+    for (let a = 1; a <= 40; a++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${a}`, DEMO_MONEY.currency!, 1e12));
+    d.flush();
+    const running = node.start();
+    const flow = generateFlow({ seed: seed ^ 1, commands: 4_800, instruments: 2, accounts: 40 });
+    let sent = 42;
+    for (let round = 0; round < 4; round++) {
+      for (const c of flow.slice(round * 1_200, (round + 1) * 1_200)) d.submit((b, o) => writeFlowCommand(b, o, c, instrumentOfSymbol(c.symbol)));
+      d.flush();
+      sent += 1_200;
+      await until(() => node.durableSeq === sent, `durable seq ${sent}`);
+      await until(() => node.snapshots.length >= round + 1, `snapshot ${round + 1}`);
+    }
+    await node.stop();
+    await running;
+    const first = listSegments(join(dir, "journal"))[0]!;
+    expect(first).not.toBe("journal-0000000000000001.wal"); // early segments are gone
+    expect(logs.join("\n")).toMatch(/journal segments no longer needed deleted: journal-0000000000000001\.wal/);
+    const again = new VenueNode({ dataDir: dir, drivers: 1 });
+    expect(again.loop.seq).toBe(sent + 1);
+    expect(fingerprint(again.engine)).toBe(fingerprint(node.engine));
+    // Without the snapshots, what the deleted segments held is gone: the node says so instead of starting short.
+    rmSync(join(dir, "snapshots"), { recursive: true });
+    expect(() => new VenueNode({ dataDir: dir, drivers: 1 })).toThrow(/journal starts at seq \d+ but there is no usable snapshot: seqs 1\.\.\d+ are gone/);
   });
 
   it("refuses an engine that already holds state when the data directory holds a journal", () => {
