@@ -53,7 +53,6 @@ import {
   R_VERSION,
   S_CRITICAL,
   S_CURSOR,
-  S_HEARTBEAT,
   S_OVERRUNS,
   S_STATE,
   SlotState,
@@ -74,7 +73,6 @@ export class RingStallError extends VenueError {
 export class Ring {
   readonly header: Int32Array;
   readonly data: Buf;
-  readonly words: Int32Array;
   readonly capacity: number;
   readonly slots: number;
 
@@ -87,7 +85,6 @@ export class Ring {
     assert(sab.byteLength === headerBytes + this.capacity, `ring "${name}": size does not match its header`);
     this.header = new Int32Array(sab, 0, headerBytes / 4);
     this.data = new Buf(sab, headerBytes, this.capacity);
-    this.words = new Int32Array(sab, headerBytes, this.capacity / 4);
   }
 
   /**
@@ -144,10 +141,6 @@ export class Ring {
 
   overruns(s: number): number {
     return Atomics.load(this.header, slotCell(s) + S_OVERRUNS);
-  }
-
-  heartbeat(s: number): number {
-    return Atomics.load(this.header, slotCell(s) + S_HEARTBEAT);
   }
 
   published(): number {
@@ -371,11 +364,9 @@ export class RingConsumer {
   /**
    * Delivers up to `max` available records to `handler`, in order, then stores the cursor
    * once. Returns how many it delivered (0: nothing available, or nothing yet durable).
-   * Also counts a heartbeat, which the owner watches to tell a live consumer from a stuck one.
    */
   poll(handler: RecordHandler, max = 1 << 30): number {
     const h = this.h;
-    Atomics.add(h, this.cell + S_HEARTBEAT, 1);
     const state = Atomics.load(h, this.cell + S_STATE);
     if (state === SlotState.cutOff) return this.rejoinAfterCutOff();
     const published = Atomics.load(h, R_PUBLISHED); // seq-cst: the records before it are visible

@@ -21,21 +21,6 @@ export type WaitStrategy =
 /** The default on a 2-core machine: a spinning thread would take a core from the engine. */
 export const DEFAULT_WAIT: WaitStrategy = { kind: "spinPark", spins: 2_000, parkMs: 1 };
 
-export function parseWaitStrategy(text: string): WaitStrategy {
-  // "spin", "park", "park:2", "spinPark", "spinPark:5000:1"
-  const [kind, a, b] = text.split(":");
-  const num = (s: string | undefined, dflt: number, what: string): number => {
-    if (s === undefined) return dflt;
-    const n = Number(s);
-    if (!Number.isFinite(n) || n < 0) throw new RangeError(`wait strategy "${text}": ${what} must be a number >= 0`);
-    return n;
-  };
-  if (kind === "spin" && a === undefined) return { kind: "spin" };
-  if (kind === "park" && b === undefined) return { kind: "park", parkMs: num(a, 1, "park milliseconds") };
-  if (kind === "spinPark") return { kind: "spinPark", spins: num(a, 2_000, "spins"), parkMs: num(b, 1, "park milliseconds") };
-  throw new RangeError(`unknown wait strategy "${text}": use spin, park[:ms] or spinPark[:spins[:ms]]`);
-}
-
 export function describeWait(w: WaitStrategy): string {
   if (w.kind === "spin") return "busy-spin (owns a core)";
   if (w.kind === "park") return `park (Atomics.wait, ${w.parkMs} ms timeout)`;

@@ -12,7 +12,7 @@
  *   3     96 parked consumers (count)                  consumers
  *   4     128 producer parked (0 or 1)                 the producer
  *   5+s   consumer slot s: +0 cursor, +1 state,        the consumer (cursor), the owner and
- *         +2 critical, +3 overruns, +4 heartbeat        the producer (state)
+ *         +2 critical, +3 overruns                     the producer (state)
  *
  * Positions (published, claimed, cursors) are byte counts since the ring was made, kept
  * modulo 2^32 in an i32 and compared with wrap-safe differences: `(a - b) | 0`. The data
@@ -45,7 +45,6 @@ export const S_CURSOR = 0;
 export const S_STATE = 1;
 export const S_CRITICAL = 2;
 export const S_OVERRUNS = 3;
-export const S_HEARTBEAT = 4;
 
 /** Consumer slot states. */
 export const SlotState = {
