@@ -50,7 +50,8 @@ describe("ring stress across worker threads", () => {
       const ring = Ring.create(64 * 1024, 4, "stress", start);
       for (let s = 0; s < 3; s++) ring.openSlot(s, "gating");
       ring.openSlot(3, "lossy");
-      const common = { sab: ring.sab, count: COUNT, firstSeq, seed, wait: WAIT };
+      const finished = new SharedArrayBuffer(4);
+      const common = { sab: ring.sab, finished, count: COUNT, firstSeq, seed, wait: WAIT, deadlineMs: 90_000 };
       const consumers = [0, 1, 2, 3].map((slot) =>
         run({ ...common, role: "consumer", slot, ...(slot === 3 ? { stallEvery: 20_000, stallMs: 5 } : {}) }),
       );
