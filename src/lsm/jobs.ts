@@ -1,0 +1,94 @@
+/**
+ * The two kinds of background work of the event store, as plain functions of their
+ * request so that they run the same inline (tests) or on a piscina pool (the node): flush
+ * a sealed MemTable to one table, and compact tables into new ones. Both write files that
+ * no manifest names yet; on any failure they remove what they wrote and throw.
+ */
+
+import { join } from "node:path";
+import { tableName } from "../schema/sstable.ts";
+import { REAL_FS, type JournalFs } from "../wal/file.ts";
+import { MemTable, type MemTableBuffers } from "./memtable.ts";
+import { MergingIterator } from "./merge.ts";
+import { openTableSource } from "./source.ts";
+import { TableReader, type EntryIterator } from "./table_reader.ts";
+import { TableWriter, type TableMeta } from "./table_writer.ts";
+
+export interface FlushRequest {
+  dir: string;
+  number: number;
+  buffers: MemTableBuffers;
+  blockBytes: number;
+}
+
+export interface CompactRequest {
+  dir: string;
+  /** Input table numbers, newest data first (level-0 tables newest first, then level n, then n + 1). */
+  inputs: number[];
+  /** Output table numbers to use, in order; the job uses as many as it needs. */
+  outputs: number[];
+  targetFileBytes: number;
+  blockBytes: number;
+  /** Drop deletions: no older data below the output level can hold their keys. */
+  dropDeletions: boolean;
+}
+
+export interface CompactResult {
+  tables: (TableMeta & { number: number })[];
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): TableMeta {
+  const mt = MemTable.attach(req.buffers);
+  const w = new TableWriter(fs, join(req.dir, tableName(req.number)), { blockBytes: req.blockBytes });
+  try {
+    const it = mt.iterator();
+    for (it.seekFirst(); it.valid; it.next()) {
+      w.add(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, it.valLen < 0 ? 0 : it.valLen);
+    }
+    return w.finish(mt.maxSeq);
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+}
+
+export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): CompactResult {
+  const readers = req.inputs.map((n) => {
+    const path = join(req.dir, tableName(n));
+    return new TableReader(path, openTableSource(path));
+  });
+  const done: (TableMeta & { number: number })[] = [];
+  let w: TableWriter | undefined;
+  let maxSeq = 0;
+  try {
+    for (const r of readers) maxSeq = Math.max(maxSeq, r.meta.maxSeq);
+    const bytesRead = readers.reduce((s, r) => s + r.source.size, 0);
+    const it: EntryIterator = new MergingIterator(readers.map((r) => r.iterator()));
+    let next = 0;
+    for (it.seekFirst(); it.valid; it.next()) {
+      if (it.valLen < 0 && req.dropDeletions) continue;
+      if (w === undefined) {
+        if (next >= req.outputs.length) throw new Error("compaction ran out of output file numbers");
+        w = new TableWriter(fs, join(req.dir, tableName(req.outputs[next]!)), { blockBytes: req.blockBytes });
+      }
+      w.add(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, it.valLen < 0 ? 0 : it.valLen);
+      if (w.estimatedBytes >= req.targetFileBytes) {
+        done.push({ ...w.finish(maxSeq), number: req.outputs[next++]! });
+        w = undefined;
+      }
+    }
+    if (w !== undefined) {
+      done.push({ ...w.finish(maxSeq), number: req.outputs[next++]! });
+      w = undefined;
+    }
+    return { tables: done, bytesRead, bytesWritten: done.reduce((s, t) => s + t.fileSize, 0) };
+  } catch (e) {
+    w?.abort();
+    for (const t of done) fs.unlink(join(req.dir, tableName(t.number)));
+    throw e;
+  } finally {
+    for (const r of readers) r.close();
+  }
+}

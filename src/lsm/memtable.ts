@@ -1,0 +1,267 @@
+/**
+ * The MemTable: a skiplist whose nodes live in an Int32Array and whose keys and values
+ * live in a byte arena, both over SharedArrayBuffers, so that no entry is a JS object and
+ * a flush job on another thread can read a sealed table in place.
+ *
+ * Node (Int32 words): key offset, key length, value offset, value length (-1: a deletion),
+ * height, then `height` next pointers (word indexes; 0 ends a list). The head node sits at
+ * word HEAD with the full height. Writing a key that is already present overwrites its
+ * value in place (the old value bytes stay in the arena until the table is dropped).
+ * Heights are drawn from a fixed-seed generator: the same writes give the same shape.
+ *
+ * One thread writes; after `seal` the table is read-only and may be read by any thread
+ * that attaches to its buffers.
+ */
+
+import { SST_KEY_MAX, compareBytes } from "../schema/sstable.ts";
+import { assert } from "../stdx/assert.ts";
+import { DELETED, type EntryIterator } from "./table_reader.ts";
+
+const MAX_HEIGHT = 12;
+const N_KEY_OFF = 0;
+const N_KEY_LEN = 1;
+const N_VAL_OFF = 2;
+const N_VAL_LEN = 3;
+const N_HEIGHT = 4;
+const N_NEXT = 5;
+const HEAD = 8;
+
+/** Meta words (Float64): arena bytes used, node words used, entries, largest seq. */
+const M_ARENA = 0;
+const M_NODES = 1;
+const M_ENTRIES = 2;
+const M_MAX_SEQ = 3;
+
+/** The buffers a sealed MemTable is made of, for a job on another thread. */
+export interface MemTableBuffers {
+  arena: SharedArrayBuffer;
+  nodes: SharedArrayBuffer;
+  meta: SharedArrayBuffer;
+}
+
+export class MemTable {
+  readonly arena: Uint8Array;
+  readonly nodes: Int32Array;
+  private readonly meta: Float64Array;
+  private arenaUsed: number;
+  private nodesUsed: number;
+  private entryCount: number;
+  private seq: number;
+  private rnd = 0x2545f491;
+  private readonly prev = new Int32Array(MAX_HEIGHT);
+  private level = 1;
+  private sealedFlag = false;
+
+  /** A new, empty table of `bytes` bytes of arena (its size threshold). */
+  static create(bytes: number): MemTable {
+    assert(bytes >= 4096, "a MemTable needs at least 4 KiB");
+    // Node words: a node averages 6.3 words with p = 1/4; budget for small entries.
+    const nodeWords = HEAD + MAX_HEIGHT + N_NEXT + Math.ceil(bytes / 4);
+    return new MemTable({
+      arena: new SharedArrayBuffer(bytes),
+      nodes: new SharedArrayBuffer(nodeWords * 4),
+      meta: new SharedArrayBuffer(32),
+    }, true);
+  }
+
+  /** A view of a table sealed on another thread. */
+  static attach(buffers: MemTableBuffers): MemTable {
+    return new MemTable(buffers, false);
+  }
+
+  private constructor(readonly buffers: MemTableBuffers, fresh: boolean) {
+    this.arena = new Uint8Array(buffers.arena);
+    this.nodes = new Int32Array(buffers.nodes);
+    this.meta = new Float64Array(buffers.meta);
+    if (fresh) {
+      this.nodes[HEAD + N_HEIGHT] = MAX_HEIGHT;
+      this.arenaUsed = 0;
+      this.nodesUsed = HEAD + N_NEXT + MAX_HEIGHT;
+      this.entryCount = 0;
+      this.seq = 0;
+      this.publishMeta();
+    } else {
+      this.arenaUsed = this.meta[M_ARENA]!;
+      this.nodesUsed = this.meta[M_NODES]!;
+      this.entryCount = this.meta[M_ENTRIES]!;
+      this.seq = this.meta[M_MAX_SEQ]!;
+      this.sealedFlag = true;
+    }
+  }
+
+  get entries(): number {
+    return this.entryCount;
+  }
+
+  /** Bytes used: the arena plus the nodes. */
+  get bytesUsed(): number {
+    return this.arenaUsed + this.nodesUsed * 4;
+  }
+
+  /** The largest sequence written with an entry (0 if none was given). */
+  get maxSeq(): number {
+    return this.seq;
+  }
+
+  get sealed(): boolean {
+    return this.sealedFlag;
+  }
+
+  /** Makes the table read-only and its counters visible to other threads. */
+  seal(): void {
+    this.sealedFlag = true;
+    this.publishMeta();
+  }
+
+  /**
+   * Writes `key` -> `value` (`value` undefined: a deletion). Returns false, writing
+   * nothing, when the table has no room left; the caller seals it and starts another.
+   */
+  put(key: Uint8Array, keyOff: number, keyLen: number, value: Uint8Array | undefined, valueOff = 0, valueLen = 0, seq = 0): boolean {
+    assert(!this.sealedFlag, "a sealed MemTable takes no writes");
+    assert(keyLen <= SST_KEY_MAX, "key too long");
+    const vlen = value === undefined ? 0 : valueLen;
+    const nodes = this.nodes;
+    const arena = this.arena;
+    // Find the predecessors at every level.
+    let x = HEAD;
+    for (let l = this.level - 1; l >= 0; l--) {
+      for (;;) {
+        const nx = nodes[x + N_NEXT + l]!;
+        if (nx === 0 || compareBytes(arena, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, key, keyOff, keyLen) >= 0) break;
+        x = nx;
+      }
+      this.prev[l] = x;
+    }
+    const found = nodes[x + N_NEXT]!;
+    if (found !== 0 && compareBytes(arena, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, key, keyOff, keyLen) === 0) {
+      if (this.arenaUsed + vlen > arena.length) return false;
+      nodes[found + N_VAL_OFF] = this.arenaUsed;
+      nodes[found + N_VAL_LEN] = value === undefined ? -1 : vlen;
+      if (value !== undefined) arena.set(value.subarray(valueOff, valueOff + vlen), this.arenaUsed);
+      this.arenaUsed += vlen;
+      if (seq > this.seq) this.seq = seq;
+      return true;
+    }
+    const height = this.randomHeight();
+    if (this.arenaUsed + keyLen + vlen > arena.length || this.nodesUsed + N_NEXT + height > nodes.length) return false;
+    const n = this.nodesUsed;
+    this.nodesUsed += N_NEXT + height;
+    nodes[n + N_KEY_OFF] = this.arenaUsed;
+    nodes[n + N_KEY_LEN] = keyLen;
+    arena.set(key.subarray(keyOff, keyOff + keyLen), this.arenaUsed);
+    this.arenaUsed += keyLen;
+    nodes[n + N_VAL_OFF] = this.arenaUsed;
+    nodes[n + N_VAL_LEN] = value === undefined ? -1 : vlen;
+    if (value !== undefined) arena.set(value.subarray(valueOff, valueOff + vlen), this.arenaUsed);
+    this.arenaUsed += vlen;
+    nodes[n + N_HEIGHT] = height;
+    if (height > this.level) {
+      for (let l = this.level; l < height; l++) this.prev[l] = HEAD;
+      this.level = height;
+    }
+    for (let l = 0; l < height; l++) {
+      const p = this.prev[l]!;
+      nodes[n + N_NEXT + l] = nodes[p + N_NEXT + l]!;
+      nodes[p + N_NEXT + l] = n;
+    }
+    this.entryCount++;
+    if (seq > this.seq) this.seq = seq;
+    return true;
+  }
+
+  /** The value of `key`, `DELETED`, or undefined when the table does not hold the key. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    const n = this.seekNode(key);
+    const nodes = this.nodes;
+    if (n === 0 || compareBytes(this.arena, nodes[n + N_KEY_OFF]!, nodes[n + N_KEY_LEN]!, key, 0, key.length) !== 0) return undefined;
+    const vlen = nodes[n + N_VAL_LEN]!;
+    if (vlen < 0) return DELETED;
+    const vo = nodes[n + N_VAL_OFF]!;
+    return this.arena.subarray(vo, vo + vlen);
+  }
+
+  iterator(): EntryIterator {
+    return new MemTableIterator(this);
+  }
+
+  /** The first node with a key >= `key`, or 0. */
+  seekNode(key: Uint8Array): number {
+    const nodes = this.nodes;
+    const arena = this.arena;
+    let x = HEAD;
+    for (let l = MAX_HEIGHT - 1; l >= 0; l--) {
+      for (;;) {
+        const nx = nodes[x + N_NEXT + l]!;
+        if (nx === 0 || compareBytes(arena, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, key, 0, key.length) >= 0) break;
+        x = nx;
+      }
+    }
+    return nodes[x + N_NEXT]!;
+  }
+
+  firstNode(): number {
+    return this.nodes[HEAD + N_NEXT]!;
+  }
+
+  private publishMeta(): void {
+    this.meta[M_ARENA] = this.arenaUsed;
+    this.meta[M_NODES] = this.nodesUsed;
+    this.meta[M_ENTRIES] = this.entryCount;
+    this.meta[M_MAX_SEQ] = this.seq;
+  }
+
+  private randomHeight(): number {
+    let h = 1;
+    let r = this.rnd;
+    r ^= r << 13;
+    r ^= r >>> 17;
+    r ^= r << 5;
+    this.rnd = r;
+    while (h < MAX_HEIGHT && (r & 3) === 0) {
+      h++;
+      r >>>= 2;
+    }
+    return h;
+  }
+}
+
+class MemTableIterator implements EntryIterator {
+  valid = false;
+  buf: Uint8Array;
+  keyOff = 0;
+  keyLen = 0;
+  valOff = 0;
+  valLen = 0;
+  private node = 0;
+
+  constructor(private readonly table: MemTable) {
+    this.buf = table.arena;
+  }
+
+  seekFirst(): void {
+    this.at(this.table.firstNode());
+  }
+
+  seek(key: Uint8Array): void {
+    this.at(this.table.seekNode(key));
+  }
+
+  next(): void {
+    if (this.valid) this.at(this.table.nodes[this.node + N_NEXT]!);
+  }
+
+  private at(n: number): void {
+    this.node = n;
+    if (n === 0) {
+      this.valid = false;
+      return;
+    }
+    const nodes = this.table.nodes;
+    this.keyOff = nodes[n + N_KEY_OFF]!;
+    this.keyLen = nodes[n + N_KEY_LEN]!;
+    this.valOff = nodes[n + N_VAL_OFF]!;
+    this.valLen = nodes[n + N_VAL_LEN]!;
+    this.valid = true;
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * Reads one SSTable (layout: src/schema/sstable.ts) through a `TableSource`: a mapping of
+ * the file (zero copy) or positioned reads. Opening checks the footer (magic, version,
+ * checksum, the file's size) and the filter, index and properties blocks; each data
+ * block's checksum is checked the first time the block is read. Any mismatch is a
+ * `TableCorruptError` naming the file and the offset: a read never returns bytes that
+ * failed a check.
+ */
+
+import { crc32 } from "node:zlib";
+import {
+  SF_CRC,
+  SF_FILE_SIZE,
+  SF_FILTER_LENGTH,
+  SF_FILTER_OFFSET,
+  SF_INDEX_LENGTH,
+  SF_INDEX_OFFSET,
+  SF_MAGIC,
+  SF_PROPS_LENGTH,
+  SF_PROPS_OFFSET,
+  SF_VERSION,
+  SST_BLOCK_TRAILER,
+  SST_ENTRY_HEADER,
+  SST_FOOTER_BYTES,
+  SST_MAGIC,
+  SST_TOMBSTONE,
+  SST_VERSION,
+  compareBytes,
+  getU64,
+} from "../schema/sstable.ts";
+import { VenueError } from "../stdx/errors.ts";
+import { Filter } from "./bloom.ts";
+import type { TableMeta } from "./table_writer.ts";
+
+/** Read access to a file's bytes. The bytes a call returns stay valid until `close`. */
+export interface TableSource {
+  readonly size: number;
+  bytes(offset: number, length: number): Uint8Array;
+  close(): void;
+}
+
+export class TableCorruptError extends VenueError {
+  override readonly name = "TableCorruptError";
+  constructor(readonly path: string, readonly offset: number, what: string) {
+    super("SST_CORRUPT", `SSTable ${path} is damaged at offset ${offset}: ${what}. The file cannot be trusted; restore it from a copy or remove it from the store's manifest with the node stopped.`);
+  }
+}
+
+/** A shared marker: the key was deleted (as opposed to `undefined`, never written here). */
+export const DELETED: Uint8Array = new Uint8Array(0);
+
+/** A cursor over sorted entries; the views stay valid until the next move. */
+export interface EntryIterator {
+  valid: boolean;
+  buf: Uint8Array;
+  keyOff: number;
+  keyLen: number;
+  valOff: number;
+  /** -1 for a deletion. */
+  valLen: number;
+  /** Positions at the first entry with a key >= `key`. */
+  seek(key: Uint8Array): void;
+  seekFirst(): void;
+  next(): void;
+}
+
+interface Block {
+  buf: Uint8Array;
+  /** Offset of the entry-offset table and the entry count. */
+  table: number;
+  count: number;
+  dv: DataView;
+}
+
+export class TableReader {
+  readonly meta: TableMeta;
+  readonly blockCount: number;
+  private readonly filter: Filter;
+  private readonly blockOffsets: Float64Array;
+  private readonly blockLengths: Uint32Array;
+  private readonly lastKeys: Uint8Array;
+  private readonly lastKeyOffsets: Uint32Array;
+  private readonly lastKeyLengths: Uint16Array;
+  private readonly verified: Uint8Array;
+  private cached: Block | undefined;
+  private cachedIndex = -1;
+  private closed = false;
+
+  constructor(readonly path: string, readonly source: TableSource) {
+    const size = source.size;
+    if (size < SST_FOOTER_BYTES) throw new TableCorruptError(path, 0, `${size} bytes is shorter than a footer`);
+    const f = source.bytes(size - SST_FOOTER_BYTES, SST_FOOTER_BYTES);
+    const fv = new DataView(f.buffer, f.byteOffset, f.byteLength);
+    const at = size - SST_FOOTER_BYTES;
+    if (fv.getUint32(SF_MAGIC, true) !== SST_MAGIC) throw new TableCorruptError(path, at + SF_MAGIC, "not an SSTable (wrong magic)");
+    if (crc32(f.subarray(0, SF_CRC)) !== fv.getUint32(SF_CRC, true)) throw new TableCorruptError(path, at, "footer checksum mismatch");
+    const version = fv.getUint32(SF_VERSION, true);
+    if (version !== SST_VERSION) throw new TableCorruptError(path, at, `format version ${version}, this build reads ${SST_VERSION}`);
+    const claimed = getU64(fv, SF_FILE_SIZE);
+    if (claimed !== size) throw new TableCorruptError(path, at, `the footer says ${claimed} bytes, the file has ${size}`);
+    const filterPayload = this.metaBlock(getU64(fv, SF_FILTER_OFFSET), fv.getUint32(SF_FILTER_LENGTH, true), "filter");
+    const index = this.metaBlock(getU64(fv, SF_INDEX_OFFSET), fv.getUint32(SF_INDEX_LENGTH, true), "index");
+    const props = this.metaBlock(getU64(fv, SF_PROPS_OFFSET), fv.getUint32(SF_PROPS_LENGTH, true), "properties");
+    this.filter = new Filter(filterPayload);
+    if (!this.filter.valid) throw new TableCorruptError(path, getU64(fv, SF_FILTER_OFFSET), "malformed filter block");
+
+    const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+    const n = index.length >= 4 ? iv.getUint32(0, true) : 0;
+    const indexAt = getU64(fv, SF_INDEX_OFFSET);
+    if (n === 0 || n > index.length / 14) throw new TableCorruptError(path, indexAt, `index block claims ${n} data blocks`);
+    this.blockCount = n;
+    this.blockOffsets = new Float64Array(n);
+    this.blockLengths = new Uint32Array(n);
+    this.lastKeyOffsets = new Uint32Array(n);
+    this.lastKeyLengths = new Uint16Array(n);
+    this.verified = new Uint8Array(n);
+    this.lastKeys = index;
+    const dataEnd = getU64(fv, SF_FILTER_OFFSET);
+    let p = 4;
+    let expect = 0;
+    for (let i = 0; i < n; i++) {
+      if (p + 14 > index.length) throw new TableCorruptError(path, indexAt + p, "index block ends inside an entry");
+      const off = getU64(iv, p);
+      const len = iv.getUint32(p + 8, true);
+      const klen = iv.getUint16(p + 12, true);
+      if (off !== expect || off + len + SST_BLOCK_TRAILER > dataEnd || len < 4 || p + 14 + klen > index.length) {
+        throw new TableCorruptError(path, indexAt + p, `index entry ${i} points outside the data blocks`);
+      }
+      this.blockOffsets[i] = off;
+      this.blockLengths[i] = len;
+      this.lastKeyOffsets[i] = p + 14;
+      this.lastKeyLengths[i] = klen;
+      if (i > 0 && compareBytes(index, this.lastKeyOffsets[i - 1]!, this.lastKeyLengths[i - 1]!, index, p + 14, klen) >= 0) {
+        throw new TableCorruptError(path, indexAt + p, "index keys out of order");
+      }
+      expect = off + len + SST_BLOCK_TRAILER;
+      p += 14 + klen;
+    }
+    if (expect !== dataEnd) throw new TableCorruptError(path, indexAt, "data blocks and index disagree on the data length");
+    this.meta = { ...parseProps(path, getU64(fv, SF_PROPS_OFFSET), props, n), fileSize: size };
+  }
+
+  /** Whether the filter admits `key` (false: certainly absent). */
+  mayContain(key: Uint8Array): boolean {
+    return this.filter.mayContain(key, 0, key.length);
+  }
+
+  /** The value of `key`, `DELETED`, or undefined when the table does not hold the key. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    if (!this.filter.mayContain(key, 0, key.length)) return undefined;
+    const b = this.findBlock(key);
+    if (b < 0) return undefined;
+    const block = this.block(b);
+    const i = seekInBlock(block, key);
+    if (i >= block.count) return undefined;
+    const off = block.dv.getUint32(block.table + 4 * i, true);
+    const klen = block.dv.getUint16(off, true);
+    if (compareBytes(block.buf, off + SST_ENTRY_HEADER, klen, key, 0, key.length) !== 0) return undefined;
+    const vlen = block.dv.getUint32(off + 2, true);
+    if (vlen === SST_TOMBSTONE) return DELETED;
+    const v = off + SST_ENTRY_HEADER + klen;
+    return block.buf.subarray(v, v + vlen);
+  }
+
+  iterator(): EntryIterator {
+    return new TableIterator(this);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cached = undefined;
+    this.source.close();
+  }
+
+  /** The first block whose last key is >= `key`, or -1. */
+  findBlock(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.blockCount;
+    const k = this.lastKeys;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(k, this.lastKeyOffsets[mid]!, this.lastKeyLengths[mid]!, key, 0, key.length) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.blockCount ? lo : -1;
+  }
+
+  block(i: number): Block {
+    if (i === this.cachedIndex && this.cached !== undefined) return this.cached;
+    if (this.closed) throw new VenueError("SST_CLOSED", `SSTable ${this.path} is closed`);
+    const off = this.blockOffsets[i]!;
+    const len = this.blockLengths[i]!;
+    const raw = this.source.bytes(off, len + SST_BLOCK_TRAILER);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (this.verified[i] === 0) {
+      if (crc32(raw.subarray(0, len)) !== dv.getUint32(len, true)) throw new TableCorruptError(this.path, off, `data block ${i} checksum mismatch`);
+      const count = dv.getUint32(len - 4, true);
+      if (count === 0 || 4 * count + 4 > len) throw new TableCorruptError(this.path, off, `data block ${i} claims ${count} entries`);
+      const table = len - 4 - 4 * count;
+      for (let e = 0; e < count; e++) {
+        const eo = dv.getUint32(table + 4 * e, true);
+        const klen = eo + SST_ENTRY_HEADER <= table ? dv.getUint16(eo, true) : 0;
+        const vlen = eo + SST_ENTRY_HEADER <= table ? dv.getUint32(eo + 2, true) : 0;
+        const end = eo + SST_ENTRY_HEADER + klen + (vlen === SST_TOMBSTONE ? 0 : vlen);
+        if (eo + SST_ENTRY_HEADER > table || end > table) throw new TableCorruptError(this.path, off + eo, `data block ${i} entry ${e} runs past its block`);
+      }
+      this.verified[i] = 1;
+    }
+    const count = dv.getUint32(len - 4, true);
+    const block: Block = { buf: raw, table: len - 4 - 4 * count, count, dv };
+    this.cached = block;
+    this.cachedIndex = i;
+    return block;
+  }
+
+  private metaBlock(off: number, len: number, what: string): Uint8Array {
+    const end = this.source.size - SST_FOOTER_BYTES;
+    if (off + len + SST_BLOCK_TRAILER > end) throw new TableCorruptError(this.path, off, `the ${what} block runs past the footer`);
+    const raw = this.source.bytes(off, len + SST_BLOCK_TRAILER);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (crc32(raw.subarray(0, len)) !== dv.getUint32(len, true)) throw new TableCorruptError(this.path, off, `${what} block checksum mismatch`);
+    return raw.slice(0, len);
+  }
+}
+
+/** The first entry index in `block` whose key is >= `key` (count if none). */
+function seekInBlock(block: Block, key: Uint8Array): number {
+  let lo = 0;
+  let hi = block.count;
+  const dv = block.dv;
+  const buf = block.buf;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const off = dv.getUint32(block.table + 4 * mid, true);
+    if (compareBytes(buf, off + SST_ENTRY_HEADER, dv.getUint16(off, true), key, 0, key.length) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function parseProps(path: string, at: number, p: Uint8Array, blocks: number): TableMeta {
+  const bad = (): never => {
+    throw new TableCorruptError(path, at, "malformed properties block");
+  };
+  const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  if (p.length < 20 + 2) bad();
+  const entries = getU64(dv, 0);
+  const deletions = getU64(dv, 8);
+  if (dv.getUint32(16, true) !== blocks) bad();
+  let o = 20;
+  const sl = dv.getUint16(o, true);
+  if (o + 2 + sl + 2 > p.length) bad();
+  const smallest = p.slice(o + 2, o + 2 + sl);
+  o += 2 + sl;
+  const ll = dv.getUint16(o, true);
+  if (o + 2 + ll + 12 > p.length) bad();
+  const largest = p.slice(o + 2, o + 2 + ll);
+  o += 2 + ll;
+  const maxSeq = getU64(dv, o);
+  return { fileSize: 0, entries, deletions, smallest, largest, maxSeq };
+}
+
+class TableIterator implements EntryIterator {
+  valid = false;
+  buf: Uint8Array = DELETED;
+  keyOff = 0;
+  keyLen = 0;
+  valOff = 0;
+  valLen = 0;
+  private blockIndex = -1;
+  private entry = 0;
+  private current: Block | undefined;
+
+  constructor(private readonly table: TableReader) {}
+
+  seekFirst(): void {
+    this.load(0, 0);
+  }
+
+  seek(key: Uint8Array): void {
+    const b = this.table.findBlock(key);
+    if (b < 0) {
+      this.valid = false;
+      return;
+    }
+    const block = this.table.block(b);
+    this.load(b, seekInBlock(block, key));
+  }
+
+  next(): void {
+    if (!this.valid) return;
+    this.load(this.blockIndex, this.entry + 1);
+  }
+
+  private load(b: number, e: number): void {
+    let block = this.blockIndex === b && this.current !== undefined ? this.current : this.table.block(b);
+    while (e >= block.count) {
+      b++;
+      e = 0;
+      if (b >= this.table.blockCount) {
+        this.valid = false;
+        this.current = undefined;
+        this.blockIndex = -1;
+        return;
+      }
+      block = this.table.block(b);
+    }
+    this.current = block;
+    this.blockIndex = b;
+    this.entry = e;
+    const dv = block.dv;
+    const off = dv.getUint32(block.table + 4 * e, true);
+    const klen = dv.getUint16(off, true);
+    const vlen = dv.getUint32(off + 2, true);
+    this.buf = block.buf;
+    this.keyOff = off + SST_ENTRY_HEADER;
+    this.keyLen = klen;
+    this.valOff = this.keyOff + klen;
+    this.valLen = vlen === SST_TOMBSTONE ? -1 : vlen;
+    this.valid = true;
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Writes one SSTable (layout: src/schema/sstable.ts) from entries given in strictly
+ * increasing key order. Blocks are built in memory and written in large sequential
+ * writes; `finish` writes the filter, index, properties and footer, fsyncs the file and
+ * closes it. Making the new name durable (the directory fsync) and naming the table in
+ * the manifest are the caller's steps, in that order. Any failure leaves a file no
+ * manifest names; `abort` removes it.
+ */
+
+import { crc32 } from "node:zlib";
+import type { JournalFile, JournalFs } from "../wal/file.ts";
+import {
+  SF_CRC,
+  SF_FILE_SIZE,
+  SF_FILTER_LENGTH,
+  SF_FILTER_OFFSET,
+  SF_INDEX_LENGTH,
+  SF_INDEX_OFFSET,
+  SF_MAGIC,
+  SF_PROPS_LENGTH,
+  SF_PROPS_OFFSET,
+  SF_VERSION,
+  SST_BLOCK_TRAILER,
+  SST_ENTRY_HEADER,
+  SST_FOOTER_BYTES,
+  SST_KEY_MAX,
+  SST_MAGIC,
+  SST_TOMBSTONE,
+  SST_VERSION,
+  compareBytes,
+  setU64,
+} from "../schema/sstable.ts";
+import { FilterBuilder } from "./bloom.ts";
+import { assert } from "../stdx/assert.ts";
+
+export interface TableWriterOptions {
+  /** Target payload bytes of a data block (default 4 KiB). */
+  blockBytes?: number;
+}
+
+/** What a finished table holds: the manifest's record of it. */
+export interface TableMeta {
+  fileSize: number;
+  entries: number;
+  deletions: number;
+  smallest: Uint8Array;
+  largest: Uint8Array;
+  /** The largest sequence the writer was told the table covers (0 when unused). */
+  maxSeq: number;
+}
+
+const OUT_BYTES = 1 << 20;
+
+export class TableWriter {
+  private file: JournalFile | undefined;
+  private readonly blockBytes: number;
+  private readonly out = new Uint8Array(OUT_BYTES);
+  private readonly trailer = new Uint8Array(SST_BLOCK_TRAILER);
+  private readonly trailerView = new DataView(this.trailer.buffer);
+  private outLen = 0;
+  private written = 0;
+
+  private block = new Uint8Array(8192);
+  private blockLen = 0;
+  private offsets: Uint32Array = new Uint32Array(256);
+  private count = 0;
+
+  private index = new Uint8Array(4096);
+  private indexLen = 4;
+  private blocks = 0;
+
+  private readonly filter = new FilterBuilder();
+  private last = new Uint8Array(64);
+  private lastLen = -1;
+  private smallest: Uint8Array | undefined;
+  private entries = 0;
+  private deletions = 0;
+
+  constructor(private readonly fs: JournalFs, readonly path: string, opts: TableWriterOptions = {}) {
+    this.blockBytes = opts.blockBytes ?? 4096;
+    assert(this.blockBytes >= 256 && this.blockBytes <= 1 << 20, "block bytes out of range");
+    this.file = fs.create(path);
+  }
+
+  /** Adds an entry; `value` undefined records a deletion. Keys must strictly increase. */
+  add(key: Uint8Array, keyOff: number, keyLen: number, value: Uint8Array | undefined, valueOff = 0, valueLen = 0): void {
+    assert(keyLen <= SST_KEY_MAX, "key too long");
+    if (this.lastLen >= 0) {
+      assert(compareBytes(this.last, 0, this.lastLen, key, keyOff, keyLen) < 0, `table ${this.path}: keys out of order`);
+    } else {
+      this.smallest = key.slice(keyOff, keyOff + keyLen);
+    }
+    const vlen = value === undefined ? 0 : valueLen;
+    const need = SST_ENTRY_HEADER + keyLen + vlen;
+    if (this.count > 0 && this.blockLen + need + 4 * (this.count + 2) > this.blockBytes) this.endBlock();
+    this.ensureBlock(need + 4 * (this.count + 2));
+    const b = this.block;
+    let at = this.blockLen;
+    if (this.count === this.offsets.length) this.offsets = grow32(this.offsets);
+    this.offsets[this.count++] = at;
+    b[at] = keyLen & 0xff;
+    b[at + 1] = keyLen >>> 8;
+    const vw = value === undefined ? SST_TOMBSTONE : valueLen;
+    b[at + 2] = vw & 0xff;
+    b[at + 3] = (vw >>> 8) & 0xff;
+    b[at + 4] = (vw >>> 16) & 0xff;
+    b[at + 5] = vw >>> 24;
+    at += SST_ENTRY_HEADER;
+    b.set(key.subarray(keyOff, keyOff + keyLen), at);
+    at += keyLen;
+    if (value !== undefined) {
+      b.set(value.subarray(valueOff, valueOff + valueLen), at);
+      at += valueLen;
+    } else {
+      this.deletions++;
+    }
+    this.blockLen = at;
+    if (this.last.length < keyLen) this.last = new Uint8Array(Math.max(keyLen, this.last.length * 2));
+    this.last.set(key.subarray(keyOff, keyOff + keyLen));
+    this.lastLen = keyLen;
+    this.filter.add(key, keyOff, keyLen);
+    this.entries++;
+  }
+
+  /** Bytes the table will take so far (for splitting compaction output by size). */
+  get estimatedBytes(): number {
+    return this.written + this.outLen + this.blockLen + this.indexLen;
+  }
+
+  get entryCount(): number {
+    return this.entries;
+  }
+
+  /** Writes the rest of the table, fsyncs and closes it. */
+  finish(maxSeq = 0, user: Uint8Array = new Uint8Array(0)): TableMeta {
+    assert(this.entries > 0, "an empty table");
+    if (this.count > 0) this.endBlock();
+    const filterPayload = this.filter.build();
+    const filterOffset = this.position;
+    this.emitBlock(filterPayload, filterPayload.length);
+    new DataView(this.index.buffer).setUint32(0, this.blocks, true);
+    const indexOffset = this.position;
+    this.emitBlock(this.index, this.indexLen);
+    const largest = this.last.slice(0, this.lastLen);
+    const smallest = this.smallest!;
+    const props = new Uint8Array(20 + 2 + smallest.length + 2 + largest.length + 8 + 4 + user.length);
+    const pv = new DataView(props.buffer);
+    setU64(pv, 0, this.entries);
+    setU64(pv, 8, this.deletions);
+    pv.setUint32(16, this.blocks, true);
+    let p = 20;
+    pv.setUint16(p, smallest.length, true);
+    props.set(smallest, p + 2);
+    p += 2 + smallest.length;
+    pv.setUint16(p, largest.length, true);
+    props.set(largest, p + 2);
+    p += 2 + largest.length;
+    setU64(pv, p, maxSeq);
+    pv.setUint32(p + 8, user.length, true);
+    props.set(user, p + 12);
+    const propsOffset = this.position;
+    this.emitBlock(props, props.length);
+    const footer = new Uint8Array(SST_FOOTER_BYTES);
+    const fv = new DataView(footer.buffer);
+    fv.setUint32(SF_VERSION, SST_VERSION, true);
+    setU64(fv, SF_FILTER_OFFSET, filterOffset);
+    setU64(fv, SF_INDEX_OFFSET, indexOffset);
+    setU64(fv, SF_PROPS_OFFSET, propsOffset);
+    fv.setUint32(SF_FILTER_LENGTH, filterPayload.length, true);
+    fv.setUint32(SF_INDEX_LENGTH, this.indexLen, true);
+    fv.setUint32(SF_PROPS_LENGTH, props.length, true);
+    const fileSize = this.position + SST_FOOTER_BYTES;
+    setU64(fv, SF_FILE_SIZE, fileSize);
+    fv.setUint32(SF_CRC, crc32(footer.subarray(0, SF_CRC)), true);
+    fv.setUint32(SF_MAGIC, SST_MAGIC, true);
+    this.emit(footer, 0, footer.length);
+    this.drain();
+    const file = this.file!;
+    file.fsync();
+    file.close();
+    this.file = undefined;
+    return { fileSize, entries: this.entries, deletions: this.deletions, smallest, largest, maxSeq };
+  }
+
+  /** Closes and removes a table that will not be finished. */
+  abort(): void {
+    try {
+      this.file?.close();
+    } finally {
+      this.file = undefined;
+      this.fs.unlink(this.path);
+    }
+  }
+
+  private get position(): number {
+    return this.written + this.outLen;
+  }
+
+  private ensureBlock(extra: number): void {
+    if (this.blockLen + extra <= this.block.length) return;
+    const grown = new Uint8Array(Math.max(this.block.length * 2, this.blockLen + extra));
+    grown.set(this.block.subarray(0, this.blockLen));
+    this.block = grown;
+  }
+
+  private endBlock(): void {
+    const n = this.count;
+    this.ensureBlock(4 * (n + 1));
+    const dv = new DataView(this.block.buffer);
+    let at = this.blockLen;
+    for (let i = 0; i < n; i++, at += 4) dv.setUint32(at, this.offsets[i]!, true);
+    dv.setUint32(at, n, true);
+    at += 4;
+    const offset = this.position;
+    this.emitBlock(this.block, at);
+    // Index entry: offset (u64), payload length (u32), last key.
+    const need = 14 + this.lastLen;
+    if (this.indexLen + need > this.index.length) {
+      const grown = new Uint8Array(Math.max(this.index.length * 2, this.indexLen + need));
+      grown.set(this.index.subarray(0, this.indexLen));
+      this.index = grown;
+    }
+    const iv = new DataView(this.index.buffer);
+    setU64(iv, this.indexLen, offset);
+    iv.setUint32(this.indexLen + 8, at, true);
+    iv.setUint16(this.indexLen + 12, this.lastLen, true);
+    this.index.set(this.last.subarray(0, this.lastLen), this.indexLen + 14);
+    this.indexLen += need;
+    this.blocks++;
+    this.blockLen = 0;
+    this.count = 0;
+  }
+
+  private emitBlock(payload: Uint8Array, len: number): void {
+    this.emit(payload, 0, len);
+    this.trailerView.setUint32(0, crc32(payload.subarray(0, len)), true);
+    this.emit(this.trailer, 0, SST_BLOCK_TRAILER);
+  }
+
+  private emit(src: Uint8Array, off: number, len: number): void {
+    while (len > 0) {
+      const n = Math.min(len, OUT_BYTES - this.outLen);
+      this.out.set(src.subarray(off, off + n), this.outLen);
+      this.outLen += n;
+      off += n;
+      len -= n;
+      if (this.outLen === OUT_BYTES) this.drain();
+    }
+  }
+
+  private drain(): void {
+    let at = 0;
+    while (at < this.outLen) {
+      const n = this.file!.pwrite(this.out, at, this.outLen - at, this.written + at);
+      assert(n > 0, "a write made no progress");
+      at += n;
+    }
+    this.written += this.outLen;
+    this.outLen = 0;
+  }
+}
+
+function grow32(a: Uint32Array): Uint32Array {
+  const g = new Uint32Array(a.length * 2);
+  g.set(a);
+  return g;
+}

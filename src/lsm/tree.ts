@@ -1,0 +1,534 @@
+/**
+ * The LSM tree: writes go to the active MemTable; a full one is sealed and flushed to a
+ * level-0 table by a background job while a fresh one takes writes; leveled compaction
+ * keeps reads bounded (level 0 compacts into level 1 at `l0Trigger` tables, level n into
+ * n + 1 when it holds more than `l1Bytes * 10^(n-1)`). The manifest names the live tables;
+ * a job's output becomes live only through a durable manifest edit, and a table it
+ * replaces is deleted only when no open iterator still reads it.
+ *
+ * One thread owns a tree: writes, reads and the manifest. Jobs run wherever `jobs` runs
+ * them (inline or on a worker pool); their results are installed back on this thread.
+ *
+ * Failures: a flush or compaction that fails (a full disk, a damaged input table) stops
+ * the tree taking writes (`error` says why; reads go on). Nothing the manifest names is
+ * ever incomplete, so a restart finds a consistent store; the events after its
+ * `flushedSeq` come back from the journal.
+ */
+
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { compareBytes, tableName, tableNumber } from "../schema/sstable.ts";
+import { assert } from "../stdx/assert.ts";
+import { VenueError } from "../stdx/errors.ts";
+import { REAL_FS, type JournalFs } from "../wal/file.ts";
+import { runCompact, runFlush, type CompactRequest, type CompactResult, type FlushRequest } from "./jobs.ts";
+import { Manifest, ManifestCorruptError, toEntry, type LiveFile } from "./manifest.ts";
+import { MemTable } from "./memtable.ts";
+import { LevelIterator, MergingIterator } from "./merge.ts";
+import { openTableSource } from "./source.ts";
+import { DELETED, TableReader, type EntryIterator } from "./table_reader.ts";
+import type { TableMeta } from "./table_writer.ts";
+
+/** Where background jobs run. */
+export interface LsmJobs {
+  flush(req: FlushRequest): Promise<TableMeta>;
+  compact(req: CompactRequest): Promise<CompactResult>;
+  close(): Promise<void>;
+}
+
+/** Runs jobs on the calling thread (tests, tools): each job completes before its promise. */
+export function inlineJobs(fs: JournalFs = REAL_FS): LsmJobs {
+  return {
+    flush: async (req) => runFlush(req, fs),
+    compact: async (req) => runCompact(req, fs),
+    close: async () => {},
+  };
+}
+
+export interface LsmOptions {
+  /** MemTable size at which it is sealed and flushed (default 32 MiB). */
+  memtableBytes?: number;
+  /** Data block payload target (default 4 KiB). */
+  blockBytes?: number;
+  /** Compaction output table size target (default 16 MiB). */
+  targetFileBytes?: number;
+  /** Level 1's size limit; each deeper level holds 10x the one above (default 64 MiB). */
+  l1Bytes?: number;
+  /** Level-0 tables that trigger a compaction (default 4). */
+  l0Trigger?: number;
+  /** Sealed MemTables waiting for a flush beyond which `writable` turns false (default 2). */
+  maxImmutable?: number;
+  jobs?: LsmJobs;
+  fs?: JournalFs;
+  log?: (line: string) => void;
+}
+
+export class StoreFailedError extends VenueError {
+  override readonly name = "StoreFailedError";
+}
+
+const LEVELS = 7;
+
+export interface LsmStats {
+  flushes: number;
+  compactions: number;
+  /** Bytes of tables written by flushes and by compactions, and read by compactions. */
+  flushBytes: number;
+  compactionBytesWritten: number;
+  compactionBytesRead: number;
+  levels: { tables: number; bytes: number }[];
+}
+
+export class LsmTree {
+  private active: MemTable;
+  /** Sealed MemTables, oldest first, each flushed in turn. */
+  private readonly immutable: MemTable[] = [];
+  private levels: LiveFile[][] = [];
+  private readonly readers = new Map<number, TableReader>();
+  private readonly pins = new Map<number, number>();
+  private readonly obsolete = new Set<number>();
+  private readonly compactPointer: (Uint8Array | undefined)[] = new Array(LEVELS).fill(undefined);
+  private nextNumber: number;
+  private flushing: Promise<void> | undefined;
+  private compacting: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private closed = false;
+  private readonly waiters: (() => void)[] = [];
+  readonly stats: LsmStats = { flushes: 0, compactions: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
+
+  private readonly memtableBytes: number;
+  private readonly blockBytes: number;
+  private readonly targetFileBytes: number;
+  private readonly l1Bytes: number;
+  private readonly l0Trigger: number;
+  private readonly maxImmutable: number;
+  private readonly jobs: LsmJobs;
+  private readonly fs: JournalFs;
+  private readonly log: (line: string) => void;
+
+  private constructor(readonly dir: string, private readonly manifest: Manifest, o: LsmOptions) {
+    this.memtableBytes = o.memtableBytes ?? 32 << 20;
+    this.blockBytes = o.blockBytes ?? 4096;
+    this.targetFileBytes = o.targetFileBytes ?? 16 << 20;
+    this.l1Bytes = o.l1Bytes ?? 64 << 20;
+    this.l0Trigger = o.l0Trigger ?? 4;
+    this.maxImmutable = o.maxImmutable ?? 2;
+    this.fs = o.fs ?? REAL_FS;
+    this.jobs = o.jobs ?? inlineJobs(this.fs);
+    this.log = o.log ?? (() => {});
+    this.active = MemTable.create(this.memtableBytes);
+    this.nextNumber = manifest.state.nextFile;
+    this.rebuildLevels();
+  }
+
+  /**
+   * Opens the store in `dir` (which must exist), or starts an empty one. Checks that every
+   * table the manifest names is present with its recorded size, and removes files no
+   * manifest names (left by a crash during a flush or compaction).
+   */
+  static open(dir: string, o: LsmOptions = {}): LsmTree {
+    const fs = o.fs ?? REAL_FS;
+    const log = o.log ?? (() => {});
+    const manifest = Manifest.open(dir, fs, log);
+    const live = manifest.state.files;
+    for (const name of readdirSync(dir)) {
+      const n = tableNumber(name);
+      if ((n >= 0 && !live.has(n)) || name.endsWith(".sst.tmp")) {
+        log(`event store: removed ${name}, which no manifest edit names (left by an interrupted flush or compaction)`);
+        fs.unlink(join(dir, name));
+      }
+    }
+    for (const f of live.values()) {
+      const path = join(dir, tableName(f.number));
+      let size = -1;
+      try {
+        size = statSync(path).size;
+      } catch {
+        throw new ManifestCorruptError(manifest.path, 0, `it names ${tableName(f.number)}, which is missing`);
+      }
+      if (size !== f.size) throw new ManifestCorruptError(manifest.path, 0, `it names ${tableName(f.number)} of ${f.size} bytes; the file has ${size}`);
+    }
+    return new LsmTree(dir, manifest, o);
+  }
+
+  /** Every write up to this sequence is in a live table. */
+  get flushedSeq(): number {
+    return this.manifest.state.flushedSeq;
+  }
+
+  /** Why the tree stopped taking writes, if it did. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /** False while flushes lag behind writes: the writer should wait (`whenWritable`). */
+  get writable(): boolean {
+    return this.immutable.length < this.maxImmutable;
+  }
+
+  put(key: Uint8Array, value: Uint8Array, seq = 0): void {
+    this.write(key, value, seq);
+  }
+
+  delete(key: Uint8Array, seq = 0): void {
+    this.write(key, undefined, seq);
+  }
+
+  private write(key: Uint8Array, value: Uint8Array | undefined, seq: number): void {
+    if (this.failure !== undefined) throw new StoreFailedError("STORE_FAILED", `event store ${this.dir} takes no writes: ${this.failure.message}`, { cause: this.failure });
+    assert(!this.closed, "the event store is closed");
+    const vlen = value?.length ?? 0;
+    if (this.active.put(key, 0, key.length, value, 0, vlen, seq)) return;
+    assert(this.active.entries > 0, `an entry of ${key.length + vlen} bytes does not fit an empty MemTable`);
+    assert(this.immutable.length <= this.maxImmutable + 4, "writes outpace flushes: the writer must wait while the store is not writable");
+    this.rotate();
+    assert(this.active.put(key, 0, key.length, value, 0, vlen, seq), `an entry of ${key.length + vlen} bytes does not fit an empty MemTable`);
+  }
+
+  /** The value of `key` (a copy), or undefined. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    const v = this.lookup(key);
+    return v === undefined || v === DELETED ? undefined : v.slice();
+  }
+
+  private lookup(key: Uint8Array): Uint8Array | undefined {
+    let v = this.active.get(key);
+    if (v !== undefined) return v;
+    for (let i = this.immutable.length - 1; i >= 0; i--) {
+      v = this.immutable[i]!.get(key);
+      if (v !== undefined) return v;
+    }
+    for (const f of this.levels[0]!) {
+      if (!inRange(f, key)) continue;
+      v = this.reader(f.number).get(key);
+      if (v !== undefined) return v;
+    }
+    for (let l = 1; l < LEVELS; l++) {
+      const files = this.levels[l]!;
+      const i = firstLargestAtLeast(files, key);
+      if (i < files.length && compareBytes(files[i]!.smallest, 0, files[i]!.smallest.length, key, 0, key.length) <= 0) {
+        v = this.reader(files[i]!.number).get(key);
+        if (v !== undefined) return v;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Calls `fn` with each live entry whose key is in [from, to) (`to` undefined: to the
+   * end), in key order, until it returns false. The views are valid during the call only.
+   * Returns how many entries it visited.
+   */
+  scan(from: Uint8Array, to: Uint8Array | undefined, fn: (key: Uint8Array, value: Uint8Array) => boolean | void): number {
+    const c = this.cursor(from, to);
+    let n = 0;
+    try {
+      for (; c.valid; c.next()) {
+        n++;
+        if (fn(c.key, c.value) === false) break;
+      }
+    } finally {
+      c.close();
+    }
+    return n;
+  }
+
+  /** Every live entry whose key starts with `prefix`. */
+  scanPrefix(prefix: Uint8Array, fn: (key: Uint8Array, value: Uint8Array) => boolean | void): number {
+    return this.scan(prefix, prefixEnd(prefix), fn);
+  }
+
+  /**
+   * A cursor over [from, to) that may live across awaits: the tables it reads are kept
+   * until `close`. MemTable entries written after it was opened may or may not be seen.
+   */
+  cursor(from: Uint8Array, to: Uint8Array | undefined): StoreCursor {
+    const files = this.levels.flat();
+    for (const f of files) this.pins.set(f.number, (this.pins.get(f.number) ?? 0) + 1);
+    const children: EntryIterator[] = [this.active.iterator()];
+    for (let i = this.immutable.length - 1; i >= 0; i--) children.push(this.immutable[i]!.iterator());
+    for (const f of this.levels[0]!) children.push(this.reader(f.number).iterator());
+    for (let l = 1; l < LEVELS; l++) {
+      const level = this.levels[l]!;
+      if (level.length === 0) continue;
+      children.push(new LevelIterator(level.map((f) => f.largest), (i) => this.reader(level[i]!.number).iterator()));
+    }
+    const it = new MergingIterator(children);
+    it.seek(from);
+    return new StoreCursor(it, to, () => {
+      for (const f of files) this.unpin(f.number);
+    });
+  }
+
+  /** Seals the active MemTable (if it holds anything) and waits until every sealed one is flushed. */
+  async flush(): Promise<void> {
+    if (this.active.entries > 0) this.rotate();
+    while (this.immutable.length > 0 && this.failure === undefined) await this.nextChange();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Waits until no job runs and none is due. */
+  async idle(): Promise<void> {
+    while ((this.flushing !== undefined || this.compacting !== undefined) && this.failure === undefined) await this.nextChange();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Resolves when `writable` (or the tree has failed). */
+  async whenWritable(): Promise<void> {
+    while (!this.writable && this.failure === undefined) await this.nextChange();
+  }
+
+  /** Waits for running jobs, then closes the manifest and the tables. Unflushed MemTable entries are dropped (the journal has them). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([this.flushing, this.compacting]);
+    this.manifest.close();
+    for (const r of this.readers.values()) r.close();
+    this.readers.clear();
+  }
+
+  /** Tables per level and their bytes, fresh. */
+  levelStats(): { tables: number; bytes: number }[] {
+    return this.levels.map((l) => ({ tables: l.length, bytes: l.reduce((s, f) => s + f.size, 0) }));
+  }
+
+  private rotate(): void {
+    this.active.seal();
+    this.immutable.push(this.active);
+    this.active = MemTable.create(this.memtableBytes);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.failure !== undefined || this.closed) return;
+    if (this.flushing === undefined && this.immutable.length > 0) this.flushing = this.runFlush(this.immutable[0]!);
+    if (this.compacting === undefined) {
+      const pick = this.pickCompaction();
+      if (pick !== undefined) this.compacting = this.runCompaction(pick);
+    }
+  }
+
+  private async runFlush(mt: MemTable): Promise<void> {
+    const number = this.nextNumber++;
+    try {
+      const meta = await this.jobs.flush({ dir: this.dir, number, buffers: mt.buffers, blockBytes: this.blockBytes });
+      this.fs.fsyncDir(this.dir);
+      const file: LiveFile = { number, level: 0, size: meta.fileSize, entries: meta.entries, deletions: meta.deletions, smallest: meta.smallest, largest: meta.largest, maxSeq: meta.maxSeq };
+      this.manifest.record({ add: [toEntry(file)], nextFile: this.nextNumber, flushedSeq: Math.max(this.manifest.state.flushedSeq, mt.maxSeq) });
+      this.immutable.shift();
+      this.rebuildLevels();
+      this.stats.flushes++;
+      this.stats.flushBytes += meta.fileSize;
+    } catch (e) {
+      this.fail("a flush", e);
+    } finally {
+      this.flushing = undefined;
+      this.changed();
+      this.schedule();
+    }
+  }
+
+  private async runCompaction(pick: Compaction): Promise<void> {
+    const budget = Math.ceil(pick.inputBytes / this.targetFileBytes) + 2;
+    const outputs = Array.from({ length: budget }, () => this.nextNumber++);
+    try {
+      const r = await this.jobs.compact({
+        dir: this.dir,
+        inputs: pick.inputs.map((f) => f.number),
+        outputs,
+        targetFileBytes: this.targetFileBytes,
+        blockBytes: this.blockBytes,
+        dropDeletions: pick.dropDeletions,
+      });
+      this.fs.fsyncDir(this.dir);
+      const add = r.tables.map((t) => toEntry({ number: t.number, level: pick.outputLevel, size: t.fileSize, entries: t.entries, deletions: t.deletions, smallest: t.smallest, largest: t.largest, maxSeq: t.maxSeq }));
+      this.manifest.record({ add, del: pick.inputs.map((f) => f.number), nextFile: this.nextNumber });
+      for (const f of pick.inputs) this.retire(f.number);
+      this.rebuildLevels();
+      this.stats.compactions++;
+      this.stats.compactionBytesRead += r.bytesRead;
+      this.stats.compactionBytesWritten += r.bytesWritten;
+    } catch (e) {
+      this.fail("a compaction", e);
+    } finally {
+      this.compacting = undefined;
+      this.changed();
+      this.schedule();
+    }
+  }
+
+  private pickCompaction(): Compaction | undefined {
+    let best = -1;
+    let bestScore = 1;
+    for (let l = 0; l < LEVELS - 1; l++) {
+      const files = this.levels[l]!;
+      const score = l === 0 ? files.length / this.l0Trigger : files.reduce((s, f) => s + f.size, 0) / (this.l1Bytes * 10 ** (l - 1));
+      if (score >= bestScore) {
+        best = l;
+        bestScore = score;
+      }
+    }
+    if (best < 0) return undefined;
+    let inputs: LiveFile[];
+    if (best === 0) {
+      inputs = [...this.levels[0]!];
+    } else {
+      const files = this.levels[best]!;
+      const ptr = this.compactPointer[best];
+      let f = files[0]!;
+      if (ptr !== undefined) f = files.find((x) => compareBytes(x.smallest, 0, x.smallest.length, ptr, 0, ptr.length) > 0) ?? files[0]!;
+      this.compactPointer[best] = f.largest;
+      inputs = [f];
+    }
+    let lo = inputs[0]!.smallest;
+    let hi = inputs[0]!.largest;
+    for (const f of inputs) {
+      if (compareBytes(f.smallest, 0, f.smallest.length, lo, 0, lo.length) < 0) lo = f.smallest;
+      if (compareBytes(f.largest, 0, f.largest.length, hi, 0, hi.length) > 0) hi = f.largest;
+    }
+    const below = this.levels[best + 1]!.filter((f) => overlaps(f, lo, hi));
+    let dropDeletions = true;
+    for (let l = best + 2; l < LEVELS && dropDeletions; l++) if (this.levels[l]!.some((f) => overlaps(f, lo, hi))) dropDeletions = false;
+    const all = [...inputs, ...below];
+    return { inputs: all, outputLevel: best + 1, dropDeletions, inputBytes: all.reduce((s, f) => s + f.size, 0) };
+  }
+
+  private rebuildLevels(): void {
+    const levels: LiveFile[][] = Array.from({ length: LEVELS }, () => []);
+    for (const f of this.manifest.state.files.values()) levels[f.level]!.push(f);
+    levels[0]!.sort((a, b) => b.number - a.number);
+    for (let l = 1; l < LEVELS; l++) levels[l]!.sort((a, b) => compareBytes(a.smallest, 0, a.smallest.length, b.smallest, 0, b.smallest.length));
+    this.levels = levels;
+    this.stats.levels = this.levelStats();
+  }
+
+  private reader(n: number): TableReader {
+    let r = this.readers.get(n);
+    if (r === undefined) {
+      const path = join(this.dir, tableName(n));
+      r = new TableReader(path, openTableSource(path));
+      this.readers.set(n, r);
+    }
+    return r;
+  }
+
+  private retire(n: number): void {
+    this.obsolete.add(n);
+    this.collect(n);
+  }
+
+  private unpin(n: number): void {
+    const c = (this.pins.get(n) ?? 1) - 1;
+    if (c === 0) this.pins.delete(n);
+    else this.pins.set(n, c);
+    this.collect(n);
+  }
+
+  /** Deletes a replaced table once nothing reads it. */
+  private collect(n: number): void {
+    if (!this.obsolete.has(n) || this.pins.has(n)) return;
+    this.obsolete.delete(n);
+    this.readers.get(n)?.close();
+    this.readers.delete(n);
+    this.fs.unlink(join(this.dir, tableName(n)));
+  }
+
+  private fail(what: string, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (this.failure === undefined) {
+      this.failure = err;
+      this.log(`event store: ${what} failed; the store takes no more writes: ${err.message}`);
+    }
+  }
+
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private changed(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+interface Compaction {
+  inputs: LiveFile[];
+  outputLevel: number;
+  dropDeletions: boolean;
+  inputBytes: number;
+}
+
+/** A pinned cursor over the store; `close` releases its tables. */
+export class StoreCursor {
+  private released = false;
+  private done = false;
+
+  constructor(private readonly it: EntryIterator, private readonly to: Uint8Array | undefined, private readonly release: () => void) {
+    this.skip();
+  }
+
+  get valid(): boolean {
+    return !this.done;
+  }
+
+  get key(): Uint8Array {
+    return this.it.buf.subarray(this.it.keyOff, this.it.keyOff + this.it.keyLen);
+  }
+
+  get value(): Uint8Array {
+    return this.it.buf.subarray(this.it.valOff, this.it.valOff + this.it.valLen);
+  }
+
+  next(): void {
+    if (this.done) return;
+    this.it.next();
+    this.skip();
+  }
+
+  close(): void {
+    this.done = true;
+    if (!this.released) {
+      this.released = true;
+      this.release();
+    }
+  }
+
+  /** Steps over deletions; ends at `to`. */
+  private skip(): void {
+    const it = this.it;
+    while (it.valid && it.valLen < 0) it.next();
+    if (!it.valid || (this.to !== undefined && compareBytes(it.buf, it.keyOff, it.keyLen, this.to, 0, this.to.length) >= 0)) this.close();
+  }
+}
+
+function inRange(f: LiveFile, key: Uint8Array): boolean {
+  return compareBytes(f.smallest, 0, f.smallest.length, key, 0, key.length) <= 0 && compareBytes(f.largest, 0, f.largest.length, key, 0, key.length) >= 0;
+}
+
+function overlaps(f: LiveFile, lo: Uint8Array, hi: Uint8Array): boolean {
+  return compareBytes(f.largest, 0, f.largest.length, lo, 0, lo.length) >= 0 && compareBytes(f.smallest, 0, f.smallest.length, hi, 0, hi.length) <= 0;
+}
+
+function firstLargestAtLeast(files: LiveFile[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const l = files[mid]!.largest;
+    if (compareBytes(l, 0, l.length, key, 0, key.length) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The smallest key greater than every key starting with `prefix` (undefined: none). */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  const end = prefix.slice();
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+/**
+ * The event store's manifest: which tables are live, at which level, and how far the
+ * store is flushed. Owned here; src/lsm/manifest.ts reads and writes it;
+ * docs/formats/manifest.md is its grammar.
+ *
+ * `CURRENT` holds the name of the live manifest file and a newline. It is replaced only
+ * by writing `CURRENT.tmp`, fsyncing it, renaming it over `CURRENT` and fsyncing the
+ * directory.
+ *
+ * A manifest file `MANIFEST-<number, 6 digits>` is a sequence of edits, each written with
+ * one write and made durable with one fsync before anything depends on it:
+ *
+ *   0       4     payload length (u32, at most MANIFEST_EDIT_MAX)
+ *   4       4     CRC32 of the payload
+ *   8       len   payload: one edit, UTF-8 JSON (below)
+ *
+ * The first edit of a file is a full description (`"base": true`); each later one applies
+ * to the state before it:
+ *
+ *   { "v": 1, "base"?: true,
+ *     "add"?: [ { "n": file number, "level", "size", "entries", "deletions",
+ *                 "smallest": hex, "largest": hex, "maxSeq" } ],
+ *     "del"?: [ file number ],
+ *     "nextFile"?: the next unused file number,
+ *     "flushedSeq"?: every event up to this sequence is in a live table }
+ *
+ * Only the last edit can be torn (a crash during its write): damage there, with nothing
+ * valid after it, is cut off at open; damage anywhere else is corruption.
+ */
+
+export const MANIFEST_VERSION = 1;
+export const MANIFEST_EDIT_MAX = 1 << 20;
+export const MANIFEST_FRAME = 8;
+export const CURRENT_NAME = "CURRENT";
+
+export function manifestName(n: number): string {
+  return `MANIFEST-${String(n).padStart(6, "0")}`;
+}
+
+export function manifestNumber(name: string): number {
+  const m = /^MANIFEST-(\d{6,})$/.exec(name);
+  return m === null ? -1 : Number(m[1]);
+}
+
+export interface ManifestFileEntry {
+  n: number;
+  level: number;
+  size: number;
+  entries: number;
+  deletions: number;
+  smallest: string;
+  largest: string;
+  maxSeq: number;
+}
+
+export interface ManifestEdit {
+  v: number;
+  base?: true;
+  add?: ManifestFileEntry[];
+  del?: number[];
+  nextFile?: number;
+  flushedSeq?: number;
+}
