@@ -106,13 +106,11 @@ export class Manifest {
     let edits = 0;
     while (at < bytes.length) {
       const left = bytes.length - at;
-      const len = left >= 4 ? dv.getUint32(at, true) : -1;
-      const fits = left >= MANIFEST_FRAME && len <= MANIFEST_EDIT_MAX && len <= left - MANIFEST_FRAME;
-      const ok = fits && crc32(bytes.subarray(at + MANIFEST_FRAME, at + MANIFEST_FRAME + len)) === dv.getUint32(at + 4, true);
+      const ok = validFrame(bytes, dv, at);
       if (!ok) {
-        // Torn only if it can be the last write: it reaches the end of the file.
-        const end = fits ? at + MANIFEST_FRAME + len : bytes.length;
-        if (end === bytes.length && left <= MANIFEST_EDIT_MAX + MANIFEST_FRAME && edits > 0) {
+        // Only the last write can be damaged (each edit is synced before the next is
+        // written): torn if it lies within one edit of the end and no whole edit follows.
+        if (left <= MANIFEST_EDIT_MAX + MANIFEST_FRAME && edits > 0 && !anyFrameAfter(bytes, dv, at)) {
           log(`event store: cut a torn last edit off ${name} at offset ${at} (${left} bytes)`);
           const f = fs.open(path);
           try {
@@ -123,8 +121,9 @@ export class Manifest {
           }
           break;
         }
-        throw new ManifestCorruptError(path, at, fits ? "edit checksum mismatch with more edits after it" : "edit length runs past the end");
+        throw new ManifestCorruptError(path, at, "an edit fails its checksum or length check with more after it");
       }
+      const len = dv.getUint32(at, true);
       let edit: ManifestEdit;
       try {
         edit = JSON.parse(Buffer.from(bytes.subarray(at + MANIFEST_FRAME, at + MANIFEST_FRAME + len)).toString("utf8")) as ManifestEdit;
@@ -150,6 +149,8 @@ export class Manifest {
     const frame = encode(baseEdit(state));
     writeAll(file, frame, 0);
     file.fsync();
+    // The new manifest's name is durable before CURRENT can name it.
+    fs.fsyncDir(dir);
     const tmp = join(dir, `${CURRENT_NAME}.tmp`);
     fs.unlink(tmp);
     const c = fs.create(tmp);
@@ -240,6 +241,20 @@ function applyEdit(state: StoreState, e: ManifestEdit, path: string, at: number)
   }
   if (e.nextFile !== undefined) state.nextFile = Math.max(state.nextFile, e.nextFile);
   if (e.flushedSeq !== undefined) state.flushedSeq = e.flushedSeq;
+}
+
+/** Whether a whole edit (non-empty payload, matching CRC) starts at `at`. */
+function validFrame(bytes: Uint8Array, dv: DataView, at: number): boolean {
+  const left = bytes.length - at;
+  if (left < MANIFEST_FRAME) return false;
+  const len = dv.getUint32(at, true);
+  if (len === 0 || len > MANIFEST_EDIT_MAX || len > left - MANIFEST_FRAME) return false;
+  return crc32(bytes.subarray(at + MANIFEST_FRAME, at + MANIFEST_FRAME + len)) === dv.getUint32(at + 4, true);
+}
+
+function anyFrameAfter(bytes: Uint8Array, dv: DataView, at: number): boolean {
+  for (let p = at + 1; p + MANIFEST_FRAME < bytes.length; p++) if (validFrame(bytes, dv, p)) return true;
+  return false;
 }
 
 function encode(edit: ManifestEdit): Uint8Array {

@@ -1,0 +1,14 @@
+// Worker entry for the event store's job pool (piscina): flushes and compactions.
+// Registers the TypeScript loader and exports the jobs by name.
+import { register } from "tsx/esm/api";
+
+register();
+const jobs = await import("../src/lsm/jobs.ts");
+
+export function flush(req) {
+  return jobs.runFlush(req);
+}
+
+export function compact(req) {
+  return jobs.runCompact(req);
+}
