@@ -40,6 +40,7 @@ export interface StoreState {
   files: Map<number, LiveFile>;
   nextFile: number;
   flushedSeq: number;
+  mark: unknown;
 }
 
 export class ManifestCorruptError extends VenueError {
@@ -89,7 +90,7 @@ export class Manifest {
       }
       // A new store (or one whose creation a crash cut short): start afresh.
       for (const n of names) if (manifestNumber(n) >= 0) fs.unlink(join(dir, n));
-      const state: StoreState = { files: new Map(), nextFile: 1, flushedSeq: 0 };
+      const state: StoreState = { files: new Map(), nextFile: 1, flushedSeq: 0, mark: undefined };
       const m = Manifest.create(dir, fs, state, 1);
       return m;
     }
@@ -100,7 +101,7 @@ export class Manifest {
     const path = join(dir, name);
     if (!existsSync(path)) throw new ManifestCorruptError(currentPath, 0, `names ${name}, which does not exist`);
     const bytes = readFileSync(path);
-    const state: StoreState = { files: new Map(), nextFile: 1, flushedSeq: 0 };
+    const state: StoreState = { files: new Map(), nextFile: 1, flushedSeq: 0, mark: undefined };
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let at = 0;
     let edits = 0;
@@ -176,7 +177,7 @@ export class Manifest {
     const full: ManifestEdit = { v: MANIFEST_VERSION, ...edit };
     try {
       if (this.position > ROLL_BYTES) {
-        const next = { files: new Map(this.state.files), nextFile: this.state.nextFile, flushedSeq: this.state.flushedSeq };
+        const next: StoreState = { files: new Map(this.state.files), nextFile: this.state.nextFile, flushedSeq: this.state.flushedSeq, mark: this.state.mark };
         applyEdit(next, full, "(new edit)", 0);
         const old = this.path;
         const m = Manifest.create(this.dir, this.fs, next, this.number + 1);
@@ -218,7 +219,7 @@ export function toEntry(f: LiveFile): ManifestFileEntry {
 }
 
 function baseEdit(state: StoreState): ManifestEdit {
-  return { v: MANIFEST_VERSION, base: true, add: [...state.files.values()].map(toEntry), nextFile: state.nextFile, flushedSeq: state.flushedSeq };
+  return { v: MANIFEST_VERSION, base: true, add: [...state.files.values()].map(toEntry), nextFile: state.nextFile, flushedSeq: state.flushedSeq, ...(state.mark !== undefined ? { mark: state.mark } : {}) };
 }
 
 function applyEdit(state: StoreState, e: ManifestEdit, path: string, at: number): void {
@@ -241,6 +242,7 @@ function applyEdit(state: StoreState, e: ManifestEdit, path: string, at: number)
   }
   if (e.nextFile !== undefined) state.nextFile = Math.max(state.nextFile, e.nextFile);
   if (e.flushedSeq !== undefined) state.flushedSeq = e.flushedSeq;
+  if (e.mark !== undefined) state.mark = e.mark;
 }
 
 /** Whether a whole edit (non-empty payload, matching CRC) starts at `at`. */

@@ -59,6 +59,13 @@ export interface LsmOptions {
   /** Sealed MemTables waiting for a flush beyond which `writable` turns false (default 2). */
   maxImmutable?: number;
   jobs?: LsmJobs;
+  /**
+   * Background work (default true). Without it nothing is flushed or compacted unless
+   * `flushSync` is called: for a writer that must not yield (a replay at start).
+   */
+  background?: boolean;
+  /** Called when a MemTable is sealed; its value is recorded with that MemTable's flush. */
+  markOf?: () => unknown;
   fs?: JournalFs;
   log?: (line: string) => void;
 }
@@ -83,6 +90,7 @@ export class LsmTree {
   private active: MemTable;
   /** Sealed MemTables, oldest first, each flushed in turn. */
   private readonly immutable: MemTable[] = [];
+  private readonly marks: unknown[] = [];
   private levels: LiveFile[][] = [];
   private readonly readers = new Map<number, TableReader>();
   private readonly pins = new Map<number, number>();
@@ -105,6 +113,8 @@ export class LsmTree {
   private readonly jobs: LsmJobs;
   private readonly fs: JournalFs;
   private readonly log: (line: string) => void;
+  private readonly background: boolean;
+  private readonly markOf: (() => unknown) | undefined;
 
   private constructor(readonly dir: string, private readonly manifest: Manifest, o: LsmOptions) {
     this.memtableBytes = o.memtableBytes ?? 32 << 20;
@@ -116,9 +126,12 @@ export class LsmTree {
     this.fs = o.fs ?? REAL_FS;
     this.jobs = o.jobs ?? inlineJobs(this.fs);
     this.log = o.log ?? (() => {});
+    this.background = o.background ?? true;
+    this.markOf = o.markOf;
     this.active = MemTable.create(this.memtableBytes);
     this.nextNumber = manifest.state.nextFile;
     this.rebuildLevels();
+    this.schedule(); // a compaction may be due from before a restart
   }
 
   /**
@@ -154,6 +167,11 @@ export class LsmTree {
   /** Every write up to this sequence is in a live table. */
   get flushedSeq(): number {
     return this.manifest.state.flushedSeq;
+  }
+
+  /** The mark recorded with the last flush (see `markOf`). */
+  get flushedMark(): unknown {
+    return this.manifest.state.mark;
   }
 
   /** Why the tree stopped taking writes, if it did. */
@@ -296,12 +314,49 @@ export class LsmTree {
   private rotate(): void {
     this.active.seal();
     this.immutable.push(this.active);
+    this.marks.push(this.markOf?.());
     this.active = MemTable.create(this.memtableBytes);
     this.schedule();
   }
 
+  /**
+   * Seals the active MemTable and flushes every sealed one on this thread, now. Only for
+   * a tree opened without background work.
+   */
+  flushSync(): void {
+    assert(!this.background && this.flushing === undefined, "flushSync is for a tree without background work");
+    if (this.active.entries > 0) this.rotate();
+    while (this.immutable.length > 0) {
+      const mt = this.immutable[0]!;
+      const number = this.nextNumber++;
+      const meta = runFlush({ dir: this.dir, number, buffers: mt.buffers, blockBytes: this.blockBytes }, this.fs);
+      this.install(mt, number, meta);
+    }
+  }
+
+  /** Closes a tree opened without background work. */
+  closeSync(): void {
+    assert(!this.background, "closeSync is for a tree without background work");
+    this.closed = true;
+    this.manifest.close();
+    for (const r of this.readers.values()) r.close();
+    this.readers.clear();
+  }
+
+  private install(mt: MemTable, number: number, meta: TableMeta): void {
+    this.fs.fsyncDir(this.dir);
+    const file: LiveFile = { number, level: 0, size: meta.fileSize, entries: meta.entries, deletions: meta.deletions, smallest: meta.smallest, largest: meta.largest, maxSeq: meta.maxSeq };
+    const mark = this.marks[0];
+    this.manifest.record({ add: [toEntry(file)], nextFile: this.nextNumber, flushedSeq: Math.max(this.manifest.state.flushedSeq, mt.maxSeq), ...(mark !== undefined ? { mark } : {}) });
+    this.immutable.shift();
+    this.marks.shift();
+    this.rebuildLevels();
+    this.stats.flushes++;
+    this.stats.flushBytes += meta.fileSize;
+  }
+
   private schedule(): void {
-    if (this.failure !== undefined || this.closed) return;
+    if (this.failure !== undefined || this.closed || !this.background) return;
     if (this.flushing === undefined && this.immutable.length > 0) this.flushing = this.runFlush(this.immutable[0]!);
     if (this.compacting === undefined) {
       const pick = this.pickCompaction();
@@ -313,13 +368,7 @@ export class LsmTree {
     const number = this.nextNumber++;
     try {
       const meta = await this.jobs.flush({ dir: this.dir, number, buffers: mt.buffers, blockBytes: this.blockBytes });
-      this.fs.fsyncDir(this.dir);
-      const file: LiveFile = { number, level: 0, size: meta.fileSize, entries: meta.entries, deletions: meta.deletions, smallest: meta.smallest, largest: meta.largest, maxSeq: meta.maxSeq };
-      this.manifest.record({ add: [toEntry(file)], nextFile: this.nextNumber, flushedSeq: Math.max(this.manifest.state.flushedSeq, mt.maxSeq) });
-      this.immutable.shift();
-      this.rebuildLevels();
-      this.stats.flushes++;
-      this.stats.flushBytes += meta.fileSize;
+      this.install(mt, number, meta);
     } catch (e) {
       this.fail("a flush", e);
     } finally {

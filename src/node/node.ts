@@ -24,7 +24,10 @@ import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
 import { Ring } from "../bus/ring.ts";
 import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
-import { TOPICS, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
+import { TOPICS, TOPICS_OF_KIND, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
+import { segmentFirstSeq } from "../schema/wal.ts";
+import { EventStore } from "../store/event_store.ts";
+import type { StorageStats, StorageWorkerData } from "../store/storage_worker.ts";
 import { EngineLoop, type Clock } from "./engine_loop.ts";
 import { PluginSupervisor, type PluginReport } from "../plugins/supervisor.ts";
 import type { PluginSpec } from "../plugins/api.ts";
@@ -49,6 +52,13 @@ export interface NodeOptions {
    * journal from its own flushed seq on, which may be older than the snapshots.
    */
   pruneJournal?: boolean;
+  /**
+   * Keep every event in the event store (`<dataDir>/events`), written by the storage
+   * worker (default: on with a data directory).
+   */
+  eventStore?: boolean;
+  /** The event store's MemTable size (default 32 MiB). */
+  storeMemtableBytes?: number;
   log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
@@ -91,6 +101,12 @@ export class VenueNode {
   private readonly snapshotEvery: number;
   private readonly pruneJournal: boolean;
   private lastSnapshotSeq = 0;
+  private readonly storeDir: string | undefined;
+  private readonly storeMemtableBytes: number | undefined;
+  private storageWorker: Worker | undefined;
+  private storageExited: Promise<void> | undefined;
+  /** The storage worker's counts, once it has exited (after `stop`). */
+  storageStats: StorageStats | undefined;
   private snapshotInFlight = false;
   /** Resolves when no snapshot is being written. */
   private snapshotIdle: Promise<void> = Promise.resolve();
@@ -129,8 +145,33 @@ export class VenueNode {
       if (!fresh && (listSnapshots(this.snapshotDir).length > 0 || listSegments(dir).length > 0)) {
         throw new VenueError("ENGINE_NOT_FRESH", `the data directory ${o.dataDir} holds a journal: give the node a fresh engine (its state is rebuilt from the directory)`);
       }
-      const snap = readNewestSnapshot(this.snapshotDir, this.log);
+      // The event store needs the events of every command from its replayFrom on: start
+      // from a snapshot old enough for that, if the journal still reaches back to it.
+      let store: EventStore | undefined;
+      if (o.eventStore ?? true) {
+        this.storeDir = join(o.dataDir, "events");
+        this.storeMemtableBytes = o.storeMemtableBytes;
+        mkdirSync(this.storeDir, { recursive: true });
+        store = EventStore.open(this.storeDir, { background: false, log: this.log, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}) });
+      }
+      const segments = listSegments(dir);
+      const journalFrom = segments.length > 0 ? segmentFirstSeq(segments[0]!) : 1;
+      let snap = readNewestSnapshot(this.snapshotDir, this.log, store === undefined ? undefined : store.replayFrom - 1);
+      if (store !== undefined && (snap?.seq ?? 0) + 1 < journalFrom) {
+        this.log(`event store: it lacks the events from seq ${store.replayFrom}, and the journal no longer holds them (it starts at ${journalFrom}); its history will have a gap`);
+        snap = readNewestSnapshot(this.snapshotDir, this.log);
+      }
       const from = snap?.seq ?? 0;
+      const out = engine.out;
+      const feed = store === undefined ? undefined : (): void => {
+        const dv = out.buf.dv;
+        for (let at = 0; at < out.length; ) {
+          const bits = TOPICS_OF_KIND[dv.getUint8(at)]!;
+          for (let t = 0; t < TOPICS.length; t++) if ((bits & (1 << t)) !== 0) store.append(TOPICS[t]!, out.buf, at);
+          at += dv.getUint16(at + 2, true);
+        }
+        if (!store.tree.writable) store.tree.flushSync();
+      };
       if (snap !== undefined) {
         restoreState(engine, snap.state);
         this.lastSnapshotSeq = snap.seq;
@@ -139,6 +180,7 @@ export class VenueNode {
       this.recovery = recoverJournal(dir, (buf, offset, _size, seq) => {
         if (seq <= from) return;
         engine.apply(buf, offset);
+        feed?.();
         engine.out.clear();
       }, { log: this.log, progress: (records, done, total) => this.log(`recovery: segment ${done}/${total}, ${records} commands read`) });
       if (this.recovery.firstSeq > from + 1) {
@@ -148,6 +190,11 @@ export class VenueNode {
         throw new VenueError("SNAPSHOT_AHEAD_OF_JOURNAL", `snapshot ${snap!.name} holds seq ${from} but the journal ends at ${this.recovery.nextSeq - 1}: the journal lost records it had made durable; restore the data directory from a backup`);
       }
       this.log(`recovery: ${this.recovery.records} commands in ${this.recovery.segments} segment(s), ${this.recovery.nextSeq - 1 - from} replayed after the snapshot, in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
+      if (store !== undefined) {
+        store.tree.flushSync();
+        this.log(`event store: ${store.appended} events written from the journal, ${store.skipped} already stored; flushed to seq ${store.tree.flushedSeq}`);
+        store.tree.closeSync();
+      }
       firstSeq = this.recovery.nextSeq;
       this.journal.openSlot(0, "gating", true);
       this.control.setDurable(firstSeq - 1);
@@ -222,6 +269,29 @@ export class VenueNode {
       });
       w.on("error", (err) => this.log(`snapshot worker failed: ${String(err)}`));
     }
+    if (this.storeDir !== undefined) {
+      const topics = {} as StorageWorkerData["topics"];
+      for (const t of TOPICS) {
+        const slot = this.allocSlot(t);
+        this.topics[t].openSlot(slot, "gating", true);
+        topics[t] = { ring: this.topics[t].sab, slot };
+      }
+      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
+      const w = new Worker(new URL("../../workers/storage.mjs", import.meta.url), { workerData: { storage: data }, name: "storage" });
+      this.storageWorker = w;
+      this.storageExited = new Promise((res) => w.once("exit", () => res()));
+      w.on("message", (m: { stats?: StorageStats; log?: string }) => {
+        if (m.stats !== undefined) this.storageStats = m.stats;
+        if (m.log !== undefined) this.log(m.log);
+      });
+      w.on("error", (err) => {
+        this.log(`storage worker failed: ${String(err)}`);
+        this.loop.fence(err instanceof Error ? err : new Error(String(err)));
+      });
+      w.on("exit", (code) => {
+        if (code !== 0) this.loop.fence(new VenueError("STORAGE_WORKER_EXITED", `the storage worker exited with code ${code}`));
+      });
+    }
     this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
     this.started = this.loop.start();
     return this.started;
@@ -235,6 +305,9 @@ export class VenueNode {
     } finally {
       // The loop has set the status to stopped (or fenced): the journal worker commits what is left and exits.
       await this.journalExited;
+      // Every durable event is published now: the storage worker drains the rings, flushes and exits.
+      this.storageWorker?.postMessage({ stop: true });
+      await this.storageExited;
       // A snapshot in flight finishes (its seq is durable now); then the worker goes.
       if (this.snapshotWorker !== undefined) {
         let timer: NodeJS.Timeout | undefined;

@@ -22,7 +22,8 @@
  *                 "smallest": hex, "largest": hex, "maxSeq" } ],
  *     "del"?: [ file number ],
  *     "nextFile"?: the next unused file number,
- *     "flushedSeq"?: every event up to this sequence is in a live table }
+ *     "flushedSeq"?: the largest sequence written with an entry in a live table,
+ *     "mark"?: the writer's own JSON record of how far it is flushed, as of that edit }
  *
  * Only the last edit can be torn (a crash during its write): damage there, with nothing
  * valid after it, is cut off at open; damage anywhere else is corruption.
@@ -60,4 +61,6 @@ export interface ManifestEdit {
   del?: number[];
   nextFile?: number;
   flushedSeq?: number;
+  /** The writer's own record of how far it is flushed (the event store: a seq per topic). */
+  mark?: unknown;
 }

@@ -107,8 +107,11 @@ export function listSnapshots(dir: string): string[] {
   return readdirSync(dir).filter((n) => snapshotSeq(n) >= 0).sort((a, b) => snapshotSeq(b) - snapshotSeq(a));
 }
 
-/** The newest snapshot that checks, or undefined; bad ones are logged and passed over, temp files removed. */
-export function readNewestSnapshot(dir: string, log: (line: string) => void = () => {}): LoadedSnapshot | undefined {
+/**
+ * The newest snapshot that checks (of a seq at most `atMost`), or undefined; bad ones are
+ * logged and passed over, temp files removed.
+ */
+export function readNewestSnapshot(dir: string, log: (line: string) => void = () => {}, atMost = Number.MAX_SAFE_INTEGER): LoadedSnapshot | undefined {
   for (const n of readdirSync(dir)) {
     if (n.startsWith("snapshot-") && n.endsWith(".tmp")) {
       unlinkSync(join(dir, n));
@@ -116,6 +119,7 @@ export function readNewestSnapshot(dir: string, log: (line: string) => void = ()
     }
   }
   for (const name of listSnapshots(dir)) {
+    if (snapshotSeq(name) > atMost) continue;
     const r = readSnapshot(dir, name);
     if (typeof r !== "string") return r;
     log(`snapshots: passed over ${name}: ${r}`);

@@ -1,0 +1,163 @@
+/**
+ * The event store's LSM tree against lmdb and classic-level (LevelDB) on the same keys and
+ * values, in the same run: MemTable insert, ingest of an event-shaped workload (16-byte
+ * keys of topic, instrument, seq, index; 120-byte values; 8 instruments interleaved),
+ * warm point reads of present and absent keys, a range scan of one instrument's history,
+ * and the write amplification of flushes and compactions.
+ *
+ *   npx tsx bench/lsm.ts [--commands N] [--quick]
+ *
+ * Threads: the main thread, plus one piscina job thread for flushes and compactions
+ * (ours), lmdb's and LevelDB's own background threads. No thread spins. Reads go through
+ * positioned reads until the native mmap addon is wired in (reported as "pread").
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { open as lmdbOpen } from "lmdb";
+import { ClassicLevel } from "classic-level";
+import { MemTable } from "../src/lsm/memtable.ts";
+import { LsmTree } from "../src/lsm/tree.ts";
+import { poolJobs } from "../src/lsm/pool.ts";
+import { eventKey } from "../src/schema/store.ts";
+import { Prng } from "../src/stdx/prng.ts";
+import { benchArgs } from "./args.ts";
+
+const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 });
+const N = args.commands;
+const VALUE = 120;
+const INSTRUMENTS = 8;
+const READS = Math.min(N, 200_000);
+
+console.log(`lsm bench: ${N.toLocaleString("en-US")} events of 16-byte keys and ${VALUE}-byte values; ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; no spinning threads`);
+
+function keyOf(i: number, k: Uint8Array): Uint8Array {
+  // Commands in seq order, each with an event on one of the instruments.
+  return eventKey(k, 1, i % INSTRUMENTS, 1 + Math.floor(i / 2), i & 1);
+}
+
+const value = new Uint8Array(VALUE);
+for (let i = 0; i < VALUE; i++) value[i] = (i * 7) & 0xff;
+const key = new Uint8Array(16);
+
+function pct(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function row(name: string, cells: string[]): void {
+  console.log(`${name.padEnd(34)}${cells.map((c) => c.padStart(16)).join("")}`);
+}
+
+// 1. MemTable insert.
+{
+  const mt = MemTable.create(Math.max(1 << 20, N * 200));
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) mt.put(keyOf(i, key), 0, 16, value, 0, VALUE);
+  const s = (performance.now() - t0) / 1000;
+  row("MemTable insert", [`${(N / s / 1e6).toFixed(2)}M/s`, "target 2M/s"]);
+}
+
+const dirs: string[] = [];
+const tmp = (p: string): string => {
+  const d = mkdtempSync(join(tmpdir(), p));
+  dirs.push(d);
+  return d;
+};
+
+// 2. Ingest.
+const jobs = poolJobs(1);
+const tree = LsmTree.open(tmp("venue-bench-lsm-"), { jobs, memtableBytes: 16 << 20 });
+let t0 = performance.now();
+for (let i = 0; i < N; i++) {
+  if (!tree.writable) await tree.whenWritable();
+  tree.put(keyOf(i, key), value, 1 + Math.floor(i / 2));
+}
+await tree.flush();
+await tree.idle();
+const ourIngest = N / ((performance.now() - t0) / 1000);
+
+const lmdb = lmdbOpen({ path: tmp("venue-bench-lmdb-"), keyEncoding: "binary", encoding: "binary", noSync: false });
+t0 = performance.now();
+const BATCH = 10_000;
+for (let b = 0; b < N; b += BATCH) {
+  lmdb.transactionSync(() => {
+    for (let i = b; i < Math.min(N, b + BATCH); i++) lmdb.putSync(Buffer.from(keyOf(i, key)), value);
+  });
+}
+const lmdbIngest = N / ((performance.now() - t0) / 1000);
+
+const level = new ClassicLevel<Uint8Array, Uint8Array>(tmp("venue-bench-level-"), { keyEncoding: "view", valueEncoding: "view" });
+await level.open();
+t0 = performance.now();
+for (let b = 0; b < N; b += BATCH) {
+  const ops = [];
+  for (let i = b; i < Math.min(N, b + BATCH); i++) ops.push({ type: "put" as const, key: keyOf(i, new Uint8Array(16)), value });
+  await level.batch(ops);
+}
+const levelIngest = N / ((performance.now() - t0) / 1000);
+row("", ["venue", "lmdb", "classic-level"]);
+row("ingest (events/s)", [ourIngest, lmdbIngest, levelIngest].map((x) => `${(x / 1e6).toFixed(2)}M/s`));
+console.log(`  venue/lmdb ${(ourIngest / lmdbIngest).toFixed(2)}x (target >= 2x); batches of ${BATCH} for lmdb and classic-level`);
+
+// 3. Point reads, warm: the same random present keys, then absent ones.
+const r = new Prng(args.seed);
+const picks = new Int32Array(READS).map(() => r.nextU32() % N);
+async function timeReads(label: string, get: (k: Uint8Array) => unknown | Promise<unknown>, absent: boolean): Promise<number[]> {
+  const lat = new Float64Array(READS);
+  const k = new Uint8Array(16);
+  let found = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let j = 0; j < READS; j++) {
+      keyOf(picks[j]!, k);
+      if (absent) k[15] = 1;
+      const s = performance.now();
+      const v = await get(k);
+      lat[j] = performance.now() - s;
+      if (v !== undefined && v !== null) found++;
+    }
+  }
+  if (!absent && found !== 2 * READS) throw new Error(`${label}: ${found} of ${2 * READS} present keys found`);
+  if (absent && found !== 0) throw new Error(`${label}: found absent keys`);
+  lat.sort();
+  return [pct(lat, 0.5) * 1e3, pct(lat, 0.99) * 1e3];
+}
+const levelGet = async (k: Uint8Array): Promise<unknown> => level.get(k);
+for (const absent of [false, true]) {
+  const ours = await timeReads("venue", (k) => tree.get(k), absent);
+  const lm = await timeReads("lmdb", (k) => lmdb.getBinary(Buffer.from(k)), absent);
+  const lv = await timeReads("classic-level", levelGet, absent);
+  row(`${absent ? "absent" : "present"} get p50 / p99 (µs)`, [ours, lm, lv].map(([a, b]) => `${a!.toFixed(2)} / ${b!.toFixed(2)}`));
+}
+console.log("  venue reads tables with pread (mmap addon not wired in yet); classic-level's get is async (a promise per read)");
+
+// 4. Range scan: one instrument's whole history.
+{
+  const from = eventKey(new Uint8Array(16), 1, 3, 0, 0);
+  const to = eventKey(new Uint8Array(16), 1, 4, 0, 0);
+  t0 = performance.now();
+  const n = tree.scan(from, to, () => {});
+  const ours = n / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  let m = 0;
+  for (const _ of lmdb.getRange({ start: Buffer.from(from), end: Buffer.from(to) })) m++;
+  const lm = m / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  let q = 0;
+  for await (const _ of level.iterator({ gte: from, lt: to })) q++;
+  const lv = q / ((performance.now() - t0) / 1000);
+  if (n !== m || m !== q) throw new Error(`range scan counts differ: ${n} ${m} ${q}`);
+  row(`range scan, ${n} events (events/s)`, [ours, lm, lv].map((x) => `${(x / 1e6).toFixed(2)}M/s`));
+}
+
+// 5. Write amplification of ours.
+const raw = N * (16 + VALUE);
+const st = tree.stats;
+console.log(`write amplification: ${((st.flushBytes + st.compactionBytesWritten) / raw).toFixed(2)} (flushes ${(st.flushBytes / 1e6).toFixed(0)} MB in ${st.flushes}, compactions wrote ${(st.compactionBytesWritten / 1e6).toFixed(0)} MB in ${st.compactions}; raw ${(raw / 1e6).toFixed(0)} MB)`);
+console.log(`levels: ${tree.levelStats().map((l, i) => `L${i} ${l.tables}`).filter((s) => !s.endsWith(" 0")).join(", ")}`);
+
+await tree.close();
+await jobs.close();
+lmdb.close();
+await level.close();
+for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -1,0 +1,121 @@
+/**
+ * The event store: every event the engine emitted, kept in an LSM tree under keys that
+ * make one instrument's history on one topic one range (src/schema/store.ts), with a time
+ * index so a time range can be found as a sequence range.
+ *
+ * `append` takes events in the order the engine emitted them, each with its topic; the
+ * store numbers the events of one command per topic, so a command's events always get the
+ * same keys. Each flush records, per topic, the last seq whose events it holds (the
+ * mark); the events of that seq may be only partly stored (a ring can publish a command's
+ * events in two parts). After a restart the journal is replayed from `replayFrom`, the
+ * smallest mark: events of a seq below its topic's mark are passed over (stored already),
+ * and those from the mark on are written again under the same keys with the same bytes,
+ * so nothing is lost and nothing is stored twice.
+ */
+
+import { H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
+import { STORE_KEY_BYTES, STORE_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
+import type { Topic } from "../schema/topics.ts";
+import { LsmTree, prefixEnd, type LsmOptions } from "../lsm/tree.ts";
+
+export class EventStore {
+  private readonly key = new Uint8Array(STORE_KEY_BYTES);
+  private readonly tkey = new Uint8Array(TIME_KEY_BYTES);
+  private readonly index = new Int32Array(4);
+  private readonly lastSeq = new Float64Array(4);
+  /** Per topic number: events of a seq below this are stored already. */
+  private readonly resume = new Float64Array(4);
+  private lastTimedSeq = 0;
+  /** Events taken and events passed over as already stored. */
+  appended = 0;
+  skipped = 0;
+  readonly tree: LsmTree;
+
+  private constructor(dir: string, o: LsmOptions) {
+    this.tree = LsmTree.open(dir, { ...o, markOf: () => this.mark() });
+    const m = (this.tree.flushedMark ?? {}) as Partial<Record<Topic, number>>;
+    for (const [topic, t] of Object.entries(STORE_TOPIC) as [Topic, number][]) {
+      const s = m[topic] ?? 0;
+      this.resume[t] = s;
+      this.lastSeq[t] = s;
+    }
+    this.lastTimedSeq = this.replayFrom - 1;
+  }
+
+  static open(dir: string, o: LsmOptions = {}): EventStore {
+    return new EventStore(dir, o);
+  }
+
+  /** The first seq whose events the store may lack: a restart replays the journal from here. */
+  get replayFrom(): number {
+    return Math.max(1, Math.min(this.resume[1]!, this.resume[2]!, this.resume[3]!));
+  }
+
+  private mark(): Record<Topic, number> {
+    return { trades: this.lastSeq[1]!, accounts: this.lastSeq[2]!, l2: this.lastSeq[3]! };
+  }
+
+  /** Stores the event record at `offset` of `buf` under `topic`; false if already stored. */
+  append(topic: Topic, buf: Buf, offset: number): boolean {
+    const dv = buf.dv;
+    const seq = dv.getUint32(offset + H_SEQ + 4, true) * 4294967296 + dv.getUint32(offset + H_SEQ, true);
+    const t = STORE_TOPIC[topic];
+    if (seq < this.resume[t]!) {
+      this.skipped++;
+      return false;
+    }
+    if (this.lastSeq[t] !== seq) {
+      this.lastSeq[t] = seq;
+      this.index[t] = 0;
+    }
+    const size = dv.getUint16(offset + 2, true);
+    const instrument = dv.getUint32(offset + 4, true);
+    const record = buf.u8.subarray(offset, offset + size);
+    const index = this.index[t]!;
+    this.index[t] = index + 1;
+    this.tree.put(eventKey(this.key, t, instrument, seq, index), record, seq);
+    if (seq > this.lastTimedSeq) {
+      this.lastTimedSeq = seq;
+      this.tree.put(timeKeyFromRecord(this.tkey, buf.u8, offset + H_TIMESTAMP, seq), EMPTY, seq);
+    }
+    this.appended++;
+    return true;
+  }
+
+  /** Calls `fn` with each event of `instrument` on `topic` with seq in [fromSeq, toSeq], in order, until it returns false. */
+  history(topic: Topic, instrument: number, fromSeq: number, toSeq: number, fn: (event: Uint8Array, seq: number) => boolean | void): number {
+    const t = STORE_TOPIC[topic];
+    const from = eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, fromSeq, 0);
+    // The end bound: the next seq's first key, or past the instrument's whole range.
+    const to = toSeq < Number.MAX_SAFE_INTEGER ? eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, toSeq + 1, 0) : prefixEnd(from.subarray(0, 5));
+    return this.tree.scan(from, to, (k, v) => fn(v, getU64BE(k, 5)));
+  }
+
+  /** The seq range of commands stamped in [fromNs, toNs): [first, last], or undefined if none. */
+  seqRangeOfTime(fromNs: bigint, toNs: bigint): [number, number] | undefined {
+    let first = -1;
+    let last = -1;
+    this.tree.scan(timeKey(new Uint8Array(TIME_KEY_BYTES), fromNs, 0), timeKey(new Uint8Array(TIME_KEY_BYTES), toNs, 0), (k) => {
+      const s = getU64BE(k, 9);
+      if (first < 0) first = s;
+      last = Math.max(last, s);
+    });
+    return first < 0 ? undefined : [first, last];
+  }
+
+  /** Events of `instrument` on `topic` from commands stamped in [fromNs, toNs). */
+  historyByTime(topic: Topic, instrument: number, fromNs: bigint, toNs: bigint, fn: (event: Uint8Array, seq: number) => boolean | void): number {
+    const r = this.seqRangeOfTime(fromNs, toNs);
+    return r === undefined ? 0 : this.history(topic, instrument, r[0], r[1], fn);
+  }
+
+  flush(): Promise<void> {
+    return this.tree.flush();
+  }
+
+  close(): Promise<void> {
+    return this.tree.close();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
