@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { tableName } from "../schema/sstable.ts";
 import { REAL_FS, type JournalFs } from "../wal/file.ts";
 import { MemTable, type MemTableBuffers } from "./memtable.ts";
-import { MergingIterator } from "./merge.ts";
-import { openTableSource } from "./source.ts";
+import { LevelIterator, MergingIterator } from "./merge.ts";
+import { readWholeTable } from "./source.ts";
 import { TableReader, type EntryIterator } from "./table_reader.ts";
 import { TableWriter, type TableMeta } from "./table_writer.ts";
 
@@ -25,6 +25,8 @@ export interface CompactRequest {
   dir: string;
   /** Input table numbers, newest data first (level-0 tables newest first, then level n, then n + 1). */
   inputs: number[];
+  /** How many of the last inputs form one level (disjoint, in key order): read as one source. */
+  levelInputs: number;
   /** Output table numbers to use, in order; the job uses as many as it needs. */
   outputs: number[];
   targetFileBytes: number;
@@ -57,7 +59,7 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): TableMeta 
 export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): CompactResult {
   const readers = req.inputs.map((n) => {
     const path = join(req.dir, tableName(n));
-    return new TableReader(path, openTableSource(path));
+    return new TableReader(path, readWholeTable(path));
   });
   const done: (TableMeta & { number: number })[] = [];
   let w: TableWriter | undefined;
@@ -65,7 +67,11 @@ export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): Compac
   try {
     for (const r of readers) maxSeq = Math.max(maxSeq, r.meta.maxSeq);
     const bytesRead = readers.reduce((s, r) => s + r.source.size, 0);
-    const it: EntryIterator = new MergingIterator(readers.map((r) => r.iterator()));
+    const split = readers.length - req.levelInputs;
+    const sources: EntryIterator[] = readers.slice(0, split).map((r) => r.iterator());
+    const level = readers.slice(split);
+    if (level.length > 0) sources.push(new LevelIterator(level.map((r) => r.meta.largest), (i) => level[i]!.iterator()));
+    const it: EntryIterator = sources.length === 1 ? sources[0]! : new MergingIterator(sources);
     let next = 0;
     for (it.seekFirst(); it.valid; it.next()) {
       if (it.valLen < 0 && req.dropDeletions) continue;

@@ -13,7 +13,7 @@
  * that attaches to its buffers.
  */
 
-import { SST_KEY_MAX, compareBytes } from "../schema/sstable.ts";
+import { SST_KEY_MAX } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
 import { DELETED, type EntryIterator } from "./table_reader.ts";
 
@@ -39,8 +39,41 @@ export interface MemTableBuffers {
   meta: SharedArrayBuffer;
 }
 
+/**
+ * Unsigned comparison of a[ao, ao+al) and b[bo, bo+bl), four bytes at a time (big-endian
+ * words compare as the bytes do).
+ */
+function compareDv(a: DataView, ao: number, al: number, b: DataView, bo: number, bl: number): number {
+  const n = al < bl ? al : bl;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const x = a.getUint32(ao + i, false);
+    const y = b.getUint32(bo + i, false);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  for (; i < n; i++) {
+    const d = a.getUint8(ao + i) - b.getUint8(bo + i);
+    if (d !== 0) return d;
+  }
+  return al - bl;
+}
+
+/** Copies without making a view when the source is whole; short runs byte by byte. */
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number): void {
+  if (len <= 32) {
+    for (let i = 0; i < len; i++) dst[at + i] = src[off + i]!;
+  } else if (off === 0 && len === src.length) {
+    dst.set(src, at);
+  } else {
+    dst.set(src.subarray(off, off + len), at);
+  }
+}
+
 export class MemTable {
   readonly arena: Uint8Array;
+  private readonly adv: DataView;
+  private readonly scratch = new Uint8Array(SST_KEY_MAX);
+  private readonly sdv = new DataView(this.scratch.buffer);
   readonly nodes: Int32Array;
   private readonly meta: Float64Array;
   private arenaUsed: number;
@@ -71,6 +104,7 @@ export class MemTable {
 
   private constructor(readonly buffers: MemTableBuffers, fresh: boolean) {
     this.arena = new Uint8Array(buffers.arena);
+    this.adv = new DataView(buffers.arena);
     this.nodes = new Int32Array(buffers.nodes);
     this.meta = new Float64Array(buffers.meta);
     if (fresh) {
@@ -123,38 +157,40 @@ export class MemTable {
     const vlen = value === undefined ? 0 : valueLen;
     const nodes = this.nodes;
     const arena = this.arena;
-    // Find the predecessors at every level.
+    const adv = this.adv;
+    // The key goes into the arena first (taken back if the key is already present), so the
+    // search compares arena bytes with arena bytes through one DataView.
+    const k = this.arenaUsed;
+    if (k + keyLen + vlen > arena.length) return false;
+    copyInto(arena, k, key, keyOff, keyLen);
     let x = HEAD;
     for (let l = this.level - 1; l >= 0; l--) {
       for (;;) {
         const nx = nodes[x + N_NEXT + l]!;
-        if (nx === 0 || compareBytes(arena, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, key, keyOff, keyLen) >= 0) break;
+        if (nx === 0 || compareDv(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, adv, k, keyLen) >= 0) break;
         x = nx;
       }
       this.prev[l] = x;
     }
     const found = nodes[x + N_NEXT]!;
-    if (found !== 0 && compareBytes(arena, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, key, keyOff, keyLen) === 0) {
-      if (this.arenaUsed + vlen > arena.length) return false;
-      nodes[found + N_VAL_OFF] = this.arenaUsed;
+    if (found !== 0 && compareDv(adv, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, adv, k, keyLen) === 0) {
+      nodes[found + N_VAL_OFF] = k;
       nodes[found + N_VAL_LEN] = value === undefined ? -1 : vlen;
-      if (value !== undefined) arena.set(value.subarray(valueOff, valueOff + vlen), this.arenaUsed);
-      this.arenaUsed += vlen;
+      if (value !== undefined) copyInto(arena, k, value, valueOff, vlen);
+      this.arenaUsed = k + vlen;
       if (seq > this.seq) this.seq = seq;
       return true;
     }
     const height = this.randomHeight();
-    if (this.arenaUsed + keyLen + vlen > arena.length || this.nodesUsed + N_NEXT + height > nodes.length) return false;
+    if (this.nodesUsed + N_NEXT + height > nodes.length) return false;
     const n = this.nodesUsed;
     this.nodesUsed += N_NEXT + height;
-    nodes[n + N_KEY_OFF] = this.arenaUsed;
+    nodes[n + N_KEY_OFF] = k;
     nodes[n + N_KEY_LEN] = keyLen;
-    arena.set(key.subarray(keyOff, keyOff + keyLen), this.arenaUsed);
-    this.arenaUsed += keyLen;
-    nodes[n + N_VAL_OFF] = this.arenaUsed;
+    nodes[n + N_VAL_OFF] = k + keyLen;
     nodes[n + N_VAL_LEN] = value === undefined ? -1 : vlen;
-    if (value !== undefined) arena.set(value.subarray(valueOff, valueOff + vlen), this.arenaUsed);
-    this.arenaUsed += vlen;
+    if (value !== undefined) copyInto(arena, k + keyLen, value, valueOff, vlen);
+    this.arenaUsed = k + keyLen + vlen;
     nodes[n + N_HEIGHT] = height;
     if (height > this.level) {
       for (let l = this.level; l < height; l++) this.prev[l] = HEAD;
@@ -174,7 +210,7 @@ export class MemTable {
   get(key: Uint8Array): Uint8Array | undefined {
     const n = this.seekNode(key);
     const nodes = this.nodes;
-    if (n === 0 || compareBytes(this.arena, nodes[n + N_KEY_OFF]!, nodes[n + N_KEY_LEN]!, key, 0, key.length) !== 0) return undefined;
+    if (n === 0 || compareDv(this.adv, nodes[n + N_KEY_OFF]!, nodes[n + N_KEY_LEN]!, this.sdv, 0, key.length) !== 0) return undefined;
     const vlen = nodes[n + N_VAL_LEN]!;
     if (vlen < 0) return DELETED;
     const vo = nodes[n + N_VAL_OFF]!;
@@ -188,12 +224,15 @@ export class MemTable {
   /** The first node with a key >= `key`, or 0. */
   seekNode(key: Uint8Array): number {
     const nodes = this.nodes;
-    const arena = this.arena;
+    const adv = this.adv;
+    const sdv = this.sdv;
+    const len = key.length;
+    this.scratch.set(key);
     let x = HEAD;
     for (let l = MAX_HEIGHT - 1; l >= 0; l--) {
       for (;;) {
         const nx = nodes[x + N_NEXT + l]!;
-        if (nx === 0 || compareBytes(arena, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, key, 0, key.length) >= 0) break;
+        if (nx === 0 || compareDv(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, sdv, 0, len) >= 0) break;
         x = nx;
       }
     }

@@ -3,8 +3,21 @@
  * bytes); the mapped path arrives with the native addon.
  */
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import type { TableSource } from "./table_reader.ts";
+
+/** The whole file read into memory at once (a compaction reads every byte of its inputs). */
+export function readWholeTable(path: string): TableSource {
+  const bytes = new Uint8Array(readFileSync(path));
+  return {
+    size: bytes.length,
+    bytes: (offset: number, length: number): Uint8Array => {
+      if (offset + length > bytes.length) throw new RangeError(`${path}: read past the end at ${offset + length}`);
+      return bytes.subarray(offset, offset + length);
+    },
+    close: (): void => {},
+  };
+}
 
 export function openTableSource(path: string): TableSource {
   const fd = openSync(path, "r");

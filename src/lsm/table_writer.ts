@@ -106,17 +106,19 @@ export class TableWriter {
     b[at + 4] = (vw >>> 16) & 0xff;
     b[at + 5] = vw >>> 24;
     at += SST_ENTRY_HEADER;
-    b.set(key.subarray(keyOff, keyOff + keyLen), at);
+    for (let i = 0; i < keyLen; i++) b[at + i] = key[keyOff + i]!;
     at += keyLen;
     if (value !== undefined) {
-      b.set(value.subarray(valueOff, valueOff + valueLen), at);
+      if (valueLen <= 32) for (let i = 0; i < valueLen; i++) b[at + i] = value[valueOff + i]!;
+      else b.set(value.subarray(valueOff, valueOff + valueLen), at);
       at += valueLen;
     } else {
       this.deletions++;
     }
     this.blockLen = at;
     if (this.last.length < keyLen) this.last = new Uint8Array(Math.max(keyLen, this.last.length * 2));
-    this.last.set(key.subarray(keyOff, keyOff + keyLen));
+    const last = this.last;
+    for (let i = 0; i < keyLen; i++) last[i] = key[keyOff + i]!;
     this.lastLen = keyLen;
     this.filter.add(key, keyOff, keyLen);
     this.entries++;

@@ -385,6 +385,7 @@ export class LsmTree {
       const r = await this.jobs.compact({
         dir: this.dir,
         inputs: pick.inputs.map((f) => f.number),
+        levelInputs: pick.levelInputs,
         outputs,
         targetFileBytes: this.targetFileBytes,
         blockBytes: this.blockBytes,
@@ -440,7 +441,7 @@ export class LsmTree {
     let dropDeletions = true;
     for (let l = best + 2; l < LEVELS && dropDeletions; l++) if (this.levels[l]!.some((f) => overlaps(f, lo, hi))) dropDeletions = false;
     const all = [...inputs, ...below];
-    return { inputs: all, outputLevel: best + 1, dropDeletions, inputBytes: all.reduce((s, f) => s + f.size, 0) };
+    return { inputs: all, levelInputs: below.length, outputLevel: best + 1, dropDeletions, inputBytes: all.reduce((s, f) => s + f.size, 0) };
   }
 
   private rebuildLevels(): void {
@@ -502,6 +503,8 @@ export class LsmTree {
 
 interface Compaction {
   inputs: LiveFile[];
+  /** The last `levelInputs` inputs are the output level's tables, in key order. */
+  levelInputs: number;
   outputLevel: number;
   dropDeletions: boolean;
   inputBytes: number;
