@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { InputError, replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
-import { inspectWal, verifyDir } from "./inspect.ts";
+import { inspectSst, inspectWal, verifyDir } from "./inspect.ts";
 
 const USAGE = `usage: venue <command> [options]
 
@@ -16,6 +16,8 @@ commands:
   replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
   inspect wal FILE [--records N]
                              print a journal segment: header, records (first N, default 20), how it ends
+  inspect sst FILE [--records N]
+                             print an event-store table: properties, entries (first N), after checking every block
   verify DIR                 check every file of a data directory as recovery would, changing nothing
   help                       this text
 
@@ -48,10 +50,10 @@ async function dispatch(argv: string[]): Promise<number> {
     }
     case "inspect": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { records: { type: "string" } } });
-      if (positionals[0] !== "wal" || positionals.length !== 2) return usage("inspect takes: wal FILE");
+      if ((positionals[0] !== "wal" && positionals[0] !== "sst") || positionals.length !== 2) return usage("inspect takes: wal FILE, or sst FILE");
       const n = values.records === undefined ? 20 : Number(values.records);
       if (!Number.isInteger(n) || n < 0) return usage("--records must be an integer >= 0");
-      return inspectWal(positionals[1]!, n);
+      return positionals[0] === "wal" ? inspectWal(positionals[1]!, n) : inspectSst(positionals[1]!, n);
     }
     case "verify": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

@@ -61,7 +61,7 @@ export class ManifestWriteError extends VenueError {
 const ROLL_BYTES = 4 << 20;
 
 export class Manifest {
-  private file: JournalFile;
+  private file: JournalFile | undefined;
   private position: number;
   private number: number;
   private failed: unknown;
@@ -70,7 +70,7 @@ export class Manifest {
     readonly dir: string,
     private readonly fs: JournalFs,
     readonly state: StoreState,
-    file: JournalFile,
+    file: JournalFile | undefined,
     number: number,
     position: number,
   ) {
@@ -81,6 +81,18 @@ export class Manifest {
 
   /** Opens the store's manifest in `dir`, or starts one if the directory holds no store. */
   static open(dir: string, fs: JournalFs = REAL_FS, log: (line: string) => void = () => {}): Manifest {
+    return Manifest.read(dir, fs, log, false)!;
+  }
+
+  /**
+   * Reads the manifest without changing anything (a torn last edit is left in place and
+   * reported through `log`): for `venue verify`. Undefined when the directory holds no store.
+   */
+  static inspect(dir: string, log: (line: string) => void = () => {}): StoreState | undefined {
+    return Manifest.read(dir, REAL_FS, log, true)?.state;
+  }
+
+  private static read(dir: string, fs: JournalFs, log: (line: string) => void, readOnly: boolean): Manifest | undefined {
     const names = readdirSync(dir);
     const currentPath = join(dir, CURRENT_NAME);
     if (!existsSync(currentPath)) {
@@ -88,6 +100,7 @@ export class Manifest {
       if (tables.length > 0) {
         throw new ManifestCorruptError(currentPath, 0, `missing, yet ${tables.length} tables are present`);
       }
+      if (readOnly) return undefined;
       // A new store (or one whose creation a crash cut short): start afresh.
       for (const n of names) if (manifestNumber(n) >= 0) fs.unlink(join(dir, n));
       const state: StoreState = { files: new Map(), nextFile: 1, flushedSeq: 0, mark: undefined };
@@ -112,6 +125,10 @@ export class Manifest {
         // Only the last write can be damaged (each edit is synced before the next is
         // written): torn if it lies within one edit of the end and no whole edit follows.
         if (left <= MANIFEST_EDIT_MAX + MANIFEST_FRAME && edits > 0 && !anyFrameAfter(bytes, dv, at)) {
+          if (readOnly) {
+            log(`event store: ${name} has a torn last edit at offset ${at} (${left} bytes), which opening the store cuts off`);
+            break;
+          }
           log(`event store: cut a torn last edit off ${name} at offset ${at} (${left} bytes)`);
           const f = fs.open(path);
           try {
@@ -138,6 +155,7 @@ export class Manifest {
       at += MANIFEST_FRAME + len;
     }
     if (edits === 0) throw new ManifestCorruptError(path, 0, "holds no edit");
+    if (readOnly) return new Manifest(dir, fs, state, undefined, number, at);
     // Manifests CURRENT does not name are left from a roll-over a crash cut short.
     for (const n of names) if (manifestNumber(n) >= 0 && n !== name) fs.unlink(join(dir, n));
     return new Manifest(dir, fs, state, fs.open(path), number, at);
@@ -181,7 +199,7 @@ export class Manifest {
         applyEdit(next, full, "(new edit)", 0);
         const old = this.path;
         const m = Manifest.create(this.dir, this.fs, next, this.number + 1);
-        this.file.close();
+        this.file!.close();
         this.file = m.file;
         this.number = m.number;
         this.position = m.position;
@@ -190,8 +208,8 @@ export class Manifest {
         return;
       }
       const frame = encode(full);
-      writeAll(this.file, frame, this.position);
-      this.file.fdatasync();
+      writeAll(this.file!, frame, this.position);
+      this.file!.fdatasync();
       this.position += frame.length;
     } catch (e) {
       this.failed = e;
@@ -201,7 +219,7 @@ export class Manifest {
   }
 
   close(): void {
-    this.file.close();
+    this.file?.close();
   }
 }
 

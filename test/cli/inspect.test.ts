@@ -72,3 +72,38 @@ describe("venue inspect wal / verify", () => {
     expect(venue("verify", join(data, "nope")).stderr).toMatch(/not a data directory/);
   });
 });
+
+describe("venue inspect sst / verify with an event store", () => {
+  it("prints a table's entries, verifies the store, and names a damaged table", async () => {
+    const { LsmTree } = await import("../../src/lsm/tree.ts");
+    const { eventKey } = await import("../../src/schema/store.ts");
+    const { readFileSync, writeFileSync } = await import("node:fs");
+    const data = journal(30, 1 << 20);
+    const events = join(data, "events");
+    mkdirSync(events);
+    const t = LsmTree.open(events, { background: false, memtableBytes: 4096 });
+    for (let seq = 1; seq <= 30; seq++) for (let i = 0; i < 4; i++) t.put(eventKey(new Uint8Array(16), 1, i, seq, 0), new Uint8Array(100).fill(seq), seq);
+    t.flushSync();
+    t.closeSync();
+    const tables = readdirSync(events).filter((n) => n.endsWith(".sst")).sort();
+    expect(tables.length).toBeGreaterThan(1);
+    const shown = venue("inspect", "sst", join(events, tables[0]!), "--records", "3");
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toMatch(/entries \(0 deletions\)/);
+    expect(shown.stdout).toMatch(/trades instrument 0 seq 1 #0 {2}100 bytes/);
+    expect(shown.stdout).toMatch(/more \(--records N shows more\)/);
+    expect(shown.stdout).toMatch(/every block checks/);
+    const ok = venue("verify", data);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`event store: ${tables.length} tables, 120 entries, every block checks; flushed to seq 30`));
+    const bytes = readFileSync(join(events, tables[1]!));
+    bytes[40] = bytes[40]! ^ 1;
+    writeFileSync(join(events, tables[1]!), bytes);
+    const bad = venue("verify", data);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(new RegExp(`table ${tables[1]!.replace(".", "\\.")} \\(level 0\\): DAMAGED: .*checksum mismatch`));
+    const badInspect = venue("inspect", "sst", join(events, tables[1]!));
+    expect(badInspect.status).toBe(1);
+    expect(badInspect.stderr).toMatch(/is damaged at offset 0: data block 0 checksum mismatch/);
+  });
+});
