@@ -21,6 +21,9 @@ import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { commandFor } from "./crash_commands.ts";
 import { VenueNode } from "../../src/node/node.ts";
+import { EventStore } from "../../src/store/event_store.ts";
+import { TOPICS } from "../../src/schema/topics.ts";
+import { expectedEvents, storedEvents } from "../store/store_kit.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 
 
@@ -106,5 +109,13 @@ describe("crash: SIGKILL during group commit", () => {
     expect(logs.join("\n")).toMatch(/restored snapshot-/);
     const full = fullReplay(join(dir, "data", "journal"));
     expect(fingerprint(node.engine)).toBe(fingerprint(full));
+    // The event store, killed with the node each time and fed from the journal at each
+    // start, holds every event of the journal's commands exactly once.
+    const store = EventStore.open(join(dir, "data", "events"), { background: false });
+    const want = expectedEvents(join(dir, "data", "journal"));
+    const got = storedEvents(store);
+    store.tree.closeSync();
+    for (const t of TOPICS) expect(got[t], `event store, ${t}`).toEqual(want[t]);
+    expect(want.accounts.length).toBeGreaterThan(0);
   }, 60_000 + KILLS * 10_000);
 });

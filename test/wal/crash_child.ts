@@ -12,7 +12,7 @@ import { VenueNode } from "../../src/node/node.ts";
 import { commandFor } from "./crash_commands.ts";
 
 const dir = process.argv[2]!;
-const node = new VenueNode({ dataDir: dir, drivers: 1, segmentBytes: 256 << 10, snapshotEvery: 3_000, log: (l) => process.stderr.write(`${l}\n`) });
+const node = new VenueNode({ dataDir: dir, drivers: 1, segmentBytes: 256 << 10, snapshotEvery: 3_000, storeMemtableBytes: 256 << 10, log: (l) => process.stderr.write(`${l}\n`) });
 const d = node.drivers[0]!;
 let next = node.loop.seq;
 process.stdout.write(`recovered ${next - 1}\n`);
