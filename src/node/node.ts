@@ -47,9 +47,9 @@ export interface NodeOptions {
   /** See JournalWorkerData.fsModule (fault injection in tests). */
   journalFsModule?: string;
   /**
-   * Delete journal segments wholly below the older of the two kept snapshots, so the data
-   * directory stays bounded. Off by default until the event store exists: it will need the
-   * journal from its own flushed seq on, which may be older than the snapshots.
+   * Delete journal segments wholly below the oldest kept snapshot (the newest two, and the
+   * newest one at or below the event store's replay point), so the data directory stays
+   * bounded. Off by default: a journal is also an audit log some operators keep whole.
    */
   pruneJournal?: boolean;
   /**
@@ -255,7 +255,7 @@ export class VenueNode {
       });
     }
     if (this.snapshotDir !== undefined && this.snapshotEvery > 0) {
-      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, journalDir: this.journalData!.dir, pruneJournal: this.pruneJournal, control: this.control.sab } }, name: "snapshots" });
+      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, journalDir: this.journalData!.dir, pruneJournal: this.pruneJournal, storeDir: this.storeDir, control: this.control.sab } }, name: "snapshots" });
       this.snapshotWorker = w;
       w.on("message", (r: SnapshotReply) => {
         this.snapshotInFlight = false;

@@ -17,6 +17,7 @@ import { H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
 import { STORE_KEY_BYTES, STORE_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
 import type { Topic } from "../schema/topics.ts";
 import { LsmTree, prefixEnd, type LsmOptions } from "../lsm/tree.ts";
+import { Manifest } from "../lsm/manifest.ts";
 
 export class EventStore {
   private readonly key = new Uint8Array(STORE_KEY_BYTES);
@@ -119,3 +120,18 @@ export class EventStore {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The replay point of the store in `dir`, read from its manifest without opening the
+ * store (another thread may be writing it; a torn last edit is passed over): 1 for an
+ * empty store, undefined if the manifest cannot be read now.
+ */
+export function storeReplayFrom(dir: string): number | undefined {
+  try {
+    const state = Manifest.inspect(dir);
+    const m = (state?.mark ?? {}) as Partial<Record<Topic, number>>;
+    return Math.max(1, Math.min(m.trades ?? 0, m.accounts ?? 0, m.l2 ?? 0));
+  } catch {
+    return undefined;
+  }
+}

@@ -8,6 +8,7 @@
 
 import { readFileSync, readdirSync, unlinkSync } from "node:fs";
 import { REAL_FS, type JournalFs } from "./file.ts";
+import { pruneJournal } from "./recover.ts";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { CapturedState, Shape } from "../engine/state.ts";
@@ -127,7 +128,24 @@ export function readNewestSnapshot(dir: string, log: (line: string) => void = ()
   return undefined;
 }
 
-/** Removes all but the newest `keep` snapshots. */
-export function pruneSnapshots(dir: string, keep: number): void {
-  for (const name of listSnapshots(dir).slice(keep)) unlinkSync(join(dir, name));
+/**
+ * After a snapshot is written: keeps the newest two snapshots and the newest one at or
+ * below the event store's replay point minus one (a start restores that one, so that its
+ * replay regenerates what the store lacks); with `prune`, deletes journal segments wholly
+ * below the oldest kept snapshot, or none if no snapshot is old enough for the store.
+ * Returns the deleted segments.
+ */
+export function pruneAfterSnapshot(dir: string, journalDir: string, prune: boolean, storeReplayFrom: number | undefined): string[] {
+  pruneSnapshots(dir, 2, storeReplayFrom === undefined ? -1 : storeReplayFrom - 1);
+  const oldest = listSnapshots(dir).at(-1);
+  const covered = oldest === undefined ? 0 : snapshotSeq(oldest);
+  const bound = storeReplayFrom !== undefined && storeReplayFrom - 1 < covered ? 0 : covered;
+  return bound === 0 || !prune ? [] : pruneJournal(journalDir, bound);
+}
+
+/** Removes all but the newest `keep` snapshots and the newest one at or below `alsoAtMost`. */
+export function pruneSnapshots(dir: string, keep: number, alsoAtMost = -1): void {
+  const names = listSnapshots(dir);
+  const extra = names.find((n) => snapshotSeq(n) <= alsoAtMost);
+  for (const name of names.slice(keep)) if (name !== extra) unlinkSync(join(dir, name));
 }

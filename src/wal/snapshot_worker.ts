@@ -2,23 +2,25 @@
  * The snapshot worker: takes captured engine states from the main thread (their buffers
  * transferred, not copied), waits until the journal has made the state's seq durable (a
  * snapshot must never hold a command a crash could take back from the journal), writes the
- * snapshot file atomically, keeps the newest two, deletes journal segments wholly below the
- * older of them if asked to, and reports each one done.
+ * snapshot file atomically, keeps the newest two (and the newest one old enough for the
+ * event store's replay point), deletes journal segments wholly below the oldest kept one if
+ * asked to, and reports each one done.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { Control } from "../bus/control.ts";
 import type { CapturedState } from "../engine/state.ts";
-import { listSnapshots, pruneSnapshots, writeSnapshot } from "./snapshot_file.ts";
-import { pruneJournal } from "./recover.ts";
-import { snapshotSeq } from "../schema/snapshot.ts";
+import { pruneAfterSnapshot, writeSnapshot } from "./snapshot_file.ts";
+import { storeReplayFrom } from "../store/event_store.ts";
 
 export interface SnapshotWorkerData {
   dir: string;
   /** The journal's directory: with `pruneJournal`, segments wholly below the oldest kept snapshot are deleted. */
   journalDir: string;
   pruneJournal: boolean;
+  /** The event store's directory, whose replay point the kept snapshots and journal must reach. */
+  storeDir?: string | undefined;
   control: SharedArrayBuffer;
 }
 
@@ -39,11 +41,8 @@ if (parentPort !== null && data !== undefined) {
     try {
       if (!control.awaitDurable(job.seq, 60_000)) throw new Error(`seq ${job.seq} did not become durable within 60 s`);
       const name = writeSnapshot(data.dir, job.seq, job.state, job.createdNs);
-      pruneSnapshots(data.dir, 2);
-      // The journal is needed only from the oldest kept snapshot on (recovery falls back to it
-      // if the newest is damaged). The event store's flushed seq will bound this too.
-      const oldest = listSnapshots(data.dir).at(-1);
-      const pruned = oldest === undefined || !data.pruneJournal ? [] : pruneJournal(data.journalDir, snapshotSeq(oldest));
+      const replayFrom = data.storeDir === undefined ? undefined : storeReplayFrom(data.storeDir);
+      const pruned = pruneAfterSnapshot(data.dir, data.journalDir, data.pruneJournal, replayFrom);
       const bytes = job.state.blobs.reduce((n, b) => n + b.length, 0);
       port.postMessage({ done: job.seq, name, ms: performance.now() - t0, bytes, pruned } satisfies SnapshotReply);
     } catch (err) {

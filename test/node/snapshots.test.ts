@@ -6,7 +6,7 @@
  * same state, byte for byte.
  */
 
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
@@ -14,6 +14,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { VenueNode } from "../../src/node/node.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 import { listSegments } from "../../src/wal/recover.ts";
+import { storeReplayFrom } from "../../src/store/event_store.ts";
+import { listSnapshots, pruneAfterSnapshot } from "../../src/wal/snapshot_file.ts";
+import { snapshotName } from "../../src/schema/snapshot.ts";
+import { segmentName } from "../../src/schema/wal.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
@@ -90,10 +94,10 @@ describe("snapshots", () => {
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
   });
 
-  it("with pruneJournal, deletes segments below the older kept snapshot, and a restart still rebuilds the same engine", async () => {
+  it("with pruneJournal, deletes segments below the oldest kept snapshot (and the event store's replay point), and a restart still rebuilds the same engine", async () => {
     const dir = join(data, "pruned");
     const logs: string[] = [];
-    const node = new VenueNode({ dataDir: dir, drivers: 1, snapshotEvery: 1_000, segmentBytes: 16 << 10, pruneJournal: true, log: (l) => logs.push(l) });
+    const node = new VenueNode({ dataDir: dir, drivers: 1, snapshotEvery: 1_000, segmentBytes: 16 << 10, pruneJournal: true, storeMemtableBytes: 32 << 10, log: (l) => logs.push(l) });
     const d = node.drivers[0]!;
     for (const def of instrumentCommands(2)) d.submit((b, o) => writeDefineInstrument(b, o, { ...def, ...DEMO_MONEY }));
     for (let a = 1; a <= 40; a++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${a}`, DEMO_MONEY.currency!, 1e12));
@@ -106,6 +110,8 @@ describe("snapshots", () => {
       d.flush();
       sent += 1_200;
       await until(() => node.durableSeq === sent, `durable seq ${sent}`);
+      // The journal is pruned only below the event store's replay point: let it catch up.
+      await until(() => (storeReplayFrom(join(dir, "events")) ?? 0) > sent - 1_000, "the event store to catch up");
       await until(() => node.snapshots.length >= round + 1, `snapshot ${round + 1}`);
     }
     await node.stop();
@@ -124,5 +130,35 @@ describe("snapshots", () => {
   it("refuses an engine that already holds state when the data directory holds a journal", () => {
     const engine = fullReplay(join(data, "journal"));
     expect(() => new VenueNode({ dataDir: data, engine })).toThrow(/holds a journal: give the node a fresh engine/);
+  });
+});
+
+describe("what a snapshot lets go", () => {
+  const setup = (): { snaps: string; journal: string } => {
+    const base = mkdtempSync(join(tmpdir(), "venue-prune-"));
+    const snaps = join(base, "snapshots");
+    const journal = join(base, "journal");
+    for (const d of [snaps, journal]) mkdirSync(d);
+    for (const s of [1_000, 2_000, 3_000]) writeFileSync(join(snaps, snapshotName(s)), "");
+    for (const s of [1, 500, 1_001, 1_600, 2_400, 3_100]) writeFileSync(join(journal, segmentName(s)), "");
+    return { snaps, journal };
+  };
+
+  it("keeps the newest two snapshots and the journal from the older one when the store is ahead", () => {
+    const { snaps, journal } = setup();
+    expect(pruneAfterSnapshot(snaps, journal, true, 2_900)).toEqual([segmentName(1), segmentName(500), segmentName(1_001)]); // 1_600.. reaches past 2_000
+    expect(listSnapshots(snaps)).toEqual([snapshotName(3_000), snapshotName(2_000)]);
+  });
+
+  it("keeps an older snapshot, and the journal from it, for an event store that lags", () => {
+    const { snaps, journal } = setup();
+    expect(pruneAfterSnapshot(snaps, journal, true, 1_500)).toEqual([segmentName(1), segmentName(500)]);
+    expect(listSnapshots(snaps)).toEqual([snapshotName(3_000), snapshotName(2_000), snapshotName(1_000)]);
+  });
+
+  it("prunes no journal when the store's replay point is older than every snapshot", () => {
+    const { snaps, journal } = setup();
+    expect(pruneAfterSnapshot(snaps, journal, true, 800)).toEqual([]);
+    expect(readdirSync(journal)).toHaveLength(6);
   });
 });
