@@ -16,9 +16,12 @@ import { TableWriter, type TableMeta } from "./table_writer.ts";
 
 export interface FlushRequest {
   dir: string;
-  number: number;
+  /** Table numbers to use, one per key partition the MemTable holds (see `partitionBytes`). */
+  numbers: number[];
   buffers: MemTableBuffers;
   blockBytes: number;
+  /** A new table starts where the first `partitionBytes` bytes of the key change (0: never). */
+  partitionBytes: number;
 }
 
 export interface CompactRequest {
@@ -33,6 +36,8 @@ export interface CompactRequest {
   blockBytes: number;
   /** Drop deletions: no older data below the output level can hold their keys. */
   dropDeletions: boolean;
+  /** As for a flush; split only while output numbers last. */
+  partitionBytes: number;
 }
 
 export interface CompactResult {
@@ -41,17 +46,58 @@ export interface CompactResult {
   bytesWritten: number;
 }
 
-export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): TableMeta {
+/** How many key partitions (runs of keys sharing their first `bytes` bytes) a sorted source holds. */
+export function countPartitions(it: EntryIterator, bytes: number): number {
+  let n = 0;
+  const last = new Uint8Array(bytes);
+  let lastLen = -1;
+  for (it.seekFirst(); it.valid; it.next()) {
+    if (lastLen < 0 || (bytes > 0 && !samePrefix(last, 0, lastLen, it.buf, it.keyOff, it.keyLen, bytes))) n++;
+    lastLen = Math.min(it.keyLen, bytes);
+    for (let i = 0; i < lastLen; i++) last[i] = it.buf[it.keyOff + i]!;
+  }
+  return n;
+}
+
+function samePrefix(a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number, bytes: number): boolean {
+  const n = Math.min(bytes, al, bl);
+  if (n < bytes && al !== bl) return false;
+  for (let i = 0; i < n; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
+}
+
+export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta & { number: number })[] {
   const mt = MemTable.attach(req.buffers);
-  const w = new TableWriter(fs, join(req.dir, tableName(req.number)), { blockBytes: req.blockBytes });
+  const done: (TableMeta & { number: number })[] = [];
+  let w: TableWriter | undefined;
+  let next = 0;
+  const last = new Uint8Array(req.partitionBytes);
+  let lastLen = -1;
   try {
     const it = mt.iterator();
     for (it.seekFirst(); it.valid; it.next()) {
+      if (w !== undefined && req.partitionBytes > 0 && !samePrefix(last, 0, lastLen, it.buf, it.keyOff, it.keyLen, req.partitionBytes)) {
+        done.push({ ...w.finish(mt.maxSeq), number: req.numbers[next++]! });
+        w = undefined;
+      }
+      if (w === undefined) {
+        if (next >= req.numbers.length) throw new Error("flush ran out of table numbers");
+        w = new TableWriter(fs, join(req.dir, tableName(req.numbers[next]!)), { blockBytes: req.blockBytes });
+      }
       w.add(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, it.valLen < 0 ? 0 : it.valLen);
+      if (req.partitionBytes > 0) {
+        lastLen = Math.min(it.keyLen, req.partitionBytes);
+        for (let i = 0; i < lastLen; i++) last[i] = it.buf[it.keyOff + i]!;
+      }
     }
-    return w.finish(mt.maxSeq);
+    if (w !== undefined) {
+      done.push({ ...w.finish(mt.maxSeq), number: req.numbers[next++]! });
+      w = undefined;
+    }
+    return done;
   } catch (e) {
-    w.abort();
+    w?.abort();
+    for (const t of done) fs.unlink(join(req.dir, tableName(t.number)));
     throw e;
   }
 }
@@ -73,14 +119,25 @@ export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): Compac
     if (level.length > 0) sources.push(new LevelIterator(level.map((r) => r.meta.largest), (i) => level[i]!.iterator()));
     const it: EntryIterator = sources.length === 1 ? sources[0]! : new MergingIterator(sources);
     let next = 0;
+    const last = new Uint8Array(req.partitionBytes);
+    let lastLen = -1;
     for (it.seekFirst(); it.valid; it.next()) {
       if (it.valLen < 0 && req.dropDeletions) continue;
+      // A new table where the key partition changes, while numbers last.
+      if (w !== undefined && req.partitionBytes > 0 && next + 1 < req.outputs.length && !samePrefix(last, 0, lastLen, it.buf, it.keyOff, it.keyLen, req.partitionBytes)) {
+        done.push({ ...w.finish(maxSeq), number: req.outputs[next++]! });
+        w = undefined;
+      }
+      if (req.partitionBytes > 0) {
+        lastLen = Math.min(it.keyLen, req.partitionBytes);
+        for (let i = 0; i < lastLen; i++) last[i] = it.buf[it.keyOff + i]!;
+      }
       if (w === undefined) {
         if (next >= req.outputs.length) throw new Error("compaction ran out of output file numbers");
         w = new TableWriter(fs, join(req.dir, tableName(req.outputs[next]!)), { blockBytes: req.blockBytes });
       }
       w.add(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, it.valLen < 0 ? 0 : it.valLen);
-      if (w.estimatedBytes >= req.targetFileBytes) {
+      if (w.estimatedBytes >= req.targetFileBytes && next + 1 < req.outputs.length) {
         done.push({ ...w.finish(maxSeq), number: req.outputs[next++]! });
         w = undefined;
       }

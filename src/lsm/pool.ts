@@ -15,7 +15,7 @@ const ENTRY = new URL("../../workers/lsm_jobs.mjs", import.meta.url).href;
 export function poolJobs(threads = 1): LsmJobs {
   const pool = new Piscina({ filename: ENTRY, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
   return {
-    flush: (req: FlushRequest) => pool.run(req, { name: "flush" }) as Promise<TableMeta>,
+    flush: (req: FlushRequest) => pool.run(req, { name: "flush" }) as Promise<(TableMeta & { number: number })[]>,
     compact: (req: CompactRequest) => pool.run(req, { name: "compact" }) as Promise<CompactResult>,
     close: () => pool.destroy(),
   };

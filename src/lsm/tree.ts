@@ -21,7 +21,7 @@ import { compareBytes, tableName, tableNumber } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { REAL_FS, type JournalFs } from "../wal/file.ts";
-import { runCompact, runFlush, type CompactRequest, type CompactResult, type FlushRequest } from "./jobs.ts";
+import { countPartitions, runCompact, runFlush, type CompactRequest, type CompactResult, type FlushRequest } from "./jobs.ts";
 import { Manifest, ManifestCorruptError, toEntry, type LiveFile } from "./manifest.ts";
 import { MemTable } from "./memtable.ts";
 import { LevelIterator, MergingIterator } from "./merge.ts";
@@ -31,7 +31,7 @@ import type { TableMeta } from "./table_writer.ts";
 
 /** Where background jobs run. */
 export interface LsmJobs {
-  flush(req: FlushRequest): Promise<TableMeta>;
+  flush(req: FlushRequest): Promise<(TableMeta & { number: number })[]>;
   compact(req: CompactRequest): Promise<CompactResult>;
   close(): Promise<void>;
 }
@@ -56,6 +56,13 @@ export interface LsmOptions {
   l1Bytes?: number;
   /** Level-0 tables that trigger a compaction (default 4). */
   l0Trigger?: number;
+  /**
+   * Key partitions: tables never span two values of a key's first `partitionBytes` bytes
+   * (default 0: no partitions). Where keys rise within a partition (the event store's
+   * topic and instrument), a new table overlaps no older one of its partition, and
+   * compaction moves it down the levels instead of rewriting it.
+   */
+  partitionBytes?: number;
   /** Sealed MemTables waiting for a flush beyond which `writable` turns false (default 2). */
   maxImmutable?: number;
   jobs?: LsmJobs;
@@ -79,6 +86,8 @@ const LEVELS = 7;
 export interface LsmStats {
   flushes: number;
   compactions: number;
+  /** Tables moved down a level without a rewrite. */
+  moves: number;
   /** Bytes of tables written by flushes and by compactions, and read by compactions. */
   flushBytes: number;
   compactionBytesWritten: number;
@@ -102,13 +111,14 @@ export class LsmTree {
   private failure: Error | undefined;
   private closed = false;
   private readonly waiters: (() => void)[] = [];
-  readonly stats: LsmStats = { flushes: 0, compactions: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
+  readonly stats: LsmStats = { flushes: 0, compactions: 0, moves: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
 
   private readonly memtableBytes: number;
   private readonly blockBytes: number;
   private readonly targetFileBytes: number;
   private readonly l1Bytes: number;
   private readonly l0Trigger: number;
+  private readonly partitionBytes: number;
   private readonly maxImmutable: number;
   private readonly jobs: LsmJobs;
   private readonly fs: JournalFs;
@@ -122,6 +132,7 @@ export class LsmTree {
     this.targetFileBytes = o.targetFileBytes ?? 16 << 20;
     this.l1Bytes = o.l1Bytes ?? 64 << 20;
     this.l0Trigger = o.l0Trigger ?? 4;
+    this.partitionBytes = o.partitionBytes ?? 0;
     this.maxImmutable = o.maxImmutable ?? 2;
     this.fs = o.fs ?? REAL_FS;
     this.jobs = o.jobs ?? inlineJobs(this.fs);
@@ -328,9 +339,7 @@ export class LsmTree {
     if (this.active.entries > 0) this.rotate();
     while (this.immutable.length > 0) {
       const mt = this.immutable[0]!;
-      const number = this.nextNumber++;
-      const meta = runFlush({ dir: this.dir, number, buffers: mt.buffers, blockBytes: this.blockBytes }, this.fs);
-      this.install(mt, number, meta);
+      this.install(mt, runFlush(this.flushRequest(mt), this.fs));
     }
   }
 
@@ -343,16 +352,22 @@ export class LsmTree {
     this.readers.clear();
   }
 
-  private install(mt: MemTable, number: number, meta: TableMeta): void {
+  private flushRequest(mt: MemTable): FlushRequest {
+    const parts = countPartitions(mt.iterator(), this.partitionBytes);
+    const numbers = Array.from({ length: parts }, () => this.nextNumber++);
+    return { dir: this.dir, numbers, buffers: mt.buffers, blockBytes: this.blockBytes, partitionBytes: this.partitionBytes };
+  }
+
+  private install(mt: MemTable, tables: (TableMeta & { number: number })[]): void {
     this.fs.fsyncDir(this.dir);
-    const file: LiveFile = { number, level: 0, size: meta.fileSize, entries: meta.entries, deletions: meta.deletions, smallest: meta.smallest, largest: meta.largest, maxSeq: meta.maxSeq };
+    const add = tables.map((t) => toEntry({ number: t.number, level: 0, size: t.fileSize, entries: t.entries, deletions: t.deletions, smallest: t.smallest, largest: t.largest, maxSeq: t.maxSeq }));
     const mark = this.marks[0];
-    this.manifest.record({ add: [toEntry(file)], nextFile: this.nextNumber, flushedSeq: Math.max(this.manifest.state.flushedSeq, mt.maxSeq), ...(mark !== undefined ? { mark } : {}) });
+    this.manifest.record({ add, nextFile: this.nextNumber, flushedSeq: Math.max(this.manifest.state.flushedSeq, mt.maxSeq), ...(mark !== undefined ? { mark } : {}) });
     this.immutable.shift();
     this.marks.shift();
     this.rebuildLevels();
     this.stats.flushes++;
-    this.stats.flushBytes += meta.fileSize;
+    for (const t of tables) this.stats.flushBytes += t.fileSize;
   }
 
   private schedule(): void {
@@ -365,10 +380,9 @@ export class LsmTree {
   }
 
   private async runFlush(mt: MemTable): Promise<void> {
-    const number = this.nextNumber++;
     try {
-      const meta = await this.jobs.flush({ dir: this.dir, number, buffers: mt.buffers, blockBytes: this.blockBytes });
-      this.install(mt, number, meta);
+      const tables = await this.jobs.flush(this.flushRequest(mt));
+      this.install(mt, tables);
     } catch (e) {
       this.fail("a flush", e);
     } finally {
@@ -379,7 +393,23 @@ export class LsmTree {
   }
 
   private async runCompaction(pick: Compaction): Promise<void> {
-    const budget = Math.ceil(pick.inputBytes / this.targetFileBytes) + 2;
+    if (pick.kind === "move") {
+      try {
+        this.manifest.record({ del: pick.inputs.map((f) => f.number), add: pick.inputs.map((f) => toEntry({ ...f, level: pick.outputLevel })) });
+        this.rebuildLevels();
+        this.stats.moves += pick.inputs.length;
+      } catch (e) {
+        this.fail("a compaction", e);
+      } finally {
+        // Settle first: the next pick runs from a fresh call, not inside this one.
+        await Promise.resolve();
+        this.compacting = undefined;
+        this.changed();
+        this.schedule();
+      }
+      return;
+    }
+    const budget = Math.ceil(pick.inputBytes / this.targetFileBytes) + 2 + (this.partitionBytes > 0 ? 2 * pick.inputs.length : 0);
     const outputs = Array.from({ length: budget }, () => this.nextNumber++);
     try {
       const r = await this.jobs.compact({
@@ -390,6 +420,7 @@ export class LsmTree {
         targetFileBytes: this.targetFileBytes,
         blockBytes: this.blockBytes,
         dropDeletions: pick.dropDeletions,
+        partitionBytes: this.partitionBytes,
       });
       this.fs.fsyncDir(this.dir);
       const add = r.tables.map((t) => toEntry({ number: t.number, level: pick.outputLevel, size: t.fileSize, entries: t.entries, deletions: t.deletions, smallest: t.smallest, largest: t.largest, maxSeq: t.maxSeq }));
@@ -419,16 +450,37 @@ export class LsmTree {
         bestScore = score;
       }
     }
-    if (best < 0) return undefined;
+    if (best < 0) return this.pickSmallRun();
+    const down = this.levels[best + 1]!;
     let inputs: LiveFile[];
     if (best === 0) {
-      inputs = [...this.levels[0]!];
+      // Level-0 tables that overlap no other level-0 table and nothing in level 1 move down
+      // as they are (with partitioned rising keys, that is most of them).
+      const l0 = this.levels[0]!;
+      const movable = l0.filter((f) => !l0.some((g) => g !== f && overlaps(g, f.smallest, f.largest)) && !down.some((g) => overlaps(g, f.smallest, f.largest)));
+      if (movable.length > 0) return { kind: "move", inputs: movable, levelInputs: 0, outputLevel: 1, dropDeletions: false, inputBytes: 0 };
+      inputs = [...l0];
     } else {
       const files = this.levels[best]!;
       const ptr = this.compactPointer[best];
-      let f = files[0]!;
-      if (ptr !== undefined) f = files.find((x) => compareBytes(x.smallest, 0, x.smallest.length, ptr, 0, ptr.length) > 0) ?? files[0]!;
+      let i = 0;
+      if (ptr !== undefined) i = Math.max(0, files.findIndex((x) => compareBytes(x.smallest, 0, x.smallest.length, ptr, 0, ptr.length) > 0));
+      const f = files[i]!;
       this.compactPointer[best] = f.largest;
+      if (!down.some((g) => overlaps(g, f.smallest, f.largest))) {
+        // Move it, and the tables after it that overlap nothing below either, up to the excess.
+        const limit = this.l1Bytes * 10 ** (best - 1);
+        let excess = files.reduce((s, x) => s + x.size, 0) - limit;
+        const moving: LiveFile[] = [];
+        for (let j = i; j < files.length && excess > 0; j++) {
+          const x = files[j]!;
+          if (down.some((g) => overlaps(g, x.smallest, x.largest))) break;
+          moving.push(x);
+          excess -= x.size;
+          this.compactPointer[best] = x.largest;
+        }
+        return { kind: "move", inputs: moving, levelInputs: 0, outputLevel: best + 1, dropDeletions: false, inputBytes: 0 };
+      }
       inputs = [f];
     }
     let lo = inputs[0]!.smallest;
@@ -437,11 +489,46 @@ export class LsmTree {
       if (compareBytes(f.smallest, 0, f.smallest.length, lo, 0, lo.length) < 0) lo = f.smallest;
       if (compareBytes(f.largest, 0, f.largest.length, hi, 0, hi.length) > 0) hi = f.largest;
     }
-    const below = this.levels[best + 1]!.filter((f) => overlaps(f, lo, hi));
+    const below = down.filter((f) => overlaps(f, lo, hi));
     let dropDeletions = true;
     for (let l = best + 2; l < LEVELS && dropDeletions; l++) if (this.levels[l]!.some((f) => overlaps(f, lo, hi))) dropDeletions = false;
     const all = [...inputs, ...below];
-    return { inputs: all, levelInputs: below.length, outputLevel: best + 1, dropDeletions, inputBytes: all.reduce((s, f) => s + f.size, 0) };
+    return { kind: "merge", inputs: all, levelInputs: below.length, outputLevel: best + 1, dropDeletions, inputBytes: all.reduce((s, f) => s + f.size, 0) };
+  }
+
+  /**
+   * Tables moved down whole stay as small as their flush made them: merge a run of at least
+   * `SMALL_RUN` adjacent small tables of one level (and one partition) into one, in place.
+   */
+  private pickSmallRun(): Compaction | undefined {
+    const small = this.targetFileBytes / 4;
+    for (let l = 1; l < LEVELS; l++) {
+      const files = this.levels[l]!;
+      let start = 0;
+      let bytes = 0;
+      for (let j = 0; j <= files.length; j++) {
+        const f = files[j];
+        const isSmall = f !== undefined && f.size < small;
+        if (isSmall && (j === start || this.samePartition(files[start]!, f)) && bytes + f.size <= this.targetFileBytes) {
+          bytes += f.size;
+          continue;
+        }
+        if (j - start >= SMALL_RUN) {
+          const run = files.slice(start, j);
+          return { kind: "merge", inputs: run, levelInputs: run.length, outputLevel: l, dropDeletions: false, inputBytes: bytes };
+        }
+        start = isSmall ? j : j + 1;
+        bytes = isSmall ? f.size : 0;
+      }
+    }
+    return undefined;
+  }
+
+  private samePartition(a: LiveFile, b: LiveFile): boolean {
+    const n = this.partitionBytes;
+    if (n === 0) return true;
+    if (a.smallest.length < n || b.largest.length < n) return false;
+    return compareBytes(a.smallest, 0, n, b.largest, 0, n) === 0;
   }
 
   private rebuildLevels(): void {
@@ -501,7 +588,11 @@ export class LsmTree {
   }
 }
 
+const SMALL_RUN = 8;
+
 interface Compaction {
+  /** A merge rewrites its inputs into `outputLevel`; a move only records them there. */
+  kind: "merge" | "move";
   inputs: LiveFile[];
   /** The last `levelInputs` inputs are the output level's tables, in key order. */
   levelInputs: number;

@@ -33,7 +33,9 @@ export class EventStore {
   readonly tree: LsmTree;
 
   private constructor(dir: string, o: LsmOptions) {
-    this.tree = LsmTree.open(dir, { ...o, markOf: () => this.mark() });
+    // Tables partitioned by topic and instrument: each one's keys rise with seq, so a
+    // flushed table overlaps no older one of its partition and moves down without a rewrite.
+    this.tree = LsmTree.open(dir, { partitionBytes: 5, ...o, markOf: () => this.mark() });
     const m = (this.tree.flushedMark ?? {}) as Partial<Record<Topic, number>>;
     for (const [topic, t] of Object.entries(STORE_TOPIC) as [Topic, number][]) {
       const s = m[topic] ?? 0;

@@ -22,7 +22,7 @@ import { DeadAfterCrash, contents, expectedAt, workloadOp } from "./lsm_kit.ts";
 
 const KEYS = 300;
 const WRITES = 1500;
-const OPTS: LsmOptions = { memtableBytes: 8192, blockBytes: 512, targetFileBytes: 4096, l1Bytes: 16384, l0Trigger: 3 };
+const OPTS: LsmOptions = { memtableBytes: 8192, blockBytes: 512, targetFileBytes: 4096, l1Bytes: 16384, l0Trigger: 3, partitionBytes: 3 };
 
 /** Runs the workload until it ends or the store fails; returns the flushed seq it saw last. */
 async function workload(dir: string, fs: JournalFs): Promise<{ seenFlushed: number; error: Error | undefined }> {

@@ -62,13 +62,14 @@ function treeScan(t: LsmTree, from: Uint8Array, to: Uint8Array | undefined): str
   return out;
 }
 
-async function runOps(ops: Op[]): Promise<{ flushes: number; compactions: number }> {
+async function runOps(ops: Op[], partitionBytes: number): Promise<{ flushes: number; compactions: number; moves: number }> {
   const dir = mkdtempSync(join(tmpdir(), "venue-lsm-"));
-  const opts: LsmOptions = { memtableBytes: 4096, blockBytes: 256, targetFileBytes: 2048, l1Bytes: 8192, l0Trigger: 4 };
+  const opts: LsmOptions = { memtableBytes: 4096, blockBytes: 256, targetFileBytes: 2048, l1Bytes: 8192, l0Trigger: 4, partitionBytes };
   let t = LsmTree.open(dir, opts);
   const model = new Map<string, Uint8Array>();
   let flushes = 0;
   let compactions = 0;
+  let moves = 0;
   let seq = 0;
   for (const o of ops) {
     switch (o.k) {
@@ -121,6 +122,7 @@ async function runOps(ops: Op[]): Promise<{ flushes: number; compactions: number
         await t.idle();
         flushes += t.stats.flushes;
         compactions += t.stats.compactions;
+        moves += t.stats.moves;
         await t.close();
         t = LsmTree.open(dir, opts);
         expect(t.flushedSeq).toBe(seq);
@@ -133,28 +135,34 @@ async function runOps(ops: Op[]): Promise<{ flushes: number; compactions: number
   expect(treeScan(t, new Uint8Array(0), undefined)).toEqual(modelScan(model, new Uint8Array(0), undefined));
   flushes += t.stats.flushes;
   compactions += t.stats.compactions;
+  moves += t.stats.moves;
   await t.close();
   const again = LsmTree.open(dir, opts);
   expect(treeScan(again, new Uint8Array(0), undefined)).toEqual(modelScan(model, new Uint8Array(0), undefined));
   await again.close();
-  return { flushes, compactions };
+  return { flushes, compactions, moves };
 }
 
 describe("LSM tree against a Map", () => {
-  it(`random operations with flushes, compactions and reopenings (seed ${SEED})`, async () => {
-    console.log(`lsm model: seed ${SEED} (replay with VENUE_SEED=${SEED})`);
-    let flushes = 0;
-    let compactions = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 50, maxLength: 1500 }), async (ops) => {
-        const r = await runOps(ops);
-        flushes += r.flushes;
-        compactions += r.compactions;
-      }),
-      { seed: SEED, numRuns: 150, includeErrorInReport: true },
-    );
-    console.log(`lsm model: ${flushes} flushes, ${compactions} compactions over 150 runs`);
-    expect(flushes).toBeGreaterThan(100);
-    expect(compactions).toBeGreaterThan(10);
-  });
+  for (const partitionBytes of [0, 1]) {
+    it(`random operations with flushes, compactions and reopenings${partitionBytes > 0 ? ", tables partitioned by the first key byte" : ""} (seed ${SEED})`, async () => {
+      console.log(`lsm model: seed ${SEED} (replay with VENUE_SEED=${SEED})`);
+      let flushes = 0;
+      let compactions = 0;
+      let moves = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 50, maxLength: 1500 }), async (ops) => {
+          const r = await runOps(ops, partitionBytes);
+          flushes += r.flushes;
+          compactions += r.compactions;
+          moves += r.moves;
+        }),
+        { seed: SEED, numRuns: 150, includeErrorInReport: true },
+      );
+      console.log(`lsm model (partition bytes ${partitionBytes}): ${flushes} flushes, ${compactions} compactions, ${moves} tables moved over 150 runs`);
+      expect(flushes).toBeGreaterThan(100);
+      expect(compactions).toBeGreaterThan(10);
+      if (partitionBytes > 0) expect(moves).toBeGreaterThan(10);
+    });
+  }
 });
