@@ -166,3 +166,36 @@ describe("LSM tree against a Map", () => {
     });
   }
 });
+
+describe("tables a reader still uses", () => {
+  it("outlive the compaction that replaces them, and go when the cursor closes", async () => {
+    const { readdirSync } = await import("node:fs");
+    const dir = mkdtempSync(join(tmpdir(), "venue-lsm-pin-"));
+    const t = LsmTree.open(dir, { memtableBytes: 4096, blockBytes: 256, targetFileBytes: 1 << 20, l0Trigger: 3 });
+    const put = (i: number, v: number): void => t.put(Uint8Array.of(i >> 8, i & 0xff), new Uint8Array(40).fill(v));
+    for (let i = 0; i < 60; i++) put(i, 1);
+    await t.flush();
+    for (let i = 0; i < 60; i++) put(i, 2); // overlaps the first table: a merge, not a move
+    await t.flush();
+    const before = readdirSync(dir).filter((n) => n.endsWith(".sst")).sort();
+    const c = t.cursor(new Uint8Array(0), undefined);
+    expect(c.key).toEqual(Uint8Array.of(0, 0));
+    for (let i = 0; i < 60; i++) put(i, 3);
+    await t.flush();
+    await t.idle();
+    expect(t.stats.compactions).toBeGreaterThan(0);
+    // The replaced tables are still on disk and the cursor still reads them.
+    expect(readdirSync(dir)).toEqual(expect.arrayContaining(before));
+    let n = 0;
+    for (; c.valid; c.next()) {
+      expect(c.value[0]).toBe(2);
+      n++;
+    }
+    expect(n).toBe(60);
+    c.close();
+    const after = readdirSync(dir).filter((x) => x.endsWith(".sst"));
+    for (const name of before) expect(after).not.toContain(name);
+    expect(t.get(Uint8Array.of(0, 5))![0]).toBe(3);
+    await t.close();
+  });
+});
