@@ -8,16 +8,35 @@
 import { compareBytes } from "../schema/sstable.ts";
 import { DELETED, type EntryIterator } from "./table_reader.ts";
 
-export class MergingIterator implements EntryIterator {
+/** An iterator that shows the entry another one is at. */
+abstract class Forwarding implements EntryIterator {
   valid = false;
   buf: Uint8Array = DELETED;
   keyOff = 0;
   keyLen = 0;
   valOff = 0;
   valLen = 0;
+
+  abstract seek(key: Uint8Array): void;
+  abstract seekFirst(): void;
+  abstract next(): void;
+
+  protected show(c: EntryIterator): void {
+    this.valid = true;
+    this.buf = c.buf;
+    this.keyOff = c.keyOff;
+    this.keyLen = c.keyLen;
+    this.valOff = c.valOff;
+    this.valLen = c.valLen;
+  }
+}
+
+export class MergingIterator extends Forwarding {
   private current = -1;
 
-  constructor(private readonly children: EntryIterator[]) {}
+  constructor(private readonly children: EntryIterator[]) {
+    super();
+  }
 
   seek(key: Uint8Array): void {
     for (const c of this.children) c.seek(key);
@@ -60,29 +79,19 @@ export class MergingIterator implements EntryIterator {
       this.valid = false;
       return;
     }
-    const c = cs[best]!;
-    this.valid = true;
-    this.buf = c.buf;
-    this.keyOff = c.keyOff;
-    this.keyLen = c.keyLen;
-    this.valOff = c.valOff;
-    this.valLen = c.valLen;
+    this.show(cs[best]!);
   }
 }
 
 /** Tables of one level (1 and up): disjoint and ordered, so one is open at a time. */
-export class LevelIterator implements EntryIterator {
-  valid = false;
-  buf: Uint8Array = DELETED;
-  keyOff = 0;
-  keyLen = 0;
-  valOff = 0;
-  valLen = 0;
+export class LevelIterator extends Forwarding {
   private index = -1;
   private inner: EntryIterator | undefined;
 
   /** `largest[i]` is table i's largest key; `open(i)` gives an iterator over table i. */
-  constructor(private readonly largest: Uint8Array[], private readonly open: (i: number) => EntryIterator) {}
+  constructor(private readonly largest: Uint8Array[], private readonly open: (i: number) => EntryIterator) {
+    super();
+  }
 
   seek(key: Uint8Array): void {
     let lo = 0;
@@ -134,12 +143,6 @@ export class LevelIterator implements EntryIterator {
       this.enter(this.index + 1);
       this.inner!.seekFirst();
     }
-    const c = this.inner!;
-    this.valid = true;
-    this.buf = c.buf;
-    this.keyOff = c.keyOff;
-    this.keyLen = c.keyLen;
-    this.valOff = c.valOff;
-    this.valLen = c.valLen;
+    this.show(this.inner!);
   }
 }

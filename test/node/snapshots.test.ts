@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
+import { until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 import { listSegments } from "../../src/wal/recover.ts";
@@ -26,13 +27,6 @@ const data = mkdtempSync(join(tmpdir(), "venue-snap-"));
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 30_000;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await tick();
-  }
-}
 
 describe("snapshots", () => {
   const seed = seedFromEnv();

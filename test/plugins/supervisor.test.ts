@@ -6,8 +6,8 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { setImmediate as tick } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { Side, currencyCode } from "../../src/schema/codes.ts";
 import { CommandKind, writeDefineInstrument, writeNewOrder, writeTransfer } from "../../src/schema/command.ts";
@@ -18,14 +18,6 @@ import type { PluginReport } from "../../src/plugins/supervisor.ts";
 const CNY = currencyCode("CNY");
 const FIXTURE = fileURLToPath(new URL("./fixtures/test_plugin.ts", import.meta.url));
 
-/** Waits (yielding to the event loop, where the node's loop runs) until `cond` holds; fails after `ms`. */
-async function until(cond: () => boolean, what: string, state: () => string = () => "", ms = 20_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what} (${state()})`);
-    await tick();
-  }
-}
 
 describe("plugins", () => {
   it("a reading, submitting plugin sees every trade; throwing, looping and exiting plugins are isolated and the node goes on", async () => {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
+import { until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { TOPICS } from "../../src/schema/topics.ts";
@@ -22,13 +23,6 @@ import { expectedEvents, storedEvents } from "./store_kit.ts";
 const data = mkdtempSync(join(tmpdir(), "venue-store-"));
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 60_000;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await tick();
-  }
-}
 
 async function runFlow(node: VenueNode, seed: number, commands: number, first: number, setup: boolean): Promise<number> {
   const d = node.drivers[0]!;
