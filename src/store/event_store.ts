@@ -14,7 +14,7 @@
  */
 
 import { H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
-import { STORE_KEY_BYTES, STORE_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
+import { STORE_KEY_BYTES, STORE_TOPIC, TIME_INDEX_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
 import type { Topic } from "../schema/topics.ts";
 import { LsmTree, prefixEnd, type LsmOptions } from "../lsm/tree.ts";
 import { Manifest } from "../lsm/manifest.ts";
@@ -94,16 +94,28 @@ export class EventStore {
     return this.tree.scan(from, to, (k, v) => fn(v, getU64BE(k, 5)));
   }
 
-  /** The seq range of commands stamped in [fromNs, toNs): [first, last], or undefined if none. */
+  /**
+   * The seq range of commands stamped in [fromNs, toNs): [first, last], or undefined if
+   * none. Two seeks in the time index: command times never decrease with seq (the loop's
+   * clock is monotonic), so the range is every seq from the first stamped at or after
+   * `fromNs` to the one before the first stamped at or after `toNs`.
+   */
   seqRangeOfTime(fromNs: bigint, toNs: bigint): [number, number] | undefined {
-    let first = -1;
-    let last = -1;
-    this.tree.scan(timeKey(new Uint8Array(TIME_KEY_BYTES), fromNs, 0), timeKey(new Uint8Array(TIME_KEY_BYTES), toNs, 0), (k) => {
-      const s = getU64BE(k, 9);
-      if (first < 0) first = s;
-      last = Math.max(last, s);
-    });
-    return first < 0 ? undefined : [first, last];
+    if (toNs <= fromNs) return undefined;
+    const first = this.firstSeqAtOrAfter(fromNs);
+    if (first === undefined) return undefined;
+    const end = this.firstSeqAtOrAfter(toNs);
+    const last = end === undefined ? Number.MAX_SAFE_INTEGER : end - 1;
+    return last < first ? undefined : [first, last];
+  }
+
+  private firstSeqAtOrAfter(ns: bigint): number | undefined {
+    const c = this.tree.cursor(timeKey(new Uint8Array(TIME_KEY_BYTES), ns, 0), TIME_INDEX_END);
+    try {
+      return c.valid ? getU64BE(c.key, 9) : undefined;
+    } finally {
+      c.close();
+    }
   }
 
   /** Events of `instrument` on `topic` from commands stamped in [fromNs, toNs). */
@@ -122,6 +134,7 @@ export class EventStore {
 }
 
 const EMPTY = new Uint8Array(0);
+const TIME_INDEX_END = Uint8Array.of(TIME_INDEX_TOPIC + 1);
 
 /**
  * The replay point of the store in `dir`, read from its manifest without opening the

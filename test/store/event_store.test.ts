@@ -99,6 +99,10 @@ describe("event store in the node", () => {
       byTime++;
     });
     expect(byTime).toBe(all.filter((ts) => ts >= t0 && ts < t1).length);
+    // Edges: an empty range, a range that runs past the end, one before the first command.
+    expect(store.historyByTime("trades", inst, t1, t0, () => {})).toBe(0);
+    expect(store.historyByTime("trades", inst, t0, 1n << 62n, () => {})).toBe(all.filter((ts) => ts >= t0).length);
+    expect(store.historyByTime("trades", inst, 0n, 1n, () => {})).toBe(0);
     store.tree.closeSync();
   });
 });
