@@ -103,10 +103,16 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
 }
 
 export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): CompactResult {
-  const readers = req.inputs.map((n) => {
-    const path = join(req.dir, tableName(n));
-    return new TableReader(path, readWholeTable(path));
-  });
+  const readers: TableReader[] = [];
+  try {
+    for (const n of req.inputs) {
+      const path = join(req.dir, tableName(n));
+      readers.push(TableReader.open(path, readWholeTable(path)));
+    }
+  } catch (e) {
+    for (const r of readers) r.close();
+    throw e;
+  }
   const done: (TableMeta & { number: number })[] = [];
   let w: TableWriter | undefined;
   let maxSeq = 0;

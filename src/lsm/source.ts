@@ -1,43 +1,23 @@
 /**
- * Opens a table file for reading. For now positioned reads (each call returns fresh
- * bytes); the mapped path arrives with the native addon.
+ * How the event store opens its tables: through src/native/mmap.ts, which maps a table
+ * read-only (the native addon; views of the mapping, no copy) or reads it with pread
+ * where the addon is not built. A point read touches few blocks, so tables are advised
+ * for random access; a compaction reads its inputs from start to end.
  */
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { openReadOnly, type OpenOptions } from "../native/mmap.ts";
 import type { TableSource } from "./table_reader.ts";
 
-/** The whole file read into memory at once (a compaction reads every byte of its inputs). */
-export function readWholeTable(path: string): TableSource {
-  const bytes = new Uint8Array(readFileSync(path));
-  return {
-    size: bytes.length,
-    bytes: (offset: number, length: number): Uint8Array => {
-      if (offset + length > bytes.length) throw new RangeError(`${path}: read past the end at ${offset + length}`);
-      return bytes.subarray(offset, offset + length);
-    },
-    close: (): void => {},
-  };
+/** A table for point reads and scans. */
+export function openTableSource(path: string, opts?: OpenOptions): TableSource {
+  const f = openReadOnly(path, opts);
+  f.advise("random");
+  return f;
 }
 
-export function openTableSource(path: string): TableSource {
-  const fd = openSync(path, "r");
-  const size = fstatSync(fd).size;
-  let open = true;
-  return {
-    size,
-    bytes(offset: number, length: number): Uint8Array {
-      const out = new Uint8Array(length);
-      let at = 0;
-      while (at < length) {
-        const n = readSync(fd, out, at, length - at, offset + at);
-        if (n === 0) throw new RangeError(`${path}: read past the end at ${offset + at}`);
-        at += n;
-      }
-      return out;
-    },
-    close(): void {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  };
+/** A table a compaction reads whole, once, in order. */
+export function readWholeTable(path: string): TableSource {
+  const f = openReadOnly(path);
+  f.advise("sequential");
+  return f;
 }

@@ -86,7 +86,17 @@ export class TableReader {
   private cachedIndex = -1;
   private closed = false;
 
-  constructor(readonly path: string, readonly source: TableSource) {
+  /** Checks and opens a table; on failure the source is closed and the error thrown. */
+  static open(path: string, source: TableSource): TableReader {
+    try {
+      return new TableReader(path, source);
+    } catch (e) {
+      source.close();
+      throw e;
+    }
+  }
+
+  private constructor(readonly path: string, readonly source: TableSource) {
     const size = source.size;
     if (size < SST_FOOTER_BYTES) throw new TableCorruptError(path, 0, `${size} bytes is shorter than a footer`);
     const f = source.bytes(size - SST_FOOTER_BYTES, SST_FOOTER_BYTES);

@@ -75,6 +75,8 @@ export interface LsmOptions {
   markOf?: () => unknown;
   fs?: JournalFs;
   log?: (line: string) => void;
+  /** Read tables through the mmap addon (true), with pread (false), or the addon if it loaded (default). */
+  mapTables?: boolean;
 }
 
 export class StoreFailedError extends VenueError {
@@ -125,6 +127,7 @@ export class LsmTree {
   private readonly log: (line: string) => void;
   private readonly background: boolean;
   private readonly markOf: (() => unknown) | undefined;
+  private readonly mapTables: boolean | undefined;
 
   private constructor(readonly dir: string, private readonly manifest: Manifest, o: LsmOptions) {
     this.memtableBytes = o.memtableBytes ?? 32 << 20;
@@ -139,6 +142,7 @@ export class LsmTree {
     this.log = o.log ?? (() => {});
     this.background = o.background ?? true;
     this.markOf = o.markOf;
+    this.mapTables = o.mapTables;
     this.active = MemTable.create(this.memtableBytes);
     this.nextNumber = manifest.state.nextFile;
     this.rebuildLevels();
@@ -544,7 +548,7 @@ export class LsmTree {
     let r = this.readers.get(n);
     if (r === undefined) {
       const path = join(this.dir, tableName(n));
-      r = new TableReader(path, openTableSource(path));
+      r = TableReader.open(path, openTableSource(path, this.mapTables === undefined ? undefined : { native: this.mapTables }));
       this.readers.set(n, r);
     }
     return r;

@@ -5,6 +5,7 @@
  */
 
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { assertNotMapped } from "../native/mmap.ts";
 
 export interface JournalFile {
   /** Writes `len` bytes of `src` from `offset` at file position `position`; returns bytes written. */
@@ -29,7 +30,7 @@ export interface JournalFs {
 }
 
 class RealFile implements JournalFile {
-  constructor(private fd: number) {}
+  constructor(private fd: number, private readonly path: string) {}
   pwrite(src: Uint8Array, offset: number, len: number, position: number): number {
     return writeSync(this.fd, src, offset, len, position);
   }
@@ -40,6 +41,8 @@ class RealFile implements JournalFile {
     fsyncSync(this.fd);
   }
   ftruncate(size: number): void {
+    // A mapped file must never shrink under its mapping (a read of a cut page is SIGBUS).
+    assertNotMapped(this.path);
     ftruncateSync(this.fd, size);
   }
   close(): void {
@@ -49,8 +52,8 @@ class RealFile implements JournalFile {
 }
 
 export const REAL_FS: JournalFs = {
-  create: (path) => new RealFile(openSync(path, "wx+")),
-  open: (path) => new RealFile(openSync(path, "r+")),
+  create: (path) => new RealFile(openSync(path, "wx+"), path),
+  open: (path) => new RealFile(openSync(path, "r+"), path),
   fsyncDir: (dir) => {
     const fd = openSync(dir, "r");
     try {
