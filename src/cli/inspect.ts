@@ -56,7 +56,7 @@ export function inspectSst(file: string, showEntries: number, out: NodeJS.Writab
   }
   let t: TableReader | undefined;
   try {
-    t = new TableReader(file, openTableSource(file));
+    t = TableReader.open(file, openTableSource(file));
     const m = t.meta;
     say(`SSTable ${file}: ${m.fileSize} bytes, ${t.blockCount} data blocks, ${m.entries} entries (${m.deletions} deletions), max seq ${m.maxSeq}`);
     say(`keys ${describeKey(m.smallest)} .. ${describeKey(m.largest)}`);
@@ -99,7 +99,7 @@ function verifyStore(dir: string, say: (line: string) => void, journalEnd: numbe
     let t: TableReader | undefined;
     try {
       if (!existsSync(path)) throw new TableCorruptError(path, 0, "missing, yet the manifest names it");
-      t = new TableReader(path, openTableSource(path));
+      t = TableReader.open(path, openTableSource(path));
       if (t.meta.fileSize !== f.size) throw new TableCorruptError(path, 0, `${t.meta.fileSize} bytes, the manifest says ${f.size}`);
       entries += checkTable(t);
     } catch (err) {

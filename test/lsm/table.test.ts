@@ -68,7 +68,7 @@ describe("SSTable", () => {
     const entries = sorted(randomModel(r, 3000));
     const path = join(dir, "00000001.sst");
     writeTable(path, entries);
-    const t = new TableReader(path, openTableSource(path));
+    const t = TableReader.open(path, openTableSource(path));
     expect(t.meta.entries).toBe(entries.length);
     expect(t.meta.maxSeq).toBe(77);
     expect(hex(t.meta.smallest)).toBe(hex(entries[0]![0]));
@@ -112,7 +112,7 @@ describe("SSTable", () => {
       const p = join(dir, "damaged.sst");
       writeFileSync(p, bad);
       try {
-        const t = new TableReader(p, openTableSource(p));
+        const t = TableReader.open(p, openTableSource(p));
         const it = t.iterator();
         it.seekFirst();
         const got = collect(it);
@@ -129,7 +129,7 @@ describe("SSTable", () => {
     // Cut short: also an error.
     const p = join(dir, "short.sst");
     writeFileSync(p, good.subarray(0, good.length - 10));
-    expect(() => new TableReader(p, openTableSource(p))).toThrow(TableCorruptError);
+    expect(() => TableReader.open(p, openTableSource(p))).toThrow(TableCorruptError);
   });
 });
 
