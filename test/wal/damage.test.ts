@@ -81,7 +81,13 @@ describe("journal damage", () => {
         const dir = join(root, "torn");
         const bytes = Buffer.from(original);
         bytes.fill(0, cut); // the cut: nothing after it reached the disk
-        if (fill === "random") for (let i = cut; i < Math.min(bytes.length, cut + 300); i++) bytes[i] = r.nextU32() & 0xff;
+        if (fill === "random") {
+          for (let i = cut; i < Math.min(bytes.length, cut + 300); i++) bytes[i] = r.nextU32() & 0xff;
+          // Damage must differ from what was there: a random byte equal to the one it
+          // replaces (1 in 256; the salt, hence every CRC, changes per run) would leave a
+          // record cut in its CRC whole.
+          if (bytes[cut] === original[cut]) bytes[cut] = bytes[cut]! ^ 0xff;
+        }
         if (fill === "older") original.copy(bytes, cut, offsets[0]!, offsets[2]!); // two whole older records' bytes
         copyDir(master, dir);
         writeFileSync(join(dir, name), bytes);
