@@ -62,7 +62,12 @@ export class Filter {
 
   /** False proves the key absent; true means it may be present. */
   mayContain(key: Uint8Array, off: number, len: number): boolean {
-    let h = filterHash(key, off, len);
+    return this.mayContainHash(filterHash(key, off, len));
+  }
+
+  /** As `mayContain`, given the key's `filterHash` (computed once for every table a read visits). */
+  mayContainHash(hash: number): boolean {
+    let h = hash;
     const d = ((h >>> 17) | (h << 15)) >>> 0;
     const bits = this.bits;
     const b = this.payload;

@@ -13,7 +13,7 @@
  * that attaches to its buffers.
  */
 
-import { SST_KEY_MAX } from "../schema/sstable.ts";
+import { SST_KEY_MAX, compareViews } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
 import { DELETED, type EntryIterator } from "./table_reader.ts";
 
@@ -37,25 +37,6 @@ export interface MemTableBuffers {
   arena: SharedArrayBuffer;
   nodes: SharedArrayBuffer;
   meta: SharedArrayBuffer;
-}
-
-/**
- * Unsigned comparison of a[ao, ao+al) and b[bo, bo+bl), four bytes at a time (big-endian
- * words compare as the bytes do).
- */
-function compareDv(a: DataView, ao: number, al: number, b: DataView, bo: number, bl: number): number {
-  const n = al < bl ? al : bl;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const x = a.getUint32(ao + i, false);
-    const y = b.getUint32(bo + i, false);
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  for (; i < n; i++) {
-    const d = a.getUint8(ao + i) - b.getUint8(bo + i);
-    if (d !== 0) return d;
-  }
-  return al - bl;
 }
 
 /** Copies without making a view when the source is whole; short runs byte by byte. */
@@ -167,13 +148,13 @@ export class MemTable {
     for (let l = this.level - 1; l >= 0; l--) {
       for (;;) {
         const nx = nodes[x + N_NEXT + l]!;
-        if (nx === 0 || compareDv(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, adv, k, keyLen) >= 0) break;
+        if (nx === 0 || compareViews(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, adv, k, keyLen) >= 0) break;
         x = nx;
       }
       this.prev[l] = x;
     }
     const found = nodes[x + N_NEXT]!;
-    if (found !== 0 && compareDv(adv, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, adv, k, keyLen) === 0) {
+    if (found !== 0 && compareViews(adv, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, adv, k, keyLen) === 0) {
       nodes[found + N_VAL_OFF] = k;
       nodes[found + N_VAL_LEN] = value === undefined ? -1 : vlen;
       if (value !== undefined) copyInto(arena, k, value, valueOff, vlen);
@@ -210,7 +191,7 @@ export class MemTable {
   get(key: Uint8Array): Uint8Array | undefined {
     const n = this.seekNode(key);
     const nodes = this.nodes;
-    if (n === 0 || compareDv(this.adv, nodes[n + N_KEY_OFF]!, nodes[n + N_KEY_LEN]!, this.sdv, 0, key.length) !== 0) return undefined;
+    if (n === 0 || compareViews(this.adv, nodes[n + N_KEY_OFF]!, nodes[n + N_KEY_LEN]!, this.sdv, 0, key.length) !== 0) return undefined;
     const vlen = nodes[n + N_VAL_LEN]!;
     if (vlen < 0) return DELETED;
     const vo = nodes[n + N_VAL_OFF]!;
@@ -232,7 +213,7 @@ export class MemTable {
     for (let l = MAX_HEIGHT - 1; l >= 0; l--) {
       for (;;) {
         const nx = nodes[x + N_NEXT + l]!;
-        if (nx === 0 || compareDv(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, sdv, 0, len) >= 0) break;
+        if (nx === 0 || compareViews(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, sdv, 0, len) >= 0) break;
         x = nx;
       }
     }

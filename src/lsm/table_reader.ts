@@ -25,7 +25,10 @@ import {
   SST_MAGIC,
   SST_TOMBSTONE,
   SST_VERSION,
+  SST_KEY_MAX,
   compareBytes,
+  compareViews,
+  filterHash,
   getU64,
 } from "../schema/sstable.ts";
 import { VenueError } from "../stdx/errors.ts";
@@ -35,6 +38,8 @@ import type { TableMeta } from "./table_writer.ts";
 /** Read access to a file's bytes. The bytes a call returns stay valid until `close`. */
 export interface TableSource {
   readonly size: number;
+  /** Views of a mapping (stable until close), rather than copies: blocks can be kept. */
+  readonly mapped?: boolean;
   bytes(offset: number, length: number): Uint8Array;
   close(): void;
 }
@@ -79,11 +84,14 @@ export class TableReader {
   private readonly blockOffsets: Float64Array;
   private readonly blockLengths: Uint32Array;
   private readonly lastKeys: Uint8Array;
+  private readonly lastKeysDv: DataView;
   private readonly lastKeyOffsets: Uint32Array;
   private readonly lastKeyLengths: Uint16Array;
   private readonly verified: Uint8Array;
   private cached: Block | undefined;
   private cachedIndex = -1;
+  /** Over a mapping, every block once read (views, no copies); over pread, only the last. */
+  private readonly blocks: (Block | undefined)[] | undefined;
   private closed = false;
 
   /** Checks and opens a table; on failure the source is closed and the error thrown. */
@@ -124,7 +132,9 @@ export class TableReader {
     this.lastKeyOffsets = new Uint32Array(n);
     this.lastKeyLengths = new Uint16Array(n);
     this.verified = new Uint8Array(n);
+    this.blocks = source.mapped === true ? new Array<Block | undefined>(n) : undefined;
     this.lastKeys = index;
+    this.lastKeysDv = new DataView(index.buffer, index.byteOffset, index.byteLength);
     const dataEnd = getU64(fv, SF_FILTER_OFFSET);
     let p = 4;
     let expect = 0;
@@ -156,19 +166,20 @@ export class TableReader {
   }
 
   /** The value of `key`, `DELETED`, or undefined when the table does not hold the key. */
-  get(key: Uint8Array): Uint8Array | undefined {
-    if (!this.filter.mayContain(key, 0, key.length)) return undefined;
-    const b = this.findBlock(key);
+  get(key: Uint8Array, hash = filterHash(key, 0, key.length)): Uint8Array | undefined {
+    if (!this.filter.mayContainHash(hash)) return undefined;
+    const klen = loadKey(key);
+    const b = this.findBlock(klen);
     if (b < 0) return undefined;
     const block = this.block(b);
-    const i = seekInBlock(block, key);
+    const i = seekInBlock(block, klen);
     if (i >= block.count) return undefined;
-    const off = block.dv.getUint32(block.table + 4 * i, true);
-    const klen = block.dv.getUint16(off, true);
-    if (compareBytes(block.buf, off + SST_ENTRY_HEADER, klen, key, 0, key.length) !== 0) return undefined;
-    const vlen = block.dv.getUint32(off + 2, true);
+    const dv = block.dv;
+    const off = dv.getUint32(block.table + 4 * i, true);
+    if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) !== 0) return undefined;
+    const vlen = dv.getUint32(off + 2, true);
     if (vlen === SST_TOMBSTONE) return DELETED;
-    const v = off + SST_ENTRY_HEADER + klen;
+    const v = off + SST_ENTRY_HEADER + dv.getUint16(off, true);
     return block.buf.subarray(v, v + vlen);
   }
 
@@ -180,17 +191,18 @@ export class TableReader {
     if (this.closed) return;
     this.closed = true;
     this.cached = undefined;
+    this.blocks?.fill(undefined);
     this.source.close();
   }
 
-  /** The first block whose last key is >= `key`, or -1. */
-  findBlock(key: Uint8Array): number {
+  /** The first block whose last key is >= the loaded key (`loadKey`) of `klen` bytes, or -1. */
+  findBlock(klen: number): number {
     let lo = 0;
     let hi = this.blockCount;
-    const k = this.lastKeys;
+    const k = this.lastKeysDv;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareBytes(k, this.lastKeyOffsets[mid]!, this.lastKeyLengths[mid]!, key, 0, key.length) < 0) lo = mid + 1;
+      if (compareViews(k, this.lastKeyOffsets[mid]!, this.lastKeyLengths[mid]!, KEY_DV, 0, klen) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo < this.blockCount ? lo : -1;
@@ -198,6 +210,8 @@ export class TableReader {
 
   block(i: number): Block {
     if (i === this.cachedIndex && this.cached !== undefined) return this.cached;
+    const kept = this.blocks?.[i];
+    if (kept !== undefined) return kept;
     if (this.closed) throw new VenueError("SST_CLOSED", `SSTable ${this.path} is closed`);
     const off = this.blockOffsets[i]!;
     const len = this.blockLengths[i]!;
@@ -221,6 +235,7 @@ export class TableReader {
     const block: Block = { buf: raw, table: len - 4 - 4 * count, count, dv };
     this.cached = block;
     this.cachedIndex = i;
+    if (this.blocks !== undefined) this.blocks[i] = block;
     return block;
   }
 
@@ -234,16 +249,24 @@ export class TableReader {
   }
 }
 
-/** The first entry index in `block` whose key is >= `key` (count if none). */
-function seekInBlock(block: Block, key: Uint8Array): number {
+/** The search key, copied once per search so that comparisons go through DataViews. */
+const KEY = new Uint8Array(SST_KEY_MAX);
+const KEY_DV = new DataView(KEY.buffer);
+
+function loadKey(key: Uint8Array): number {
+  KEY.set(key);
+  return key.length;
+}
+
+/** The first entry index in `block` whose key is >= the loaded key (count if none). */
+function seekInBlock(block: Block, klen: number): number {
   let lo = 0;
   let hi = block.count;
   const dv = block.dv;
-  const buf = block.buf;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const off = dv.getUint32(block.table + 4 * mid, true);
-    if (compareBytes(buf, off + SST_ENTRY_HEADER, dv.getUint16(off, true), key, 0, key.length) < 0) lo = mid + 1;
+    if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -289,13 +312,14 @@ class TableIterator implements EntryIterator {
   }
 
   seek(key: Uint8Array): void {
-    const b = this.table.findBlock(key);
+    const klen = loadKey(key);
+    const b = this.table.findBlock(klen);
     if (b < 0) {
       this.valid = false;
       return;
     }
     const block = this.table.block(b);
-    this.load(b, seekInBlock(block, key));
+    this.load(b, seekInBlock(block, klen));
   }
 
   next(): void {

@@ -17,7 +17,7 @@
 
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { compareBytes, tableName, tableNumber } from "../schema/sstable.ts";
+import { compareBytes, filterHash, tableName, tableNumber } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { REAL_FS, type JournalFs } from "../wal/file.ts";
@@ -231,16 +231,18 @@ export class LsmTree {
       v = this.immutable[i]!.get(key);
       if (v !== undefined) return v;
     }
+    const hash = filterHash(key, 0, key.length);
     for (const f of this.levels[0]!) {
       if (!inRange(f, key)) continue;
-      v = this.reader(f.number).get(key);
+      v = this.reader(f.number).get(key, hash);
       if (v !== undefined) return v;
     }
     for (let l = 1; l < LEVELS; l++) {
       const files = this.levels[l]!;
+      if (files.length === 0) continue;
       const i = firstLargestAtLeast(files, key);
       if (i < files.length && compareBytes(files[i]!.smallest, 0, files[i]!.smallest.length, key, 0, key.length) <= 0) {
-        v = this.reader(files[i]!.number).get(key);
+        v = this.reader(files[i]!.number).get(key, hash);
         if (v !== undefined) return v;
       }
     }
