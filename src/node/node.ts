@@ -59,6 +59,8 @@ export interface NodeOptions {
   eventStore?: boolean;
   /** The event store's MemTable size (default 32 MiB). */
   storeMemtableBytes?: number;
+  /** See StorageWorkerData.fsModule (fault injection in tests). */
+  storeFsModule?: string;
   log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
@@ -103,6 +105,7 @@ export class VenueNode {
   private lastSnapshotSeq = 0;
   private readonly storeDir: string | undefined;
   private readonly storeMemtableBytes: number | undefined;
+  private readonly storeFsModule: string | undefined;
   private storageWorker: Worker | undefined;
   private storageExited: Promise<void> | undefined;
   /** The storage worker's counts, once it has exited (after `stop`). */
@@ -151,6 +154,7 @@ export class VenueNode {
       if (o.eventStore ?? true) {
         this.storeDir = join(o.dataDir, "events");
         this.storeMemtableBytes = o.storeMemtableBytes;
+        this.storeFsModule = o.storeFsModule;
         mkdirSync(this.storeDir, { recursive: true });
         store = EventStore.open(this.storeDir, { background: false, log: this.log, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}) });
       }
@@ -276,7 +280,7 @@ export class VenueNode {
         this.topics[t].openSlot(slot, "gating", true);
         topics[t] = { ring: this.topics[t].sab, slot };
       }
-      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
+      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
       const w = new Worker(new URL("../../workers/storage.mjs", import.meta.url), { workerData: { storage: data }, name: "storage" });
       this.storageWorker = w;
       this.storageExited = new Promise((res) => w.once("exit", () => res()));

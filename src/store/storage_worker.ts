@@ -15,6 +15,9 @@ import type { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { TOPICS, type Topic } from "../schema/topics.ts";
 import { poolJobs } from "../lsm/pool.ts";
+import { inlineJobs } from "../lsm/tree.ts";
+import type { JournalFs } from "../wal/file.ts";
+import { pathToFileURL } from "node:url";
 import { EventStore } from "./event_store.ts";
 
 export interface StorageWorkerData {
@@ -22,6 +25,11 @@ export interface StorageWorkerData {
   control: SharedArrayBuffer;
   topics: Record<Topic, { ring: SharedArrayBuffer; slot: number }>;
   memtableBytes?: number;
+  /**
+   * A module whose `createJournalFs()` returns the file layer to write the store with, in
+   * place of the real one (fault tests); its flushes and compactions then run on this thread.
+   */
+  fsModule?: string | undefined;
 }
 
 export interface StorageStats {
@@ -38,8 +46,9 @@ export interface StorageStats {
  */
 export async function runStorage(d: StorageWorkerData, log: (line: string) => void, stopped: () => boolean): Promise<StorageStats> {
   const control = new Control(d.control);
-  const jobs = poolJobs(1);
-  const store = EventStore.open(d.dir, { jobs, log, ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}) });
+  const fs = d.fsModule === undefined ? undefined : ((await import(pathToFileURL(d.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
+  const jobs = fs === undefined ? poolJobs(1) : inlineJobs(fs);
+  const store = EventStore.open(d.dir, { jobs, log, ...(fs ? { fs } : {}), ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}) });
   const consumers = TOPICS.map((t) => {
     const c = new RingConsumer(new Ring(d.topics[t].ring, t), d.topics[t].slot, { durable: control.durableGate });
     const handler = (buf: Buf, offset: number): void => {
