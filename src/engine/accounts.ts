@@ -41,7 +41,7 @@
 import { assert } from "../stdx/assert.ts";
 import { IntPairMap } from "../stdx/int_pair_map.ts";
 import { InstrumentFlag, Offset, Reason, Side } from "../schema/codes.ts";
-import { ACCOUNT_FIELD, POSITION_FIELD, RISK_RATIO_MAX, type EventBuffer } from "../schema/event.ts";
+import { RISK_RATIO_MAX, type EventBuffer } from "../schema/event.ts";
 import { growF64, growI32, growU8, NIL } from "./orders.ts";
 
 export interface MoneyParams {
@@ -67,15 +67,19 @@ export const DEFAULT_RISK: RiskConfig = { openLimitBp: 9_000, liquidationBp: 10_
 /** The largest money value per lot at any price (P * multiplier), so that P * multiplier * 10^4 stays exact. */
 export const NOTIONAL_PER_LOT_MAX = Math.floor(Number.MAX_SAFE_INTEGER / 10_000);
 const POSITION_LOTS_MAX = 1 << 30;
+/** How many of an account's positions a lookup walks before it asks the hash table. */
+const ACCOUNT_POSITIONS_WALKED = 8;
 
 // Money account record, f64 units.
 const A_PRE = 0, A_DEPOSIT = 1, A_WITHDRAW = 2, A_CLOSE = 3, A_COMMISSION = 4, A_POSPROFIT = 5;
 const A_FLOAT = 6, A_MARGIN = 7, A_FROZEN_MARGIN = 8, A_FROZEN_COMMISSION = 9;
-const A_STRIDE = 16;
+const A_STRIDE = 10;
 // Position record, f64 units. Side-indexed fields are at base + side offset (long 0, short 1).
 const P_TODAY = 0, P_HIS = 2, P_FROZEN_TODAY = 4, P_FROZEN_HIS = 6, P_OPEN_COST = 8, P_POS_COST = 10;
-const P_MARGIN = 12, P_POSPROFIT = 14, P_FLOAT = 16, P_PENDING = 18;
-const P_STRIDE = 24;
+const P_MARGIN = 12, P_POSPROFIT = 14, P_FLOAT = 16;
+const P_STRIDE = 18;
+// Records are packed (no padding to a power of two): the accounts of a busy venue are
+// touched at random, so the fewer bytes they span, the more of them stay in cache.
 
 export class Accounts {
   // Per instrument (indexed like the engine's instruments).
@@ -104,6 +108,14 @@ export class Accounts {
   /** The currency code of each money account (what events carry). */
   private moneyCurrencyCode = new Int32Array(64);
   private inBreach = new Uint8Array(64);
+  /**
+   * Each money account's risk ratio as of its last change, and a flag set while a change to
+   * its margin or balance in the current command awaits rating by `breaches`. Freezing and
+   * releasing (new orders, cancels: most commands) move neither, so most commands rate no
+   * account, and the pre-trade check reads the ratio instead of computing it.
+   */
+  private riskRatio = new Float64Array(64);
+  private unrated = new Uint8Array(64);
   moneyCount = 0;
   private readonly moneyIndex = new IntPairMap(64);
 
@@ -113,8 +125,24 @@ export class Accounts {
   private posInstrument = new Int32Array(64);
   private posMoney = new Int32Array(64);
   private posNext = new Int32Array(64);
+  /**
+   * Each account's positions as a list, newest first (accountPositionHead by account index,
+   * then posNextOfAccount): a lookup walks the first ACCOUNT_POSITIONS_WALKED of them
+   * through these small, dense arrays, which stay in cache, and only an account holding
+   * more goes to the hash table, a random read of a large one.
+   */
+  private accountPositionHead = new Int32Array(64).fill(NIL);
+  private posNextOfAccount = new Int32Array(64);
+  /**
+   * Lots working opening orders would add, by position and side (2 per position): kept
+   * apart from the position record because every opening order and its cancel move it and
+   * nothing else of the position, so they touch this small array and not the record.
+   */
+  private pending = new Float64Array(64 * 2);
   positionCount = 0;
   private readonly positionIndex = new IntPairMap(64);
+  /** What `warm` read; never used. */
+  private warmed = 0;
   /** The last (account, instrument) looked up and its position: a new order's check and freeze ask twice. */
   private memoAccount = -1;
   private memoInstrument = -1;
@@ -193,6 +221,9 @@ export class Accounts {
 
   // ---------------------------------------------------------------------------------------
   // Pre-trade checks and freezing
+  //
+  // Releases and fills name the position by index: the engine keeps the taker's while it
+  // matches, and finds a resting order's with `positionFor` (its account's short list).
 
   /**
    * Can `account` place this order? Returns Reason.none or why not. Changes nothing.
@@ -201,52 +232,102 @@ export class Accounts {
   check(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
     const p = account < 0 ? -1 : this.findPosition(account, i);
     const a = p >= 0 ? this.posMoney[p]! : account < 0 ? -1 : this.moneyIndex.get(account, this.currencyOf[i]!);
+    return this.checkAt(p, a, i, side, offset, qty, fmpl, this.commissionFreezePerLot(i, side, price));
+  }
+
+  /**
+   * `check`, then, if it passes, `freeze`, for an account the engine already knows: one
+   * lookup, and each figure computed once. Returns Reason.none (frozen) or why not
+   * (nothing changed).
+   */
+  checkAndFreeze(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
+    assert(account >= 0, "checkAndFreeze: an account the engine knows");
+    const p = this.findPosition(account, i);
+    const a = p >= 0 ? this.posMoney[p]! : this.moneyIndex.get(account, this.currencyOf[i]!);
+    const commissionPerLot = this.commissionFreezePerLot(i, side, price);
+    const r = this.checkAt(p, a, i, side, offset, qty, fmpl, commissionPerLot);
+    if (r === Reason.none) this.applyFrozen(p >= 0 ? p : this.positionOf(account, i), i, side, offset, qty, fmpl, commissionPerLot, 1);
+    return r;
+  }
+
+  /** The checks of `check` for position `p` (or -1) and money account `a` (or -1). */
+  private checkAt(p: number, a: number, i: number, side: number, offset: number, qty: number, fmpl: number, commissionPerLot: number): number {
     if (isOpen(offset)) {
-      if (a >= 0 && this.riskRatioBp(a) >= this.risk.openLimitBp) return Reason.riskLimit;
+      if (a >= 0 && this.ratedRiskRatioBp(a) >= this.risk.openLimitBp) return Reason.riskLimit;
       const limit = this.positionLimit[i]!;
       if (limit > 0) {
         const s = side === Side.buy ? 0 : 1;
-        const held = p < 0 ? 0 : this.volume(p, s) + this.pos[p * P_STRIDE + P_PENDING + s]!;
+        const held = p < 0 ? 0 : this.volume(p, s) + this.pending[p * 2 + s]!;
         if (held + qty > limit) return Reason.positionLimit;
       }
     } else if (this.closable(p, i, side, offset) < qty) {
       return Reason.insufficientPosition;
     }
-    const required = qty * (fmpl + this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, price)));
-    if (required > 0 && (a < 0 || required > this.available(a))) return Reason.insufficientFunds;
+    const required = qty * (fmpl + commissionPerLot);
+    if (required > 0 && (a < 0 || !this.affords(a, required))) return Reason.insufficientFunds;
     return Reason.none;
   }
 
   /** Freezes what `check` accepted. Creates the money account and position as needed. */
   freeze(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
-    this.applyFrozen(account, i, side, offset, price, qty, fmpl, 1);
+    this.applyFrozen(this.positionOf(account, i), i, side, offset, qty, fmpl, this.commissionFreezePerLot(i, side, price), 1);
   }
 
-  /** Releases what an order froze for `qty` lots that will never fill (cancel, expiry, remainder). */
-  release(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
-    if (qty > 0) this.applyFrozen(account, i, side, offset, price, qty, fmpl, -1);
+  /** Releases what an order on position `p` froze for `qty` lots that will never fill (cancel, expiry, remainder). */
+  release(p: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
+    const i = this.posInstrument[p]!;
+    if (qty > 0) this.applyFrozen(p, i, side, offset, qty, fmpl, this.commissionFreezePerLot(i, side, price), -1);
   }
 
-  private applyFrozen(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number, sign: 1 | -1): void {
-    const p = this.positionOf(account, i);
+  /**
+   * Looks up (account, instrument) and reads its money account and pending volumes, so that
+   * the engine can start those memory loads early (a software prefetch). Changes no account
+   * figure: it sets the lookup memo, and keeps what it read only so that the reads are not
+   * dropped as dead code.
+   */
+  warm(account: number, i: number): void {
+    const p = this.findPosition(account, i);
+    if (p >= 0) this.warmed = this.money[this.posMoney[p]! * A_STRIDE + A_FROZEN_MARGIN]! + this.pending[p * 2]!;
+  }
+
+  /** As `warm`, before the instrument is known: the money account of the account's newest position. */
+  warmAccount(account: number): void {
+    const p = account < this.accountPositionHead.length ? this.accountPositionHead[account]! : NIL;
+    if (p >= 0) this.warmed = this.money[this.posMoney[p]! * A_STRIDE + A_FROZEN_MARGIN]!;
+  }
+
+  /** The position of (account, instrument), made (with its money account) on first use. */
+  positionFor(account: number, i: number): number {
+    // The lookup is small enough to inline at the engine's call sites; making one is not.
+    const p = this.findPosition(account, i);
+    return p >= 0 ? p : this.positionOf(account, i);
+  }
+
+  /** The commission an order on instrument i at `price` freezes per lot: at the worst price it may fill at. */
+  private commissionFreezePerLot(i: number, side: number, price: number): number {
+    return this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, price));
+  }
+
+  private applyFrozen(p: number, i: number, side: number, offset: number, qty: number, fmpl: number, commissionPerLot: number, sign: 1 | -1): void {
     const a = this.posMoney[p]!;
     const ab = a * A_STRIDE;
     this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! + sign * qty * fmpl;
-    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! + sign * qty * this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, price));
-    const pb = p * P_STRIDE;
+    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! + sign * qty * commissionPerLot;
     if (isOpen(offset)) {
-      const s = side === Side.buy ? 0 : 1;
-      this.pos[pb + P_PENDING + s] = this.pos[pb + P_PENDING + s]! + sign * qty;
+      const k = p * 2 + (side === Side.buy ? 0 : 1);
+      this.pending[k] = this.pending[k]! + sign * qty;
+      // An opening order changes only the position's pending volume, which no event
+      // reports: the account has an event, the position none.
+      this.touchFrozen(a, -1);
     } else {
+      const pb = p * P_STRIDE;
       // A buy closes the short side, a sell the long side.
       const held = side === Side.buy ? 1 : 0;
       const field = this.closeFrozenField(i, offset) + held;
       this.pos[pb + field] = this.pos[pb + field]! + sign * qty;
       assert(this.pos[pb + field]! >= 0, "frozen close volume below zero");
+      this.touchFrozen(a, p);
     }
-    // An opening order changes only the position's pending volume, which no event reports:
-    // the account has an event, the position none.
-    this.touch(a, isOpen(offset) ? -1 : p);
   }
 
   /** Lots of the side an order would close that are not yet locked by other close orders. */
@@ -272,11 +353,12 @@ export class Accounts {
   // Fills
 
   /**
-   * One side of a trade: `qty` lots of an order (side, offset, limit `orderPrice`, frozen
-   * `fmpl` per lot) filled at `price`. Sets lastCommission and lastCloseProfit.
+   * One side of a trade: `qty` lots of an order on position `p` (side, offset, limit
+   * `orderPrice`, frozen `fmpl` per lot) filled at `price`. Sets lastCommission and
+   * lastCloseProfit.
    */
-  fill(account: number, i: number, side: number, offset: number, orderPrice: number, fmpl: number, price: number, qty: number): void {
-    const p = this.positionOf(account, i);
+  fill(p: number, side: number, offset: number, orderPrice: number, fmpl: number, price: number, qty: number): void {
+    const i = this.posInstrument[p]!;
     const a = this.posMoney[p]!;
     const ab = a * A_STRIDE;
     const pb = p * P_STRIDE;
@@ -286,14 +368,14 @@ export class Accounts {
 
     const commission = qty * this.commissionPerLotAt(i, price);
     this.money[ab + A_COMMISSION] = this.money[ab + A_COMMISSION]! + commission;
-    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! - qty * this.commissionPerLotAt(i, this.commissionFreezePrice(i, side, orderPrice));
+    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! - qty * this.commissionFreezePerLot(i, side, orderPrice);
     this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! - qty * fmpl;
     let closeProfit = 0;
     if (isOpen(offset)) {
       const s = side === Side.buy ? 0 : 1;
       const cost = price * qty * mult;
       this.pos[pb + P_TODAY + s] = this.pos[pb + P_TODAY + s]! + qty;
-      this.pos[pb + P_PENDING + s] = this.pos[pb + P_PENDING + s]! - qty;
+      this.pending[p * 2 + s] = this.pending[p * 2 + s]! - qty;
       this.pos[pb + P_OPEN_COST + s] = this.pos[pb + P_OPEN_COST + s]! + cost;
       this.pos[pb + P_POS_COST + s] = this.pos[pb + P_POS_COST + s]! + cost;
       this.addMargin(a, pb + P_MARGIN + s, qty * this.marginPerLotAt(i, orderPrice));
@@ -370,23 +452,55 @@ export class Accounts {
   // ---------------------------------------------------------------------------------------
   // Mark, settle, transfers
 
-  /** Marks instrument i at its last trade price: re-values every position and re-prices its margin. */
+  /**
+   * Marks instrument i at its last trade price: re-values every position and re-prices its
+   * margin. Linear in the instrument's positions, with one pass over each position record;
+   * a position it leaves unchanged (flat, or the price did not move and its margin was
+   * already at this price) is not touched, so it and its account get no event for it.
+   */
   mark(i: number): void {
     const last = this.lastPrice[i]!;
     if (last === 0) return; // never traded: nothing to value
+    const moved = last !== this.markPrice[i];
     this.markPrice[i] = last;
+    const marginPerLot = this.marginPerLotAt(i, last);
+    const mv = last * this.multiplier[i]!;
+    const x = this.pos;
+    const m = this.money;
     for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
-      const a = this.posMoney[p]!;
       const pb = p * P_STRIDE;
+      const longLots = x[pb + P_TODAY]! + x[pb + P_HIS]!;
+      const shortLots = x[pb + P_TODAY + 1]! + x[pb + P_HIS + 1]!;
       // A flat position (no lots, so no margin and no profit) is worth nothing at any price:
       // it changes nothing and has no event.
-      if (this.volume(p, 0) === 0 && this.volume(p, 1) === 0) continue;
-      for (let s = 0; s < 2; s++) {
-        const want = this.volume(p, s) * this.marginPerLotAt(i, last);
-        this.addMargin(a, pb + P_MARGIN + s, want - this.pos[pb + P_MARGIN + s]!);
-      }
-      this.revalue(a, p, i);
-      this.touch(a, p);
+      if (longLots === 0 && shortLots === 0) continue;
+      // What revalue() and the margin re-pricing would set, each side.
+      const marginLong = longLots * marginPerLot;
+      const marginShort = shortLots * marginPerLot;
+      const valueLong = mv * longLots;
+      const valueShort = mv * shortLots;
+      const posProfitLong = valueLong - x[pb + P_POS_COST]!;
+      const posProfitShort = -(valueShort - x[pb + P_POS_COST + 1]!);
+      const floatLong = valueLong - x[pb + P_OPEN_COST]!;
+      const floatShort = -(valueShort - x[pb + P_OPEN_COST + 1]!);
+      const dMargin = marginLong - x[pb + P_MARGIN]! + (marginShort - x[pb + P_MARGIN + 1]!);
+      const dPosProfit = posProfitLong - x[pb + P_POSPROFIT]! + (posProfitShort - x[pb + P_POSPROFIT + 1]!);
+      const dFloat = floatLong - x[pb + P_FLOAT]! + (floatShort - x[pb + P_FLOAT + 1]!);
+      const same = marginLong === x[pb + P_MARGIN] && marginShort === x[pb + P_MARGIN + 1] &&
+        posProfitLong === x[pb + P_POSPROFIT] && posProfitShort === x[pb + P_POSPROFIT + 1] &&
+        floatLong === x[pb + P_FLOAT] && floatShort === x[pb + P_FLOAT + 1];
+      if (same && !moved) continue; // a moved mark price is itself a reported change
+      const ab = this.posMoney[p]! * A_STRIDE;
+      m[ab + A_MARGIN] = m[ab + A_MARGIN]! + dMargin;
+      m[ab + A_POSPROFIT] = m[ab + A_POSPROFIT]! + dPosProfit;
+      m[ab + A_FLOAT] = m[ab + A_FLOAT]! + dFloat;
+      x[pb + P_MARGIN] = marginLong;
+      x[pb + P_MARGIN + 1] = marginShort;
+      x[pb + P_POSPROFIT] = posProfitLong;
+      x[pb + P_POSPROFIT + 1] = posProfitShort;
+      x[pb + P_FLOAT] = floatLong;
+      x[pb + P_FLOAT + 1] = floatShort;
+      this.touch(this.posMoney[p]!, p);
     }
   }
 
@@ -448,7 +562,7 @@ export class Accounts {
   withdraw(account: number, currency: number, amount: number): number {
     const cur = this.currencies.indexOf(currency);
     const a = account < 0 || cur < 0 ? -1 : this.moneyIndex.get(account, cur);
-    if (a < 0 || amount > this.available(a)) return Reason.insufficientFunds;
+    if (a < 0 || !this.affords(a, amount)) return Reason.insufficientFunds;
     this.money[a * A_STRIDE + A_WITHDRAW] = this.money[a * A_STRIDE + A_WITHDRAW]! + amount;
     this.touch(a, -1);
     return Reason.none;
@@ -456,6 +570,10 @@ export class Accounts {
 
   // ---------------------------------------------------------------------------------------
   // Derived figures
+  //
+  // For tools and cold paths; the hot paths (the pre-trade check, rating) compute what they
+  // need in place or return a boolean: a balance returned from a call V8 does not inline is
+  // boxed into a new heap number, an allocation per command.
 
   staticBalance(a: number): number {
     const ab = a * A_STRIDE;
@@ -472,9 +590,19 @@ export class Accounts {
     return this.balance(a) - this.money[ab + A_MARGIN]! - this.money[ab + A_FROZEN_MARGIN]! - this.money[ab + A_FROZEN_COMMISSION]!;
   }
 
+  /** True when money account `a` has at least `amount` available. */
+  private affords(a: number, amount: number): boolean {
+    const m = this.money;
+    const ab = a * A_STRIDE;
+    const balance = m[ab + A_PRE]! + m[ab + A_DEPOSIT]! - m[ab + A_WITHDRAW]! + m[ab + A_CLOSE]! + m[ab + A_POSPROFIT]! - m[ab + A_COMMISSION]!;
+    return amount <= balance - m[ab + A_MARGIN]! - m[ab + A_FROZEN_MARGIN]! - m[ab + A_FROZEN_COMMISSION]!;
+  }
+
   riskRatioBp(a: number): number {
-    const margin = this.money[a * A_STRIDE + A_MARGIN]!;
-    const balance = this.balance(a);
+    const m = this.money;
+    const ab = a * A_STRIDE;
+    const margin = m[ab + A_MARGIN]!;
+    const balance = m[ab + A_PRE]! + m[ab + A_DEPOSIT]! - m[ab + A_WITHDRAW]! + m[ab + A_CLOSE]! + m[ab + A_POSPROFIT]! - m[ab + A_COMMISSION]!;
     if (balance <= 0) return margin > 0 ? RISK_RATIO_MAX : 0;
     return Math.min(RISK_RATIO_MAX, Math.floor((margin * 10_000) / balance));
   }
@@ -510,12 +638,21 @@ export class Accounts {
   /**
    * Accounts touched by this command that are at or over the liquidation threshold and were
    * not before: each is returned once (by calling `each(account, moneyAccount)`) until its
-   * ratio drops below the threshold again.
+   * ratio drops below the threshold again. Rates (and keeps the ratio of) each touched
+   * account whose margin or balance changed; a liquidation only cancels orders, which moves
+   * neither, so the ratios stand for `flush`.
    */
   breaches(each: (account: number, moneyAccount: number) => void): void {
+    // An account whose margin and balance this command left alone keeps its ratio, so its
+    // breach state stands. `each` may touch further money accounts (the account's other
+    // currencies): the loop reads the count afresh and rates them too.
     for (let k = 0; k < this.dirtyMoneyCount; k++) {
       const a = this.dirtyMoney[k]!;
-      const over = this.riskRatioBp(a) >= this.risk.liquidationBp;
+      if (this.unrated[a] === 0) continue;
+      this.unrated[a] = 0;
+      const ratio = this.riskRatioBp(a);
+      this.riskRatio[a] = ratio;
+      const over = ratio >= this.risk.liquidationBp;
       if (over && this.inBreach[a] === 0) {
         this.inBreach[a] = 1;
         each(this.moneyAccount[a]!, a);
@@ -525,11 +662,20 @@ export class Accounts {
     }
   }
 
-  emitBreach(out: EventBuffer, a: number): void {
-    out.riskBreach(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!, 1, this.riskRatioBp(a), this.balance(a), this.money[a * A_STRIDE + A_MARGIN]!);
+  /** The risk ratio of money account `a` as rated after its last change (current between commands). */
+  private ratedRiskRatioBp(a: number): number {
+    assert(this.unrated[a] === 0, "risk ratio read before its change was rated");
+    return this.riskRatio[a]!;
   }
 
-  /** One position event per position and one account event per account touched since the last flush. */
+  emitBreach(out: EventBuffer, a: number): void {
+    out.riskBreach(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!, 1, this.riskRatio[a]!, this.balance(a), this.money[a * A_STRIDE + A_MARGIN]!);
+  }
+
+  /**
+   * One position event per position and one account event per account touched since the
+   * last flush. Call `breaches` first: the account events carry the ratios it rates.
+   */
   flush(out: EventBuffer): void {
     for (let k = 0; k < this.dirtyPosCount; k++) {
       const p = this.dirtyPos[k]!;
@@ -545,10 +691,11 @@ export class Accounts {
     this.dirtyMoneyCount = 0;
   }
 
+  /** The account event of money account `a` (fields staged in ACCOUNT_FIELD order). */
   private emitAccount(out: EventBuffer, a: number): void {
     const ab = a * A_STRIDE;
     const m = this.money;
-    const o = out.claimAccount(this.moneyCurrencyCode[a]!, this.moneyAccount[a]!);
+    const f = out.fields;
     const pre = m[ab + A_PRE]!;
     const deposit = m[ab + A_DEPOSIT]!;
     const withdraw = m[ab + A_WITHDRAW]!;
@@ -560,27 +707,29 @@ export class Accounts {
     const frozenCommission = m[ab + A_FROZEN_COMMISSION]!;
     const staticBalance = pre + deposit - withdraw;
     const balance = staticBalance + close + posProfit - commission;
-    out.putI64(o, ACCOUNT_FIELD.preBalance, pre);
-    out.putI64(o, ACCOUNT_FIELD.deposit, deposit);
-    out.putI64(o, ACCOUNT_FIELD.withdraw, withdraw);
-    out.putI64(o, ACCOUNT_FIELD.staticBalance, staticBalance);
-    out.putI64(o, ACCOUNT_FIELD.closeProfit, close);
-    out.putI64(o, ACCOUNT_FIELD.commission, commission);
-    out.putI64(o, ACCOUNT_FIELD.positionProfit, posProfit);
-    out.putI64(o, ACCOUNT_FIELD.floatProfit, m[ab + A_FLOAT]!);
-    out.putI64(o, ACCOUNT_FIELD.balance, balance);
-    out.putI64(o, ACCOUNT_FIELD.margin, margin);
-    out.putI64(o, ACCOUNT_FIELD.frozenMargin, frozenMargin);
-    out.putI64(o, ACCOUNT_FIELD.frozenCommission, frozenCommission);
-    out.putI64(o, ACCOUNT_FIELD.available, balance - margin - frozenMargin - frozenCommission);
-    out.putI64(o, ACCOUNT_FIELD.riskRatioBp, this.riskRatioBp(a));
+    f[0] = pre;
+    f[1] = deposit;
+    f[2] = withdraw;
+    f[3] = staticBalance;
+    f[4] = close;
+    f[5] = commission;
+    f[6] = posProfit;
+    f[7] = m[ab + A_FLOAT]!;
+    f[8] = balance;
+    f[9] = margin;
+    f[10] = frozenMargin;
+    f[11] = frozenCommission;
+    f[12] = balance - margin - frozenMargin - frozenCommission;
+    f[13] = this.ratedRiskRatioBp(a);
+    out.account(this.moneyCurrencyCode[a]!, this.moneyAccount[a]!);
   }
 
+  /** The position event of position `p` (fields staged in POSITION_FIELD order). */
   private emitPosition(out: EventBuffer, p: number): void {
     const i = this.posInstrument[p]!;
     const pb = p * P_STRIDE;
     const x = this.pos;
-    const o = out.claimPosition(i, this.posAccount[p]!);
+    const f = out.fields;
     const distinct = (this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0;
     // Elsewhere than SHFE/INE one counter holds a side's frozen volume; report it as earlier lots first.
     const longHis = x[pb + P_HIS]!;
@@ -589,28 +738,36 @@ export class Accounts {
     const shortFrozen = x[pb + P_FROZEN_HIS + 1]! + x[pb + P_FROZEN_TODAY + 1]!;
     const longFrozenHis = distinct ? x[pb + P_FROZEN_HIS]! : Math.min(longHis, longFrozen);
     const shortFrozenHis = distinct ? x[pb + P_FROZEN_HIS + 1]! : Math.min(shortHis, shortFrozen);
-    out.putI64(o, POSITION_FIELD.longToday, x[pb + P_TODAY]!);
-    out.putI64(o, POSITION_FIELD.longHis, longHis);
-    out.putI64(o, POSITION_FIELD.shortToday, x[pb + P_TODAY + 1]!);
-    out.putI64(o, POSITION_FIELD.shortHis, shortHis);
-    out.putI64(o, POSITION_FIELD.longFrozenToday, longFrozen - longFrozenHis);
-    out.putI64(o, POSITION_FIELD.longFrozenHis, longFrozenHis);
-    out.putI64(o, POSITION_FIELD.shortFrozenToday, shortFrozen - shortFrozenHis);
-    out.putI64(o, POSITION_FIELD.shortFrozenHis, shortFrozenHis);
-    out.putI64(o, POSITION_FIELD.openCostLong, x[pb + P_OPEN_COST]!);
-    out.putI64(o, POSITION_FIELD.openCostShort, x[pb + P_OPEN_COST + 1]!);
-    out.putI64(o, POSITION_FIELD.positionCostLong, x[pb + P_POS_COST]!);
-    out.putI64(o, POSITION_FIELD.positionCostShort, x[pb + P_POS_COST + 1]!);
-    out.putI64(o, POSITION_FIELD.marginLong, x[pb + P_MARGIN]!);
-    out.putI64(o, POSITION_FIELD.marginShort, x[pb + P_MARGIN + 1]!);
-    out.putI64(o, POSITION_FIELD.positionProfitLong, x[pb + P_POSPROFIT]!);
-    out.putI64(o, POSITION_FIELD.positionProfitShort, x[pb + P_POSPROFIT + 1]!);
-    out.putI64(o, POSITION_FIELD.floatProfitLong, x[pb + P_FLOAT]!);
-    out.putI64(o, POSITION_FIELD.floatProfitShort, x[pb + P_FLOAT + 1]!);
-    out.putI64(o, POSITION_FIELD.markPrice, this.markPrice[i]!);
+    f[0] = x[pb + P_TODAY]!;
+    f[1] = longHis;
+    f[2] = x[pb + P_TODAY + 1]!;
+    f[3] = shortHis;
+    f[4] = longFrozen - longFrozenHis;
+    f[5] = longFrozenHis;
+    f[6] = shortFrozen - shortFrozenHis;
+    f[7] = shortFrozenHis;
+    f[8] = x[pb + P_OPEN_COST]!;
+    f[9] = x[pb + P_OPEN_COST + 1]!;
+    f[10] = x[pb + P_POS_COST]!;
+    f[11] = x[pb + P_POS_COST + 1]!;
+    f[12] = x[pb + P_MARGIN]!;
+    f[13] = x[pb + P_MARGIN + 1]!;
+    f[14] = x[pb + P_POSPROFIT]!;
+    f[15] = x[pb + P_POSPROFIT + 1]!;
+    f[16] = x[pb + P_FLOAT]!;
+    f[17] = x[pb + P_FLOAT + 1]!;
+    f[18] = this.markPrice[i]!;
+    out.position(i, this.posAccount[p]!);
   }
 
+  /** Money account `a` (if >= 0) and position `p` (if >= 0) changed; `a`'s margin or balance may have. */
   private touch(a: number, p: number): void {
+    if (a >= 0) this.unrated[a] = 1;
+    this.touchFrozen(a, p);
+  }
+
+  /** As `touch`, for a change to frozen amounts and volumes only: the risk ratio stands. */
+  private touchFrozen(a: number, p: number): void {
     if (a >= 0 && this.dirtyMoneyFlag[a] === 0) {
       this.dirtyMoneyFlag[a] = 1;
       if (this.dirtyMoneyCount === this.dirtyMoney.length) this.dirtyMoney = growI32(this.dirtyMoney, this.dirtyMoney.length * 2);
@@ -646,6 +803,8 @@ export class Accounts {
       this.moneyCurrency = growI32(this.moneyCurrency, cap);
       this.moneyCurrencyCode = growI32(this.moneyCurrencyCode, cap);
       this.inBreach = growU8(this.inBreach, cap);
+      this.riskRatio = growF64(this.riskRatio, cap);
+      this.unrated = growU8(this.unrated, cap);
       this.dirtyMoneyFlag = growU8(this.dirtyMoneyFlag, cap);
     }
     this.moneyAccount[a] = account;
@@ -664,17 +823,28 @@ export class Accounts {
     if (p === this.posAccount.length) {
       const cap = p * 2;
       this.pos = growF64(this.pos, cap * P_STRIDE);
+      this.pending = growF64(this.pending, cap * 2);
       this.posAccount = growI32(this.posAccount, cap);
       this.posInstrument = growI32(this.posInstrument, cap);
       this.posMoney = growI32(this.posMoney, cap);
       this.posNext = growI32(this.posNext, cap);
+      this.posNextOfAccount = growI32(this.posNextOfAccount, cap);
       this.dirtyPosFlag = growU8(this.dirtyPosFlag, cap);
+    }
+    if (account >= this.accountPositionHead.length) {
+      const old = this.accountPositionHead;
+      let cap = old.length * 2;
+      while (cap <= account) cap *= 2;
+      this.accountPositionHead = new Int32Array(cap).fill(NIL);
+      this.accountPositionHead.set(old);
     }
     this.posAccount[p] = account;
     this.posInstrument[p] = i;
     this.posMoney[p] = a;
     this.posNext[p] = this.positionHead[i]!;
     this.positionHead[i] = p;
+    this.posNextOfAccount[p] = this.accountPositionHead[account]!;
+    this.accountPositionHead[account] = p;
     this.positionIndex.set(account, i, p);
     this.memoAccount = account;
     this.memoInstrument = i;
@@ -685,7 +855,14 @@ export class Accounts {
   /** The position of (account, instrument), or -1. */
   private findPosition(account: number, i: number): number {
     if (account === this.memoAccount && i === this.memoInstrument) return this.memoPosition;
-    const p = this.positionIndex.get(account, i);
+    let p = account < this.accountPositionHead.length ? this.accountPositionHead[account]! : NIL;
+    for (let walked = 0; p !== NIL && this.posInstrument[p] !== i; ) {
+      p = this.posNextOfAccount[p]!;
+      if (++walked === ACCOUNT_POSITIONS_WALKED && p !== NIL) {
+        p = this.positionIndex.get(account, i);
+        break;
+      }
+    }
     this.memoAccount = account;
     this.memoInstrument = i;
     this.memoPosition = p;

@@ -100,6 +100,8 @@ export class Engine {
   private tkMoney = false;
   private tkOffset = 0;
   private tkFmpl = 0;
+  /** The taker's position in the account model (money instruments), else NIL. */
+  private tkPosition = NIL;
   /** Cancels a breached account's working orders; made once, so no closure per command. */
   private readonly liquidate: (account: number, moneyAccount: number) => void;
 
@@ -166,6 +168,8 @@ export class Engine {
       ? (side === Side.buy ? this.instruments.priceHigh[instr]! : this.instruments.priceLow[instr]!)
       : cmd.price;
     const qty = cmd.qty;
+    // Start the account's loads now, so that their cache misses overlap the order-id lookup's.
+    if (account >= 0 && this.accounts.isMoney(instr)) this.accounts.warm(account, instr);
 
     if (account < 0 && this.accountIds.full) return this.reject(Reason.capacity, cmd, instr, account, 0);
     if (account >= 0 && this.orderIds.find(account, cmd.dv, cmd.orderIdOffset, cmd.orderIdLen) >= 0) {
@@ -180,8 +184,11 @@ export class Engine {
     const orderOffset = cmd.orderOffset;
     let fmpl = 0;
     if (money) {
+      // A known account's order is checked and frozen in one step; nothing below rejects it.
       fmpl = this.accounts.frozenMarginPerLot(instr, side, orderOffset, price);
-      const r = this.accounts.check(account, instr, side, orderOffset, price, qty, fmpl);
+      const r = account >= 0
+        ? this.accounts.checkAndFreeze(account, instr, side, orderOffset, price, qty, fmpl)
+        : this.accounts.check(account, instr, side, orderOffset, price, qty, fmpl);
       if (r !== Reason.none) return this.reject(r, cmd, instr, account, 0);
     }
 
@@ -196,8 +203,9 @@ export class Engine {
       instr, side, type, tif, cmd.flags, cmd.stp, cmd.orderOffset, price, qty, orderNo, acct,
       cmd.u8, cmd.accountOffset, cmd.accountLen, cmd.orderIdOffset, cmd.orderIdLen,
     );
-    if (money) this.accounts.freeze(acct, instr, side, orderOffset, price, qty, fmpl);
+    if (money && account < 0) this.accounts.freeze(acct, instr, side, orderOffset, price, qty, fmpl);
     this.beginTaker(instr, side, price, qty, 0, acct, orderNo, cmd.stp, money, orderOffset, fmpl);
+    if (money) this.tkPosition = this.accounts.positionFor(acct, instr);
     if (tif === Tif.fok && !this.fokFillable()) {
       this.out.updated(instr, OrderStatus.cancelled, Reason.fokUnfilled, side, acct, orderNo, price, qty, 0);
       this.releaseTaker(qty);
@@ -270,6 +278,7 @@ export class Engine {
     this.tkOrderNo = orderNo;
     this.tkStp = stp;
     this.tkStopped = false;
+    this.tkPosition = NIL; // set by the caller for a money instrument
   }
 
   /** Walks the opposite side while the taker crosses and has quantity left. */
@@ -312,10 +321,10 @@ export class Engine {
     const ml = orders.left(o);
     if (this.tkMoney) {
       const acc = this.accounts;
-      acc.fill(orders.account(o), instr, orders.side(o), orders.offset(o), price, orders.frozenMarginPerLot(o), price, f);
+      acc.fill(acc.positionFor(orders.account(o), instr), orders.side(o), orders.offset(o), price, orders.frozenMarginPerLot(o), price, f);
       const makerCommission = acc.lastCommission;
       const makerCloseProfit = acc.lastCloseProfit;
-      acc.fill(this.tkAccount, instr, this.tkSide, this.tkOffset, this.tkPrice, this.tkFmpl, price, f);
+      acc.fill(this.tkPosition, this.tkSide, this.tkOffset, this.tkPrice, this.tkFmpl, price, f);
       this.out.trade(
         instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo(o), this.tkOrderNo, orders.account(o), this.tkAccount, ml, this.tkLeft,
         makerCommission, acc.lastCommission, makerCloseProfit, acc.lastCloseProfit,
@@ -500,12 +509,13 @@ export class Engine {
     const instr = this.levels.instrument[l]!;
     if (!this.accounts.isMoney(instr)) return;
     const orders = this.orders;
-    this.accounts.release(orders.account(o), instr, orders.side(o), orders.offset(o), this.levels.price[l]!, qty, orders.frozenMarginPerLot(o));
+    const acc = this.accounts;
+    acc.release(acc.positionFor(orders.account(o), instr), orders.side(o), orders.offset(o), this.levels.price[l]!, qty, orders.frozenMarginPerLot(o));
   }
 
   /** Releases what the taker froze for `qty` of its lots. */
   private releaseTaker(qty: number): void {
-    if (this.tkMoney) this.accounts.release(this.tkAccount, this.tkInstrument, this.tkSide, this.tkOffset, this.tkPrice, qty, this.tkFmpl);
+    if (this.tkMoney) this.accounts.release(this.tkPosition, this.tkSide, this.tkOffset, this.tkPrice, qty, this.tkFmpl);
   }
 
   /** Emits the level's new aggregate; removes the level from its side when it is empty. */
@@ -547,6 +557,8 @@ export class Engine {
   private cancel(cmd: CommandView): void {
     if (!this.idsValid(cmd)) return this.rejectBare(Reason.invalidField, CommandKind.cancel, NO_INSTRUMENT);
     const account = this.findAccount(cmd);
+    // As in newOrder: the account's money record loads while the order id is looked up.
+    if (account >= 0) this.accounts.warmAccount(account);
     const o = this.findOrder(cmd, account);
     if (o < 0) return this.reject(-o, cmd, NO_INSTRUMENT, account, 0);
     const instr = this.levels.instrument[this.orders.level(o)]!;
@@ -563,6 +575,7 @@ export class Engine {
   private amend(cmd: CommandView): void {
     if (!this.idsValid(cmd)) return this.rejectBare(Reason.invalidField, CommandKind.amend, NO_INSTRUMENT);
     const account = this.findAccount(cmd);
+    if (account >= 0) this.accounts.warmAccount(account); // as in cancel
     const o = this.findOrder(cmd, account);
     if (o < 0) return this.reject(-o, cmd, NO_INSTRUMENT, account, 0);
     const orders = this.orders;
@@ -595,7 +608,7 @@ export class Engine {
     let fmpl = 0;
     if (money) {
       const acc = this.accounts;
-      acc.release(account, instr, side, orderOffset, oldPrice, left, oldFmpl);
+      acc.release(acc.positionFor(account, instr), side, orderOffset, oldPrice, left, oldFmpl);
       fmpl = acc.frozenMarginPerLot(instr, side, orderOffset, price);
       r = acc.check(account, instr, side, orderOffset, price, qty, fmpl);
       if (r !== Reason.none) {
@@ -623,6 +636,7 @@ export class Engine {
     this.unlinkResting(o);
     this.finishLevel(l, this.sideOf(l));
     this.beginTaker(instr, side, price, qty, filled, account, orderNo, stp, money, orderOffset, fmpl);
+    if (money) this.tkPosition = this.accounts.positionFor(account, instr);
     this.match();
     this.finishTaker(type, tif, flags, orderOffset, idEntry);
   }

@@ -28,8 +28,9 @@ export const UNKNOWN_INSTRUMENT = 0xfffffffe;
 export const TWO_32 = 4294967296;
 
 /**
- * Word-sized typed-array stores (EventBuffer.putI64) use the host's byte order; every
- * platform Node runs on here is little-endian, and this is checked once at load.
+ * Word-sized typed-array stores (EventBuffer.claim, .account, .position) use the host's
+ * byte order; every platform Node runs on here is little-endian, and this is checked once
+ * at load.
  */
 export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 assert(LITTLE_ENDIAN_HOST, "this host is big-endian; the record layouts assume little-endian word stores");

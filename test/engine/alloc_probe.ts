@@ -1,7 +1,12 @@
 /**
  * Allocation probe, run in its own process by allocation.test.ts (and usable by hand):
  *
- *   node --expose-gc --import tsx test/engine/alloc_probe.ts [measuredCommands]
+ *   node --expose-gc --import tsx test/engine/alloc_probe.ts [measuredCommands] [accounts]
+ *
+ * With `accounts` the instruments have money parameters, 1,000 accounts are funded and
+ * every instrument is marked every 10,000 commands (the accounts benchmark's setting), so
+ * every order is checked and frozen and every fill, mark and account and position event
+ * is on the measured path.
  *
  * Builds an engine sized for the flow (so no pool or table grows: growth is a warm-up cost
  * by design), applies a warm-up part of a seeded mixed flow, collects garbage, then applies
@@ -12,24 +17,35 @@
 
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import { Engine, DEFAULT_ENGINE_CONFIG } from "../../src/engine/engine.ts";
-import { defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../../src/sim/order_flow.ts";
+import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../../src/sim/order_flow.ts";
+import { Buf, NO_INSTRUMENT } from "../../src/schema/layout.ts";
+import { writeMark } from "../../src/schema/command.ts";
 
 const measured = Number(process.argv[2] ?? 500_000);
+const withAccounts = process.argv[3] === "accounts";
+const MARK_EVERY = 10_000;
 const warmup = 200_000;
 const seed = Number(process.env["VENUE_SEED"] ?? 7);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --expose-gc");
 
-const flow = generateFlow({ seed, commands: warmup + measured, instruments: 2 });
+const instruments = withAccounts ? 4 : 2;
+const flow = generateFlow({ seed, commands: warmup + measured, instruments, accounts: 1000 });
 const engine = new Engine({ ...DEFAULT_ENGINE_CONFIG, ordersInitial: 1 << 21 });
-const firstSeq = defineInstruments(engine, instrumentCommands(2));
+const firstSeq = defineInstruments(engine, instrumentCommands(instruments), withAccounts ? { money: DEMO_MONEY, accounts: 1000, deposit: 1e14 } : {});
 const { buf, offsets } = encodeFlow(flow, engine, { firstSeq });
+const mark = Buf.alloc(64);
+writeMark(mark, 0, NO_INSTRUMENT);
 
 function run(from: number, to: number): void {
   const out = engine.out;
   for (let i = from; i < to; i++) {
     engine.apply(buf, offsets[i]!);
     out.clear();
+    if (withAccounts && i % MARK_EVERY === MARK_EVERY - 1) {
+      engine.apply(mark, 0);
+      out.clear();
+    }
   }
 }
 
@@ -54,5 +70,5 @@ const after = process.memoryUsage().heapUsed;
 
 setTimeout(() => {
   observer.disconnect();
-  process.stdout.write(JSON.stringify({ seed, warmup, measured, heapGrowthBytes: after - before, minorGcs: minor, majorGcs: major, liveOrders: engine.orders.live }) + "\n");
+  process.stdout.write(JSON.stringify({ seed, accounts: withAccounts, warmup, measured, heapGrowthBytes: after - before, minorGcs: minor, majorGcs: major, liveOrders: engine.orders.live }) + "\n");
 }, 50);

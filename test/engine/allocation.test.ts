@@ -2,8 +2,9 @@
  * Allocation: applying commands allocates nothing after warm-up. Runs alloc_probe.ts in its
  * own process (it needs --expose-gc and a quiet heap) over 500,000 commands of a seeded
  * mixed flow, on an engine sized for the flow (pool and table growth is a warm-up cost by
- * design). Must: no garbage collection during the measured commands, and heap growth under
- * one byte per command (one small object per command would be 16 bytes or more; what
+ * design): once on pure matching, once with accounts, pre-trade risk and marks on. Must:
+ * no garbage collection during the measured commands, and heap growth under one byte per
+ * command (one small object per command would be 16 bytes or more; what
  * remains is the code and feedback of late compilation). The figure is printed and goes to
  * docs/BENCHMARKS.md.
  */
@@ -16,15 +17,26 @@ import { seedFromEnv } from "../../src/stdx/prng.ts";
 const PROBE = join(import.meta.dirname, "alloc_probe.ts");
 
 describe("allocation", () => {
-  it("applies 500,000 commands without allocating", () => {
+  const probe = (args: string[]): { measured: number; heapGrowthBytes: number; minorGcs: number; majorGcs: number } => {
     const seed = seedFromEnv();
     console.log(`allocation: seed ${seed} (replay with VENUE_SEED=${seed})`);
-    const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", PROBE, "500000"], {
+    const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", PROBE, "500000", ...args], {
       encoding: "utf8",
       env: { ...process.env, VENUE_SEED: String(seed) },
     });
     const r = JSON.parse(out.trim().split("\n").pop()!) as { measured: number; heapGrowthBytes: number; minorGcs: number; majorGcs: number };
     console.log(`allocation: ${JSON.stringify(r)}; ${(r.heapGrowthBytes / r.measured).toFixed(3)} bytes per command`);
+    return r;
+  };
+
+  it("applies 500,000 commands without allocating", () => {
+    const r = probe([]);
+    expect(r.minorGcs + r.majorGcs).toBe(0);
+    expect(r.heapGrowthBytes).toBeLessThan(r.measured);
+  });
+
+  it("applies 500,000 commands with accounts, risk checks and marks without allocating", () => {
+    const r = probe(["accounts"]);
     expect(r.minorGcs + r.majorGcs).toBe(0);
     expect(r.heapGrowthBytes).toBeLessThan(r.measured);
   });

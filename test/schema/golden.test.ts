@@ -23,7 +23,7 @@ import {
   writeSettle,
   writeTransfer,
 } from "../../src/schema/command.ts";
-import { ACCOUNT_FIELD, EventBuffer, EventKind, EventView, POSITION_FIELD } from "../../src/schema/event.ts";
+import { ACCOUNT_FIELD_COUNT, EventBuffer, EventKind, EventView, POSITION_FIELD_COUNT } from "../../src/schema/event.ts";
 import { Offset, OrderStatus, OrderType, Reason, RiskAction, Side, Stp, Tif, TradingState, currencyCode } from "../../src/schema/codes.ts";
 import { CommandKind } from "../../src/schema/command.ts";
 
@@ -84,14 +84,13 @@ function eventSamples(): Array<[string, string]> {
   const defSize = writeDefineInstrument(def, 0, { symbol: "X.T", tickSize: 5, lotSize: 1, minQty: 1, maxQty: 10, priceLow: 50, priceHigh: 200 });
   add("instrument", () => ev.instrument(4, def.u8, 0, defSize));
   add("account", () => {
-    const o = ev.claimAccount(currencyCode("CNY"), 9);
-    let k = 1;
-    for (const f of Object.values(ACCOUNT_FIELD)) ev.putI64(o, f, -1000 * k++);
+    // Field j (from 0, in ACCOUNT_FIELD order) holds -1000 (j + 1).
+    for (let j = 0; j < ACCOUNT_FIELD_COUNT; j++) ev.fields[j] = -1000 * (j + 1);
+    ev.account(currencyCode("CNY"), 9);
   });
   add("position", () => {
-    const o = ev.claimPosition(1, 9);
-    let k = 1;
-    for (const f of Object.values(POSITION_FIELD)) ev.putI64(o, f, 7 * k++);
+    for (let j = 0; j < POSITION_FIELD_COUNT; j++) ev.fields[j] = 7 * (j + 1);
+    ev.position(1, 9);
   });
   add("riskBreach", () => ev.riskBreach(currencyCode("CNY"), 9, RiskAction.liquidation, 10_500, 95_000, 99_750));
   add("transfer", () => ev.transfer(1, currencyCode("CNY"), 9, 1_000_000, cmd.u8, v.accountOffset, v.accountLen));
