@@ -9,9 +9,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { until } from "../until.ts";
+import { submitFlow, until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 import { listSegments } from "../../src/wal/recover.ts";
@@ -39,15 +38,7 @@ describe("snapshots", () => {
     d.flush();
     const running = node.start();
     const flow = generateFlow({ seed, commands: 9_000, instruments: 2, accounts: 40 });
-    for (let i = 0; i < flow.length; i++) {
-      const c = flow[i]!;
-      d.submit((b, o) => writeFlowCommand(b, o, c, instrumentOfSymbol(c.symbol)));
-      if (i % 200 === 199) {
-        d.flush();
-        await tick();
-      }
-    }
-    d.flush();
+    await submitFlow(d, flow);
     let last = 2 + 40 + flow.length;
     await until(() => node.durableSeq === last, `durable seq ${last}`);
     await until(() => node.snapshots.length >= 1, "a snapshot");

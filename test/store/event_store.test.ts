@@ -9,13 +9,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { until } from "../until.ts";
+import { submitFlow, until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { TOPICS } from "../../src/schema/topics.ts";
-import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
+import { DEMO_MONEY, generateFlow, instrumentCommands } from "../../src/sim/order_flow.ts";
 import { EventStore } from "../../src/store/event_store.ts";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
 import { expectedEvents, storedEvents } from "./store_kit.ts";
@@ -35,15 +34,7 @@ async function runFlow(node: VenueNode, seed: number, commands: number, first: n
   d.flush();
   const running = node.start();
   const flow = generateFlow({ seed, commands, instruments: 3, accounts: 30 });
-  for (let i = 0; i < flow.length; i++) {
-    const c = flow[i]!;
-    d.submit((b, o) => writeFlowCommand(b, o, c, instrumentOfSymbol(c.symbol)));
-    if (i % 200 === 199) {
-      d.flush();
-      await tick();
-    }
-  }
-  d.flush();
+  await submitFlow(d, flow);
   n += flow.length;
   await until(() => node.durableSeq === n, `durable seq ${n}`);
   await node.stop();
