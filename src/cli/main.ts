@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { InputError, replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
 import { inspectSst, inspectWal, verifyDir } from "./inspect.ts";
+import { accountCommand, instrumentCommand, userCommand } from "./catalog_cmd.ts";
 
 const USAGE = `usage: venue <command> [options]
 
@@ -19,6 +20,26 @@ commands:
   inspect sst FILE [--records N]
                              print an event-store table: properties, entries (first N), after checking every block
   verify DIR                 check every file of a data directory as recovery would, changing nothing
+  user add NAME [--role R ...] (--password-stdin | --password-env VAR)
+                             add a user (roles: trader, readonly, admin; default trader) with its default account NAME
+  user list                  list users: roles, status, password parameters (never the hash), accounts
+  user passwd NAME (--password-stdin | --password-env VAR)
+                             set a user's password
+  user role NAME --role R ...
+                             set a user's roles
+  user disable NAME | user enable NAME
+                             refuse or allow a user's logins
+  account add ID --owner USER
+                             add an account USER.UNIT to a user
+  account list [--owner USER]
+                             list accounts, or one user's
+  instrument add SYMBOL --tick N --decs N --multiple N [--margin N] [--margin-rate-bp N]
+      [--commission N] [--commission-rate-bp N] [--lower N --upper N] [--class C] [--name TEXT]
+      [--product P] [--currency CCY] [--min-volume N] [--max-volume N] [--position-limit N]
+      [--close-today-distinct] [--replace]
+                             add an instrument (DIFF units: prices and money as decimals)
+  instrument list            list instruments
+                             user, account and instrument take --data DIR (default ./data; the catalog is DIR/catalog)
   help                       this text
 
 docs: README.md, docs/ARCHITECTURE.md, docs/formats/commands-jsonl.md`;
@@ -60,6 +81,12 @@ async function dispatch(argv: string[]): Promise<number> {
       if (positionals.length !== 1) return usage("verify takes exactly one DIR");
       return verifyDir(positionals[0]!);
     }
+    case "user":
+      return userCommand(rest);
+    case "account":
+      return accountCommand(rest);
+    case "instrument":
+      return instrumentCommand(rest);
     case "start": {
       const { values } = parseArgs({ args: rest, options: { commands: { type: "string" }, seed: { type: "string" } } });
       return startCommand({ commands: values.commands, seed: values.seed });
