@@ -691,6 +691,16 @@ export class Accounts {
     this.dirtyMoneyCount = 0;
   }
 
+  /**
+   * One position event per position and one account event per money account, as of now:
+   * the state of every account as events, for an edge that starts from the engine's state
+   * (the gateway). Allocates nothing itself; `out` grows as it must.
+   */
+  emitAll(out: EventBuffer): void {
+    for (let p = 0; p < this.positionCount; p++) this.emitPosition(out, p);
+    for (let a = 0; a < this.moneyCount; a++) this.emitAccount(out, a);
+  }
+
   /** The account event of money account `a` (fields staged in ACCOUNT_FIELD order). */
   private emitAccount(out: EventBuffer, a: number): void {
     const ab = a * A_STRIDE;

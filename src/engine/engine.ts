@@ -889,6 +889,32 @@ export class Engine {
     return name;
   }
 
+  /**
+   * Every resting order, for an edge that starts from the engine's state (the gateway):
+   * its account and client ids, side, type, tif, offset, price, what is left and filled.
+   */
+  liveOrders(): Array<{ instrument: number; account: string; accountIndex: number; orderId: string; orderNo: number; side: number; type: number; tif: number; offset: number; price: number; left: number; filled: number }> {
+    const out = [];
+    const orders = this.orders;
+    const dec = new TextDecoder();
+    for (let a = 0; a < this.accountCount; a++) {
+      for (let o = this.acctHead[a]!; o !== NIL; o = orders.acctNext(o)) {
+        const l = orders.level(o);
+        out.push({
+          instrument: this.levels.instrument[l]!, account: this.accountNames[a]!, accountIndex: a, orderId: dec.decode(this.orderIds.keyBytes(orders.idEntry(o))),
+          orderNo: orders.orderNo(o), side: orders.side(o), type: orders.orderType(o), tif: orders.tif(o), offset: orders.offset(o),
+          price: this.levels.price[l]!, left: orders.left(o), filled: orders.filled(o),
+        });
+      }
+    }
+    return out.sort((x, y) => x.orderNo - y.orderNo);
+  }
+
+  /** Account ids by account index (a copy). */
+  accountNameList(): string[] {
+    return this.accountNames.slice();
+  }
+
   instrumentIndex(symbol: string): number {
     return this.instruments.indexOf(symbol);
   }

@@ -31,6 +31,21 @@ import type { StorageStats, StorageWorkerData } from "../store/storage_worker.ts
 import { EngineLoop, type Clock } from "./engine_loop.ts";
 import { PluginSupervisor, type PluginReport } from "../plugins/supervisor.ts";
 import type { PluginSpec } from "../plugins/api.ts";
+import { EventBuffer } from "../schema/event.ts";
+import { Side, type TradingState } from "../schema/codes.ts";
+import type { GatewayWorkerData } from "../gateway/worker.ts";
+import type { ServerOptions } from "../gateway/server.ts";
+import type { GatewayOptions } from "../gateway/gateway.ts";
+
+/** The DIFF gateway (WebSocket server, market data) on its worker. */
+export interface NodeGatewayOptions {
+  /** The catalog (LMDB) of users, accounts and instruments. */
+  catalogDir: string;
+  server?: Partial<ServerOptions>;
+  options?: Partial<GatewayOptions>;
+  /** Password hashing threads (default 1). */
+  hashThreads?: number;
+}
 
 export interface NodeOptions {
   engine?: Engine;
@@ -61,6 +76,7 @@ export interface NodeOptions {
   storeMemtableBytes?: number;
   /** See StorageWorkerData.fsModule (fault injection in tests). */
   storeFsModule?: string;
+  gateway?: NodeGatewayOptions;
   log?: (line: string) => void;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
@@ -110,6 +126,17 @@ export class VenueNode {
   private storageExited: Promise<void> | undefined;
   /** The storage worker's counts, once it has exited (after `stop`). */
   storageStats: StorageStats | undefined;
+  private readonly gatewayOptions: NodeGatewayOptions | undefined;
+  private readonly gatewayRing: Ring | undefined;
+  private gatewayWorker: Worker | undefined;
+  private gatewayExited: Promise<void> | undefined;
+  private gatewaySlots: Array<[Topic, number]> = [];
+  /** Where the gateway listens, once it does (see `gatewayReady`). */
+  gatewayAddress: { host: string; port: number } | undefined;
+  private gatewayListening: (a: { host: string; port: number }) => void = () => {};
+  private gatewayFailed: (e: Error) => void = () => {};
+  /** Resolves when the gateway listens; rejects if its worker fails first. */
+  readonly gatewayReady: Promise<{ host: string; port: number }>;
   private snapshotInFlight = false;
   /** Resolves when no snapshot is being written. */
   private snapshotIdle: Promise<void> = Promise.resolve();
@@ -207,10 +234,17 @@ export class VenueNode {
     const inboundBytes = bytes.inbound ?? 1 << 20;
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));
     const pluginRings = this.pluginSpecs.map((_, i) => Ring.create(inboundBytes, 1, `plugin ${i} inbound`));
+    this.gatewayOptions = o.gateway;
+    this.gatewayRing = o.gateway === undefined ? undefined : Ring.create(inboundBytes, 1, "gateway inbound");
+    this.gatewayReady = new Promise((res, rej) => {
+      this.gatewayListening = res;
+      this.gatewayFailed = rej;
+    });
+    this.gatewayReady.catch(() => {});
     this.loop = new EngineLoop({
       engine: this.engine,
       control: this.control,
-      inbound: [...driverRings, ...pluginRings],
+      inbound: [...driverRings, ...pluginRings, ...(this.gatewayRing === undefined ? [] : [this.gatewayRing])],
       journal: this.journal,
       topics: this.topics,
       wait,
@@ -296,13 +330,81 @@ export class VenueNode {
         if (code !== 0) this.loop.fence(new VenueError("STORAGE_WORKER_EXITED", `the storage worker exited with code ${code}`));
       });
     }
+    if (this.gatewayOptions !== undefined) this.startGateway(this.gatewayOptions);
     this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
     this.started = this.loop.start();
     return this.started;
   }
 
-  /** Stops the plugins (bounded), then the loop after it has applied what the inbound rings hold. */
+  /**
+   * The gateway worker, started from the engine's state now (before the loop runs, so all
+   * of it is durable): account ids, every account and position as events, resting orders
+   * and books. Its ring slots open here, so it reads every event after that state.
+   */
+  private startGateway(g: NodeGatewayOptions): void {
+    const engine = this.engine;
+    const out = new EventBuffer();
+    engine.accounts.emitAll(out);
+    const symbols = engine.instruments.symbols.slice();
+    const params = symbols.map((_, i) => {
+      const m = engine.accounts.isMoney(i) ? engine.accounts.moneyParamsOf(i) : undefined;
+      const spec = engine.instruments.spec(i);
+      return { ...spec, state: spec.state as TradingState, ...(m === undefined ? {} : { currency: m.currency, multiplier: m.multiplier, marginPerLot: m.marginPerLot, marginRateBp: m.marginRateBp, commissionPerLot: m.commissionPerLot, commissionRateBp: m.commissionRateBp, positionLimit: m.positionLimit }) };
+    });
+    const topics = {} as GatewayWorkerData["topics"];
+    for (const t of TOPICS) {
+      const slot = this.allocSlot(t);
+      this.topics[t].openSlot(slot, "gating", true);
+      this.gatewaySlots.push([t, slot]);
+      topics[t] = { ring: this.topics[t].sab, slot };
+    }
+    const data: GatewayWorkerData = {
+      control: this.control.sab,
+      topics,
+      inbound: this.gatewayRing!.sab,
+      catalogDir: g.catalogDir,
+      server: g.server ?? {},
+      gateway: g.options ?? {},
+      ...(g.hashThreads === undefined ? {} : { hashThreads: g.hashThreads }),
+      seed: {
+        instruments: params,
+        accountNames: engine.accountNameList(),
+        stateEvents: out.buf.u8.slice(0, out.length),
+        orders: engine.liveOrders(),
+        books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })),
+      },
+    };
+    const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data }, name: "gateway" });
+    this.gatewayWorker = w;
+    this.gatewayExited = new Promise((res) => w.once("exit", () => res()));
+    w.on("message", (m: { log?: string; listening?: { host: string; port: number } }) => {
+      if (m.log !== undefined) this.log(m.log);
+      if (m.listening !== undefined) {
+        this.gatewayAddress = m.listening;
+        this.gatewayListening(m.listening);
+      }
+    });
+    w.on("error", (err) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.log(`gateway worker failed: ${e.message}`);
+      this.gatewayFailed(e);
+      this.loop.fence(e);
+    });
+    w.on("exit", (code) => {
+      if (code !== 0) this.loop.fence(new VenueError("GATEWAY_WORKER_EXITED", `the gateway worker exited with code ${code}`));
+    });
+  }
+
+  /** Stops the gateway (no new commands; its ring slots close), then the plugins, then the loop after it has applied what the inbound rings hold. */
   async stop(): Promise<void> {
+    if (this.gatewayWorker !== undefined) {
+      this.gatewayWorker.postMessage({ stop: true });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.gatewayExited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
+      await this.gatewayWorker.terminate();
+      for (const [t, slot] of this.gatewaySlots) this.topics[t].closeSlot(slot);
+    }
     await this.plugins.stopAll();
     try {
       await this.loop.stop();

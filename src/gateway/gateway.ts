@@ -1,0 +1,578 @@
+/**
+ * The DIFF gateway's logic, without sockets or threads: sessions, logins, the commands
+ * clients send (checked field by field, then written to the engine's inbound ring), and
+ * the fan-out of engine changes to the sessions that may see them. The worker
+ * (`worker.ts`) feeds it engine events and socket traffic; tests drive it directly.
+ *
+ * Rules kept here (DIFF.md, TESTING.md §G):
+ * - identity comes from the login alone; an order's `user_id` must be the logged-in
+ *   account, and an account is reached only by a user the catalog says may use it;
+ * - bad input gets a WARNING notify and changes nothing; the connection stays open;
+ * - every order a client sends appears under its `order_id`, even when refused here;
+ * - one engine command's changes reach a client in one rtn_data.
+ */
+
+import { currencyCode, Offset, OrderType, Side, Tif } from "../schema/codes.ts";
+import { CommandKind, MAX_ORDER_ID_BYTES, MAX_ACCOUNT_ID_BYTES } from "../schema/command.ts";
+import { enginePrice, engineMoney, type InstrumentInfo } from "../catalog/instrument.ts";
+import { EventKind, type EventView } from "../schema/event.ts";
+import { obj, unsafeShape, type JsonObject } from "./patch.ts";
+import { TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
+import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Peer, type Role, type SessionLimits } from "./session.ts";
+
+export interface LoginResult {
+  user: string;
+  account: string;
+  roles: readonly Role[];
+}
+
+export interface GatewayAuth {
+  /**
+   * Checks a login (user name or `user.unit` account, and the user's password); resolves
+   * undefined when refused. Takes about the same time for unknown users.
+   */
+  login(userName: string, password: string, remote: string): Promise<LoginResult | { refused: string }>;
+}
+
+/** Where the gateway's commands go: the engine's inbound ring for this gateway. */
+export interface CommandSink {
+  newOrder(f: { instrument: number; account: string; orderId: string; side: number; orderType: number; tif: number; offset: number; price: number; qty: number }): void;
+  cancel(f: { instrument: number; account: string; orderId: string }): void;
+  transfer(kind: typeof CommandKind.deposit | typeof CommandKind.withdraw, account: string, currency: number, amount: number): void;
+  /** Publishes what was written. */
+  flush(): void;
+}
+
+/** The market side a session reads (see src/market). */
+export interface MarketFeed {
+  /** The full DIFF quote of a symbol (static and dynamic fields), or undefined if unknown. */
+  quote(symbol: string): JsonObject | undefined;
+  /**
+   * The patch that opens a chart (`klines.<symbol>.<duration>`, or `ticks.<symbol>` for
+   * duration 0, with the window's rows and `last_id`) and the window's ids; undefined if
+   * the symbol is unknown or the duration not supported.
+   */
+  chart(symbol: string, duration: number, viewWidth: number): { top: JsonObject; leftId: number; rightId: number } | undefined;
+}
+
+export interface GatewayOptions {
+  brokerId: string;
+  tradingDay: string;
+  /** Clients may deposit and withdraw for their own accounts (demo); otherwise admins only. */
+  selfTransfers: boolean;
+  /** Messages per second per connection (burst: twice that). */
+  messagesPerSecond: number;
+  /** Orders and cancels per second per account (burst: twice that). */
+  ordersPerSecond: number;
+  limits: SessionLimits;
+}
+
+export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
+  brokerId: "VENUE",
+  tradingDay: "19700101",
+  selfTransfers: false,
+  messagesPerSecond: 200,
+  ordersPerSecond: 100,
+  limits: DEFAULT_SESSION_LIMITS,
+};
+
+const ID_PATTERN = /^[^=#|;/\s]+$/;
+const MAX_INS_LIST = 8192;
+const MAX_CHARTS = 16;
+const MAX_VIEW_WIDTH = 10_000;
+const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8");
+
+export interface GatewayStats {
+  connections: number;
+  opened: number;
+  rejectedInput: number;
+  rateLimited: number;
+  loginsOk: number;
+  loginsRefused: number;
+  ordersSent: number;
+  rtnData: number;
+}
+
+export class Gateway {
+  readonly trade: TradeView;
+  readonly sessions = new Set<Session>();
+  private readonly byAccount = new Map<string, Set<Session>>();
+  private readonly bySymbol = new Map<string, Set<Session>>();
+  private readonly touched = new Set<Session>();
+  private readonly accountBuckets = new Map<string, TokenBucket>();
+  /** Engine instrument index -> instrument, and symbol -> index. */
+  private readonly byIndex: Array<InstrumentInfo | undefined> = [];
+  private readonly indexOf = new Map<string, number>();
+  private nextSession = 0;
+  private generatedIds = 0;
+  readonly o: GatewayOptions;
+  readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, rtnData: 0 };
+
+  constructor(
+    private readonly auth: GatewayAuth,
+    private readonly sink: CommandSink,
+    private readonly market: MarketFeed,
+    /** Instruments by symbol (the catalog). */
+    private readonly catalog: (symbol: string) => InstrumentInfo | undefined,
+    private readonly clock: { nowMs(): number; nowNs(): bigint },
+    options: Partial<GatewayOptions> = {},
+  ) {
+    this.o = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
+    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay });
+  }
+
+  /** The engine's instrument `index` has `symbol` (from the state at start or an instrument event). */
+  defineInstrument(index: number, symbol: string): void {
+    this.byIndex[index] = this.catalog(symbol) ?? bareInstrument(symbol);
+    this.indexOf.set(symbol, index);
+  }
+
+  /** The engine's state at start: account ids, then account and position events, then resting orders. */
+  seed(accountNames: readonly string[], stateEvents: Iterable<EventView>, orders: readonly LiveOrder[]): void {
+    accountNames.forEach((n, i) => this.trade.nameAccount(i, n));
+    for (const e of stateEvents) this.trade.onEvent(e);
+    this.trade.endCommand();
+    for (const o of orders) this.trade.seedOrder(o);
+  }
+
+  // -----------------------------------------------------------------------------------
+  // Engine side
+
+  /** One event from the accounts topic. Call `endCommand` when its command's events are all read. */
+  onAccountEvent(e: EventView): void {
+    this.trade.onEvent(e);
+    if ((e.kind === EventKind.accepted || (e.kind === EventKind.rejected && e.commandKind === CommandKind.newOrder)) && e.accountLen > 0 && e.orderIdLen > 0) {
+      this.settled(e.accountId(), e.orderId());
+    }
+  }
+
+  endCommand(): void {
+    const changes = this.trade.endCommand();
+    for (const [account, c] of changes) this.deliver(account, c);
+  }
+
+  /** Quotes of these symbols changed: each subscriber gets the changed fields. */
+  quotesChanged(patches: ReadonlyMap<string, JsonObject>): void {
+    for (const [symbol, fields] of patches) {
+      const subs = this.bySymbol.get(symbol);
+      if (subs === undefined) continue;
+      const q = obj();
+      q[symbol] = fields;
+      const patch = obj();
+      patch["quotes"] = q;
+      for (const s of subs) {
+        s.push(patch);
+        this.touched.add(s);
+      }
+    }
+  }
+
+  /** A k-line or tick series changed: charts on it get the patch (`klines...` or `ticks...`, plus their own ids). */
+  seriesChanged(symbol: string, duration: number, top: JsonObject, lastId: number): void {
+    for (const s of this.sessions) {
+      for (const c of s.charts.values()) {
+        if (c.symbol !== symbol || c.duration !== duration) continue;
+        const patch = obj();
+        for (const k of Object.keys(top)) patch[k] = top[k]!;
+        if (lastId > c.rightId) {
+          c.rightId = lastId;
+          c.leftId = Math.max(0, lastId - c.viewWidth + 1);
+          const charts = obj();
+          charts[c.id] = { left_id: c.leftId, right_id: c.rightId } as unknown as JsonObject;
+          patch["charts"] = charts;
+        }
+        s.push(patch);
+        this.touched.add(s);
+      }
+    }
+  }
+
+  /** Sends what is pending to every session that has a peek outstanding. */
+  flush(): void {
+    for (const s of this.touched) {
+      const before = s.sent;
+      s.flush();
+      this.stats.rtnData += s.sent - before;
+    }
+    this.touched.clear();
+  }
+
+  private deliver(account: string, c: AccountChange): void {
+    const subs = this.byAccount.get(account);
+    if (subs === undefined) return;
+    for (const s of subs) {
+      if (Object.keys(c.patch).length > 0) s.push(c.patch);
+      for (const n of c.notifies) s.pushNotify(n);
+      this.touched.add(s);
+    }
+  }
+
+  // -----------------------------------------------------------------------------------
+  // Client side
+
+  /** A new connection: greets it as DIFF clients expect. */
+  open(peer: Peer, kind: "md" | "trade", remote: string): Session {
+    const s = new Session(`s${++this.nextSession}`, kind, remote, peer, this.o.limits, this.clock.nowMs(), this.o.messagesPerSecond);
+    this.sessions.add(s);
+    this.stats.opened++;
+    this.stats.connections = this.sessions.size;
+    if (kind === "md") {
+      s.sendBare({ aid: "rsp_login", account_id: "", session_id: s.id } as unknown as JsonObject);
+      const quotes = obj();
+      for (const [symbol] of this.indexOf) {
+        const q = this.market.quote(symbol);
+        if (q !== undefined) quotes[symbol] = staticPart(q);
+      }
+      const first = obj();
+      first["quotes"] = quotes;
+      first["ins_list"] = "";
+      first["mdhis_more_data"] = false;
+      s.push(first);
+    } else {
+      s.sendBare({ aid: "rtn_brokers", brokers: [this.o.brokerId] } as unknown as JsonObject);
+    }
+    return s;
+  }
+
+  closed(s: Session): void {
+    s.closed = true;
+    this.sessions.delete(s);
+    this.stats.connections = this.sessions.size;
+    if (s.account !== undefined) this.byAccount.get(s.account)?.delete(s);
+    for (const sym of s.quotes) this.bySymbol.get(sym)?.delete(s);
+    this.touched.delete(s);
+  }
+
+  /** One frame from a client. Never throws for anything a client can send. */
+  message(s: Session, data: string | Buffer, isBinary: boolean): void {
+    if (s.closed) return;
+    const now = this.clock.nowMs();
+    s.lastMessageAt = now;
+    if (!s.messages.take(now)) {
+      this.stats.rateLimited++;
+      this.refuse(s, "too many messages: slow down");
+      return;
+    }
+    if (isBinary) return this.refuse(s, "binary frames are not DIFF: send JSON text");
+    let m: unknown;
+    try {
+      m = JSON.parse(typeof data === "string" ? data : data.toString("utf8"));
+    } catch {
+      return this.refuse(s, "malformed JSON");
+    }
+    if (typeof m !== "object" || m === null || Array.isArray(m)) return this.refuse(s, "a message must be a JSON object");
+    const bad = unsafeShape(m);
+    if (bad !== undefined) return this.refuse(s, `bad message: ${bad}`);
+    const msg = m as Record<string, unknown>;
+    const aid = msg["aid"];
+    if (typeof aid !== "string") return this.refuse(s, "a message needs a string aid");
+    switch (aid) {
+      case "peek_message":
+        s.peek();
+        return;
+      case "subscribe_quote":
+        return this.subscribeQuote(s, msg);
+      case "set_chart":
+        return this.setChart(s, msg);
+      case "req_login":
+        return void this.login(s, msg);
+      case "confirm_settlement":
+      case "qry_account_info":
+      case "qry_account_register":
+      case "qry_transfer_serial":
+        return;
+      case "insert_order":
+        return this.insertOrder(s, msg);
+      case "cancel_order":
+        return this.cancelOrder(s, msg);
+      case "req_transfer":
+        return this.transfer(s, msg);
+      default:
+        return this.refuse(s, `unsupported aid: ${aid.slice(0, 64)}`);
+    }
+  }
+
+  private refuse(s: Session, content: string, code = 1000): void {
+    this.stats.rejectedInput++;
+    s.pushNotify({ level: "WARNING", code, content });
+    this.touched.add(s);
+    this.flush();
+  }
+
+  private subscribeQuote(s: Session, m: Record<string, unknown>): void {
+    const list = m["ins_list"];
+    if (typeof list !== "string" || list.length > MAX_INS_LIST) return this.refuse(s, `subscribe_quote needs ins_list, a string of at most ${MAX_INS_LIST} characters`);
+    for (const sym of s.quotes) this.bySymbol.get(sym)?.delete(s);
+    const fresh = new Set(list === "" ? [] : list.split(",").map((x) => x.trim()).filter((x) => x !== ""));
+    const quotes = obj();
+    for (const sym of fresh) {
+      if (!this.indexOf.has(sym)) continue;
+      const q = this.market.quote(sym);
+      if (q === undefined) continue;
+      let subs = this.bySymbol.get(sym);
+      if (subs === undefined) this.bySymbol.set(sym, (subs = new Set()));
+      subs.add(s);
+      if (!s.quotes.has(sym)) quotes[sym] = q;
+    }
+    s.quotes.clear();
+    for (const sym of fresh) if (this.indexOf.has(sym)) s.quotes.add(sym);
+    s.insList = list;
+    const patch = obj();
+    patch["quotes"] = quotes;
+    patch["ins_list"] = list;
+    s.push(patch);
+    this.touched.add(s);
+    this.flush();
+  }
+
+  private setChart(s: Session, m: Record<string, unknown>): void {
+    const id = m["chart_id"];
+    const list = m["ins_list"];
+    const duration = m["duration"];
+    const width = m["view_width"] ?? 0;
+    if (typeof id !== "string" || id.length === 0 || id.length > 64 || !ID_PATTERN.test(id)) return this.refuse(s, "set_chart needs chart_id, 1 to 64 characters");
+    if (typeof list !== "string" || list.length > MAX_INS_LIST) return this.refuse(s, "set_chart needs ins_list, a string");
+    const patch = obj();
+    const charts = obj();
+    patch["charts"] = charts;
+    if (list === "" || width === 0) {
+      if (s.charts.delete(id)) charts[id] = null;
+      patch["mdhis_more_data"] = false;
+      s.push(patch);
+      this.touched.add(s);
+      return this.flush();
+    }
+    if (typeof duration !== "number" || !Number.isSafeInteger(duration) || duration < 0 || (duration !== 0 && duration % 1_000_000_000 !== 0)) {
+      return this.refuse(s, "set_chart needs duration: 0 (ticks) or whole seconds in ns");
+    }
+    if (typeof width !== "number" || !Number.isSafeInteger(width) || width < 1 || width > MAX_VIEW_WIDTH) return this.refuse(s, `set_chart needs view_width from 1 to ${MAX_VIEW_WIDTH}`);
+    if (!s.charts.has(id) && s.charts.size >= MAX_CHARTS) return this.refuse(s, `at most ${MAX_CHARTS} charts per connection`);
+    const symbol = list.split(",")[0]!.trim();
+    const state = obj();
+    for (const k of Object.keys(m)) {
+      const v = m[k];
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") state[k] = v;
+    }
+    const opened = this.indexOf.has(symbol) ? this.market.chart(symbol, duration, width) : undefined;
+    const chart = { id, symbol, duration, viewWidth: width, state, leftId: opened?.leftId ?? -1, rightId: opened?.rightId ?? -1 };
+    s.charts.set(id, chart);
+    const c = obj();
+    c["state"] = state;
+    c["left_id"] = chart.leftId;
+    c["right_id"] = chart.rightId;
+    c["more_data"] = false;
+    c["ready"] = true;
+    charts[id] = c;
+    if (opened !== undefined) for (const k of Object.keys(opened.top)) patch[k] = opened.top[k]!;
+    patch["mdhis_more_data"] = false;
+    s.push(patch);
+    this.touched.add(s);
+    this.flush();
+  }
+
+  private async login(s: Session, m: Record<string, unknown>): Promise<void> {
+    if (s.account !== undefined || s.loginInFlight) return this.refuse(s, "already logged in on this connection", 400);
+    const user = m["user_name"];
+    const password = m["password"];
+    if (typeof user !== "string" || user.length === 0 || user.length > 64 || !ID_PATTERN.test(user)) return this.refuse(s, "req_login needs user_name, 1 to 64 characters without =#|;/", 403);
+    if (typeof password !== "string" || password.length === 0 || password.length > 64) return this.refuse(s, "req_login needs password, 1 to 64 characters", 403);
+    s.loginInFlight = true;
+    let result: LoginResult | { refused: string };
+    try {
+      result = await this.auth.login(user, password, s.remote);
+    } catch {
+      result = { refused: "login failed" };
+    } finally {
+      s.loginInFlight = false;
+    }
+    if (s.closed) return;
+    if ("refused" in result) {
+      this.stats.loginsRefused++;
+      s.pushNotify({ level: "ERROR", code: 403, content: result.refused });
+      this.touched.add(s);
+      return this.flush();
+    }
+    if (utf8Length(result.account) > MAX_ACCOUNT_ID_BYTES) {
+      s.pushNotify({ level: "ERROR", code: 403, content: "account id too long" });
+      this.touched.add(s);
+      return this.flush();
+    }
+    this.stats.loginsOk++;
+    s.user = result.user;
+    s.account = result.account;
+    s.roles = result.roles;
+    let subs = this.byAccount.get(result.account);
+    if (subs === undefined) this.byAccount.set(result.account, (subs = new Set()));
+    subs.add(s);
+    s.pushNotify({ level: "INFO", code: 401, content: "login ok" });
+    const trade = obj();
+    trade[result.account] = this.trade.snapshot(result.account);
+    const patch = obj();
+    patch["trade"] = trade;
+    s.push(patch);
+    this.touched.add(s);
+    this.flush();
+  }
+
+  /** The session's account if the message's user_id names it, else refuses and returns undefined. */
+  private ownAccount(s: Session, m: Record<string, unknown>, code: number): string | undefined {
+    if (s.account === undefined) {
+      this.refuse(s, "log in first", code);
+      return undefined;
+    }
+    if (m["user_id"] !== s.account) {
+      this.refuse(s, "user_id is not the account this connection logged in as", code);
+      return undefined;
+    }
+    if (!s.roles.includes("trader") && !s.roles.includes("admin")) {
+      this.refuse(s, "this login may not trade (read-only)", code);
+      return undefined;
+    }
+    return s.account;
+  }
+
+  private orderBucket(account: string): TokenBucket {
+    let b = this.accountBuckets.get(account);
+    if (b === undefined) {
+      if (this.accountBuckets.size > 100_000) this.accountBuckets.clear();
+      b = new TokenBucket(this.o.ordersPerSecond, this.o.ordersPerSecond * 2, this.clock.nowMs());
+      this.accountBuckets.set(account, b);
+    }
+    return b;
+  }
+
+  private insertOrder(s: Session, m: Record<string, unknown>): void {
+    const account = this.ownAccount(s, m, 408);
+    if (account === undefined) return;
+    let orderId = m["order_id"];
+    if (orderId === undefined || orderId === "") orderId = `V${s.id}.${++this.generatedIds}`;
+    if (typeof orderId !== "string" || utf8Length(orderId) > MAX_ORDER_ID_BYTES || !ID_PATTERN.test(orderId) || orderId.startsWith("_")) {
+      return this.refuse(s, `order_id must be 1 to ${MAX_ORDER_ID_BYTES} bytes without =#|;/ or spaces, not starting with _`, 1004);
+    }
+    if (this.trade.hasOrder(account, orderId) || s.inFlight.has(orderId) || this.inFlightAnywhere(account, orderId)) {
+      return this.refuse(s, `order ${orderId}: duplicate order_id`, 407);
+    }
+    if (!this.orderBucket(account).take(this.clock.nowMs())) {
+      this.stats.rateLimited++;
+      return this.refuse(s, `order ${orderId} refused: too many orders, slow down`, 1005);
+    }
+    // Fields as sent, echoed in the order a refusal creates.
+    const echo = obj();
+    for (const k of ["exchange_id", "instrument_id", "direction", "offset", "price_type", "volume_condition", "time_condition"]) {
+      const v = m[k];
+      if (typeof v === "string") echo[k] = v.slice(0, 64);
+    }
+    const vol = m["volume"];
+    echo["volume_orign"] = typeof vol === "number" && Number.isSafeInteger(vol) && vol > 0 ? vol : 0;
+    const lp = m["limit_price"];
+    if (typeof lp === "number" && Number.isFinite(lp)) echo["limit_price"] = lp;
+    const refuse = (why: string, code: number): void => {
+      const c = this.trade.rejectAtEdge(account, orderId as string, echo, why, code, this.clock.nowNs());
+      this.deliver(account, c);
+      this.stats.rejectedInput++;
+      this.flush();
+    };
+    const ex = m["exchange_id"];
+    const ins = m["instrument_id"];
+    if (typeof ex !== "string" || typeof ins !== "string") return refuse("exchange_id and instrument_id are required", 409);
+    const symbol = `${ex}.${ins}`;
+    const index = this.indexOf.get(symbol);
+    const info = index === undefined ? undefined : this.byIndex[index];
+    if (index === undefined || info === undefined) return refuse(`unknown instrument ${symbol.slice(0, 80)}`, 409);
+    const dir = m["direction"];
+    const side = dir === "BUY" ? Side.buy : dir === "SELL" ? Side.sell : 0;
+    if (side === 0) return refuse("direction must be BUY or SELL", 1006);
+    const off = m["offset"] ?? "OPEN";
+    const offset = off === "OPEN" ? Offset.open : off === "CLOSE" ? Offset.close : off === "CLOSETODAY" ? Offset.closeToday : -1;
+    if (offset < 0) return refuse("offset must be OPEN, CLOSE or CLOSETODAY", 1006);
+    if (typeof vol !== "number" || !Number.isSafeInteger(vol) || vol <= 0 || vol > 0x7fffffff) return refuse("volume must be a whole number above 0", 411);
+    const pt = m["price_type"] ?? "LIMIT";
+    const tc = m["time_condition"] ?? (pt === "ANY" ? "IOC" : "GFD");
+    const vc = m["volume_condition"] ?? "ANY";
+    if (vc !== "ANY" && vc !== "ALL") return refuse("volume_condition must be ANY or ALL", 1006);
+    let orderType: number = OrderType.limit;
+    let price = 0;
+    if (pt === "LIMIT") {
+      if (typeof lp !== "number" || !Number.isFinite(lp) || lp <= 0) return refuse("limit_price is required for a LIMIT order", 412);
+      price = enginePrice(info, lp);
+      const tick = enginePrice(info, info.priceTick);
+      if (!Number.isSafeInteger(price) || price % tick !== 0) return refuse(`limit_price ${lp} is not a multiple of the tick ${info.priceTick}`, 412);
+    } else if (pt === "ANY") {
+      orderType = OrderType.market;
+    } else {
+      return refuse(`price_type ${String(pt).slice(0, 16)} is not supported (LIMIT or ANY)`, 1006);
+    }
+    let tif: number;
+    if (tc === "IOC") tif = vc === "ALL" ? Tif.fok : Tif.ioc;
+    else if (vc === "ALL") return refuse("volume_condition ALL needs time_condition IOC", 1006);
+    else if (tc === "GFD") tif = orderType === OrderType.market ? Tif.ioc : Tif.gfd;
+    else if (tc === "GTC") tif = orderType === OrderType.market ? Tif.ioc : Tif.gtc;
+    else return refuse(`time_condition ${String(tc).slice(0, 16)} is not supported (IOC, GFD or GTC)`, 1006);
+    s.inFlight.add(orderId);
+    this.sink.newOrder({ instrument: index, account, orderId, side, orderType, tif, offset, price, qty: vol });
+    this.sink.flush();
+    this.stats.ordersSent++;
+  }
+
+  private inFlightAnywhere(account: string, orderId: string): boolean {
+    for (const o of this.byAccount.get(account) ?? []) if (o.inFlight.has(orderId)) return true;
+    return false;
+  }
+
+  /** Called for accepted/rejected events: the order is no longer in flight. */
+  settled(account: string, orderId: string): void {
+    for (const s of this.byAccount.get(account) ?? []) s.inFlight.delete(orderId);
+  }
+
+  private cancelOrder(s: Session, m: Record<string, unknown>): void {
+    const account = this.ownAccount(s, m, 418);
+    if (account === undefined) return;
+    const orderId = m["order_id"];
+    if (typeof orderId !== "string" || orderId.length === 0 || utf8Length(orderId) > MAX_ORDER_ID_BYTES) return this.refuse(s, "cancel_order needs order_id", 420);
+    if (!this.trade.isAlive(account, orderId)) return this.refuse(s, `order ${orderId.slice(0, 64)} is not an alive order of this account`, 420);
+    if (!this.orderBucket(account).take(this.clock.nowMs())) {
+      this.stats.rateLimited++;
+      return this.refuse(s, "too many orders and cancels, slow down", 1005);
+    }
+    const instrument = this.indexOf.get(this.trade.symbolOf(account, orderId) ?? "");
+    this.sink.cancel({ instrument: instrument ?? 0xfffffffe, account, orderId });
+    this.sink.flush();
+  }
+
+  private transfer(s: Session, m: Record<string, unknown>): void {
+    if (s.account === undefined) return this.refuse(s, "log in first", 422);
+    if (!s.roles.includes("admin") && !(this.o.selfTransfers && s.roles.includes("trader"))) return this.refuse(s, "transfers need the admin role", 422);
+    const amount = m["amount"];
+    const currency = m["currency"] ?? "CNY";
+    if (typeof currency !== "string" || !/^[A-Z]{3}$/.test(currency)) return this.refuse(s, "currency must be three capital letters", 422);
+    if (typeof amount !== "number" || !Number.isFinite(amount) || amount === 0) return this.refuse(s, "amount must be a number other than 0", 422);
+    const minor = engineMoney(Math.abs(amount));
+    if (!Number.isSafeInteger(minor) || minor <= 0 || minor > 1e15) return this.refuse(s, "amount out of range (at most 2 decimals)", 422);
+    this.sink.transfer(amount > 0 ? CommandKind.deposit : CommandKind.withdraw, s.account, currencyCode(currency), minor);
+    this.sink.flush();
+  }
+}
+
+/** The static fields of a quote (for the first md packet). */
+function staticPart(q: JsonObject): JsonObject {
+  const out = obj();
+  for (const k of STATIC_FIELDS) if (k in q) out[k] = q[k]!;
+  return out;
+}
+
+const STATIC_FIELDS = [
+  "instrument_id", "exchange_id", "ins_id", "product_id", "instrument_name", "ins_class", "price_tick", "price_decs",
+  "volume_multiple", "max_limit_order_volume", "min_limit_order_volume", "max_market_order_volume", "min_market_order_volume",
+  "margin", "commission", "expired", "underlying_symbol", "trading_time", "upper_limit", "lower_limit",
+];
+
+/** An engine instrument the catalog does not describe: a symbol only, ticks of 1. */
+function bareInstrument(symbol: string): InstrumentInfo {
+  const dot = symbol.indexOf(".");
+  return {
+    symbol, exchangeId: dot > 0 ? symbol.slice(0, dot) : "", insId: dot > 0 ? symbol.slice(dot + 1) : symbol, productId: "", name: symbol,
+    insClass: "FUTURE", priceTick: 1, priceDecs: 0, volumeMultiple: 1, currency: "CNY", marginPerLot: 0, marginRateBp: 0,
+    commissionPerLot: 0, commissionRateBp: 0, positionLimit: 0, lowerLimit: 1, upperLimit: Number.MAX_SAFE_INTEGER, minOrderVolume: 1,
+    maxOrderVolume: 1_000_000, closeTodayDistinct: false, tradingTime: { day: [], night: [] },
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * The gateway's sockets: one HTTP server with the DIFF WebSocket endpoints (`/md` for
+ * market data, `/trade` for trading; both accept every DIFF command) and, beside them,
+ * `GET /health` and `GET /metrics` (Prometheus text).
+ *
+ * Limits, all configurable: a frame size cap (16 KiB; `ws` closes a larger message with
+ * 1009 without buffering it), compression off, an Origin allowlist for browsers, a cap on
+ * connections, a ping every `pingMs` with the connection dropped if no pong came back,
+ * handshake and header timeouts (slow handshakes), and the per-session caps in Session.
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { Gateway } from "./gateway.ts";
+
+export interface ServerOptions {
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  maxPayload: number;
+  maxConnections: number;
+  /**
+   * Origins a browser may connect from (exact, like "http://localhost:8080", or with a
+   * port wildcard, "http://localhost:*"; "*" allows any). Clients that send no Origin
+   * (SDKs, not browsers) are not affected.
+   */
+  allowedOrigins: readonly string[];
+  pingMs: number;
+  /** Handshake (HTTP headers) timeout. */
+  headersTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
+  host: "127.0.0.1",
+  port: 7788,
+  maxPayload: 16 * 1024,
+  maxConnections: 1000,
+  allowedOrigins: ["http://localhost:*", "http://127.0.0.1:*"],
+  pingMs: 20_000,
+  headersTimeoutMs: 10_000,
+};
+
+export interface RunningServer {
+  readonly port: number;
+  readonly host: string;
+  close(): Promise<void>;
+}
+
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  if (origin === undefined) return true;
+  for (const a of allowed) {
+    if (a === "*" || a === origin) return true;
+    if (a.endsWith(":*") && origin.startsWith(a.slice(0, -1)) && /^\d+$/.test(origin.slice(a.length - 1))) return true;
+  }
+  return false;
+}
+
+export async function startServer(
+  gw: Gateway,
+  options: Partial<ServerOptions>,
+  health: () => { ok: boolean; status: string },
+  metrics: () => string,
+  log: (line: string) => void,
+): Promise<RunningServer> {
+  const o = { ...DEFAULT_SERVER_OPTIONS, ...options };
+  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "/";
+    if (req.method === "GET" && url === "/health") {
+      const h = health();
+      res.writeHead(h.ok ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: h.status, connections: gw.sessions.size }));
+      return;
+    }
+    if (req.method === "GET" && url === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(metrics());
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found: the DIFF endpoints are ws://HOST/md and ws://HOST/trade\n");
+  });
+  http.headersTimeout = o.headersTimeoutMs;
+  http.requestTimeout = o.headersTimeoutMs;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload, perMessageDeflate: false, clientTracking: true });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  const refuse = (socket: Duplex, status: number, text: string): void => {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+
+  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const path = (req.url ?? "").split("?")[0];
+    const kind = path === "/md" ? "md" : path === "/trade" ? "trade" : undefined;
+    if (kind === undefined) return refuse(socket, 404, "Not Found");
+    if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
+      log(`gateway: refused a connection from origin ${JSON.stringify(req.headers.origin)?.slice(0, 100)}`);
+      return refuse(socket, 403, "Forbidden");
+    }
+    if (wss.clients.size >= o.maxConnections) return refuse(socket, 503, "Service Unavailable");
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
+      alive.set(ws, true);
+      ws.on("pong", () => alive.set(ws, true));
+      const session = gw.open(
+        {
+          send: (text) => ws.send(text),
+          close: (code, reason) => {
+            ws.close(code, reason);
+            // A client that does not read may not complete the closing handshake either.
+            setTimeout(() => ws.terminate(), 2_000).unref();
+          },
+          get bufferedAmount() {
+            return ws.bufferedAmount;
+          },
+        },
+        kind,
+        remote,
+      );
+      ws.on("message", (data, isBinary) => {
+        try {
+          gw.message(session, data as Buffer, isBinary);
+        } catch (err) {
+          // The gateway never throws for input; if it did, the connection goes, not the node.
+          log(`gateway: session ${session.id} failed on a message and was closed: ${String(err)}`);
+          ws.terminate();
+        }
+      });
+      ws.on("close", () => gw.closed(session));
+      ws.on("error", () => ws.terminate());
+    });
+  });
+
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, o.pingMs);
+  pinger.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(o.port, o.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = http.address();
+  const port = typeof addr === "object" && addr !== null ? addr.port : o.port;
+  return {
+    port,
+    host: o.host,
+    close: async () => {
+      clearInterval(pinger);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The gateway worker: a gating consumer of the accounts, trades and l2 rings (released up
+ * to the durable sequence), the market-data model and the DIFF gateway over WebSocket.
+ * Commands go to the engine through this worker's inbound ring.
+ *
+ * It starts from the engine's state as the node hands it over (account ids, account and
+ * position events, resting orders, books), which is durable: the node builds it before
+ * its loop runs. Events then arrive through the rings, each command's as one transaction.
+ */
+
+import { parentPort, workerData } from "node:worker_threads";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { Control } from "../bus/control.ts";
+import { InboundProducer } from "../bus/inbound.ts";
+import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
+import { EventKind, EventView } from "../schema/event.ts";
+import { Buf } from "../schema/layout.ts";
+import { NodeStatus } from "../schema/control.ts";
+import { CommandKind, CommandView, writeCancel, writeNewOrder, writeTransfer, type InstrumentParams } from "../schema/command.ts";
+import { nameOf, type Offset, type OrderType, type Side, type Tif } from "../schema/codes.ts";
+import { Gateway, type CommandSink, type GatewayOptions } from "./gateway.ts";
+import { startServer, type ServerOptions } from "./server.ts";
+import type { LiveOrder } from "./trade_view.ts";
+import { openAuth } from "./auth.ts";
+import { GatewayMarket } from "./market_feed.ts";
+
+export interface GatewaySeed {
+  /** Engine instruments by index, as defined there. */
+  instruments: InstrumentParams[];
+  accountNames: string[];
+  /** Account and position events of every account (EventBuffer bytes). */
+  stateEvents: Uint8Array;
+  orders: LiveOrder[];
+  /** Aggregated levels per instrument: [price, qty, orderCount], best first. */
+  books: Array<{ bids: Array<[number, number, number]>; asks: Array<[number, number, number]> }>;
+}
+
+export interface GatewayWorkerData {
+  control: SharedArrayBuffer;
+  topics: { accounts: { ring: SharedArrayBuffer; slot: number }; trades: { ring: SharedArrayBuffer; slot: number }; l2: { ring: SharedArrayBuffer; slot: number } };
+  inbound: SharedArrayBuffer;
+  catalogDir: string;
+  server: Partial<ServerOptions>;
+  gateway: Partial<GatewayOptions>;
+  seed: GatewaySeed;
+  /** Password hashing threads (default 1). */
+  hashThreads?: number;
+}
+
+function* events(bytes: Uint8Array): Generator<EventView> {
+  const buf = Buf.alloc(Math.max(8, (bytes.byteLength + 7) & ~7));
+  buf.u8.set(bytes);
+  const view = new EventView(buf);
+  for (let at = 0; at < bytes.byteLength; at += buf.dv.getUint16(at + 2, true)) yield view.wrap(buf, at);
+}
+
+export async function runGateway(d: GatewayWorkerData, log: (line: string) => void, stopped: () => boolean): Promise<void> {
+  const control = new Control(d.control);
+  const inbound = new InboundProducer(new Ring(d.inbound, "gateway inbound"), control);
+  const sink: CommandSink = {
+    newOrder: (f) => inbound.submit((b, o) => writeNewOrder(b, o, { ...f, side: f.side as Side, orderType: f.orderType as OrderType, tif: f.tif as Tif, offset: f.offset as Offset })),
+    cancel: (f) => inbound.submit((b, o) => writeCancel(b, o, f)),
+    transfer: (kind, account, currency, amount) => inbound.submit((b, o) => writeTransfer(b, o, kind === CommandKind.deposit ? CommandKind.deposit : CommandKind.withdraw, account, currency, amount)),
+    flush: () => inbound.flush(),
+  };
+  const auth = await openAuth(d.catalogDir, { threads: d.hashThreads ?? 1 });
+  const market = new GatewayMarket((symbol: string) => auth.catalog.getInstrument(symbol));
+  const clock = { nowMs: () => Date.now(), nowNs: () => BigInt(Date.now()) * 1_000_000n };
+  const gw = new Gateway(auth, sink, market, (symbol) => auth.catalog.getInstrument(symbol), clock, d.gateway);
+
+  // The state at start.
+  d.seed.instruments.forEach((params, i) => {
+    gw.defineInstrument(i, params.symbol);
+    market.seedInstrument(i, params);
+    const book = d.seed.books[i];
+    if (book !== undefined) market.seedBook(i, book.bids, book.asks);
+  });
+  gw.seed(d.seed.accountNames, events(d.seed.stateEvents), d.seed.orders);
+
+  const consumer = (t: { ring: SharedArrayBuffer; slot: number }, name: string): RingConsumer =>
+    new RingConsumer(new Ring(t.ring, name), t.slot, { wait: { kind: "park", parkMs: 20 }, durable: control.durableGate });
+  const l2 = consumer(d.topics.l2, "l2");
+  const trades = consumer(d.topics.trades, "trades");
+  const accounts = consumer(d.topics.accounts, "accounts");
+  const view = new EventView(Buf.alloc(8));
+  const cmd = new CommandView(Buf.alloc(8));
+
+  const onL2: RecordHandler = (buf, offset) => {
+    const e = view.wrap(buf, offset);
+    if (e.kind === EventKind.instrument) {
+      const symbol = cmd.wrap(buf, offset).symbol();
+      gw.defineInstrument(e.instrument, symbol);
+    }
+    market.onEvent(e);
+  };
+  const onTrade: RecordHandler = (buf, offset) => market.onEvent(view.wrap(buf, offset));
+  let openSeq = -1;
+  const acctView = new EventView(Buf.alloc(8));
+  const onAccount: RecordHandler = (buf, offset) => {
+    const e = acctView.wrap(buf, offset);
+    const seq = e.seq;
+    if (seq !== openSeq) {
+      if (openSeq >= 0) gw.endCommand();
+      openSeq = seq;
+    }
+    // An instrument defined just before (on the l2 ring, at a lower seq) is durable too: read it first.
+    if (!market.knows(e.instrument) && e.kind !== EventKind.account && e.kind !== EventKind.transfer) l2.poll(onL2);
+    gw.onAccountEvent(e);
+  };
+
+  const server = await startServer(gw, d.server, () => ({ ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status) }), () => metricsText(gw), log);
+  parentPort?.postMessage({ listening: { host: server.host, port: server.port } });
+  log(`gateway: DIFF over WebSocket on ws://${server.host}:${server.port}/md and /trade`);
+
+  try {
+    while (!stopped() && control.status !== NodeStatus.fenced) {
+      let n = l2.poll(onL2);
+      n += trades.poll(onTrade);
+      n += accounts.poll(onAccount);
+      if (openSeq >= 0) {
+        gw.endCommand();
+        openSeq = -1;
+      }
+      if (n > 0) {
+        gw.quotesChanged(market.takeQuoteChanges());
+        for (const c of market.takeSeriesChanges()) gw.seriesChanged(c.symbol, c.duration, c.top, c.lastId);
+        market.endRound();
+        gw.flush();
+        await yieldToEventLoop();
+      } else {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+  } finally {
+    await server.close();
+    await auth.close();
+  }
+}
+
+function metricsText(gw: Gateway): string {
+  const s = gw.stats;
+  const lines = [
+    "# HELP venue_gateway_connections Open DIFF connections.",
+    "# TYPE venue_gateway_connections gauge",
+    `venue_gateway_connections ${s.connections}`,
+    "# HELP venue_gateway_connections_opened_total Connections accepted since start.",
+    "# TYPE venue_gateway_connections_opened_total counter",
+    `venue_gateway_connections_opened_total ${s.opened}`,
+    "# HELP venue_gateway_rejected_input_total Client messages refused (bad input, not allowed, rate limited).",
+    "# TYPE venue_gateway_rejected_input_total counter",
+    `venue_gateway_rejected_input_total ${s.rejectedInput}`,
+    "# TYPE venue_gateway_rate_limited_total counter",
+    `venue_gateway_rate_limited_total ${s.rateLimited}`,
+    "# TYPE venue_gateway_logins_total counter",
+    `venue_gateway_logins_total{result="ok"} ${s.loginsOk}`,
+    `venue_gateway_logins_total{result="refused"} ${s.loginsRefused}`,
+    "# TYPE venue_gateway_orders_sent_total counter",
+    `venue_gateway_orders_sent_total ${s.ordersSent}`,
+    "# TYPE venue_gateway_rtn_data_total counter",
+    `venue_gateway_rtn_data_total ${s.rtnData}`,
+  ];
+  return lines.join("\n") + "\n";
+}
+
+if (parentPort !== null && (workerData as { gateway?: GatewayWorkerData } | undefined)?.gateway !== undefined) {
+  let stop = false;
+  parentPort.on("message", (m: { stop?: boolean }) => {
+    if (m.stop === true) stop = true;
+  });
+  const log = (line: string): void => parentPort!.postMessage({ log: line });
+  await runGateway((workerData as { gateway: GatewayWorkerData }).gateway, log, () => stop);
+  parentPort.postMessage({ stopped: true });
+  process.exit(0);
+}

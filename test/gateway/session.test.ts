@@ -1,0 +1,251 @@
+/**
+ * Whole DIFF sessions against a real node: a journal, the engine loop, the gateway worker
+ * with its WebSocket server and catalog, and real WebSocket clients that behave as tqsdk
+ * does (a peek after every frame, a mirror of merge patches). After every rtn_data the
+ * trade mirror must satisfy DIFF's account and position invariants.
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VenueNode } from "../../src/node/node.ts";
+import { Catalog } from "../../src/catalog/catalog.ts";
+import { PasswordHasher } from "../../src/catalog/password.ts";
+import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
+import { writeDefineInstrument, writeTransfer, CommandKind } from "../../src/schema/command.ts";
+import { currencyCode } from "../../src/schema/codes.ts";
+import { checkTradeInvariants, DiffClient } from "./diff_client.ts";
+import type { JsonObject } from "../../src/gateway/patch.ts";
+
+const CU = DEMO_INSTRUMENTS[0]!; // SHFE.cu2601: tick 10, multiple 5, margin 10%, commission 10 per lot
+
+let dir: string;
+let node: VenueNode;
+let url: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "venue-gw-"));
+  const catalog = Catalog.open(join(dir, "catalog"));
+  const hasher = new PasswordHasher();
+  await catalog.addUser("u1", ["trader"], await hasher.hash("secret-1"));
+  await catalog.addUser("u2", ["trader"], await hasher.hash("secret-2"));
+  await catalog.addUser("watcher", ["readonly"], await hasher.hash("secret-3"));
+  await catalog.putInstrument(CU);
+  await hasher.close();
+  await catalog.close();
+  node = new VenueNode({
+    dataDir: join(dir, "data"),
+    snapshotEvery: 0,
+    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false } },
+  });
+  const driver = node.drivers[0]!;
+  void node.start();
+  driver.submit((b, o) => writeDefineInstrument(b, o, engineParams(CU)));
+  for (const a of ["u1", "u2"]) driver.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, a, currencyCode("CNY"), 1_000_000_00));
+  driver.flush();
+  const { host, port } = await node.gatewayReady;
+  url = `ws://${host}:${port}`;
+}, 60_000);
+
+afterAll(async () => {
+  await node?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function login(user: string, password: string): Promise<DiffClient> {
+  const c = await DiffClient.connect(`${url}/trade`);
+  c.check = (m) => {
+    const t = (m["trade"] as JsonObject | undefined)?.[user] as JsonObject | undefined;
+    if (t !== undefined) checkTradeInvariants(t);
+  };
+  await c.until("rtn_brokers", () => c.bare.some((b) => b["aid"] === "rtn_brokers"));
+  c.send({ aid: "req_login", bid: "VENUE", user_name: user, password });
+  await c.until(`${user}'s full snapshot`, () => c.trade(user)["trade_more_data"] === false);
+  return c;
+}
+
+const order = (user: string, id: string, direction: string, offset: string, volume: number, price: number): Record<string, unknown> => ({
+  aid: "insert_order", user_id: user, order_id: id, exchange_id: "SHFE", instrument_id: "cu2601", direction, offset,
+  volume, price_type: "LIMIT", limit_price: price, volume_condition: "ANY", time_condition: "GFD",
+});
+
+describe("a DIFF trade session", () => {
+  test("login gives the full trade tree with session and trading day", async () => {
+    const c = await login("u1", "secret-1");
+    const t = c.trade("u1");
+    expect((t["session"] as JsonObject)["trading_day"]).toBe("20261124");
+    for (const s of ["accounts", "positions", "orders", "trades", "banks", "transfers"]) expect(t[s]).toBeDefined();
+    await c.until("the deposit", () => ((t["accounts"] as JsonObject)?.["CNY"] as JsonObject | undefined)?.["balance"] === 1_000_000);
+    expect(c.notifies.some((n) => n.code === 401)).toBe(true);
+    c.close();
+  });
+
+  test("a wrong password is refused with a generic error, and the socket stays open", async () => {
+    const c = await DiffClient.connect(`${url}/trade`);
+    c.send({ aid: "req_login", bid: "VENUE", user_name: "u1", password: "wrong" });
+    await c.until("the refusal", () => c.notifies.some((n) => n.level === "ERROR"));
+    c.send({ aid: "req_login", bid: "VENUE", user_name: "nobody", password: "wrong" });
+    await c.until("the second refusal", () => c.notifies.filter((n) => n.level === "ERROR").length === 2);
+    const texts = c.notifies.filter((n) => n.level === "ERROR").map((n) => n.content);
+    expect(texts[0]).toBe(texts[1]);
+    expect(c.closed).toBeUndefined();
+    c.close();
+  });
+
+  test("an order goes ALIVE, fills against another account, and a cancel finishes the rest", async () => {
+    const a = await login("u1", "secret-1");
+    const b = await login("u2", "secret-2");
+    a.send(order("u1", "ord-A", "BUY", "OPEN", 2, 75_000));
+    const orders = (): JsonObject => a.trade("u1")["orders"] as JsonObject;
+    await a.until("ord-A alive", () => (orders()["ord-A"] as JsonObject | undefined)?.["status"] === "ALIVE");
+    const o = orders()["ord-A"] as JsonObject;
+    expect(o["exchange_order_id"]).not.toBe("");
+    expect(o["volume_left"]).toBe(2);
+    const acct = (): JsonObject => (a.trade("u1")["accounts"] as JsonObject)["CNY"] as JsonObject;
+    // 10% of 75,000 x 5 per lot, two lots; commission 10 per lot.
+    expect(acct()["frozen_margin"]).toBe(75_000);
+    expect(acct()["frozen_commission"]).toBe(20);
+
+    b.send(order("u2", "sell-1", "SELL", "OPEN", 1, 75_000));
+    await a.until("the fill", () => Object.keys(a.trade("u1")["trades"] as JsonObject).length === 1);
+    const trade = Object.values(a.trade("u1")["trades"] as JsonObject)[0] as JsonObject;
+    expect(trade).toMatchObject({ order_id: "ord-A", direction: "BUY", offset: "OPEN", volume: 1, price: 75_000, commission: 10 });
+    expect(orders()["ord-A"]).toMatchObject({ status: "ALIVE", volume_left: 1 });
+    const pos = (a.trade("u1")["positions"] as JsonObject)["SHFE.cu2601"] as JsonObject;
+    expect(pos).toMatchObject({ pos_long_today: 1, volume_long: 1, open_price_long: 75_000, margin_long: 37_500 });
+    expect(acct()).toMatchObject({ margin: 37_500, commission: 10, balance: 999_990 });
+    await b.until("the seller's fill", () => Object.keys(b.trade("u2")["trades"] as JsonObject).length === 1);
+
+    a.send({ aid: "cancel_order", user_id: "u1", order_id: "ord-A" });
+    await a.until("ord-A finished", () => (orders()["ord-A"] as JsonObject)["status"] === "FINISHED");
+    expect(orders()["ord-A"]).toMatchObject({ volume_left: 1 });
+    expect(acct()).toMatchObject({ frozen_margin: 0, frozen_commission: 0, available: 999_990 - 37_500 });
+    a.close();
+    b.close();
+  });
+
+  test("every refused order still appears, FINISHED with an empty exchange_order_id", async () => {
+    const c = await login("u1", "secret-1");
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ["bad-inst", { ...order("u1", "bad-inst", "BUY", "OPEN", 1, 75_000), instrument_id: "nope" }],
+      ["bad-tick", order("u1", "bad-tick", "BUY", "OPEN", 1, 75_005)],
+      ["bad-dir", order("u1", "bad-dir", "UP", "OPEN", 1, 75_000)],
+      ["bad-vol", order("u1", "bad-vol", "BUY", "OPEN", 0, 75_000)],
+      ["big-vol", order("u1", "big-vol", "BUY", "OPEN", 2 ** 60, 75_000)],
+      ["no-pos", order("u1", "no-pos", "SELL", "CLOSE", 5, 75_000)],
+      ["no-money", order("u1", "no-money", "BUY", "OPEN", 400, 89_990)],
+    ];
+    for (const [, m] of cases) c.send(m);
+    const orders = (): JsonObject => c.trade("u1")["orders"] as JsonObject;
+    await c.until("every refusal", () => cases.every(([id]) => (orders()[id] as JsonObject | undefined)?.["status"] === "FINISHED"));
+    for (const [id] of cases) expect((orders()[id] as JsonObject)["exchange_order_id"]).toBe("");
+    expect(c.notifies.filter((n) => n.level === "WARNING").length).toBeGreaterThanOrEqual(cases.length);
+    // A duplicate id is a notify only: the order stays as it was.
+    c.send(order("u1", "bad-tick", "BUY", "OPEN", 1, 75_000));
+    await c.until("the duplicate refusal", () => c.notifies.some((n) => n.code === 407));
+    expect((orders()["bad-tick"] as JsonObject)["last_msg"]).toMatch(/tick/);
+    c.close();
+  });
+
+  test("identity comes from the login: another user's account, and orders before login, are refused", async () => {
+    const c = await DiffClient.connect(`${url}/trade`);
+    c.send(order("u1", "early", "BUY", "OPEN", 1, 75_000));
+    await c.until("the refusal before login", () => c.notifies.some((n) => /log in first/.test(n.content)));
+    const u2 = await login("u2", "secret-2");
+    u2.send(order("u1", "steal", "BUY", "OPEN", 1, 75_000));
+    u2.send({ aid: "cancel_order", user_id: "u1", order_id: "ord-A" });
+    await u2.until("two refusals", () => u2.notifies.filter((n) => /user_id is not the account/.test(n.content)).length === 2);
+    expect(u2.mirror["trade"]).not.toHaveProperty("u1");
+    const w = await login("watcher", "secret-3");
+    w.send(order("watcher", "ro", "BUY", "OPEN", 1, 75_000));
+    await w.until("the read-only refusal", () => w.notifies.some((n) => /read-only/.test(n.content)));
+    w.send({ aid: "req_transfer", bank_id: "b", future_account: "watcher", currency: "CNY", amount: 100 });
+    await w.until("the transfer refusal", () => w.notifies.some((n) => /admin/.test(n.content)));
+    for (const x of [c, u2, w]) x.close();
+  });
+
+  test("bad input gets a notify and changes nothing; the connection and the node keep running", async () => {
+    const c = await login("u2", "secret-2");
+    const before = JSON.stringify(c.trade("u2"));
+    const bad = [
+      "{not json", "[]", "42", '{"aid": 7}', '{"aid":"nope"}', '{"aid":"insert_order","__proto__":{"x":1}}',
+      '{"aid":"insert_order","user_id":"u2","order_id":"x","constructor":{"prototype":{}}}',
+      `{"aid":"set_chart","chart_id":"c","ins_list":"SHFE.cu2601","duration":1.5,"view_width":10}`,
+      '{"aid":"subscribe_quote","ins_list":5}', '{"a":' + "[".repeat(50) + "]".repeat(50) + "}",
+    ];
+    for (const b of bad) c.send(b);
+    c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    await c.until("a notify per bad frame", () => c.notifies.filter((n) => n.level === "WARNING").length >= bad.length + 1);
+    expect(JSON.stringify(c.trade("u2"))).toBe(before);
+    expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
+    c.send({ aid: "peek_message" });
+    expect(c.closed).toBeUndefined();
+    c.close();
+  });
+
+  test("a frame above the size cap closes the connection with 1009", async () => {
+    const c = await DiffClient.connect(`${url}/trade`);
+    c.send(JSON.stringify({ aid: "peek_message", pad: "x".repeat(20_000) }));
+    await c.until("the close", () => c.closed !== undefined);
+    expect(c.closed!.code).toBe(1009);
+  });
+
+  test("a cross-origin browser handshake is refused; an allowed origin is not", async () => {
+    await expect(DiffClient.connect(`${url}/trade`, { headers: { Origin: "https://evil.example" } })).rejects.toThrow(/403/);
+    const ok = await DiffClient.connect(`${url}/trade`, { headers: { Origin: "http://localhost:8080" } });
+    ok.close();
+  });
+});
+
+describe("a DIFF market-data session", () => {
+  test("hello, static quotes first, then a subscription's full quote and a chart with contiguous bars", async () => {
+    const c = await DiffClient.connect(`${url}/md`);
+    await c.until("rsp_login", () => c.bare.some((b) => b["aid"] === "rsp_login"));
+    await c.until("the first rtn_data", () => c.mirror["mdhis_more_data"] === false);
+    const quotes = (): JsonObject => c.mirror["quotes"] as JsonObject;
+    expect(quotes()["SHFE.cu2601"]).toMatchObject({ price_tick: 10, volume_multiple: 5, exchange_id: "SHFE", ins_id: "cu2601" });
+    expect(c.mirror["ins_list"]).toBe("");
+
+    const list = "SHFE.cu2601,SHFE.nope";
+    c.send({ aid: "subscribe_quote", ins_list: list });
+    await c.until("the ins_list echo", () => c.mirror["ins_list"] === list);
+    const q = quotes()["SHFE.cu2601"] as JsonObject;
+    expect(typeof q["datetime"]).toBe("string");
+    expect(q["last_price"]).toBe(75_000);
+    expect(q["volume"]).toBe(1);
+    expect(quotes()["SHFE.nope"]).toBeUndefined();
+
+    c.send({ aid: "set_chart", chart_id: "c1", ins_list: "SHFE.cu2601", duration: 60_000_000_000, view_width: 10 });
+    await c.until("the chart", () => ((c.mirror["charts"] as JsonObject | undefined)?.["c1"] as JsonObject | undefined)?.["ready"] === true);
+    const chart = (c.mirror["charts"] as JsonObject)["c1"] as JsonObject;
+    expect((chart["state"] as JsonObject)["chart_id"]).toBe("c1");
+    const series = ((c.mirror["klines"] as JsonObject)["SHFE.cu2601"] as JsonObject)["60000000000"] as JsonObject;
+    expect(series["last_id"]).toBe(0);
+    expect(chart).toMatchObject({ left_id: 0, right_id: 0, more_data: false });
+    expect((series["data"] as JsonObject)["0"]).toMatchObject({ open: 75_000, high: 75_000, low: 75_000, close: 75_000, volume: 1 });
+
+    // A new trade moves the quote and the bar: the subscriber gets the change.
+    const a = await login("u1", "secret-1");
+    const b = await login("u2", "secret-2");
+    b.send(order("u2", "s-2", "SELL", "OPEN", 3, 75_010));
+    a.send(order("u1", "b-2", "BUY", "OPEN", 3, 75_010));
+    await c.until("the quote update", () => (quotes()["SHFE.cu2601"] as JsonObject)["volume"] === 4);
+    expect((quotes()["SHFE.cu2601"] as JsonObject)["last_price"]).toBe(75_010);
+    await c.until("the bar update", () => {
+      const s = ((c.mirror["klines"] as JsonObject)["SHFE.cu2601"] as JsonObject)["60000000000"] as JsonObject;
+      const bars = s["data"] as JsonObject;
+      return Object.values(bars).reduce((n: number, x) => n + ((x as JsonObject)["volume"] as number), 0) === 4;
+    });
+    for (const x of [a, b, c]) x.close();
+  });
+
+  test("GET /health and /metrics answer beside the WebSocket endpoints", async () => {
+    const h = await fetch(`${url.replace("ws", "http")}/health`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toMatchObject({ status: "running" });
+    const m = await (await fetch(`${url.replace("ws", "http")}/metrics`)).text();
+    expect(m).toMatch(/^venue_gateway_connections \d+$/m);
+    expect(m).toMatch(/venue_gateway_logins_total\{result="ok"\} [1-9]/);
+  });
+});
