@@ -6,14 +6,19 @@
 import { parseArgs } from "node:util";
 import { InputError, replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
+import { nodeStartCommand } from "./node_start.ts";
 import { inspectSst, inspectWal, verifyDir } from "./inspect.ts";
 import { accountCommand, instrumentCommand, userCommand } from "./catalog_cmd.ts";
 
 const USAGE = `usage: venue <command> [options]
 
 commands:
-  start [--commands N] [--seed S]
-                             run the node with embedded defaults (for now: the engine on a demo order flow)
+  start [--data DIR] [--host H] [--port P]
+                             run the node: journal, event store and the DIFF gateway (default ./data,
+                             ws://127.0.0.1:7788/md and /trade); the first start seeds demo users and
+                             instruments and prints them; Ctrl-C stops it gracefully
+  demo [--commands N] [--seed S]
+                             the matching engine alone on a generated order flow: books, trades, accounts, throughput
   replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
   inspect wal FILE [--records N]
                              print a journal segment: header, records (first N, default 20), how it ends
@@ -88,6 +93,10 @@ async function dispatch(argv: string[]): Promise<number> {
     case "instrument":
       return instrumentCommand(rest);
     case "start": {
+      const { values } = parseArgs({ args: rest, options: { data: { type: "string" }, host: { type: "string" }, port: { type: "string" } } });
+      return nodeStartCommand({ data: values.data, host: values.host, port: values.port });
+    }
+    case "demo": {
       const { values } = parseArgs({ args: rest, options: { commands: { type: "string" }, seed: { type: "string" } } });
       return startCommand({ commands: values.commands, seed: values.seed });
     }

@@ -1,6 +1,5 @@
 /**
- * `venue start`: until the whole node exists (journal, bus, gateway), this runs the matching
- * engine on a built-in demo order flow and prints what happened: each instrument's book,
+ * `venue demo`: the matching engine alone on a built-in demo order flow and prints what happened: each instrument's book,
  * trade statistics, a sample of trades, a few margin accounts and positions, and the
  * throughput. The demo instruments are money instruments (margin and commission), every
  * demo account is funded, and every instrument is marked to market every 50,000 commands.
@@ -54,14 +53,14 @@ export function startCommand(options: StartOptions, out: NodeJS.WritableStream =
     seed = parseIntOption("seed", options.seed, 1, 0, 0xffffffff);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`venue start: ${err.message}\n`);
+      process.stderr.write(`venue demo: ${err.message}\n`);
       return 2;
     }
     throw err;
   }
   const say = (line = ""): void => { out.write(line + "\n"); };
   say("Venue: the matching engine on a demo order flow");
-  say("(the journal, ring bus and DIFF gateway that make this a node are not built yet; see README.md)");
+  say("(the engine alone, no journal or gateway: `venue start` runs the node)");
   say();
   say(`generating ${fmt(commands)} commands over ${INSTRUMENTS} instruments, seed ${seed} ...`);
   const flow = generateFlow({ seed, commands, instruments: INSTRUMENTS });

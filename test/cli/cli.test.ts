@@ -17,18 +17,21 @@ function venue(...args: string[]): { status: number | null; stdout: string; stde
 }
 
 describe("venue", () => {
-  it("start runs the engine on the demo flow and prints books, trades and throughput", () => {
-    const r = venue("start", "--commands", "5000", "--seed", "3");
+  it("demo runs the engine on the demo flow and prints books, trades and throughput", () => {
+    const r = venue("demo", "--commands", "5000", "--seed", "3");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/applied 5,000 commands in [\d.]+ s: [\d.]+M commands\/s/);
     expect(r.stdout).toMatch(/X\.AAPL: [\d,]+ trades/);
     expect(r.stdout).toMatch(/first trades:\n {2}seq \d+/);
   });
 
-  it("start rejects bad options with a clear message and exit code 2", () => {
-    const bad = venue("start", "--commands", "lots");
+  it("demo and start reject bad options with a clear message and exit code 2", () => {
+    const bad = venue("demo", "--commands", "lots");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("--commands must be an integer");
+    const port = venue("start", "--port", "http");
+    expect(port.status).toBe(2);
+    expect(port.stderr).toContain("--port must be an integer");
     const unknown = venue("start", "--colour", "red");
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("--colour");
