@@ -106,8 +106,8 @@ export class Catalog {
   async addUser(name: string, roles: readonly Role[], passwordRecord: string): Promise<User> {
     this.live();
     checkUserName(name);
-    const user: User = { name, roles: canonicalRoles(roles), password: passwordRecord, createdNs: this.nowNs(), disabled: false, version: 1 };
     checkPasswordRecord(passwordRecord);
+    const user: User = { name, roles: Object.freeze(canonicalRoles(roles)), password: passwordRecord, createdNs: this.nowNs(), disabled: false, version: 1 };
     return this.write(() => {
       this.insertUser(user);
       return Object.freeze(user);
