@@ -98,6 +98,10 @@ export class Gateway {
   readonly sessions = new Set<Session>();
   private readonly byAccount = new Map<string, Set<Session>>();
   private readonly bySymbol = new Map<string, Set<Session>>();
+  /** Sessions with a chart on a series ("<symbol> <duration>"). */
+  private readonly bySeries = new Map<string, Set<Session>>();
+  /** Orders of an account sent to the engine and not yet accepted or rejected (a duplicate id is refused at once). */
+  private readonly inFlight = new Map<string, Set<string>>();
   private readonly touched = new Set<Session>();
   private readonly accountBuckets = new Map<string, TokenBucket>();
   /** Engine instrument index -> instrument, and symbol -> index. */
@@ -169,7 +173,7 @@ export class Gateway {
 
   /** A k-line or tick series changed: charts on it get the patch (`klines...` or `ticks...`, plus their own ids). */
   seriesChanged(symbol: string, duration: number, top: JsonObject, lastId: number): void {
-    for (const s of this.sessions) {
+    for (const s of this.bySeries.get(`${symbol} ${duration}`) ?? []) {
       for (const c of s.charts.values()) {
         if (c.symbol !== symbol || c.duration !== duration) continue;
         const patch = obj();
@@ -240,6 +244,7 @@ export class Gateway {
     this.stats.connections = this.sessions.size;
     if (s.account !== undefined) this.byAccount.get(s.account)?.delete(s);
     for (const sym of s.quotes) this.bySymbol.get(sym)?.delete(s);
+    for (const c of s.charts.values()) this.bySeries.get(`${c.symbol} ${c.duration}`)?.delete(s);
     this.touched.delete(s);
   }
 
@@ -336,7 +341,7 @@ export class Gateway {
     const charts = obj();
     patch["charts"] = charts;
     if (list === "" || width === 0) {
-      if (s.charts.delete(id)) charts[id] = null;
+      if (this.dropChart(s, id)) charts[id] = null;
       patch["mdhis_more_data"] = false;
       s.push(patch);
       this.touched.add(s);
@@ -355,7 +360,12 @@ export class Gateway {
     }
     const opened = this.indexOf.has(symbol) ? this.market.chart(symbol, duration, width) : undefined;
     const chart = { id, symbol, duration, viewWidth: width, state, leftId: opened?.leftId ?? -1, rightId: opened?.rightId ?? -1 };
+    this.dropChart(s, id);
     s.charts.set(id, chart);
+    const key = `${symbol} ${duration}`;
+    let watching = this.bySeries.get(key);
+    if (watching === undefined) this.bySeries.set(key, (watching = new Set()));
+    watching.add(s);
     const c = obj();
     c["state"] = state;
     c["left_id"] = chart.leftId;
@@ -368,6 +378,16 @@ export class Gateway {
     s.push(patch);
     this.touched.add(s);
     this.flush();
+  }
+
+  /** Removes a session's chart and, if no other chart of it shows that series, its place in the series index. */
+  private dropChart(s: Session, id: string): boolean {
+    const c = s.charts.get(id);
+    if (c === undefined) return false;
+    s.charts.delete(id);
+    for (const o of s.charts.values()) if (o.symbol === c.symbol && o.duration === c.duration) return true;
+    this.bySeries.get(`${c.symbol} ${c.duration}`)?.delete(s);
+    return true;
   }
 
   private async login(s: Session, m: Record<string, unknown>): Promise<void> {
@@ -449,7 +469,7 @@ export class Gateway {
     if (typeof orderId !== "string" || utf8Length(orderId) > MAX_ORDER_ID_BYTES || !ID_PATTERN.test(orderId) || orderId.startsWith("_")) {
       return this.refuse(s, `order_id must be 1 to ${MAX_ORDER_ID_BYTES} bytes without =#|;/ or spaces, not starting with _`, 1004);
     }
-    if (this.trade.hasOrder(account, orderId) || s.inFlight.has(orderId) || this.inFlightAnywhere(account, orderId)) {
+    if (this.trade.hasOrder(account, orderId) || this.inFlight.get(account)?.has(orderId) === true) {
       return this.refuse(s, `order ${orderId}: duplicate order_id`, 407);
     }
     if (!this.orderBucket(account).take(this.clock.nowMs())) {
@@ -508,20 +528,20 @@ export class Gateway {
     else if (tc === "GFD") tif = orderType === OrderType.market ? Tif.ioc : Tif.gfd;
     else if (tc === "GTC") tif = orderType === OrderType.market ? Tif.ioc : Tif.gtc;
     else return refuse(`time_condition ${String(tc).slice(0, 16)} is not supported (IOC, GFD or GTC)`, 1006);
-    s.inFlight.add(orderId);
+    let sent = this.inFlight.get(account);
+    if (sent === undefined) this.inFlight.set(account, (sent = new Set()));
+    sent.add(orderId);
     this.sink.newOrder({ instrument: index, account, orderId, side, orderType, tif, offset, price, qty: vol });
     this.sink.flush();
     this.stats.ordersSent++;
   }
 
-  private inFlightAnywhere(account: string, orderId: string): boolean {
-    for (const o of this.byAccount.get(account) ?? []) if (o.inFlight.has(orderId)) return true;
-    return false;
-  }
-
   /** Called for accepted/rejected events: the order is no longer in flight. */
   settled(account: string, orderId: string): void {
-    for (const s of this.byAccount.get(account) ?? []) s.inFlight.delete(orderId);
+    const sent = this.inFlight.get(account);
+    if (sent === undefined) return;
+    sent.delete(orderId);
+    if (sent.size === 0) this.inFlight.delete(account);
   }
 
   private cancelOrder(s: Session, m: Record<string, unknown>): void {

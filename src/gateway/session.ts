@@ -74,8 +74,6 @@ export class Session {
   insList = "";
   readonly quotes = new Set<string>();
   readonly charts = new Map<string, Chart>();
-  /** Orders sent to the engine and not yet accepted or rejected (duplicate ids are refused at once). */
-  readonly inFlight = new Set<string>();
   readonly messages: TokenBucket;
   lastMessageAt: number;
   closed = false;
