@@ -15,7 +15,7 @@
  * per command the heap does not grow and no GC runs.
  */
 
-import { PerformanceObserver, constants } from "node:perf_hooks";
+import { measureAllocation } from "../alloc_meter.ts";
 import { Engine, DEFAULT_ENGINE_CONFIG } from "../../src/engine/engine.ts";
 import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../../src/sim/order_flow.ts";
 import { Buf, NO_INSTRUMENT } from "../../src/schema/layout.ts";
@@ -26,8 +26,6 @@ const withAccounts = process.argv[3] === "accounts";
 const MARK_EVERY = 10_000;
 const warmup = 200_000;
 const seed = Number(process.env["VENUE_SEED"] ?? 7);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) throw new Error("run with --expose-gc");
 
 const instruments = withAccounts ? 4 : 2;
 const flow = generateFlow({ seed, commands: warmup + measured, instruments, accounts: 1000 });
@@ -50,25 +48,5 @@ function run(from: number, to: number): void {
 }
 
 run(0, warmup);
-gc();
-gc();
-
-let minor = 0;
-let major = 0;
-const observer = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
-    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
-    else major++;
-  }
-});
-observer.observe({ entryTypes: ["gc"] });
-
-const before = process.memoryUsage().heapUsed;
-run(warmup, warmup + measured);
-const after = process.memoryUsage().heapUsed;
-
-setTimeout(() => {
-  observer.disconnect();
-  process.stdout.write(JSON.stringify({ seed, accounts: withAccounts, warmup, measured, heapGrowthBytes: after - before, minorGcs: minor, majorGcs: major, liveOrders: engine.orders.live }) + "\n");
-}, 50);
+const m = await measureAllocation(() => run(warmup, warmup + measured));
+process.stdout.write(JSON.stringify({ seed, accounts: withAccounts, warmup, measured, heapGrowthBytes: m.heapGrowthBytes, minorGcs: m.minorGcs, majorGcs: m.majorGcs, liveOrders: engine.orders.live }) + "\n");
