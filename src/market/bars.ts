@@ -37,7 +37,7 @@
 import { assert } from "../stdx/assert.ts";
 import type { Book } from "./book.ts";
 import { BAR_DURATION_MAX_NS, CHINA_UTC_OFFSET_SECONDS, NS_PER_SECOND, SECONDS_PER_DAY, TICK_LEVELS } from "./limits.ts";
-import { nsNumber, secondsToNs } from "./time.ts";
+import { nsBigint, nsNumber, secondsToNs } from "./time.ts";
 import type { InstrumentUnits } from "./units.ts";
 import type { DiffPrice } from "./quotes.ts";
 
@@ -121,6 +121,12 @@ export class BarSeries {
   version = 0;
   tradingDayStartId = -1;
   tradingDayEndId = -1;
+  /**
+   * Set by `rebuild` when it left out a period whose earlier trades are lost: until the
+   * series has a bar, trades in periods starting at or before this are not counted, so
+   * that no bar is ever short of trades.
+   */
+  private incompleteThrough = Number.NEGATIVE_INFINITY;
 
   constructor(readonly durationNs: number, capacity: number) {
     assert(validDurationNs(durationNs), `bar duration must be a positive whole number of seconds up to ${BAR_DURATION_MAX_NS} ns, not ${durationNs}`);
@@ -153,7 +159,9 @@ export class BarSeries {
 
   /** Counts a trade at `seconds` (trading day starting at `tradingDayStartSeconds`). */
   trade(seconds: number, tradingDayStartSeconds: number, price: number, qty: number): void {
-    this.absorb(this.periodStart(seconds, tradingDayStartSeconds), price, price, price, price, qty);
+    const start = this.periodStart(seconds, tradingDayStartSeconds);
+    if (start <= this.incompleteThrough && this.ring.count === 0) return;
+    this.absorb(start, price, price, price, price, qty);
     if (this.tradingDayStartId < 0) this.tradingDayStartId = this.ring.lastId;
     this.tradingDayEndId = this.ring.lastId;
   }
@@ -206,7 +214,8 @@ export class BarSeries {
    * multiple of this duration, and whole days only from whole days (so that every period
    * of the new series is a union of this series' periods). If this series has dropped
    * bars, the new series' first period is left out unless it starts exactly at this
-   * series' oldest kept bar: it could be missing trades.
+   * series' oldest kept bar: it could be missing trades. If that period is still the
+   * current one, its later trades are not counted either (see `incompleteThrough`).
    */
   rebuild(durationNs: number, capacity: number): BarSeries {
     const out = new BarSeries(durationNs, capacity);
@@ -216,7 +225,10 @@ export class BarSeries {
     if (from > 0 && ring.count > 0) {
       const s0 = this.start[ring.slotOf(from)]!;
       const p0 = out.periodStart(s0, s0);
-      if (p0 !== s0) while (from <= ring.lastId && out.periodStart(this.start[ring.slotOf(from)]!, this.start[ring.slotOf(from)]!) === p0) from++;
+      if (p0 !== s0) {
+        while (from <= ring.lastId && out.periodStart(this.start[ring.slotOf(from)]!, this.start[ring.slotOf(from)]!) === p0) from++;
+        out.incompleteThrough = p0;
+      }
     }
     for (let id = from; id <= ring.lastId; id++) {
       const s = ring.slotOf(id);
@@ -390,5 +402,5 @@ export function diffTick(ticks: TickSeries, id: number, units: InstrumentUnits):
 /** A tick's exact time, ns since the epoch. */
 export function tickTimeNs(ticks: TickSeries, id: number): bigint {
   assert(ticks.has(id), `tick ${id} is not kept`);
-  return BigInt(ticks.field(id, T_SECONDS)) * BigInt(NS_PER_SECOND) + BigInt(ticks.field(id, T_NANOS));
+  return nsBigint(ticks.field(id, T_SECONDS), ticks.field(id, T_NANOS));
 }

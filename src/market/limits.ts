@@ -6,7 +6,7 @@
 
 /** Bars kept per (instrument, duration) series by default. DIFF charts ask for at most 10,000. */
 export const BARS_PER_SERIES_DEFAULT = 10_000;
-/** Hard bound on bars kept per series (8 float64 fields per bar: 64 MB per series at the bound). */
+/** Hard bound on bars kept per series (six float64 per bar: 48 MB per series at the bound). */
 export const BARS_PER_SERIES_MAX = 1_000_000;
 /** Ticks kept per instrument by default. */
 export const TICKS_PER_INSTRUMENT_DEFAULT = 10_000;

@@ -97,6 +97,12 @@ export type TickInfo = { last_id: number; first_id: number; version: number };
 export type BarRange = { fromId: number; bars: DiffBar[] };
 export type TickRange = { fromId: number; ticks: DiffTick[] };
 
+/** An instrument to seed: InstrumentParams, with the state as the engine stores it (a TradingState code). */
+export type SeedParams = Omit<InstrumentParams, "state"> & { state?: number };
+
+/** The day's statistics, engine units: see DailyStats. */
+export type StatsView = Pick<DailyStats, "open" | "high" | "low" | "last" | "volume" | "amountRaw" | "preClose" | "preSettlement">;
+
 /** Counts of what the model has read, for health reporting. */
 export interface MarketCounters {
   events: number;
@@ -313,7 +319,7 @@ export class MarketData implements L2Source {
    * `timestampNs`: as of when, for the quote's datetime (without it the quote's datetime
    * stays "" until the instrument's first event).
    */
-  seedInstrument(index: number, params: InstrumentParams, timestampNs?: bigint): void {
+  seedInstrument(index: number, params: SeedParams, timestampNs?: bigint): void {
     const spec: InstrumentSpec = {
       symbol: params.symbol, tickSize: params.tickSize, lotSize: params.lotSize, minQty: params.minQty, maxQty: params.maxQty,
       priceLow: params.priceLow, priceHigh: params.priceHigh, state: params.state ?? TradingState.open, currency: params.currency ?? 0,
@@ -421,9 +427,14 @@ export class MarketData implements L2Source {
     return this.bySymbol.get(symbol)?.book.side(side).levels(maxLevels);
   }
 
-  /** The day's statistics in engine units (read only). */
-  stats(symbol: string): Readonly<DailyStats> | undefined {
-    return this.bySymbol.get(symbol)?.stats;
+  /** The day's statistics in engine units (a copy; NaN where not known yet). */
+  stats(symbol: string): StatsView | undefined {
+    const s = this.bySymbol.get(symbol)?.stats;
+    if (s === undefined) return undefined;
+    return {
+      open: s.open, high: s.high, low: s.low, last: s.last, volume: s.volume, amountRaw: s.amountRaw,
+      preClose: s.preClose, preSettlement: s.preSettlement,
+    };
   }
 
   /** Changes whenever anything in the instrument's quote does; -1 for an unknown symbol. */

@@ -147,7 +147,7 @@ function copyTradingTime(t: TradingTime): DiffQuote["trading_time"] {
   return { day: t.day.map(([a, b]) => [a, b]), night: t.night.map(([a, b]) => [a, b]) };
 }
 
-/** Builds a whole quote with `levels` book levels per side. Allocates: once per quote version. */
+/** Builds a whole quote with `levels` book levels per side, frozen. Allocates: once per quote version. */
 export function buildQuote(s: QuoteSource, levels: number): DiffQuote {
   const { spec, units, stats } = s;
   const info = units.info;
@@ -193,7 +193,12 @@ export function buildQuote(s: QuoteSource, levels: number): DiffQuote {
   };
   writeLevels(q, "ask", s.book.asks, levels, units);
   writeLevels(q, "bid", s.book.bids, levels, units);
-  return q;
+  // Readers may keep a quote as their mirror: frozen, so a reader that patches it in
+  // place fails at once instead of changing what the model hands out next.
+  Object.freeze(q.trading_time.day);
+  Object.freeze(q.trading_time.night);
+  Object.freeze(q.trading_time);
+  return Object.freeze(q);
 }
 
 function writeLevels(q: DiffQuote, name: "ask" | "bid", side: BookSide, levels: number, units: InstrumentUnits): void {

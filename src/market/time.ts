@@ -13,8 +13,8 @@
  */
 
 import { assert } from "../stdx/assert.ts";
-import { CHINA_UTC_OFFSET_SECONDS, NS_PER_SECOND, SECONDS_PER_DAY } from "./limits.ts";
-import { H_TIMESTAMP, TWO_32 } from "../schema/layout.ts";
+import { CHINA_UTC_OFFSET_SECONDS, NS_PER_SECOND } from "./limits.ts";
+import { H_TIMESTAMP } from "../schema/layout.ts";
 
 /** A timestamp split into whole seconds and the ns within the second. Reused, never shared. */
 export class SplitTime {
@@ -69,11 +69,6 @@ export function secondsToNs(seconds: number): number {
   return seconds * NS_PER_SECOND;
 }
 
-/** For tests: the halves of a u64. */
-export function halvesOf(ns: bigint): [hi: number, lo: number] {
-  return [Number(ns >> 32n), Number(ns & 0xffffffffn)];
-}
-
 const pad2 = (n: number): string => (n < 10 ? "0" : "") + n;
 
 /** `"YYYY-MM-DD HH:MM:SS.ffffff"` in China time (UTC+8), DIFF's quote datetime. Microseconds are truncated. */
@@ -106,11 +101,3 @@ export function tradingDayStartSeconds(day: string): number {
   const utcMidnight = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / 1000;
   return utcMidnight - CHINA_UTC_OFFSET_SECONDS;
 }
-
-/** The ns u64 of a whole-second instant, as halves (for comparisons against record timestamps). */
-export function secondsHalves(seconds: number): [hi: number, lo: number] {
-  const hi = Math.floor((seconds * NS_PER_SECOND) / TWO_32);
-  return [hi, seconds * NS_PER_SECOND - hi * TWO_32];
-}
-
-export { SECONDS_PER_DAY };

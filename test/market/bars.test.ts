@@ -209,6 +209,18 @@ describe("series opened later", () => {
     expect([r3.lastId, r3.startSeconds(0) - t0, r3.open(0), r3.volume(0)]).toEqual([0, 180, 4, 2]);
   });
 
+  it("does not count later trades in a left-out period that is still current", () => {
+    const s = new BarSeries(60e9, 2);
+    const t0 = 1_730_772_000; // a multiple of 300 s
+    for (const dt of [0, 60, 120]) s.trade(t0 + dt, 0, 100, 1);
+    const r = s.rebuild(300e9, 10); // [t0, t0+300) lost the trade at t0: left out
+    expect(r.lastId).toBe(-1);
+    r.trade(t0 + 200, 0, 101, 1);
+    expect(r.lastId).toBe(-1);
+    r.trade(t0 + 300, 0, 102, 1);
+    expect([r.lastId, r.startSeconds(0) - t0, r.open(0), r.volume(0)]).toEqual([0, 300, 102, 1]);
+  });
+
   it("refuses what it cannot open", () => {
     const { v } = venue({ seriesPerInstrument: 8 });
     expect(v.market.openSeries(S, 1.5e9)).toBe(false);
