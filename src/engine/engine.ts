@@ -84,6 +84,8 @@ export class Engine {
   accountCount = 0;
   nextOrderNo = 1;
   nextTradeNo = 1;
+  /** The first seq of the current trading day (1, or the seq after the last day's end). */
+  dayFromSeq = 1;
 
   private readonly cmd = new CommandView(Buf.alloc(8));
 
@@ -718,8 +720,13 @@ export class Engine {
     if (instr === NO_INSTRUMENT) this.startDayIds();
   }
 
-  /** Starts a trading day's ids: forgets the ids of finished orders; live orders keep theirs. */
+  /**
+   * Ends the trading day: forgets the ids of finished orders (live orders keep theirs),
+   * notes the seq the next day starts at and emits `dayEnded`.
+   */
   private startDayIds(): void {
+    this.dayFromSeq = this.out.seq + 1;
+    this.out.dayEnded();
     const orders = this.orders;
     this.orderIds.retain((v) => v !== FINISHED, (v, e) => { orders.setIdEntry(v, e); });
   }

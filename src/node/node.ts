@@ -15,8 +15,8 @@ import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { mkdirSync } from "node:fs";
 import { listSegments, recoverJournal, type Recovery } from "../wal/recover.ts";
-import { listSnapshots, readNewestSnapshot } from "../wal/snapshot_file.ts";
-import { captureState, restoreState } from "../engine/state.ts";
+import { listSnapshots, readNewestSnapshot, type LoadedSnapshot } from "../wal/snapshot_file.ts";
+import { StateShapeError, captureState, restoreState } from "../engine/state.ts";
 import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
 import type { JournalWorkerData } from "../wal/journal_worker.ts";
 import { Engine } from "../engine/engine.ts";
@@ -187,10 +187,21 @@ export class VenueNode {
       }
       const segments = listSegments(dir);
       const journalFrom = segments.length > 0 ? segmentFirstSeq(segments[0]!) : 1;
-      let snap = readNewestSnapshot(this.snapshotDir, this.log, store === undefined ? undefined : store.replayFrom - 1);
+      // A snapshot restores into this engine exactly or not at all: one taken by a build whose
+      // engine state differs is passed over (tried on a scratch engine first).
+      const usable = (s: LoadedSnapshot): string | undefined => {
+        try {
+          restoreState(new Engine(engine.config), s.state);
+          return undefined;
+        } catch (err) {
+          if (err instanceof StateShapeError) return `it does not fit this build's engine state (${err.message})`;
+          throw err;
+        }
+      };
+      let snap = readNewestSnapshot(this.snapshotDir, this.log, store === undefined ? undefined : store.replayFrom - 1, usable);
       if (store !== undefined && (snap?.seq ?? 0) + 1 < journalFrom) {
         this.log(`event store: it lacks the events from seq ${store.replayFrom}, and the journal no longer holds them (it starts at ${journalFrom}); its history will have a gap`);
-        snap = readNewestSnapshot(this.snapshotDir, this.log);
+        snap = readNewestSnapshot(this.snapshotDir, this.log, undefined, usable);
       }
       const from = snap?.seq ?? 0;
       const out = engine.out;

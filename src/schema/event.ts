@@ -33,6 +33,7 @@
  *                  40 i64 balance · 48 i64 margin
  *   transfer    1  24 u8 direction (1 deposit, 2 withdraw) · 25 currency · 28 u32 account 48+id
  *                  32 i64 amount · 40 u8 accountLen · 48 account bytes
+ *   dayEnded    1  header instrument 0xFFFFFFFF · 24 zero[8]                            32
  *
  * Money is in integer minor units of the currency; a risk ratio is margin / balance in
  * basis points (0 when balance is 0 or less and there is no margin; RISK_RATIO_MAX when
@@ -67,6 +68,7 @@ export const EventKind = {
   position: 9,
   riskBreach: 10,
   transfer: 11,
+  dayEnded: 12,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -165,6 +167,7 @@ const L2_SIZE = 48;
 
 const E_STATE = 24;
 const TRADING_STATE_SIZE = 32;
+const DAY_ENDED_SIZE = 32;
 
 /**
  * Flyweight reader over one event record. Reads in place; allocates nothing except in
@@ -311,6 +314,11 @@ export class EventBuffer {
   clear(): void {
     this.length = 0;
     this.count = 0;
+  }
+
+  /** The seq of the command being read (from `begin`). */
+  get seq(): number {
+    return this.seqHi * 4294967296 + this.seqLo;
   }
 
   /** Takes seq and timestamp from the command record at `offset` of `dv`. */
@@ -460,6 +468,13 @@ export class EventBuffer {
   tradingState(instrument: number, state: number): void {
     const o = this.claim(EventKind.tradingState, TRADING_STATE_SIZE, instrument);
     this.buf.dv.setUint32(o + E_STATE, state, true);
+    this.buf.dv.setUint32(o + 28, 0, true);
+  }
+
+  /** The trading day ended with this command: orders finished before it are the previous day's. */
+  dayEnded(): void {
+    const o = this.claim(EventKind.dayEnded, DAY_ENDED_SIZE, NO_ACCOUNT);
+    this.buf.dv.setUint32(o + 24, 0, true);
     this.buf.dv.setUint32(o + 28, 0, true);
   }
 

@@ -261,6 +261,8 @@ export class EventRenderer {
         this.accounts[e.moneyAccount] = account;
         return { account, currency: currencyText(e.currency), direction: e.direction === 1 ? "deposit" : "withdraw", amount: e.amount };
       }
+      case EventKind.dayEnded:
+        return {};
       case EventKind.riskBreach:
         return {
           account: this.account(e.moneyAccount), currency: currencyText(e.currency), action: snake(nameOf(RiskAction, e.riskAction)),

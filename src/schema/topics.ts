@@ -4,7 +4,7 @@
  *
  *   trades    trade
  *   accounts  accepted, rejected, updated, trade (each side's commission and close
- *             profit), account, position, riskBreach, transfer
+ *             profit), account, position, riskBreach, transfer, dayEnded
  *   l2        l2, tradingState, instrument
  */
 
@@ -19,7 +19,7 @@ export const TopicBit = { trades: 1, accounts: 2, l2: 4 } as const;
 export const TOPICS_OF_KIND: Uint8Array = (() => {
   const t = new Uint8Array(256);
   t[EventKind.trade] = TopicBit.trades | TopicBit.accounts;
-  for (const k of [EventKind.accepted, EventKind.rejected, EventKind.updated, EventKind.account, EventKind.position, EventKind.riskBreach, EventKind.transfer]) t[k] = TopicBit.accounts;
+  for (const k of [EventKind.accepted, EventKind.rejected, EventKind.updated, EventKind.account, EventKind.position, EventKind.riskBreach, EventKind.transfer, EventKind.dayEnded]) t[k] = TopicBit.accounts;
   for (const k of [EventKind.l2, EventKind.tradingState, EventKind.instrument]) t[k] = TopicBit.l2;
   return t;
 })();

@@ -110,9 +110,10 @@ export function listSnapshots(dir: string): string[] {
 
 /**
  * The newest snapshot that checks (of a seq at most `atMost`), or undefined; bad ones are
- * logged and passed over, temp files removed.
+ * logged and passed over, temp files removed. `usable` may refuse a sound file as well (a
+ * snapshot of an engine whose state has other fields: another build), with the reason.
  */
-export function readNewestSnapshot(dir: string, log: (line: string) => void = () => {}, atMost = Number.MAX_SAFE_INTEGER): LoadedSnapshot | undefined {
+export function readNewestSnapshot(dir: string, log: (line: string) => void = () => {}, atMost = Number.MAX_SAFE_INTEGER, usable: (s: LoadedSnapshot) => string | undefined = () => undefined): LoadedSnapshot | undefined {
   for (const n of readdirSync(dir)) {
     if (n.startsWith("snapshot-") && n.endsWith(".tmp")) {
       unlinkSync(join(dir, n));
@@ -122,8 +123,9 @@ export function readNewestSnapshot(dir: string, log: (line: string) => void = ()
   for (const name of listSnapshots(dir)) {
     if (snapshotSeq(name) > atMost) continue;
     const r = readSnapshot(dir, name);
-    if (typeof r !== "string") return r;
-    log(`snapshots: passed over ${name}: ${r}`);
+    const why = typeof r === "string" ? r : usable(r);
+    if (why === undefined) return r as LoadedSnapshot;
+    log(`snapshots: passed over ${name}: ${why}`);
   }
   return undefined;
 }

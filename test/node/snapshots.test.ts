@@ -15,7 +15,7 @@ import { VenueNode } from "../../src/node/node.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 import { listSegments } from "../../src/wal/recover.ts";
 import { storeReplayFrom } from "../../src/store/event_store.ts";
-import { listSnapshots, pruneAfterSnapshot } from "../../src/wal/snapshot_file.ts";
+import { listSnapshots, pruneAfterSnapshot, readSnapshot, writeSnapshot } from "../../src/wal/snapshot_file.ts";
 import { snapshotName } from "../../src/schema/snapshot.ts";
 import { segmentName } from "../../src/schema/wal.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
@@ -82,6 +82,22 @@ describe("snapshots", () => {
     expect(logs.join("\n")).toMatch(/restored snapshot-/);
     const full = fullReplay(join(data, "journal"));
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
+  });
+
+  it("passes over a sound snapshot whose engine state does not fit this build (logged), and rebuilds the same engine from the journal", () => {
+    const dir = join(data, "snapshots");
+    const newest = readSnapshot(dir, listSnapshots(dir).find((n) => !n.startsWith("snapshot-0000999"))!);
+    if (typeof newest === "string") throw new Error(newest);
+    // The same state with one engine field more, as a later build would write it.
+    const shape = newest.state.shape as { o: Record<string, unknown>; c: string };
+    const foreign = { shape: { ...shape, o: { ...shape.o, fieldOfAnotherBuild: 1 } }, blobs: newest.state.blobs } as typeof newest.state;
+    const name = writeSnapshot(dir, newest.seq + 1, foreign, 0n);
+    const logs: string[] = [];
+    const again = new VenueNode({ dataDir: data, drivers: 1, eventStore: false, log: (l) => logs.push(l) });
+    expect(logs.join("\n")).toMatch(new RegExp(`passed over ${name}: it does not fit this build's engine state .*fieldOfAnotherBuild`));
+    expect(logs.join("\n")).toMatch(/restored snapshot-/);
+    expect(fingerprint(again.engine)).toBe(fingerprint(fullReplay(join(data, "journal"))));
+    rmSync(join(dir, name));
   });
 
   it("with pruneJournal, deletes segments below the oldest kept snapshot (and the event store's replay point), and a restart still rebuilds the same engine", async () => {

@@ -94,6 +94,7 @@ function eventSamples(): Array<[string, string]> {
   });
   add("riskBreach", () => ev.riskBreach(currencyCode("CNY"), 9, RiskAction.liquidation, 10_500, 95_000, 99_750));
   add("transfer", () => ev.transfer(1, currencyCode("CNY"), 9, 1_000_000, cmd.u8, v.accountOffset, v.accountLen));
+  add("dayEnded", () => ev.dayEnded());
   void size;
   return out;
 }
