@@ -131,12 +131,27 @@ export class Gateway {
     this.indexOf.set(symbol, index);
   }
 
-  /** The engine's state at start: account ids, then account and position events, then resting orders. */
-  seed(accountNames: readonly string[], stateEvents: Iterable<EventView>, orders: readonly LiveOrder[]): void {
+  /**
+   * The engine's state at start: account ids, resting orders, the day's order, trade and
+   * transfer events so far (`dayEvents`, in seq order; without them the trees hold only
+   * what is alive), then every account and position as events.
+   */
+  seed(accountNames: readonly string[], stateEvents: Iterable<EventView>, orders: readonly LiveOrder[], dayEvents?: (visit: (e: EventView) => void) => void): void {
     accountNames.forEach((n, i) => this.trade.nameAccount(i, n));
+    for (const o of orders) this.trade.seedOrder(o);
+    // The day so far (orders, trades and transfers from the event store), one command at a
+    // time; the accounts and positions come from the state events after it.
+    let seq = -1;
+    dayEvents?.((e) => {
+      if (e.seq !== seq) {
+        if (seq >= 0) this.trade.endCommand();
+        seq = e.seq;
+      }
+      this.trade.onEvent(e);
+    });
+    this.trade.endCommand();
     for (const e of stateEvents) this.trade.onEvent(e);
     this.trade.endCommand();
-    for (const o of orders) this.trade.seedOrder(o);
   }
 
   // -----------------------------------------------------------------------------------

@@ -38,10 +38,10 @@ export class GatewayMarket implements MarketFeed {
     this.data = new MarketData(lookup);
   }
 
-  /** The instrument at `index` as the engine defines it at start. */
-  seedInstrument(index: number, params: InstrumentParams): void {
+  /** The instrument at `index` as the engine defines it at start (`timestampNs`: now, for the quote's datetime). */
+  seedInstrument(index: number, params: InstrumentParams, timestampNs?: bigint): void {
     this.symbols[index] = params.symbol;
-    this.data.seedInstrument(index, params);
+    this.data.seedInstrument(index, params, timestampNs);
     this.touched.add(params.symbol);
   }
 

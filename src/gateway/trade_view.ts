@@ -18,6 +18,7 @@ import { CommandKind } from "../schema/command.ts";
 import { Offset, OrderStatus, OrderType, Reason, Side, Tif, currencyText, nameOf } from "../schema/codes.ts";
 import { diffMoney, diffPrice, type InstrumentInfo } from "../catalog/instrument.ts";
 import { applyPatch, obj, type Json, type JsonObject } from "./patch.ts";
+import { nextWeekday } from "../market/time.ts";
 
 export interface Notify {
   level: "INFO" | "WARNING" | "ERROR";
@@ -125,6 +126,8 @@ export class TradeView {
   private readonly maxTrades: number;
   private seqno = 0;
   tradingDay: string;
+  /** The command being read ends the trading day. */
+  private dayEnding = false;
   // The command being read: per account, its patch and notifies.
   private readonly open = new Map<string, AccountChange>();
 
@@ -211,6 +214,13 @@ export class TradeView {
       case EventKind.account: return this.account(e);
       case EventKind.position: return this.position(e);
       case EventKind.transfer: return this.transfer(e);
+      case EventKind.dayEnded: {
+        // Every account's tree rolls at the end of this command (endCommand).
+        this.dayEnding = true;
+        this.tradingDay = nextWeekday(this.tradingDay);
+        for (const name of this.accounts.keys()) this.change(name);
+        return;
+      }
       case EventKind.riskBreach: {
         const name = this.names[e.moneyAccount];
         if (name !== undefined) this.change(name).notifies.push({ level: "WARNING", code: 1002, content: `risk ratio reached the liquidation threshold: working orders cancelled` });
@@ -229,13 +239,43 @@ export class TradeView {
       const inner = c.patch;
       applyPatch(acct.tree, inner);
       this.trim(acct, inner);
+      if (this.dayEnding) this.rollDay(acct, inner, c.notifies);
       const wrapped = obj();
       const trade = obj();
       trade[name] = inner;
       wrapped["trade"] = trade;
       c.patch = wrapped;
     }
+    this.dayEnding = false;
     return out;
+  }
+
+  /**
+   * A new trading day for one account: its finished orders, trades and transfers leave the
+   * tree (alive orders stay, as they do in the engine), by null patches after the command's
+   * own changes, and the tree shows the new trading day.
+   */
+  private rollDay(acct: AccountTree, patch: JsonObject, notifies: Notify[]): void {
+    const orders = acct.tree["orders"] as JsonObject;
+    for (const id of Object.keys(orders)) {
+      if ((orders[id] as JsonObject)["status"] === "ALIVE") continue;
+      delete orders[id];
+      this.section(patch, "orders")[id] = null as Json;
+    }
+    for (const section of ["trades", "transfers"]) {
+      const s = acct.tree[section] as JsonObject;
+      for (const id of Object.keys(s)) {
+        delete s[id];
+        this.section(patch, section)[id] = null as Json;
+      }
+    }
+    acct.finished.length = 0;
+    acct.trades.length = 0;
+    patch["trading_day"] = this.tradingDay;
+    const session = obj();
+    session["trading_day"] = this.tradingDay;
+    patch["session"] = session;
+    notifies.push({ level: "INFO", code: 423, content: `trading day ${this.tradingDay} begins` });
   }
 
   /**
@@ -364,7 +404,7 @@ export class TradeView {
         t["amount"] = 0;
         t["error_id"] = 1;
         t["error_msg"] = why;
-        this.section(this.change(name).patch, "transfers")[String(++this.seqno)] = t;
+        this.section(this.change(name).patch, "transfers")[String(e.seq)] = t;
         this.change(name).notifies.push({ level: "WARNING", code: 422, content: `transfer rejected: ${why}` });
         return;
       }
@@ -517,7 +557,7 @@ export class TradeView {
     t["amount"] = diffMoney(deposit ? e.amount : -e.amount);
     t["error_id"] = 0;
     t["error_msg"] = "";
-    this.section(this.change(name).patch, "transfers")[String(++this.seqno)] = t;
+    this.section(this.change(name).patch, "transfers")[String(e.seq)] = t;
     this.change(name).notifies.push({ level: "INFO", code: 421, content: `${deposit ? "deposit" : "withdrawal"} of ${diffMoney(e.amount)} ${currencyText(e.currency)} done` });
   }
 

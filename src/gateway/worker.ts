@@ -13,7 +13,8 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
 import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
-import { EventKind, EventView } from "../schema/event.ts";
+import { EventKind, EventView, NO_ACCOUNT } from "../schema/event.ts";
+import { EventStore } from "../store/event_store.ts";
 import { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { CommandKind, CommandView, writeCancel, writeNewOrder, writeTransfer, type InstrumentParams } from "../schema/command.ts";
@@ -45,6 +46,64 @@ export interface GatewayWorkerData {
   seed: GatewaySeed;
   /** Password hashing threads (default 1). */
   hashThreads?: number;
+  /**
+   * The event store to read history from at start, before anything else opens it (the
+   * node starts its storage worker when this worker says `historyRead`): every trade, for
+   * the k-line bars and the day's statistics, and the current trading day's order, trade
+   * and transfer events (from `dayFromSeq`), for the trade trees.
+   */
+  history?: { storeDir: string; dayFromSeq: number };
+}
+
+/** Accounts-topic kinds a trade tree is rebuilt from (accounts and positions come from the state). */
+const DAY_KINDS = new Set<number>([EventKind.accepted, EventKind.rejected, EventKind.updated, EventKind.trade, EventKind.transfer]);
+
+/**
+ * Reads the history the gateway shows from the event store: every trade through the
+ * market model (bars keep their ids across restarts), then the day's order events into
+ * the trade trees. Logs what it read and how long it took.
+ */
+function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: number, market: GatewayMarket, seedTrades: (dayEvents: (visit: (e: EventView) => void) => void) => void, log: (line: string) => void): void {
+  const t0 = performance.now();
+  const store = EventStore.open(h.storeDir, { background: false });
+  try {
+    const scratch = Buf.alloc(1 << 16);
+    const view = new EventView(scratch);
+    const wrap = (bytes: Uint8Array): EventView => {
+      scratch.u8.set(bytes);
+      return view.wrap(scratch, 0);
+    };
+    const all = Array.from({ length: instruments }, (_, i) => i);
+    let trades = 0;
+    let lastLog = t0;
+    store.historyMerged("trades", all, 1, (bytes) => {
+      market.onEvent(wrap(bytes));
+      if (++trades % 100_000 === 0) {
+        market.takeQuoteChanges();
+        market.takeSeriesChanges();
+        market.endRound();
+        const now = performance.now();
+        if (now - lastLog > 2_000) {
+          lastLog = now;
+          log(`gateway: history: ${trades} trades read`);
+        }
+      }
+    });
+    market.takeQuoteChanges();
+    market.takeSeriesChanges();
+    market.endRound();
+    let dayEvents = 0;
+    seedTrades((visit) => {
+      store.historyMerged("accounts", [...all, NO_ACCOUNT], h.dayFromSeq, (bytes) => {
+        if (!DAY_KINDS.has(bytes[0]!)) return;
+        dayEvents++;
+        visit(wrap(bytes));
+      });
+    });
+    log(`gateway: history read in ${(performance.now() - t0).toFixed(0)} ms: ${trades} trades for the k-lines, ${dayEvents} order and transfer events of the trading day (from seq ${h.dayFromSeq})`);
+  } finally {
+    store.tree.closeSync();
+  }
 }
 
 function* events(bytes: Uint8Array): Generator<EventView> {
@@ -68,14 +127,21 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   const clock = { nowMs: () => Date.now(), nowNs: () => BigInt(Date.now()) * 1_000_000n };
   const gw = new Gateway(auth, sink, market, (symbol) => auth.catalog.getInstrument(symbol), clock, d.gateway);
 
-  // The state at start.
+  // The state at start, with the history the event store holds.
   d.seed.instruments.forEach((params, i) => {
     gw.defineInstrument(i, params.symbol);
     market.seedInstrument(i, params);
+  });
+  const seedTrades = (dayEvents?: (visit: (e: EventView) => void) => void): void => gw.seed(d.seed.accountNames, events(d.seed.stateEvents), d.seed.orders, dayEvents);
+  if (d.history !== undefined) readHistory(d.history, d.seed.instruments.length, market, seedTrades, log);
+  else seedTrades();
+  parentPort?.postMessage({ historyRead: true });
+  const startNs = clock.nowNs();
+  d.seed.instruments.forEach((params, i) => {
+    market.seedInstrument(i, params, startNs);
     const book = d.seed.books[i];
     if (book !== undefined) market.seedBook(i, book.bids, book.asks);
   });
-  gw.seed(d.seed.accountNames, events(d.seed.stateEvents), d.seed.orders);
 
   const consumer = (t: { ring: SharedArrayBuffer; slot: number }, name: string): RingConsumer =>
     new RingConsumer(new Ring(t.ring, name), t.slot, { wait: { kind: "park", parkMs: 20 }, durable: control.durableGate });

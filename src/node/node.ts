@@ -123,6 +123,8 @@ export class VenueNode {
   private readonly storeMemtableBytes: number | undefined;
   private readonly storeFsModule: string | undefined;
   private storageWorker: Worker | undefined;
+  /** The storage worker's data while it waits for the gateway to read its history. */
+  private storageWaiting: StorageWorkerData | undefined;
   private storageExited: Promise<void> | undefined;
   /** The storage worker's counts, once it has exited (after `stop`). */
   storageStats: StorageStats | undefined;
@@ -326,6 +328,19 @@ export class VenueNode {
         topics[t] = { ring: this.topics[t].sab, slot };
       }
       const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
+      // With a gateway, the store is first read by it (its history), then written by this worker.
+      if (this.gatewayOptions !== undefined) this.storageWaiting = data;
+      else this.startStorage(data);
+    }
+    if (this.gatewayOptions !== undefined) this.startGateway(this.gatewayOptions);
+    this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
+    this.started = this.loop.start();
+    return this.started;
+  }
+
+  /** The storage worker (its ring slots are open already: until it runs, they hold the producer back). */
+  private startStorage(data: StorageWorkerData): void {
+    {
       const w = new Worker(new URL("../../workers/storage.mjs", import.meta.url), { workerData: { storage: data }, name: "storage" });
       this.storageWorker = w;
       this.storageExited = new Promise((res) => w.once("exit", () => res()));
@@ -341,10 +356,13 @@ export class VenueNode {
         if (code !== 0) this.loop.fence(new VenueError("STORAGE_WORKER_EXITED", `the storage worker exited with code ${code}`));
       });
     }
-    if (this.gatewayOptions !== undefined) this.startGateway(this.gatewayOptions);
-    this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
-    this.started = this.loop.start();
-    return this.started;
+  }
+
+  /** Starts the storage worker if it waits for the gateway's history read. */
+  private releaseStorage(): void {
+    const data = this.storageWaiting;
+    this.storageWaiting = undefined;
+    if (data !== undefined) this.startStorage(data);
   }
 
   /**
@@ -377,6 +395,7 @@ export class VenueNode {
       server: g.server ?? {},
       gateway: g.options ?? {},
       ...(g.hashThreads === undefined ? {} : { hashThreads: g.hashThreads }),
+      ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir, dayFromSeq: engine.dayFromSeq } }),
       seed: {
         instruments: params,
         accountNames: engine.accountNameList(),
@@ -388,8 +407,9 @@ export class VenueNode {
     const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data }, name: "gateway" });
     this.gatewayWorker = w;
     this.gatewayExited = new Promise((res) => w.once("exit", () => res()));
-    w.on("message", (m: { log?: string; listening?: { host: string; port: number } }) => {
+    w.on("message", (m: { log?: string; listening?: { host: string; port: number }; historyRead?: boolean }) => {
       if (m.log !== undefined) this.log(m.log);
+      if (m.historyRead === true) this.releaseStorage();
       if (m.listening !== undefined) {
         this.gatewayAddress = m.listening;
         this.gatewayListening(m.listening);
@@ -402,6 +422,7 @@ export class VenueNode {
       this.loop.fence(e);
     });
     w.on("exit", (code) => {
+      this.releaseStorage();
       if (code !== 0) this.loop.fence(new VenueError("GATEWAY_WORKER_EXITED", `the gateway worker exited with code ${code}`));
     });
   }
@@ -415,6 +436,7 @@ export class VenueNode {
       clearTimeout(timer);
       await this.gatewayWorker.terminate();
       for (const [t, slot] of this.gatewaySlots) this.topics[t].closeSlot(slot);
+      this.releaseStorage();
     }
     await this.plugins.stopAll();
     try {

@@ -16,7 +16,7 @@
 import { H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
 import { STORE_KEY_BYTES, STORE_TOPIC, TIME_INDEX_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
 import type { Topic } from "../schema/topics.ts";
-import { LsmTree, prefixEnd, type LsmOptions } from "../lsm/tree.ts";
+import { LsmTree, prefixEnd, type LsmOptions, type StoreCursor } from "../lsm/tree.ts";
 import { Manifest } from "../lsm/manifest.ts";
 
 export class EventStore {
@@ -92,6 +92,58 @@ export class EventStore {
     // The end bound: the next seq's first key, or past the instrument's whole range.
     const to = toSeq < Number.MAX_SAFE_INTEGER ? eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, toSeq + 1, 0) : prefixEnd(from.subarray(0, 5));
     return this.tree.scan(from, to, (k, v) => fn(v, getU64BE(k, 5)));
+  }
+
+  /**
+   * Calls `fn` with each event on `topic` of any of `instruments` with seq ≥ `fromSeq`, in
+   * seq order (events of one seq: by instrument in the order given, each instrument's in
+   * the order the engine emitted them). One cursor per instrument, merged through a heap:
+   * memory does not grow with the history. Returns how many events it passed to `fn`.
+   */
+  historyMerged(topic: Topic, instruments: readonly number[], fromSeq: number, fn: (event: Uint8Array, seq: number) => void): number {
+    const t = STORE_TOPIC[topic];
+    const cursors: StoreCursor[] = [];
+    const seqs: number[] = [];
+    const heap: number[] = [];
+    const less = (a: number, b: number): boolean => seqs[a]! < seqs[b]! || (seqs[a] === seqs[b] && a < b);
+    const down = (at: number): void => {
+      for (;;) {
+        const l = 2 * at + 1;
+        if (l >= heap.length) return;
+        const c = l + 1 < heap.length && less(heap[l + 1]!, heap[l]!) ? l + 1 : l;
+        if (!less(heap[c]!, heap[at]!)) return;
+        [heap[c], heap[at]] = [heap[at]!, heap[c]!];
+        at = c;
+      }
+    };
+    let n = 0;
+    try {
+      for (const instrument of instruments) {
+        const from = eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, fromSeq, 0);
+        const c = this.tree.cursor(from, prefixEnd(from.subarray(0, 5)));
+        const i = cursors.push(c) - 1;
+        seqs.push(c.valid ? getU64BE(c.key, 5) : 0);
+        if (c.valid) heap.push(i);
+      }
+      for (let at = (heap.length >> 1) - 1; at >= 0; at--) down(at);
+      while (heap.length > 0) {
+        const i = heap[0]!;
+        const c = cursors[i]!;
+        fn(c.value, seqs[i]!);
+        n++;
+        c.next();
+        if (c.valid) {
+          seqs[i] = getU64BE(c.key, 5);
+        } else {
+          heap[0] = heap[heap.length - 1]!;
+          heap.pop();
+        }
+        down(0);
+      }
+    } finally {
+      for (const c of cursors) c.close();
+    }
+    return n;
   }
 
   /**
