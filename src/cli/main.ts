@@ -13,10 +13,11 @@ import { accountCommand, instrumentCommand, userCommand } from "./catalog_cmd.ts
 const USAGE = `usage: venue <command> [options]
 
 commands:
-  start [--data DIR] [--host H] [--port P]
+  start [--config FILE] [--data DIR] [--host H] [--port P] [--SETTING VALUE ...]
                              run the node: journal, event store and the DIFF gateway (default ./data,
                              ws://127.0.0.1:7788/md and /trade); the first start seeds demo users and
-                             instruments and prints them; Ctrl-C stops it gracefully
+                             instruments and prints them; Ctrl-C stops it gracefully; every setting
+                             (flag, VENUE_* variable, JSON config file): venue start --help
   demo [--commands N] [--seed S]
                              the matching engine alone on a generated order flow: books, trades, accounts, throughput
   replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
@@ -47,7 +48,7 @@ commands:
                              user, account and instrument take --data DIR (default ./data; the catalog is DIR/catalog)
   help                       this text
 
-docs: README.md, docs/ARCHITECTURE.md, docs/formats/commands-jsonl.md`;
+docs: README.md, docs/ARCHITECTURE.md, docs/configuration.md, docs/formats/commands-jsonl.md`;
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -93,8 +94,7 @@ async function dispatch(argv: string[]): Promise<number> {
     case "instrument":
       return instrumentCommand(rest);
     case "start": {
-      const { values } = parseArgs({ args: rest, options: { data: { type: "string" }, host: { type: "string" }, port: { type: "string" } } });
-      return nodeStartCommand({ data: values.data, host: values.host, port: values.port });
+      return nodeStartCommand(rest);
     }
     case "demo": {
       const { values } = parseArgs({ args: rest, options: { commands: { type: "string" }, seed: { type: "string" } } });

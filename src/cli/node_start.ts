@@ -5,23 +5,22 @@
  * the catalog that the engine does not have yet are defined (journaled commands); demo
  * accounts are funded once, when they are created. SIGINT or SIGTERM stops it gracefully:
  * the gateway closes, the rings drain, the last group commits, and it exits 0.
+ *
+ * Every setting comes from src/cli/config.ts (flags, environment, config file, defaults);
+ * `venue start --help` lists them. A bad setting exits 2 before anything is opened.
  */
 
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { VenueNode } from "../node/node.ts";
-import { Catalog, seedDemo } from "../catalog/catalog.ts";
+import { join } from "node:path";
+import { VenueNode, type NodeOptions } from "../node/node.ts";
+import { Catalog, seedDemo, type SeedResult } from "../catalog/catalog.ts";
 import { PasswordHasher } from "../catalog/password.ts";
 import { engineParams } from "../catalog/instrument.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../schema/command.ts";
 import { currencyCode } from "../schema/codes.ts";
-import { UsageError } from "./start.ts";
-
-export interface NodeStartOptions {
-  data: string | undefined;
-  host: string | undefined;
-  port: string | undefined;
-}
+import type { WaitStrategy } from "../bus/wait.ts";
+import { DEFAULT_SESSION_LIMITS } from "../gateway/session.ts";
+import { ConfigError, describeOverrides, resolveStartConfig, startHelp, type StartConfig } from "./config.ts";
 
 /** Each demo account's first deposit, CNY minor units (1,000,000 CNY). */
 const DEMO_DEPOSIT = 100_000_000;
@@ -30,42 +29,94 @@ function chinaDate(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10).replaceAll("-", "");
 }
 
-export async function nodeStartCommand(o: NodeStartOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+function waitStrategy(c: StartConfig): WaitStrategy {
+  if (c.wait === "spin") return { kind: "spin" };
+  if (c.wait === "park") return { kind: "park", parkMs: c.waitParkMs };
+  return { kind: "spinPark", spins: c.waitSpins, parkMs: c.waitParkMs };
+}
+
+/** The node's options for a configuration (the catalog in DATA/catalog). */
+export function nodeOptions(c: StartConfig, log: (line: string) => void, nowMs: number): NodeOptions {
+  return {
+    dataDir: c.data,
+    log,
+    segmentBytes: c.segmentBytes,
+    snapshotEvery: c.snapshotEvery,
+    pruneJournal: c.pruneJournal,
+    eventStore: c.eventStore,
+    storeMemtableBytes: c.memtableBytes,
+    journalStallMs: c.journalStallMs,
+    wait: waitStrategy(c),
+    ringBytes: { journal: c.journalRingBytes, inbound: c.inboundRingBytes, trades: c.tradesRingBytes, accounts: c.accountsRingBytes, l2: c.l2RingBytes },
+    gateway: {
+      catalogDir: join(c.data, "catalog"),
+      hashThreads: c.hashThreads,
+      server: {
+        host: c.host,
+        port: c.port,
+        allowedOrigins: c.allowedOrigins,
+        maxConnections: c.maxConnections,
+        maxPayload: c.maxFrameBytes,
+        pingMs: c.pingMs,
+        headersTimeoutMs: c.headersTimeoutMs,
+      },
+      options: {
+        brokerId: c.brokerId,
+        tradingDay: c.tradingDay === "auto" ? chinaDate(nowMs) : c.tradingDay,
+        selfTransfers: c.selfTransfers,
+        messagesPerSecond: c.messagesPerSecond,
+        ordersPerSecond: c.ordersPerSecond,
+        limits: { ...DEFAULT_SESSION_LIMITS, maxBufferedBytes: c.maxBufferedBytes },
+      },
+    },
+  };
+}
+
+export async function nodeStartCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const say = (line = ""): void => void out.write(line + "\n");
-  let port: number;
+  let request;
   try {
-    port = o.port === undefined ? 7788 : Number(o.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, not ${JSON.stringify(o.port)}`);
+    request = resolveStartConfig({ argv, env, cwd: process.cwd() });
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof ConfigError) {
       process.stderr.write(`venue start: ${err.message}\n`);
       return 2;
     }
     throw err;
   }
-  const host = o.host ?? "127.0.0.1";
-  const dataDir = resolve(o.data ?? "data");
+  if (request.help) {
+    say(startHelp());
+    return 0;
+  }
+  const config = request.config;
+  const dataDir = config.data;
   mkdirSync(dataDir, { recursive: true });
   const catalogDir = join(dataDir, "catalog");
 
   const catalog = Catalog.open(catalogDir);
-  const hasher = new PasswordHasher();
-  let seeded;
-  try {
-    seeded = await seedDemo(catalog, hasher);
-  } finally {
-    await hasher.close();
+  let seeded: SeedResult = { users: [], instruments: [] };
+  if (config.demo) {
+    const hasher = new PasswordHasher({ maxThreads: config.hashThreads });
+    try {
+      seeded = await seedDemo(catalog, hasher);
+    } finally {
+      await hasher.close();
+    }
   }
+  const hasUsers = catalog.hasUsers();
   const instruments = catalog.listInstruments();
   await catalog.close();
 
   say(`Venue: starting the node in ${dataDir}`);
+  const overrides = describeOverrides(request);
+  if (overrides.length > 0) say("settings other than the defaults:");
+  for (const line of overrides) say(`  ${line}`);
   const t0 = performance.now();
-  const node = new VenueNode({
-    dataDir,
-    log: (line) => say(`  ${line}`),
-    gateway: { catalogDir, server: { host, port }, options: { tradingDay: chinaDate(Date.now()), selfTransfers: true } },
-  });
+  const node = new VenueNode(nodeOptions(config, (line) => say(`  ${line}`), Date.now()));
   say(`recovered in ${(performance.now() - t0).toFixed(0)} ms`);
   const driver = node.drivers[0]!;
   const running = node.start();
@@ -91,6 +142,7 @@ export async function nodeStartCommand(o: NodeStartOptions, out: NodeJS.Writable
     say("demo users (created now; change these passwords with `venue user passwd` before exposing the node):");
     for (const u of seeded.users) say(`  ${u.name.padEnd(8)} password ${u.password.padEnd(12)} roles ${u.roles.join(",")}`);
   }
+  if (!hasUsers) say("no users yet (demo is off): add them with `venue user add` (docs/catalog.md)");
   say("Ctrl-C stops the node gracefully.");
 
   let stopping = false;
