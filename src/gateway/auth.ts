@@ -13,8 +13,9 @@ import { LoginGuard } from "../catalog/login_guard.ts";
 import { login as checkLogin } from "../catalog/login.ts";
 import type { GatewayAuth, LoginResult } from "./gateway.ts";
 import type { Role } from "./session.ts";
+import type { AdminAuth } from "./admin.ts";
 
-export interface Auth extends GatewayAuth {
+export interface Auth extends GatewayAuth, AdminAuth {
   readonly catalog: Catalog;
   close(): Promise<void>;
 }
@@ -38,6 +39,11 @@ export async function openAuth(catalogDir: string, o: { threads: number }): Prom
       if (!catalog.canUse(r.user.name, name)) return { refused: REFUSED };
       return { user: r.user.name, account: name, roles: r.user.roles as readonly Role[] };
     },
+    async checkPassword(name: string, password: string, remoteHost: string) {
+      const r = await checkLogin(catalog, hasher, guard, name, password, remoteHost);
+      return r.ok ? { user: r.user } : { refused: REFUSED };
+    },
+    hashPassword: (password: string) => hasher.hash(password),
     async close(): Promise<void> {
       await hasher.close();
       await catalog.close();

@@ -110,6 +110,8 @@ export class Gateway {
   private nextSession = 0;
   private generatedIds = 0;
   readonly o: GatewayOptions;
+  /** Where security-relevant decisions are written (logins, refused authorisations). */
+  audit: (line: string) => void = () => {};
   readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, rtnData: 0 };
 
   constructor(
@@ -261,6 +263,24 @@ export class Gateway {
     for (const sym of s.quotes) this.bySymbol.get(sym)?.delete(s);
     for (const c of s.charts.values()) this.bySeries.get(`${c.symbol} ${c.duration}`)?.delete(s);
     this.touched.delete(s);
+  }
+
+  /** Closes every session of `user` (disabled or logged out by an admin); returns how many. */
+  closeUser(user: string, code: number, reason: string): number {
+    let n = 0;
+    this.audit(`audit: closing the sessions of ${user}: ${reason}`);
+    for (const s of this.sessions) {
+      if (s.user !== user) continue;
+      s.close(code, reason);
+      this.closed(s);
+      n++;
+    }
+    return n;
+  }
+
+  /** The engine index of an instrument, -1 if the engine has not defined it. */
+  instrumentIndex(symbol: string): number {
+    return this.indexOf.get(symbol) ?? -1;
   }
 
   /** One frame from a client. Never throws for anything a client can send. */
@@ -423,6 +443,7 @@ export class Gateway {
     if (s.closed) return;
     if ("refused" in result) {
       this.stats.loginsRefused++;
+      this.audit(`audit: DIFF login refused for ${JSON.stringify(user)} from ${s.remote} (session ${s.id})`);
       s.pushNotify({ level: "ERROR", code: 403, content: result.refused });
       this.touched.add(s);
       return this.flush();
@@ -433,6 +454,7 @@ export class Gateway {
       return this.flush();
     }
     this.stats.loginsOk++;
+    this.audit(`audit: DIFF login of ${result.user} as ${result.account} from ${s.remote} (session ${s.id})`);
     s.user = result.user;
     s.account = result.account;
     s.roles = result.roles;
@@ -452,14 +474,17 @@ export class Gateway {
   /** The session's account if the message's user_id names it, else refuses and returns undefined. */
   private ownAccount(s: Session, m: Record<string, unknown>, code: number): string | undefined {
     if (s.account === undefined) {
+      this.audit(`audit: refused ${String(m["aid"])} before login from ${s.remote} (session ${s.id})`);
       this.refuse(s, "log in first", code);
       return undefined;
     }
     if (m["user_id"] !== s.account) {
+      this.audit(`audit: refused ${String(m["aid"])} by ${s.account} for user_id ${JSON.stringify(m["user_id"])?.slice(0, 80)} (session ${s.id})`);
       this.refuse(s, "user_id is not the account this connection logged in as", code);
       return undefined;
     }
     if (!s.roles.includes("trader") && !s.roles.includes("admin")) {
+      this.audit(`audit: refused ${String(m["aid"])} by read-only ${s.account} (session ${s.id})`);
       this.refuse(s, "this login may not trade (read-only)", code);
       return undefined;
     }
@@ -575,8 +600,14 @@ export class Gateway {
   }
 
   private transfer(s: Session, m: Record<string, unknown>): void {
-    if (s.account === undefined) return this.refuse(s, "log in first", 422);
-    if (!s.roles.includes("admin") && !(this.o.selfTransfers && s.roles.includes("trader"))) return this.refuse(s, "transfers need the admin role", 422);
+    if (s.account === undefined) {
+      this.audit(`audit: refused req_transfer before login from ${s.remote} (session ${s.id})`);
+      return this.refuse(s, "log in first", 422);
+    }
+    if (!s.roles.includes("admin") && !(this.o.selfTransfers && s.roles.includes("trader"))) {
+      this.audit(`audit: refused req_transfer by ${s.account}: not an admin (session ${s.id})`);
+      return this.refuse(s, "transfers need the admin role", 422);
+    }
     const amount = m["amount"];
     const currency = m["currency"] ?? "CNY";
     if (typeof currency !== "string" || !/^[A-Z]{3}$/.test(currency)) return this.refuse(s, "currency must be three capital letters", 422);

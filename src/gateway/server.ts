@@ -1,11 +1,12 @@
 /**
  * The gateway's sockets: one HTTP server with the DIFF WebSocket endpoints (`/md` for
  * market data, `/trade` for trading; both accept every DIFF command) and, beside them,
- * `GET /health` and `GET /metrics` (Prometheus text).
+ * `GET /health`, `GET /metrics` (Prometheus text) and the admin API under `/admin/`
+ * (admin.ts).
  *
  * Limits, all configurable: a frame size cap (16 KiB; `ws` closes a larger message with
  * 1009 without buffering it), compression off, an Origin allowlist for browsers, a cap on
- * connections, a ping every `pingMs` with the connection dropped if no pong came back,
+ * connections in all and per remote address, a ping every `pingMs` with the connection dropped if no pong came back,
  * handshake and header timeouts (slow handshakes), and the per-session caps in Session.
  */
 
@@ -20,6 +21,8 @@ export interface ServerOptions {
   port: number;
   maxPayload: number;
   maxConnections: number;
+  /** Open connections from one remote address at most. */
+  maxConnectionsPerIp: number;
   /**
    * Origins a browser may connect from (exact, like "http://localhost:8080", or with a
    * port wildcard, "http://localhost:*"; "*" allows any). Clients that send no Origin
@@ -36,6 +39,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   port: 7788,
   maxPayload: 16 * 1024,
   maxConnections: 1000,
+  maxConnectionsPerIp: 256,
   allowedOrigins: ["http://localhost:*", "http://127.0.0.1:*"],
   pingMs: 20_000,
   headersTimeoutMs: 10_000,
@@ -62,9 +66,13 @@ export async function startServer(
   health: () => { ok: boolean; status: string },
   metrics: () => string,
   log: (line: string) => void,
+  admin?: { handle(req: IncomingMessage, res: ServerResponse): boolean },
 ): Promise<RunningServer> {
   const o = { ...DEFAULT_SERVER_OPTIONS, ...options };
-  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  // Node checks the header and request timeouts only every `connectionsCheckingInterval`
+  // (30 s by default), so a slow handshake would outlive headersTimeoutMs by up to that much.
+  const connectionsCheckingInterval = Math.max(50, Math.min(1_000, Math.floor(o.headersTimeoutMs / 4)));
+  const http: Server = createServer({ connectionsCheckingInterval }, (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     if (req.method === "GET" && url === "/health") {
       const h = health();
@@ -77,6 +85,7 @@ export async function startServer(
       res.end(metrics());
       return;
     }
+    if (admin?.handle(req, res) === true) return;
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found: the DIFF endpoints are ws://HOST/md and ws://HOST/trade\n");
   });
@@ -84,6 +93,8 @@ export async function startServer(
   http.requestTimeout = o.headersTimeoutMs;
   const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload, perMessageDeflate: false, clientTracking: true });
   const alive = new WeakMap<WebSocket, boolean>();
+  /** Open connections (and handshakes under way) by remote address. */
+  const perIp = new Map<string, number>();
 
   const refuse = (socket: Duplex, status: number, text: string): void => {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -99,6 +110,22 @@ export async function startServer(
       return refuse(socket, 403, "Forbidden");
     }
     if (wss.clients.size >= o.maxConnections) return refuse(socket, 503, "Service Unavailable");
+    const ip = req.socket.remoteAddress ?? "?";
+    const fromIp = perIp.get(ip) ?? 0;
+    if (fromIp >= o.maxConnectionsPerIp) {
+      log(`gateway: refused a connection from ${ip}: ${fromIp} open from there already`);
+      return refuse(socket, 503, "Service Unavailable");
+    }
+    perIp.set(ip, fromIp + 1);
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
+    };
+    socket.once("close", uncount);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
       alive.set(ws, true);

@@ -17,7 +17,8 @@ import { EventKind, EventView, NO_ACCOUNT } from "../schema/event.ts";
 import { EventStore } from "../store/event_store.ts";
 import { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
-import { CommandKind, CommandView, writeCancel, writeNewOrder, writeTransfer, type InstrumentParams } from "../schema/command.ts";
+import { CommandKind, CommandView, writeCancel, writeDefineInstrument, writeNewOrder, writeSetTradingState, writeTransfer, type InstrumentParams } from "../schema/command.ts";
+import { AdminApi, type AdminOptions, type AdminSink } from "./admin.ts";
 import { nameOf, type Offset, type OrderType, type Side, type Tif } from "../schema/codes.ts";
 import { Gateway, type CommandSink, type GatewayOptions } from "./gateway.ts";
 import { startServer, type ServerOptions } from "./server.ts";
@@ -46,6 +47,7 @@ export interface GatewayWorkerData {
   seed: GatewaySeed;
   /** Password hashing threads (default 1). */
   hashThreads?: number;
+  admin?: Partial<AdminOptions>;
   /**
    * The event store to read history from at start, before anything else opens it (the
    * node starts its storage worker when this worker says `historyRead`): every trade, for
@@ -126,6 +128,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   const market = new GatewayMarket((symbol: string) => auth.catalog.getInstrument(symbol));
   const clock = { nowMs: () => Date.now(), nowNs: () => BigInt(Date.now()) * 1_000_000n };
   const gw = new Gateway(auth, sink, market, (symbol) => auth.catalog.getInstrument(symbol), clock, d.gateway);
+  gw.audit = log;
 
   // The state at start, with the history the event store holds.
   d.seed.instruments.forEach((params, i) => {
@@ -174,7 +177,14 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     gw.onAccountEvent(e);
   };
 
-  const server = await startServer(gw, d.server, () => ({ ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status) }), () => metricsText(gw), log);
+  const adminSink: AdminSink = {
+    defineInstrument: (p) => inbound.submit((b, o) => writeDefineInstrument(b, o, p)),
+    setTradingState: (instrument, state) => inbound.submit((b, o) => writeSetTradingState(b, o, instrument, state)),
+    transfer: sink.transfer,
+    flush: sink.flush,
+  };
+  const admin = new AdminApi(auth, gw, adminSink, clock.nowMs, log, d.admin);
+  const server = await startServer(gw, d.server, () => ({ ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status) }), () => metricsText(gw), log, admin);
   parentPort?.postMessage({ listening: { host: server.host, port: server.port } });
   log(`gateway: DIFF over WebSocket on ws://${server.host}:${server.port}/md and /trade`);
 

@@ -28,6 +28,7 @@ import { TOPICS, TOPICS_OF_KIND, TOPIC_RING_BYTES, type Topic } from "../schema/
 import { segmentFirstSeq } from "../schema/wal.ts";
 import { EventStore } from "../store/event_store.ts";
 import type { StorageStats, StorageWorkerData } from "../store/storage_worker.ts";
+import type { AdminOptions } from "../gateway/admin.ts";
 import { EngineLoop, type Clock } from "./engine_loop.ts";
 import { PluginSupervisor, type PluginReport } from "../plugins/supervisor.ts";
 import type { PluginSpec } from "../plugins/api.ts";
@@ -45,6 +46,8 @@ export interface NodeGatewayOptions {
   options?: Partial<GatewayOptions>;
   /** Password hashing threads (default 1). */
   hashThreads?: number;
+  /** The admin HTTP API's token lifetime and limits. */
+  admin?: Partial<AdminOptions>;
 }
 
 export interface NodeOptions {
@@ -394,6 +397,7 @@ export class VenueNode {
       catalogDir: g.catalogDir,
       server: g.server ?? {},
       gateway: g.options ?? {},
+      ...(g.admin === undefined ? {} : { admin: g.admin }),
       ...(g.hashThreads === undefined ? {} : { hashThreads: g.hashThreads }),
       ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir, dayFromSeq: engine.dayFromSeq } }),
       seed: {
