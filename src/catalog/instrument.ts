@@ -60,7 +60,7 @@ export class InstrumentError extends Error {
 function wholeScaled(what: string, value: number, scale: number): number {
   const v = value * scale;
   const r = Math.round(v);
-  if (!Number.isFinite(v) || Math.abs(v - r) > 1e-6 * Math.max(1, Math.abs(v)) || !Number.isSafeInteger(r)) {
+  if (!Number.isFinite(v) || Math.abs(v - r) > 1e-9 * Math.max(1, Math.abs(v)) || !Number.isSafeInteger(r)) {
     throw new InstrumentError(`${what} ${value} is not a whole number of units at this precision (x${scale})`);
   }
   return r;
@@ -74,7 +74,7 @@ export function priceScale(i: InstrumentInfo): number {
 export function enginePrice(i: InstrumentInfo, price: number): number {
   const v = price * priceScale(i);
   const r = Math.round(v);
-  return Math.abs(v - r) > 1e-6 * Math.max(1, Math.abs(v)) ? Number.NaN : r;
+  return Math.abs(v - r) > 1e-9 * Math.max(1, Math.abs(v)) ? Number.NaN : r;
 }
 
 /** Engine integer price -> DIFF price. */
@@ -91,7 +91,7 @@ export function diffMoney(minor: number): number {
 export function engineMoney(amount: number): number {
   const v = amount * MONEY_SCALE;
   const r = Math.round(v);
-  return Math.abs(v - r) > 1e-6 * Math.max(1, Math.abs(v)) ? Number.NaN : r;
+  return Math.abs(v - r) > 1e-9 * Math.max(1, Math.abs(v)) ? Number.NaN : r;
 }
 
 /** The engine's defineInstrument parameters for an instrument; throws InstrumentError if it does not translate. */

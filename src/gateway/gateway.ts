@@ -77,6 +77,8 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
 };
 
 const ID_PATTERN = /^[^=#|;/\s]+$/;
+/** A UTF-16 surrogate without its pair: it cannot be encoded, so it would reach the engine as U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_INS_LIST = 8192;
 const MAX_CHARTS = 16;
 const MAX_VIEW_WIDTH = 10_000;
@@ -506,7 +508,7 @@ export class Gateway {
     if (account === undefined) return;
     let orderId = m["order_id"];
     if (orderId === undefined || orderId === "") orderId = `V${s.id}.${++this.generatedIds}`;
-    if (typeof orderId !== "string" || utf8Length(orderId) > MAX_ORDER_ID_BYTES || !ID_PATTERN.test(orderId) || orderId.startsWith("_")) {
+    if (typeof orderId !== "string" || utf8Length(orderId) > MAX_ORDER_ID_BYTES || !ID_PATTERN.test(orderId) || orderId.startsWith("_") || LONE_SURROGATE.test(orderId)) {
       return this.refuse(s, `order_id must be 1 to ${MAX_ORDER_ID_BYTES} bytes without =#|;/ or spaces, not starting with _`, 1004);
     }
     if (this.trade.hasOrder(account, orderId) || this.inFlight.get(account)?.has(orderId) === true) {

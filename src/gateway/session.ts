@@ -32,7 +32,10 @@ export class TokenBucket {
   }
 
   take(now: number, n = 1): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
+    // A wall clock that steps back (an NTP correction) neither refills nor drains the bucket:
+    // counting the step as negative time would lock the client out for as long as the step.
+    const elapsedMs = Math.max(0, now - this.at);
+    this.tokens = Math.min(this.burst, this.tokens + (elapsedMs / 1000) * this.rate);
     this.at = now;
     if (this.tokens < n) return false;
     this.tokens -= n;
