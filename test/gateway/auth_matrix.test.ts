@@ -219,3 +219,18 @@ test("disabling a user closes its open sockets and refuses its next login", asyn
   expect(await audited(/audit: closing the sessions of t2: user disabled/)).toBe(true);
   expect((await call("POST", "/admin/users/t2/enable", boss.token)).status).toBe(200);
 }, 60_000);
+
+// Last: it locks this address out of logins for a while.
+test("guessing passwords meets the back-off after a few tries (TESTING 31)", async () => {
+  const answers: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const c = await login("ro", `guess-${i}`);
+    answers.push(c.notifies.find((n) => n.code === 403)?.content ?? "accepted");
+    c.close();
+  }
+  const checked = answers.filter((a) => a === "login refused: wrong user name or password").length;
+  const backedOff = answers.filter((a) => a.startsWith("too many failed logins")).length;
+  console.log(`brute force at the gateway: 8 guesses, ${checked} checked, ${backedOff} backed off`);
+  record("password guessing", "backed off", backedOff > 0 && checked <= 5 && checked + backedOff === 8 ? "backed off" : `checked ${checked}, backed off ${backedOff}`);
+  expect(await audited(/audit: DIFF login refused for "ro"/)).toBe(true);
+}, 60_000);

@@ -1,0 +1,247 @@
+/**
+ * TESTING.md §G 31: password hashing must not delay journal commits, guessing backs off,
+ * and known and unknown user names cost the same.
+ *
+ *   npx tsx bench/login_flood.ts [--quick] [--logins N] [--seconds S] [--rate R] [--guesses G]
+ *
+ * 1. Hash cost: scrypt (N=2^17, r=8, p=1) on the catalog's hashing pool, p50 of a few.
+ * 2. Timing probe: a login of a known user with a wrong password against an unknown user,
+ *    alternating, each from its own address (so back-off stays out of it): p50 of each
+ *    and the gap.
+ * 3. Commit latency under a login flood: a real node (journal on this disk, engine loop,
+ *    gateway worker) takes `--rate` deposits a second, open loop, from a driver on the
+ *    main thread; each command's latency is from its submission to the node's durable
+ *    seq reaching it (journal group commit, fdatasync included). First `--seconds`
+ *    without logins, then `--seconds` while a separate process keeps `--logins` DIFF
+ *    logins (right passwords) in flight over WebSocket. The ratio of the p99s is the
+ *    figure TESTING 31 bounds (proposed ≤ 1.10).
+ * 4. Brute force: `--guesses` wrong passwords for one user, one connection each, as fast
+ *    as the answers come: how many were checked (hashed) and how many met the back-off.
+ *
+ * Threads: the engine loop on the main thread (park when idle, no spinning), the journal,
+ * storage and gateway workers, one hashing thread; the flood runs in a child process.
+ * Results also go to .bench-out/login_flood.json.
+ */
+
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { Catalog } from "../src/catalog/catalog.ts";
+import { PasswordHasher } from "../src/catalog/password.ts";
+import { LoginGuard } from "../src/catalog/login_guard.ts";
+import { login } from "../src/catalog/login.ts";
+import { DEMO_INSTRUMENTS, engineParams } from "../src/catalog/instrument.ts";
+import { VenueNode } from "../src/node/node.ts";
+import { CommandKind, writeDefineInstrument, writeTransfer } from "../src/schema/command.ts";
+import { currencyCode } from "../src/schema/codes.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    logins: { type: "string" },
+    seconds: { type: "string" },
+    rate: { type: "string" },
+    guesses: { type: "string" },
+    "flood-child": { type: "string" },
+  },
+});
+const int = (name: string, fallback: number): number => {
+  const v = values[name as keyof typeof values];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`--${name}: expected a positive integer, got ${String(v)}`);
+  return n;
+};
+const QUICK = values.quick === true;
+const LOGINS = int("logins", QUICK ? 50 : 500);
+const SECONDS = int("seconds", QUICK ? 2 : 10);
+const RATE = int("rate", 2_000);
+const GUESSES = int("guesses", QUICK ? 12 : 60);
+const USERS = 10;
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** One DIFF login over a fresh WebSocket: resolves with the answer's text. */
+function diffLogin(url: string, user: string, password: string): Promise<string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    const done = (text: string): void => {
+      ws.terminate();
+      resolve(text);
+    };
+    ws.on("open", () => ws.send(JSON.stringify({ aid: "req_login", bid: "VENUE", user_name: user, password })));
+    ws.on("message", (data) => {
+      const m = JSON.parse(String(data)) as { aid?: string; data?: Array<{ notify?: Record<string, { code: number; content: string }> }> };
+      if (m.aid !== "rtn_data") return ws.send(JSON.stringify({ aid: "peek_message" }));
+      for (const d of m.data ?? []) for (const n of Object.values(d.notify ?? {})) if (n.code === 401 || n.code === 403) return done(n.content);
+      ws.send(JSON.stringify({ aid: "peek_message" }));
+    });
+    ws.on("error", () => done("connection error"));
+    ws.on("close", () => done("closed"));
+  });
+}
+
+// The flood, in its own process: `--logins` logins in flight for `--seconds`; prints counts as JSON.
+if (values["flood-child"] !== undefined) {
+  const url = values["flood-child"];
+  const end = performance.now() + SECONDS * 1000;
+  const answers = new Map<string, number>();
+  let n = 0;
+  const worker = async (k: number): Promise<void> => {
+    while (performance.now() < end) {
+      const a = await diffLogin(url, `u${k % USERS}`, `pass-${k % USERS}`);
+      const key = a === "login ok" ? "ok" : a.startsWith("login refused") ? "refused" : a;
+      answers.set(key, (answers.get(key) ?? 0) + 1);
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: LOGINS }, (_, k) => worker(k)));
+  process.stdout.write(JSON.stringify({ attempts: n, answers: Object.fromEntries(answers) }) + "\n");
+  process.exit(0);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "venue-login-flood-"));
+const out: Record<string, unknown> = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, quick: QUICK, logins: LOGINS, seconds: SECONDS, rate: RATE };
+try {
+  // 1. Hash cost, and the users.
+  const catalog = Catalog.open(join(dir, "catalog"));
+  const hasher = new PasswordHasher();
+  const hashMs: number[] = [];
+  for (let u = 0; u < USERS; u++) {
+    const t0 = performance.now();
+    const rec = await hasher.hash(`pass-${u}`);
+    hashMs.push(performance.now() - t0);
+    await catalog.addUser(`u${u}`, ["trader"], rec);
+  }
+  await catalog.addUser("victim", ["trader"], await hasher.hash("victim-secret"));
+  await catalog.putInstrument(DEMO_INSTRUMENTS[0]!);
+  out["hashMsP50"] = pct(hashMs, 50);
+  console.log(`hash (scrypt N=2^17 r=8 p=1, one hashing thread): p50 ${pct(hashMs, 50).toFixed(1)} ms over ${hashMs.length}`);
+
+  // 2. Known against unknown user names.
+  const probe = QUICK ? 4 : 20;
+  const known: number[] = [];
+  const unknown: number[] = [];
+  const guard = new LoginGuard();
+  for (let i = 0; i < probe; i++) {
+    for (const [name, into] of [["u1", known], [`ghost${i}`, unknown]] as const) {
+      const t0 = performance.now();
+      const r = await login(catalog, hasher, guard, name, "not-the-password", `10.0.${i}.${into === known ? 1 : 2}`);
+      into.push(performance.now() - t0);
+      if (r.ok) throw new Error("a wrong password was accepted");
+    }
+  }
+  out["timing"] = { knownP50Ms: pct(known, 50), unknownP50Ms: pct(unknown, 50), gapMs: pct(known, 50) - pct(unknown, 50) };
+  console.log(`login with a wrong password, ${probe} each: known user p50 ${pct(known, 50).toFixed(1)} ms, unknown user p50 ${pct(unknown, 50).toFixed(1)} ms, gap ${(pct(known, 50) - pct(unknown, 50)).toFixed(1)} ms`);
+  await hasher.close();
+  await catalog.close();
+
+  // 3. Commit latency with and without the flood.
+  const node = new VenueNode({
+    dataDir: join(dir, "data"),
+    snapshotEvery: 0,
+    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0, maxConnections: LOGINS + 100, maxConnectionsPerIp: LOGINS + 100 }, options: { tradingDay: "20261124" } },
+  });
+  const d = node.drivers[0]!;
+  const running = node.start();
+  d.submit((b, o) => writeDefineInstrument(b, o, engineParams(DEMO_INSTRUMENTS[0]!)));
+  d.flush();
+  const { host, port } = await node.gatewayReady;
+  const url = `ws://${host}:${port}/trade`;
+  const CNY = currencyCode("CNY");
+  let seq = 0; // the last seq given out: every command so far is durable when a phase starts
+  const phase = async (seconds: number): Promise<number[]> => {
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (node.durableSeq > 0 && node.durableSeq === node.loop.seq - 1) {
+          clearInterval(t);
+          r();
+        }
+      }, 1);
+    });
+    seq = node.durableSeq;
+    const submitted = new Map<number, number>();
+    const lat: number[] = [];
+    const end = performance.now() + seconds * 1000;
+    const start = performance.now();
+    let sent = 0;
+    let lastDurable = node.durableSeq;
+    // Open loop: every tick, the commands the schedule owes by now.
+    await new Promise<void>((resolve) => {
+      const tick = (): void => {
+        const now = performance.now();
+        const owed = Math.floor(((now - start) / 1000) * RATE) - sent;
+        if (now < end && owed > 0) {
+          for (let k = 0; k < owed; k++) {
+            d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `u${(sent + k) % USERS}`, CNY, 100));
+            submitted.set(++seq, start + ((sent + k + 1) / RATE) * 1000);
+          }
+          sent += owed;
+          d.flush();
+        }
+        const durable = node.durableSeq;
+        if (durable > lastDurable) {
+          const t = performance.now();
+          for (let s = lastDurable + 1; s <= durable; s++) {
+            const at = submitted.get(s);
+            if (at !== undefined) {
+              lat.push(t - at);
+              submitted.delete(s);
+            }
+          }
+          lastDurable = durable;
+        }
+        if (now >= end && submitted.size === 0) resolve();
+        else setImmediate(tick);
+      };
+      tick();
+    });
+    return lat;
+  };
+  const base = await phase(SECONDS);
+  const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--flood-child", url, "--logins", String(LOGINS), "--seconds", String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
+  let childOut = "";
+  child.stdout.on("data", (c) => (childOut += String(c)));
+  const childDone = new Promise<void>((r) => child.once("exit", () => r()));
+  await new Promise((r) => setTimeout(r, 500)); // the flood's connections open
+  const flood = await phase(SECONDS);
+  await childDone;
+  const floodCounts = JSON.parse(childOut.trim().split("\n").at(-1) ?? "{}") as { attempts?: number; answers?: Record<string, number> };
+  const row = (xs: number[]): { n: number; p50: number; p99: number; p999: number; max: number } => ({ n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), p999: pct(xs, 99.9), max: pct(xs, 100) });
+  const b = row(base);
+  const f = row(flood);
+  out["commit"] = { withoutLogins: b, withLogins: f, p99Ratio: f.p99 / b.p99, flood: floodCounts };
+  console.log(`\nsubmission -> durable, ${RATE} deposits/s open loop, ${SECONDS} s each (ms):`);
+  console.log("                      n       p50     p99    p99.9     max");
+  for (const [name, r] of [["without logins", b], [`with ${LOGINS} logins`, f]] as const) {
+    console.log(`  ${name.padEnd(18)} ${String(r.n).padStart(6)} ${r.p50.toFixed(3).padStart(8)} ${r.p99.toFixed(3).padStart(7)} ${r.p999.toFixed(3).padStart(8)} ${r.max.toFixed(3).padStart(7)}`);
+  }
+  console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} (proposed bound 1.10); the flood: ${JSON.stringify(floodCounts)}`);
+
+  // 4. Brute force against one user, from one address.
+  const answers: Record<string, number> = {};
+  let checked = 0;
+  for (let i = 0; i < GUESSES; i++) {
+    const a = await diffLogin(url, "victim", `guess-${i}`);
+    const key = a.startsWith("too many failed logins") ? "backed off" : a.startsWith("login refused") ? "checked and refused" : a;
+    if (key === "checked and refused") checked++;
+    answers[key] = (answers[key] ?? 0) + 1;
+  }
+  out["bruteForce"] = { guesses: GUESSES, answers };
+  console.log(`\nbrute force: ${GUESSES} wrong passwords for one user as fast as answered: ${checked} checked, ${answers["backed off"] ?? 0} met the back-off (${JSON.stringify(answers)})`);
+
+  await node.stop();
+  await running;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+mkdirSync(".bench-out", { recursive: true });
+writeFileSync(join(".bench-out", "login_flood.json"), JSON.stringify(out, null, 2) + "\n");
