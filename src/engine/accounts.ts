@@ -363,7 +363,12 @@ export class Accounts {
     const ab = a * A_STRIDE;
     const pb = p * P_STRIDE;
     const mult = this.multiplier[i]!;
-    if (this.markPrice[i] === 0) this.markPrice[i] = price;
+    if (this.markPrice[i] === 0) {
+      this.markPrice[i] = price;
+      // The instrument's first price is the mark of every position on it, flat ones too:
+      // each gets an event, so a consumer's view matches the state a restart starts from.
+      for (let q = this.positionHead[i]!; q !== NIL; q = this.posNext[q]!) this.touchFrozen(-1, q);
+    }
     this.lastPrice[i] = price;
 
     const commission = qty * this.commissionPerLotAt(i, price);
@@ -856,6 +861,9 @@ export class Accounts {
     this.posNextOfAccount[p] = this.accountPositionHead[account]!;
     this.accountPositionHead[account] = p;
     this.positionIndex.set(account, i, p);
+    // A new position has an event: every position the engine holds is one a consumer has
+    // seen, as it is in the state a restart starts from.
+    this.touchFrozen(-1, p);
     this.memoAccount = account;
     this.memoInstrument = i;
     this.memoPosition = p;
