@@ -187,6 +187,10 @@ export const SETTINGS = {
     group: "node", kind: size(64 * KiB, GiB, false), default: 32 * MiB,
     description: "The event store's MemTable: events held in memory before they are flushed to a table.",
   }),
+  logFormat: setting({
+    group: "node", kind: oneOf(["auto", "pretty", "json"]), default: "auto",
+    description: "How the log is written to stdout: json (one JSON object per line, from pino), pretty (plain lines for a person), or auto: pretty when stdout is a terminal, json otherwise (docs/operations.md).",
+  }),
   // journal and snapshots
   segmentBytes: setting({
     group: "journal and snapshots", kind: size(MiB, GiB, false), default: DEFAULT_SEGMENT_BYTES,

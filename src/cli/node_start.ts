@@ -8,6 +8,10 @@
  *
  * Every setting comes from src/cli/config.ts (flags, environment, config file, defaults);
  * `venue start --help` lists them. A bad setting exits 2 before anything is opened.
+ *
+ * Everything it prints after that goes through one pino logger (src/node/log.ts): the
+ * banner (URLs, demo users) and the node's log lines, each with its component, as JSON
+ * lines or plain lines (`logFormat`). The texts are the same in both formats.
  */
 
 import { mkdirSync } from "node:fs";
@@ -21,6 +25,7 @@ import { currencyCode } from "../schema/codes.ts";
 import type { WaitStrategy } from "../bus/wait.ts";
 import { DEFAULT_SESSION_LIMITS } from "../gateway/session.ts";
 import { ConfigError, describeOverrides, resolveStartConfig, startHelp, type StartConfig } from "./config.ts";
+import { createLogger, type LogFormat, type NodeLog } from "../node/log.ts";
 
 /** Each demo account's first deposit, CNY minor units (1,000,000 CNY). */
 const DEMO_DEPOSIT = 100_000_000;
@@ -35,8 +40,14 @@ function waitStrategy(c: StartConfig): WaitStrategy {
   return { kind: "spinPark", spins: c.waitSpins, parkMs: c.waitParkMs };
 }
 
+/** The log format a configuration asks for: auto is pretty on a terminal, json otherwise. */
+export function logFormat(c: StartConfig, out: NodeJS.WritableStream): LogFormat {
+  if (c.logFormat === "json" || c.logFormat === "pretty") return c.logFormat;
+  return (out as { isTTY?: boolean }).isTTY === true ? "pretty" : "json";
+}
+
 /** The node's options for a configuration (the catalog in DATA/catalog). */
-export function nodeOptions(c: StartConfig, log: (line: string) => void, nowMs: number): NodeOptions {
+export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number): NodeOptions {
   return {
     dataDir: c.data,
     log,
@@ -77,7 +88,6 @@ export async function nodeStartCommand(
   env: Readonly<Record<string, string | undefined>> = process.env,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const say = (line = ""): void => void out.write(line + "\n");
   let request;
   try {
     request = resolveStartConfig({ argv, env, cwd: process.cwd() });
@@ -89,10 +99,13 @@ export async function nodeStartCommand(
     throw err;
   }
   if (request.help) {
-    say(startHelp());
+    out.write(startHelp() + "\n");
     return 0;
   }
   const config = request.config;
+  const logger = createLogger(logFormat(config, out), out);
+  const say = (line = ""): void => logger.banner(line);
+  const log = logger.log;
   const dataDir = config.data;
   mkdirSync(dataDir, { recursive: true });
   const catalogDir = join(dataDir, "catalog");
@@ -116,8 +129,8 @@ export async function nodeStartCommand(
   if (overrides.length > 0) say("settings other than the defaults:");
   for (const line of overrides) say(`  ${line}`);
   const t0 = performance.now();
-  const node = new VenueNode(nodeOptions(config, (line) => say(`  ${line}`), Date.now()));
-  say(`recovered in ${(performance.now() - t0).toFixed(0)} ms`);
+  const node = new VenueNode(nodeOptions(config, log, Date.now()));
+  log(`recovered in ${(performance.now() - t0).toFixed(0)} ms`, "recovery");
   const driver = node.drivers[0]!;
   const running = node.start();
   for (const info of instruments) {
@@ -130,7 +143,7 @@ export async function nodeStartCommand(
   try {
     address = await node.gatewayReady;
   } catch (err) {
-    process.stderr.write(`venue start: the gateway did not start: ${String(err)}\n`);
+    log(`venue start: the gateway did not start: ${String(err)}`, "gateway", "error");
     await node.stop().catch(() => {});
     return 1;
   }
@@ -149,20 +162,25 @@ export async function nodeStartCommand(
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    say(`${signal}: stopping (gateway closed, rings drained, last commit)...`);
+    log(`${signal}: stopping (gateway closed, rings drained, last commit)...`);
     node.stop().then(
       () => {
-        say(`stopped; durable up to seq ${node.durableSeq}`);
+        log(`stopped; durable up to seq ${node.durableSeq}`);
         process.exit(0);
       },
       (err: unknown) => {
-        process.stderr.write(`venue start: stop failed: ${String(err)}\n`);
+        log(`venue start: stop failed: ${String(err)}`, "node", "error");
         process.exit(1);
       },
     );
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
-  await running;
+  try {
+    await running;
+  } catch (err) {
+    log(`the node stopped on a fault: ${err instanceof Error ? err.message : String(err)}`, "node", "error");
+    throw err;
+  }
   return 0;
 }

@@ -64,7 +64,7 @@ export async function startServer(
   gw: Gateway,
   options: Partial<ServerOptions>,
   health: () => { ok: boolean; status: string },
-  metrics: () => string,
+  metrics: () => string | Promise<string>,
   log: (line: string) => void,
   admin?: { handle(req: IncomingMessage, res: ServerResponse): boolean },
 ): Promise<RunningServer> {
@@ -81,8 +81,19 @@ export async function startServer(
       return;
     }
     if (req.method === "GET" && url === "/metrics") {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      res.end(metrics());
+      Promise.resolve()
+        .then(metrics)
+        .then(
+          (text) => {
+            res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+            res.end(text);
+          },
+          (err: unknown) => {
+            log(`gateway: GET /metrics failed: ${String(err)}`);
+            res.writeHead(500, { "content-type": "text/plain" });
+            res.end("metrics failed\n");
+          },
+        );
       return;
     }
     if (admin?.handle(req, res) === true) return;

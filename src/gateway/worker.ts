@@ -25,6 +25,7 @@ import { startServer, type ServerOptions } from "./server.ts";
 import type { LiveOrder } from "./trade_view.ts";
 import { openAuth } from "./auth.ts";
 import { GatewayMarket } from "./market_feed.ts";
+import { PromText } from "../node/metrics.ts";
 
 export interface GatewaySeed {
   /** Engine instruments by index, as defined there. */
@@ -184,7 +185,13 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     flush: sink.flush,
   };
   const admin = new AdminApi(auth, gw, adminSink, clock.nowMs, log, d.admin);
-  const server = await startServer(gw, d.server, () => ({ ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status) }), () => metricsText(gw), log, admin);
+  const nodeMetrics = nodeMetricsClient();
+  const metrics = async (): Promise<string> => {
+    const node = await nodeMetrics();
+    if (node === undefined) return `# venue node metrics: the main thread did not answer within ${NODE_METRICS_TIMEOUT_MS} ms; only the gateway's own follow\n${metricsText(gw)}`;
+    return node + metricsText(gw);
+  };
+  const server = await startServer(gw, d.server, () => ({ ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status) }), metrics, log, admin);
   parentPort?.postMessage({ listening: { host: server.host, port: server.port } });
   log(`gateway: DIFF over WebSocket on ws://${server.host}:${server.port}/md and /trade`);
 
@@ -213,29 +220,53 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   }
 }
 
+/** How long GET /metrics waits for the main thread's part of the metrics. */
+const NODE_METRICS_TIMEOUT_MS = 2_000;
+
+/**
+ * GET /metrics serves the whole node's metrics: this asks the main thread for its part
+ * (`{ metricsRequest: id }`, answered with `{ metricsReply: id, text }` between engine loop
+ * slices) and resolves with the text, or undefined if no answer came within
+ * NODE_METRICS_TIMEOUT_MS. Outside a worker there is no node part: it resolves with "".
+ */
+function nodeMetricsClient(): () => Promise<string | undefined> {
+  const port = parentPort;
+  if (port === null) return () => Promise.resolve("");
+  let nextId = 1;
+  const waiting = new Map<number, (text: string) => void>();
+  port.on("message", (m: { metricsReply?: number; text?: string }) => {
+    if (m.metricsReply === undefined) return;
+    const answer = waiting.get(m.metricsReply);
+    waiting.delete(m.metricsReply);
+    answer?.(m.text ?? ""); // a reply after its timeout finds no one waiting
+  });
+  return () =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve(undefined);
+      }, NODE_METRICS_TIMEOUT_MS);
+      waiting.set(id, (text) => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+      port.postMessage({ metricsRequest: id });
+    });
+}
+
+/** The gateway's own metrics (connections, rejects, logins, traffic), Prometheus text. */
 function metricsText(gw: Gateway): string {
   const s = gw.stats;
-  const lines = [
-    "# HELP venue_gateway_connections Open DIFF connections.",
-    "# TYPE venue_gateway_connections gauge",
-    `venue_gateway_connections ${s.connections}`,
-    "# HELP venue_gateway_connections_opened_total Connections accepted since start.",
-    "# TYPE venue_gateway_connections_opened_total counter",
-    `venue_gateway_connections_opened_total ${s.opened}`,
-    "# HELP venue_gateway_rejected_input_total Client messages refused (bad input, not allowed, rate limited).",
-    "# TYPE venue_gateway_rejected_input_total counter",
-    `venue_gateway_rejected_input_total ${s.rejectedInput}`,
-    "# TYPE venue_gateway_rate_limited_total counter",
-    `venue_gateway_rate_limited_total ${s.rateLimited}`,
-    "# TYPE venue_gateway_logins_total counter",
-    `venue_gateway_logins_total{result="ok"} ${s.loginsOk}`,
-    `venue_gateway_logins_total{result="refused"} ${s.loginsRefused}`,
-    "# TYPE venue_gateway_orders_sent_total counter",
-    `venue_gateway_orders_sent_total ${s.ordersSent}`,
-    "# TYPE venue_gateway_rtn_data_total counter",
-    `venue_gateway_rtn_data_total ${s.rtnData}`,
-  ];
-  return lines.join("\n") + "\n";
+  const p = new PromText();
+  p.family("venue_gateway_connections", "gauge", "Open DIFF connections.").sample(s.connections);
+  p.family("venue_gateway_connections_opened_total", "counter", "Connections accepted since start.").sample(s.opened);
+  p.family("venue_gateway_rejected_input_total", "counter", "Client messages refused (bad input, not allowed, rate limited).").sample(s.rejectedInput);
+  p.family("venue_gateway_rate_limited_total", "counter", "Client messages and orders refused by a rate limit (also counted as rejected input).").sample(s.rateLimited);
+  p.family("venue_gateway_logins_total", "counter", "DIFF logins, by result.").sample(s.loginsOk, { result: "ok" }).sample(s.loginsRefused, { result: "refused" });
+  p.family("venue_gateway_orders_sent_total", "counter", "New orders the gateway passed to the engine.").sample(s.ordersSent);
+  p.family("venue_gateway_rtn_data_total", "counter", "rtn_data messages sent to clients.").sample(s.rtnData);
+  return p.text();
 }
 
 if (parentPort !== null && (workerData as { gateway?: GatewayWorkerData } | undefined)?.gateway !== undefined) {

@@ -157,6 +157,14 @@ export class EngineLoop {
     return this.nextSeq;
   }
 
+  /**
+   * For metrics, per ring this loop produces to (the journal, then the topics): claims
+   * that had to wait for a gating consumer a whole ring behind, and slots cut off.
+   */
+  producerStats(): Array<{ ring: string; waits: number; cutOffs: number }> {
+    return [this.journal, ...this.topicProducers].map((p) => ({ ring: p.ring.name, waits: p.waits, cutOffs: p.cutOffs }));
+  }
+
   /** Starts the loop (async: it yields between slices). Resolves when stopped; rejects on a fault, after fencing. */
   start(): Promise<void> {
     assert(this.running === undefined, "the engine loop is already running");

@@ -7,6 +7,11 @@
  *
  * Slots of the topic rings are handed out here: each consumer (a plugin, later the
  * gateway, market data and the event store) gets its own slot, opened gating or lossy.
+ *
+ * Metrics: the journal and storage workers post reports about once a second; the node
+ * keeps the latest of each and, on `metricsText()`, reads ring lag per consumer slot from
+ * the ring headers and renders everything for Prometheus (src/node/metrics.ts). The
+ * gateway worker asks for that text over its port when it serves GET /metrics.
  */
 
 import { Worker } from "node:worker_threads";
@@ -18,7 +23,7 @@ import { listSegments, recoverJournal, type Recovery } from "../wal/recover.ts";
 import { listSnapshots, readNewestSnapshot, type LoadedSnapshot } from "../wal/snapshot_file.ts";
 import { StateShapeError, captureState, restoreState } from "../engine/state.ts";
 import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
-import type { JournalWorkerData } from "../wal/journal_worker.ts";
+import { JournalMetrics, type JournalMetricsSnapshot, type JournalWorkerData } from "../wal/journal_worker.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
@@ -27,16 +32,20 @@ import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
 import { TOPICS, TOPICS_OF_KIND, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
 import { segmentFirstSeq } from "../schema/wal.ts";
 import { EventStore } from "../store/event_store.ts";
-import type { StorageStats, StorageWorkerData } from "../store/storage_worker.ts";
+import { JOB_SECONDS_BOUNDS, type StorageMetricsSnapshot, type StorageStats, type StorageWorkerData } from "../store/storage_worker.ts";
 import type { AdminOptions } from "../gateway/admin.ts";
 import { EngineLoop, type Clock } from "./engine_loop.ts";
 import { PluginSupervisor, type PluginReport } from "../plugins/supervisor.ts";
 import type { PluginSpec } from "../plugins/api.ts";
 import { EventBuffer } from "../schema/event.ts";
-import { Side, type TradingState } from "../schema/codes.ts";
+import { Side, nameOf, type TradingState } from "../schema/codes.ts";
 import type { GatewayWorkerData } from "../gateway/worker.ts";
 import type { ServerOptions } from "../gateway/server.ts";
 import type { GatewayOptions } from "../gateway/gateway.ts";
+import { NodeStatus } from "../schema/control.ts";
+import { SlotState } from "../schema/ring.ts";
+import { emptyStorageMetrics, renderNodeMetrics, type RingMetrics } from "./metrics.ts";
+import type { NodeLog } from "./log.ts";
 
 /** The DIFF gateway (WebSocket server, market data) on its worker. */
 export interface NodeGatewayOptions {
@@ -80,7 +89,8 @@ export interface NodeOptions {
   /** See StorageWorkerData.fsModule (fault injection in tests). */
   storeFsModule?: string;
   gateway?: NodeGatewayOptions;
-  log?: (line: string) => void;
+  /** Log lines, each with the part of the node it came from and a level (info unless said). */
+  log?: NodeLog;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
   plugins?: PluginSpec[];
@@ -146,7 +156,16 @@ export class VenueNode {
   /** Resolves when no snapshot is being written. */
   private snapshotIdle: Promise<void> = Promise.resolve();
   private snapshotWritten: () => void = () => {};
-  private readonly log: (line: string) => void;
+  private readonly log: NodeLog;
+  /** Who reads each topic ring slot handed out (metrics labels). */
+  private readonly slotConsumers: Record<Topic, string[]> = { trades: [], accounts: [], l2: [] };
+  /** Names the slots `allocSlot` hands out while plugins start. */
+  private slotOwner = "plugin";
+  private readonly inboundRings: Ring[];
+  /** The journal worker's latest metrics report (with a data directory). */
+  private journalMetrics: JournalMetricsSnapshot | undefined;
+  /** The storage worker's latest metrics report (with an event store). */
+  private storageMetrics: StorageMetricsSnapshot | undefined;
   /** Snapshots written since start: seq, file, ms from capture to rename, bytes. */
   readonly snapshots: Array<{ seq: number; name: string; ms: number; bytes: number; captureMs: number }> = [];
   private lastCaptureMs = 0;
@@ -165,6 +184,8 @@ export class VenueNode {
     this.pluginSpecs = o.plugins ?? [];
     let firstSeq = o.firstSeq ?? 1;
     this.log = o.log ?? (() => {});
+    // Until the workers start, every line comes from recovery.
+    const recoveryLog = (line: string): void => this.log(line, "recovery");
     this.snapshotEvery = o.snapshotEvery ?? 1_000_000;
     this.pruneJournal = o.pruneJournal ?? false;
     if (o.dataDir !== undefined) {
@@ -188,7 +209,7 @@ export class VenueNode {
         this.storeMemtableBytes = o.storeMemtableBytes;
         this.storeFsModule = o.storeFsModule;
         mkdirSync(this.storeDir, { recursive: true });
-        store = EventStore.open(this.storeDir, { background: false, log: this.log, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}) });
+        store = EventStore.open(this.storeDir, { background: false, log: recoveryLog, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}) });
       }
       const segments = listSegments(dir);
       const journalFrom = segments.length > 0 ? segmentFirstSeq(segments[0]!) : 1;
@@ -203,10 +224,10 @@ export class VenueNode {
           throw err;
         }
       };
-      let snap = readNewestSnapshot(this.snapshotDir, this.log, store === undefined ? undefined : store.replayFrom - 1, usable);
+      let snap = readNewestSnapshot(this.snapshotDir, recoveryLog, store === undefined ? undefined : store.replayFrom - 1, usable);
       if (store !== undefined && (snap?.seq ?? 0) + 1 < journalFrom) {
-        this.log(`event store: it lacks the events from seq ${store.replayFrom}, and the journal no longer holds them (it starts at ${journalFrom}); its history will have a gap`);
-        snap = readNewestSnapshot(this.snapshotDir, this.log, undefined, usable);
+        this.log(`event store: it lacks the events from seq ${store.replayFrom}, and the journal no longer holds them (it starts at ${journalFrom}); its history will have a gap`, "recovery", "warn");
+        snap = readNewestSnapshot(this.snapshotDir, recoveryLog, undefined, usable);
       }
       const from = snap?.seq ?? 0;
       const out = engine.out;
@@ -222,24 +243,24 @@ export class VenueNode {
       if (snap !== undefined) {
         restoreState(engine, snap.state);
         this.lastSnapshotSeq = snap.seq;
-        this.log(`recovery: restored ${snap.name}`);
+        recoveryLog(`recovery: restored ${snap.name}`);
       }
       this.recovery = recoverJournal(dir, (buf, offset, _size, seq) => {
         if (seq <= from) return;
         engine.apply(buf, offset);
         feed?.();
         engine.out.clear();
-      }, { log: this.log, progress: (records, done, total) => this.log(`recovery: segment ${done}/${total}, ${records} commands read`) });
+      }, { log: recoveryLog, progress: (records, done, total) => recoveryLog(`recovery: segment ${done}/${total}, ${records} commands read`) });
       if (this.recovery.firstSeq > from + 1) {
         throw new VenueError("JOURNAL_GAP", `the journal starts at seq ${this.recovery.firstSeq} but ${snap === undefined ? "there is no usable snapshot" : `the newest usable snapshot, ${snap.name}, ends at seq ${from}`}: seqs ${from + 1}..${this.recovery.firstSeq - 1} are gone; restore the data directory from a backup`);
       }
       if (this.recovery.nextSeq - 1 < from) {
         throw new VenueError("SNAPSHOT_AHEAD_OF_JOURNAL", `snapshot ${snap!.name} holds seq ${from} but the journal ends at ${this.recovery.nextSeq - 1}: the journal lost records it had made durable; restore the data directory from a backup`);
       }
-      this.log(`recovery: ${this.recovery.records} commands in ${this.recovery.segments} segment(s), ${this.recovery.nextSeq - 1 - from} replayed after the snapshot, in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
+      recoveryLog(`recovery: ${this.recovery.records} commands in ${this.recovery.segments} segment(s), ${this.recovery.nextSeq - 1 - from} replayed after the snapshot, in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
       if (store !== undefined) {
         store.tree.flushSync();
-        this.log(`event store: ${store.appended} events written from the journal, ${store.skipped} already stored; flushed to seq ${store.tree.flushedSeq}`);
+        recoveryLog(`event store: ${store.appended} events written from the journal, ${store.skipped} already stored; flushed to seq ${store.tree.flushedSeq}`);
         store.tree.closeSync();
       }
       firstSeq = this.recovery.nextSeq;
@@ -252,6 +273,7 @@ export class VenueNode {
     const pluginRings = this.pluginSpecs.map((_, i) => Ring.create(inboundBytes, 1, `plugin ${i} inbound`));
     this.gatewayOptions = o.gateway;
     this.gatewayRing = o.gateway === undefined ? undefined : Ring.create(inboundBytes, 1, "gateway inbound");
+    this.inboundRings = [...driverRings, ...pluginRings, ...(this.gatewayRing === undefined ? [] : [this.gatewayRing])];
     this.gatewayReady = new Promise((res, rej) => {
       this.gatewayListening = res;
       this.gatewayFailed = rej;
@@ -286,10 +308,11 @@ export class VenueNode {
     });
   }
 
-  /** A free slot of a topic ring, for one consumer. */
-  allocSlot(topic: Topic): number {
+  /** A free slot of a topic ring, for one consumer (`consumer` names it in metrics). */
+  allocSlot(topic: Topic, consumer = this.slotOwner): number {
     const s = this.nextSlot[topic]++;
     assert(s < this.topicSlots, `topic ${topic}: all ${this.topicSlots} consumer slots are taken`);
+    this.slotConsumers[topic][s] = consumer;
     return s;
   }
 
@@ -300,10 +323,15 @@ export class VenueNode {
       const w = new Worker(new URL("../../workers/journal.mjs", import.meta.url), { workerData: { journal: this.journalData }, name: "journal" });
       this.journalWorker = w;
       this.journalExited = new Promise((res) => w.once("exit", () => res()));
-      w.on("message", (m: { stats?: { groups: number; records: number; durableSeq: number } }) => {
+      w.on("message", (m: { stats?: { groups: number; records: number; durableSeq: number }; metrics?: JournalMetricsSnapshot }) => {
         if (m.stats !== undefined) this.journalStats = m.stats;
+        if (m.metrics !== undefined) this.journalMetrics = m.metrics;
       });
-      w.on("error", (err) => this.loop.fence(err instanceof Error ? err : new Error(String(err))));
+      w.on("error", (err) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.log(`journal worker failed: ${e.message}`, "journal", "error");
+        this.loop.fence(e);
+      });
       w.on("exit", (code) => {
         if (code !== 0) this.loop.fence(new VenueError("JOURNAL_WORKER_EXITED", `the journal worker exited with code ${code}`));
       });
@@ -316,17 +344,17 @@ export class VenueNode {
         this.snapshotWritten();
         if ("done" in r) {
           this.snapshots.push({ seq: r.done, name: r.name, ms: r.ms, bytes: r.bytes, captureMs: this.lastCaptureMs });
-          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread, written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`);
+          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread, written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`, "snapshots");
         } else {
-          this.log(`snapshot of seq ${r.failed} failed: ${r.message} (the journal still holds everything)`);
+          this.log(`snapshot of seq ${r.failed} failed: ${r.message} (the journal still holds everything)`, "snapshots", "error");
         }
       });
-      w.on("error", (err) => this.log(`snapshot worker failed: ${String(err)}`));
+      w.on("error", (err) => this.log(`snapshot worker failed: ${String(err)}`, "snapshots", "error"));
     }
     if (this.storeDir !== undefined) {
       const topics = {} as StorageWorkerData["topics"];
       for (const t of TOPICS) {
-        const slot = this.allocSlot(t);
+        const slot = this.allocSlot(t, "storage");
         this.topics[t].openSlot(slot, "gating", true);
         topics[t] = { ring: this.topics[t].sab, slot };
       }
@@ -336,7 +364,11 @@ export class VenueNode {
       else this.startStorage(data);
     }
     if (this.gatewayOptions !== undefined) this.startGateway(this.gatewayOptions);
-    this.pluginSpecs.forEach((spec, i) => this.plugins.start(spec, i));
+    this.pluginSpecs.forEach((spec, i) => {
+      this.slotOwner = `plugin ${i}`;
+      this.plugins.start(spec, i);
+    });
+    this.slotOwner = "plugin";
     this.started = this.loop.start();
     return this.started;
   }
@@ -347,12 +379,13 @@ export class VenueNode {
       const w = new Worker(new URL("../../workers/storage.mjs", import.meta.url), { workerData: { storage: data }, name: "storage" });
       this.storageWorker = w;
       this.storageExited = new Promise((res) => w.once("exit", () => res()));
-      w.on("message", (m: { stats?: StorageStats; log?: string }) => {
+      w.on("message", (m: { stats?: StorageStats; log?: string; metrics?: StorageMetricsSnapshot }) => {
         if (m.stats !== undefined) this.storageStats = m.stats;
-        if (m.log !== undefined) this.log(m.log);
+        if (m.metrics !== undefined) this.storageMetrics = m.metrics;
+        if (m.log !== undefined) this.log(m.log, "storage");
       });
       w.on("error", (err) => {
-        this.log(`storage worker failed: ${String(err)}`);
+        this.log(`storage worker failed: ${String(err)}`, "storage", "error");
         this.loop.fence(err instanceof Error ? err : new Error(String(err)));
       });
       w.on("exit", (code) => {
@@ -385,7 +418,7 @@ export class VenueNode {
     });
     const topics = {} as GatewayWorkerData["topics"];
     for (const t of TOPICS) {
-      const slot = this.allocSlot(t);
+      const slot = this.allocSlot(t, "gateway");
       this.topics[t].openSlot(slot, "gating", true);
       this.gatewaySlots.push([t, slot]);
       topics[t] = { ring: this.topics[t].sab, slot };
@@ -411,8 +444,9 @@ export class VenueNode {
     const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data }, name: "gateway" });
     this.gatewayWorker = w;
     this.gatewayExited = new Promise((res) => w.once("exit", () => res()));
-    w.on("message", (m: { log?: string; listening?: { host: string; port: number }; historyRead?: boolean }) => {
-      if (m.log !== undefined) this.log(m.log);
+    w.on("message", (m: { log?: string; listening?: { host: string; port: number }; historyRead?: boolean; metricsRequest?: number }) => {
+      if (m.log !== undefined) this.log(m.log, m.log.startsWith("audit:") ? "audit" : "gateway");
+      if (m.metricsRequest !== undefined) w.postMessage({ metricsReply: m.metricsRequest, text: this.metricsText() });
       if (m.historyRead === true) this.releaseStorage();
       if (m.listening !== undefined) {
         this.gatewayAddress = m.listening;
@@ -421,7 +455,7 @@ export class VenueNode {
     });
     w.on("error", (err) => {
       const e = err instanceof Error ? err : new Error(String(err));
-      this.log(`gateway worker failed: ${e.message}`);
+      this.log(`gateway worker failed: ${e.message}`, "gateway", "error");
       this.gatewayFailed(e);
       this.loop.fence(e);
     });
@@ -477,6 +511,51 @@ export class VenueNode {
     this.lastSnapshotSeq = seq;
     const job: SnapshotJob = { seq, state, createdNs: BigInt(Date.now()) * 1_000_000n };
     this.snapshotWorker!.postMessage(job, state.blobs.map((b) => b.buffer as ArrayBuffer));
+  }
+
+  /**
+   * The node's metrics in the Prometheus text format: status, sequences, the engine loop's
+   * counters, ring lag per consumer slot (read from the ring headers now), and the latest
+   * journal and storage worker reports. docs/operations.md lists them.
+   */
+  metricsText(): string {
+    const open = (r: Ring, consumer: (slot: number) => string): RingMetrics => {
+      const slots: RingMetrics["slots"] = [];
+      for (let s = 0; s < r.slots; s++) {
+        const state = r.slotState(s);
+        if (state !== SlotState.gating && state !== SlotState.lossy && state !== SlotState.cutOff) continue;
+        const mode = state === SlotState.gating ? "gating" : state === SlotState.lossy ? "lossy" : "cutOff";
+        slots.push({ slot: s, consumer: consumer(s), mode, lagBytes: r.lag(s), overruns: r.overruns(s) });
+      }
+      return { ring: r.name, capacityBytes: r.capacity, slots };
+    };
+    const rings = [
+      open(this.journal, () => "journal"),
+      ...TOPICS.map((t) => open(this.topics[t], (s) => this.slotConsumers[t][s] ?? "unknown")),
+      ...this.inboundRings.map((r) => open(r, () => "engine")),
+    ];
+    const last = this.snapshots[this.snapshots.length - 1];
+    return renderNodeMetrics({
+      status: nameOf(NodeStatus, this.control.status),
+      statuses: Object.keys(NodeStatus),
+      nextSeq: this.loop.seq,
+      durableSeq: this.durableSeq,
+      commands: this.loop.commands,
+      events: this.loop.events,
+      malformed: this.loop.malformed,
+      slices: this.loop.slices,
+      rings,
+      producers: this.loop.producerStats(),
+      journal: this.journalData === undefined ? undefined : (this.journalMetrics ?? new JournalMetrics().report(0)),
+      storage: this.storeDir === undefined ? undefined : (this.storageMetrics ?? emptyStorageMetrics(JOB_SECONDS_BOUNDS)),
+      snapshots: this.snapshotDir === undefined || this.snapshotEvery === 0 ? undefined : {
+        written: this.snapshots.length,
+        lastSeq: last?.seq ?? 0,
+        lastBytes: last?.bytes ?? 0,
+        lastCaptureSeconds: (last?.captureMs ?? 0) / 1000,
+        lastWriteSeconds: (last?.ms ?? 0) / 1000,
+      },
+    });
   }
 
   /** The highest sequence the journal has made durable (low 32 bits compared; exact below 2^32). */

@@ -6,6 +6,11 @@
  * stays stuck fences the node rather than lose events). It ends when the node tells it
  * the journal worker is done (every durable event is published by then), after draining
  * the rings and flushing the MemTable.
+ *
+ * Metrics: about once a second, when anything changed, it posts its state to the main
+ * thread (`{ metrics }`, a StorageMetricsSnapshot): events written, the flushed sequence,
+ * whether the store takes writes, flushes and compactions done and running (counted around
+ * the job pool) with their durations, and tables and bytes per level.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
@@ -15,7 +20,8 @@ import type { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { TOPICS, type Topic } from "../schema/topics.ts";
 import { poolJobs } from "../lsm/pool.ts";
-import { inlineJobs } from "../lsm/tree.ts";
+import { inlineJobs, type LsmJobs } from "../lsm/tree.ts";
+import { Histogram, type HistogramSnapshot } from "../stdx/histogram.ts";
 import type { JournalFs } from "../wal/file.ts";
 import { pathToFileURL } from "node:url";
 import { EventStore } from "./event_store.ts";
@@ -40,15 +46,110 @@ export interface StorageStats {
   compactions: number;
 }
 
+/** The storage worker's state at one moment (what it posts to the main thread). */
+export interface StorageMetricsSnapshot {
+  /** Events written to the store, and events passed over as stored already (after a restart). */
+  appended: number;
+  skipped: number;
+  /** Every event up to this seq is in a table. */
+  flushedSeq: number;
+  /** False while sealed MemTables wait for flushes: the worker stops reading its rings. */
+  writable: boolean;
+  /** The store failed and takes no writes (the node is fenced). */
+  failed: boolean;
+  flushes: number;
+  flushBytes: number;
+  flushesRunning: number;
+  /** Merges (tables rewritten) and moves (tables only relabelled a level down). */
+  compactions: number;
+  moves: number;
+  compactionsRunning: number;
+  compactionBytesRead: number;
+  compactionBytesWritten: number;
+  levels: { tables: number; bytes: number }[];
+  flushSeconds: HistogramSnapshot;
+  compactionSeconds: HistogramSnapshot;
+}
+
+/** Flush and compaction duration buckets, in seconds. */
+export const JOB_SECONDS_BOUNDS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
+const REPORT_MS = 1_000;
+
+/** The job pool with its jobs counted (running) and timed, for metrics. */
+function countedJobs(jobs: LsmJobs): { jobs: LsmJobs; running: { flushes: number; compactions: number }; flushSeconds: Histogram; compactionSeconds: Histogram } {
+  const running = { flushes: 0, compactions: 0 };
+  const flushSeconds = new Histogram(JOB_SECONDS_BOUNDS);
+  const compactionSeconds = new Histogram(JOB_SECONDS_BOUNDS);
+  return {
+    running,
+    flushSeconds,
+    compactionSeconds,
+    jobs: {
+      flush: async (req) => {
+        const t0 = performance.now();
+        running.flushes++;
+        try {
+          return await jobs.flush(req);
+        } finally {
+          running.flushes--;
+          flushSeconds.record((performance.now() - t0) / 1000);
+        }
+      },
+      compact: async (req) => {
+        const t0 = performance.now();
+        running.compactions++;
+        try {
+          return await jobs.compact(req);
+        } finally {
+          running.compactions--;
+          compactionSeconds.record((performance.now() - t0) / 1000);
+        }
+      },
+      close: () => jobs.close(),
+    },
+  };
+}
+
 /**
  * Runs until `stopped()` (the node's journal worker has exited, so every durable event is
  * published) or the node is fenced, then drains, flushes and closes.
  */
-export async function runStorage(d: StorageWorkerData, log: (line: string) => void, stopped: () => boolean): Promise<StorageStats> {
+export async function runStorage(d: StorageWorkerData, log: (line: string) => void, stopped: () => boolean, onReport?: (m: StorageMetricsSnapshot) => void): Promise<StorageStats> {
   const control = new Control(d.control);
   const fs = d.fsModule === undefined ? undefined : ((await import(pathToFileURL(d.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
-  const jobs = fs === undefined ? poolJobs(1) : inlineJobs(fs);
+  const counted = countedJobs(fs === undefined ? poolJobs(1) : inlineJobs(fs));
+  const jobs = counted.jobs;
   const store = EventStore.open(d.dir, { jobs, log, ...(fs ? { fs } : {}), ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}) });
+  const metrics = (): StorageMetricsSnapshot => {
+    const t = store.tree;
+    return {
+      appended: store.appended,
+      skipped: store.skipped,
+      flushedSeq: t.flushedSeq,
+      writable: t.writable,
+      failed: t.error !== undefined,
+      flushes: t.stats.flushes,
+      flushBytes: t.stats.flushBytes,
+      flushesRunning: counted.running.flushes,
+      compactions: t.stats.compactions,
+      moves: t.stats.moves,
+      compactionsRunning: counted.running.compactions,
+      compactionBytesRead: t.stats.compactionBytesRead,
+      compactionBytesWritten: t.stats.compactionBytesWritten,
+      levels: t.stats.levels.map((l) => ({ tables: l.tables, bytes: l.bytes })),
+      flushSeconds: counted.flushSeconds.snapshot(),
+      compactionSeconds: counted.compactionSeconds.snapshot(),
+    };
+  };
+  let reported = "";
+  const report = (): void => {
+    if (onReport === undefined) return;
+    const m = metrics();
+    const key = JSON.stringify(m, (_k, v: unknown) => (v instanceof Float64Array ? Array.from(v) : v));
+    if (key === reported) return;
+    reported = key;
+    onReport(m);
+  };
   const consumers = TOPICS.map((t) => {
     const c = new RingConsumer(new Ring(d.topics[t].ring, t), d.topics[t].slot, { durable: control.durableGate });
     const handler = (buf: Buf, offset: number): void => {
@@ -62,6 +163,8 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
     for (const { c, handler } of consumers) if (store.tree.writable) n += c.poll(handler, 256);
     return n;
   };
+  report();
+  const reporter = onReport === undefined ? undefined : setInterval(report, REPORT_MS);
   try {
     let idle = 0;
     for (;;) {
@@ -91,9 +194,11 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
     await store.flush();
     await store.tree.idle();
   } finally {
+    clearInterval(reporter);
     await store.close();
     await jobs.close();
   }
+  report();
   return { appended: store.appended, skipped: store.skipped, flushedSeq: store.tree.flushedSeq, flushes: store.tree.stats.flushes, compactions: store.tree.stats.compactions };
 }
 
@@ -104,7 +209,8 @@ if (parentPort !== null && data !== undefined) {
     if (m.stop) stop = true;
   };
   parentPort.on("message", onMessage);
-  const stats = await runStorage(data, (line) => parentPort!.postMessage({ log: line }), () => stop);
+  const port = parentPort;
+  const stats = await runStorage(data, (line) => port.postMessage({ log: line }), () => stop, (metrics) => port.postMessage({ metrics }));
   parentPort.off("message", onMessage); // so the thread can end
   parentPort.postMessage({ stats });
 }
