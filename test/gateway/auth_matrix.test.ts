@@ -6,61 +6,34 @@
  */
 
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { VenueNode } from "../../src/node/node.ts";
-import { Catalog } from "../../src/catalog/catalog.ts";
-import { PasswordHasher } from "../../src/catalog/password.ts";
-import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
-import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
-import { currencyCode } from "../../src/schema/codes.ts";
 import { DiffClient } from "./diff_client.ts";
+import { startGatewayNode, type GatewayNode } from "./node_kit.ts";
 import { until } from "../until.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
 
-const CU = DEMO_INSTRUMENTS[0]!;
 const TTL_MS = 3_000;
-let dir: string;
-let node: VenueNode;
+let gw: GatewayNode;
 let base: string;
 let http: string;
 const logs: string[] = [];
 const matrix: Array<{ case: string; expected: string; got: string; pass: boolean }> = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "venue-authz-"));
-  const catalog = Catalog.open(join(dir, "catalog"));
-  const hasher = new PasswordHasher();
-  await catalog.addUser("boss", ["admin"], await hasher.hash("boss-secret"));
-  await catalog.addUser("deputy", ["admin"], await hasher.hash("deputy-secret"));
-  await catalog.addUser("t1", ["trader"], await hasher.hash("t1-secret"));
-  await catalog.addUser("t2", ["trader"], await hasher.hash("t2-secret"));
-  await catalog.addUser("ro", ["readonly"], await hasher.hash("ro-secret"));
-  await catalog.putInstrument(CU);
-  await hasher.close();
-  await catalog.close();
-  node = new VenueNode({
-    dataDir: join(dir, "data"),
-    snapshotEvery: 0,
+  gw = await startGatewayNode({
+    prefix: "venue-authz-",
+    users: [["boss", ["admin"], "boss-secret"], ["deputy", ["admin"], "deputy-secret"], ["t1", ["trader"], "t1-secret"], ["t2", ["trader"], "t2-secret"], ["ro", ["readonly"], "ro-secret"]],
+    funded: ["t1", "t2"],
     log: (l) => logs.push(l),
-    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false }, admin: { tokenTtlMs: TTL_MS } },
+    admin: { tokenTtlMs: TTL_MS },
   });
-  const d = node.drivers[0]!;
-  void node.start();
-  d.submit((b, o) => writeDefineInstrument(b, o, engineParams(CU)));
-  for (const a of ["t1", "t2"]) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, a, currencyCode("CNY"), 1_000_000_00));
-  d.flush();
-  const { host, port } = await node.gatewayReady;
-  base = `ws://${host}:${port}`;
-  http = `http://${host}:${port}`;
+  base = gw.ws;
+  http = gw.http;
 }, 60_000);
 
 afterAll(async () => {
   console.log("auth matrix (TESTING.md 30):\n" + matrix.map((m) => `  ${m.pass ? "PASS" : "FAIL"}  ${m.case}: expected ${m.expected}, got ${m.got}`).join("\n"));
-  await node?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await gw?.close();
 }, 60_000);
 
 function record(name: string, expected: string, got: string): void {

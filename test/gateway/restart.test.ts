@@ -10,15 +10,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VenueNode } from "../../src/node/node.ts";
-import { Catalog } from "../../src/catalog/catalog.ts";
-import { PasswordHasher } from "../../src/catalog/password.ts";
-import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
 import { CommandKind, writeDefineInstrument, writeSettle, writeTransfer } from "../../src/schema/command.ts";
 import { currencyCode } from "../../src/schema/codes.ts";
 import { checkTradeInvariants, DiffClient } from "./diff_client.ts";
+import { CU, makeCatalog } from "./node_kit.ts";
+import { engineParams } from "../../src/catalog/instrument.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
 
-const CU = DEMO_INSTRUMENTS[0]!; // SHFE.cu2601
 const dir = mkdtempSync(join(tmpdir(), "venue-gw-restart-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -72,13 +70,7 @@ async function chart(base: string): Promise<JsonObject> {
 }
 
 test("the day's orders, trades, transfers and bars survive a restart; the end of the day clears them, live and after a restart", async () => {
-  const catalog = Catalog.open(join(dir, "catalog"));
-  const hasher = new PasswordHasher();
-  await catalog.addUser("u1", ["trader"], await hasher.hash("secret-1"));
-  await catalog.addUser("u2", ["trader"], await hasher.hash("secret-2"));
-  await catalog.putInstrument(CU);
-  await hasher.close();
-  await catalog.close();
+  await makeCatalog(join(dir, "catalog"), [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"]]);
 
   // First run: a fill, a cancel, an engine rejection and transfers.
   const first = node();

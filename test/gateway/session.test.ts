@@ -6,51 +6,24 @@
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VenueNode } from "../../src/node/node.ts";
-import { Catalog } from "../../src/catalog/catalog.ts";
-import { PasswordHasher } from "../../src/catalog/password.ts";
-import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
-import { writeDefineInstrument, writeTransfer, CommandKind } from "../../src/schema/command.ts";
-import { currencyCode } from "../../src/schema/codes.ts";
 import { checkTradeInvariants, DiffClient } from "./diff_client.ts";
+import { startGatewayNode, type GatewayNode } from "./node_kit.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
 
-const CU = DEMO_INSTRUMENTS[0]!; // SHFE.cu2601: tick 10, multiple 5, margin 10%, commission 10 per lot
-
-let dir: string;
+let gw: GatewayNode;
 let node: VenueNode;
 let url: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "venue-gw-"));
-  const catalog = Catalog.open(join(dir, "catalog"));
-  const hasher = new PasswordHasher();
-  await catalog.addUser("u1", ["trader"], await hasher.hash("secret-1"));
-  await catalog.addUser("u2", ["trader"], await hasher.hash("secret-2"));
-  await catalog.addUser("watcher", ["readonly"], await hasher.hash("secret-3"));
-  await catalog.putInstrument(CU);
-  await hasher.close();
-  await catalog.close();
-  node = new VenueNode({
-    dataDir: join(dir, "data"),
-    snapshotEvery: 0,
-    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false } },
-  });
-  const driver = node.drivers[0]!;
-  void node.start();
-  driver.submit((b, o) => writeDefineInstrument(b, o, engineParams(CU)));
-  for (const a of ["u1", "u2"]) driver.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, a, currencyCode("CNY"), 1_000_000_00));
-  driver.flush();
-  const { host, port } = await node.gatewayReady;
-  url = `ws://${host}:${port}`;
+  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"]], funded: ["u1", "u2"] });
+  node = gw.node;
+  url = gw.ws;
 }, 60_000);
 
 afterAll(async () => {
-  await node?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await gw?.close();
 }, 60_000);
 
 async function login(user: string, password: string): Promise<DiffClient> {
