@@ -67,6 +67,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number): NodeOp
         port: c.port,
         allowedOrigins: c.allowedOrigins,
         maxConnections: c.maxConnections,
+        maxConnectionsPerIp: c.maxConnectionsPerIp,
         maxPayload: c.maxFrameBytes,
         pingMs: c.pingMs,
         headersTimeoutMs: c.headersTimeoutMs,
