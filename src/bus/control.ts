@@ -5,7 +5,7 @@
  */
 
 import { assert } from "../stdx/assert.ts";
-import { CONTROL_BYTES, CONTROL_WORKERS_MAX, C_DOORBELL, C_DURABLE_LO, C_DURABLE_PARKED, C_LOOP_PARKED, C_STATUS, NodeStatus, heartbeatCell } from "../schema/control.ts";
+import { CONTROL_BYTES, CONTROL_WORKERS_MAX, C_DOORBELL, C_DURABLE_LO, C_DURABLE_PARKED, C_LOOP_PARKED, C_SLOW_COMMIT_MS, C_STATUS, NodeStatus, heartbeatCell } from "../schema/control.ts";
 
 export class Control {
   readonly i32: Int32Array;
@@ -46,6 +46,29 @@ export class Control {
       Atomics.wait(this.i32, C_DURABLE_LO, d, Math.min(left, 50));
       Atomics.sub(this.i32, C_DURABLE_PARKED, 1);
     }
+  }
+
+  /**
+   * Blocks (a worker only) while the durable seq's low 32 bits still equal `lo`, for at most
+   * `timeoutMs` (fractions allowed): returns at once if it has moved, and wakes when
+   * `setDurable` stores a new one. For observers that time durability.
+   */
+  parkWhileDurable(lo: number, timeoutMs: number): void {
+    Atomics.add(this.i32, C_DURABLE_PARKED, 1); // seq-cst, before the re-check inside wait
+    Atomics.wait(this.i32, C_DURABLE_LO, lo | 0, timeoutMs);
+    Atomics.sub(this.i32, C_DURABLE_PARKED, 1);
+  }
+
+  /**
+   * The journal is degraded: its last group commit took `ms` (rounded up; 0: healthy).
+   * A plain report, read by health checks; relaxed ordering is enough (no data rides on it).
+   */
+  set slowCommitMs(ms: number) {
+    Atomics.store(this.i32, C_SLOW_COMMIT_MS, ms | 0);
+  }
+
+  get slowCommitMs(): number {
+    return Atomics.load(this.i32, C_SLOW_COMMIT_MS);
   }
 
   /** An inbound producer published: bump the doorbell, wake the loop if it is parked. */

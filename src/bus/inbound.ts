@@ -36,6 +36,11 @@ export class InboundProducer {
     this.push(write(this.scratch, 0));
   }
 
+  /** Bytes the ring can take now without waiting for the loop. */
+  free(): number {
+    return this.producer.free();
+  }
+
   /** Publishes what was pushed and rings the doorbell. */
   flush(): void {
     if (this.producer.unpublished === 0) return;

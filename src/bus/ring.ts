@@ -237,6 +237,13 @@ export class RingProducer {
     if (Atomics.load(this.h, R_PARKED_CONSUMERS) !== 0) Atomics.notify(this.h, R_PUBLISHED);
   }
 
+  /** Bytes that can be claimed now without waiting (scans the gating cursors; allocates). */
+  free(): number {
+    const { cursor } = this.scanGate();
+    this.gateCache = cursor;
+    return this.capacity - ((this.pending - cursor) | 0);
+  }
+
   /** Bytes claimed and not yet published. */
   get unpublished(): number {
     return (this.pending - this.published) | 0;

@@ -41,6 +41,13 @@ export interface CommandSink {
   transfer(kind: typeof CommandKind.deposit | typeof CommandKind.withdraw, account: string, currency: number, amount: number): void;
   /** Publishes what was written. */
   flush(): void;
+  /**
+   * The way into the engine is backed up (its queue nearly full: a slow disk holds the
+   * loop): new orders are refused rather than waited for.
+   */
+  busy(): boolean;
+  /** Backed up further still: even cancels, which have the room `busy` leaves, are refused. */
+  full(): boolean;
 }
 
 /** The market side a session reads (see src/market). */
@@ -92,6 +99,8 @@ export interface GatewayStats {
   loginsOk: number;
   loginsRefused: number;
   ordersSent: number;
+  /** Orders refused because the way into the engine was backed up. */
+  busy: number;
   rtnData: number;
 }
 
@@ -114,7 +123,7 @@ export class Gateway {
   readonly o: GatewayOptions;
   /** Where security-relevant decisions are written (logins, refused authorisations). */
   audit: (line: string) => void = () => {};
-  readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, rtnData: 0 };
+  readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, busy: 0, rtnData: 0 };
 
   constructor(
     private readonly auth: GatewayAuth,
@@ -570,6 +579,10 @@ export class Gateway {
     else if (tc === "GFD") tif = orderType === OrderType.market ? Tif.ioc : Tif.gfd;
     else if (tc === "GTC") tif = orderType === OrderType.market ? Tif.ioc : Tif.gtc;
     else return refuse(`time_condition ${String(tc).slice(0, 16)} is not supported (IOC, GFD or GTC)`, 1006);
+    if (this.sink.busy()) {
+      this.stats.busy++;
+      return refuse("the venue is busy: try again shortly", 1007);
+    }
     let sent = this.inFlight.get(account);
     if (sent === undefined) this.inFlight.set(account, (sent = new Set()));
     sent.add(orderId);
@@ -596,6 +609,10 @@ export class Gateway {
       this.stats.rateLimited++;
       return this.refuse(s, "too many orders and cancels, slow down", 1005);
     }
+    if (this.sink.full()) {
+      this.stats.busy++;
+      return this.refuse(s, "the venue is busy: try the cancel again shortly", 1007);
+    }
     const instrument = this.indexOf.get(this.trade.symbolOf(account, orderId) ?? "");
     this.sink.cancel({ instrument: instrument ?? 0xfffffffe, account, orderId });
     this.sink.flush();
@@ -616,6 +633,10 @@ export class Gateway {
     if (typeof amount !== "number" || !Number.isFinite(amount) || amount === 0) return this.refuse(s, "amount must be a number other than 0", 422);
     const minor = engineMoney(Math.abs(amount));
     if (!Number.isSafeInteger(minor) || minor <= 0 || minor > 1e15) return this.refuse(s, "amount out of range (at most 2 decimals)", 422);
+    if (this.sink.full()) {
+      this.stats.busy++;
+      return this.refuse(s, "the venue is busy: try the transfer again shortly", 1007);
+    }
     this.sink.transfer(amount > 0 ? CommandKind.deposit : CommandKind.withdraw, s.account, currencyCode(currency), minor);
     this.sink.flush();
   }

@@ -63,7 +63,7 @@ export function originAllowed(origin: string | undefined, allowed: readonly stri
 export async function startServer(
   gw: Gateway,
   options: Partial<ServerOptions>,
-  health: () => { ok: boolean; status: string },
+  health: () => { ok: boolean; status: string; degraded?: string },
   metrics: () => string | Promise<string>,
   log: (line: string) => void,
   admin?: { handle(req: IncomingMessage, res: ServerResponse): boolean },
@@ -77,7 +77,7 @@ export async function startServer(
     if (req.method === "GET" && url === "/health") {
       const h = health();
       res.writeHead(h.ok ? 200 : 503, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status: h.status, connections: gw.sessions.size }));
+      res.end(JSON.stringify({ status: h.status, ...(h.degraded === undefined ? {} : { degraded: h.degraded }), connections: gw.sessions.size }));
       return;
     }
     if (req.method === "GET" && url === "/metrics") {

@@ -124,6 +124,10 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     cancel: (f) => inbound.submit((b, o) => writeCancel(b, o, f)),
     transfer: (kind, account, currency, amount) => inbound.submit((b, o) => writeTransfer(b, o, kind === CommandKind.deposit ? CommandKind.deposit : CommandKind.withdraw, account, currency, amount)),
     flush: () => inbound.flush(),
+    // Backed up: less than a quarter of the ring free (the loop drains it within a batch
+    // unless something downstream, such as a slow disk, holds it).
+    busy: () => inbound.free() < inbound.ring.capacity / 4,
+    full: () => inbound.free() < inbound.ring.capacity / 16,
   };
   const auth = await openAuth(d.catalogDir, { threads: d.hashThreads ?? 1 });
   const market = new GatewayMarket((symbol: string) => auth.catalog.getInstrument(symbol));
@@ -191,7 +195,10 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     if (node === undefined) return `# venue node metrics: the main thread did not answer within ${NODE_METRICS_TIMEOUT_MS} ms; only the gateway's own follow\n${metricsText(gw)}`;
     return node + metricsText(gw);
   };
-  const server = await startServer(gw, d.server, () => ({ ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status) }), metrics, log, admin);
+  const server = await startServer(gw, d.server, () => {
+    const slow = control.slowCommitMs;
+    return { ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status), ...(slow === 0 ? {} : { degraded: `the journal's last group commit took ${slow} ms` }) };
+  }, metrics, log, admin);
   parentPort?.postMessage({ listening: { host: server.host, port: server.port } });
   log(`gateway: DIFF over WebSocket on ws://${server.host}:${server.port}/md and /trade`);
 
@@ -265,6 +272,7 @@ function metricsText(gw: Gateway): string {
   p.family("venue_gateway_rate_limited_total", "counter", "Client messages and orders refused by a rate limit (also counted as rejected input).").sample(s.rateLimited);
   p.family("venue_gateway_logins_total", "counter", "DIFF logins, by result.").sample(s.loginsOk, { result: "ok" }).sample(s.loginsRefused, { result: "refused" });
   p.family("venue_gateway_orders_sent_total", "counter", "New orders the gateway passed to the engine.").sample(s.ordersSent);
+  p.family("venue_gateway_busy_refusals_total", "counter", "New orders refused because the way into the engine was backed up (a slow disk holding the loop).").sample(s.busy);
   p.family("venue_gateway_rtn_data_total", "counter", "rtn_data messages sent to clients.").sample(s.rtnData);
   return p.text();
 }

@@ -129,6 +129,8 @@ export interface NodeMetricsInput {
   statuses: readonly string[];
   nextSeq: number;
   durableSeq: number;
+  /** The journal's last group commit in ms while it is slow (degraded), 0 when healthy. */
+  slowCommitMs: number;
   commands: number;
   events: number;
   malformed: number;
@@ -147,6 +149,7 @@ export function renderNodeMetrics(m: NodeMetricsInput): string {
   const p = new PromText();
   p.family("venue_node_status", "gauge", "1 for the node's current status (starting, running, stopping, fenced, stopped), 0 for the others.");
   for (const s of m.statuses) p.sample(s === m.status ? 1 : 0, { status: s });
+  p.family("venue_journal_degraded", "gauge", "1 while the journal's group commits are slow (the disk is degraded), else 0; /health says how slow.").sample(m.slowCommitMs > 0 ? 1 : 0);
   p.family("venue_node_next_seq", "gauge", "The sequence number the next command gets.").sample(m.nextSeq);
   p.family("venue_journal_durable_seq", "gauge", "The highest sequence number the journal has made durable (consumers are released up to it).").sample(m.durableSeq);
   p.family("venue_journal_pending_commands", "gauge", "Commands sequenced but not yet durable: the journal's lag in commands.").sample(Math.max(0, m.nextSeq - 1 - m.durableSeq));

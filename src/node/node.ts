@@ -102,6 +102,8 @@ export interface NodeOptions {
   durableByLoop?: boolean;
   cutOffMs?: number;
   journalStallMs?: number;
+  /** A group commit this slow (ms) or slower reports the journal degraded (default 100). */
+  slowCommitMs?: number;
   heartbeatMs?: number;
   clock?: Clock;
   firstSeq?: number;
@@ -266,7 +268,7 @@ export class VenueNode {
       firstSeq = this.recovery.nextSeq;
       this.journal.openSlot(0, "gating", true);
       this.control.setDurable(firstSeq - 1);
-      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule };
+      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule, slowCommitMs: o.slowCommitMs };
     }
     const inboundBytes = bytes.inbound ?? 1 << 20;
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));
@@ -539,6 +541,7 @@ export class VenueNode {
       status: nameOf(NodeStatus, this.control.status),
       statuses: Object.keys(NodeStatus),
       nextSeq: this.loop.seq,
+      slowCommitMs: this.control.slowCommitMs,
       durableSeq: this.durableSeq,
       commands: this.loop.commands,
       events: this.loop.events,

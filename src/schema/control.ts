@@ -9,6 +9,8 @@
  *   1     32 doorbell: bumped by each inbound publish  inbound producers
  *         33 loop parked (count)                      the engine loop
  *   2     64 node status (NodeStatus)                 the main thread
+ *         65 slow commit: the last group commit's ms   the journal worker
+ *            while commits are slow (0: healthy)
  *   3+w   heartbeat of worker w (count)               worker w
  */
 
@@ -17,6 +19,7 @@ export const C_DURABLE_PARKED = 1;
 export const C_DOORBELL = 32;
 export const C_LOOP_PARKED = 33;
 export const C_STATUS = 64;
+export const C_SLOW_COMMIT_MS = 65;
 const C_FIRST_HEARTBEAT_LINE = 3;
 export const CONTROL_WORKERS_MAX = 64;
 export const CONTROL_BYTES = (C_FIRST_HEARTBEAT_LINE + CONTROL_WORKERS_MAX) * 128;

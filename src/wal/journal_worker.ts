@@ -46,7 +46,12 @@ export interface JournalWorkerData {
    * one: how the crash tests inject faults into a running node's journal worker.
    */
   fsModule?: string | undefined;
+  /** A group commit this slow (ms) or slower marks the journal degraded (default SLOW_COMMIT_MS). */
+  slowCommitMs?: number | undefined;
 }
+
+/** Default threshold of a slow group commit: 100 ms, about 50 times a healthy NVMe fdatasync. */
+export const SLOW_COMMIT_MS = 100;
 
 /** Group commit latency buckets, in seconds: 25 µs to 1 s. */
 export const COMMIT_SECONDS_BOUNDS: readonly number[] = [25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1];
@@ -81,7 +86,8 @@ const REPORTED_AT_MS = 6;
 const REPORTED_GROUPS = 7;
 const SYNC_START_MS = 8;
 const LAST_SYNC_END_MS = 9;
-const CELLS = 10;
+const LAST_COMMIT_MS = 10;
+const CELLS = 11;
 
 /** Milliseconds from a monotonic origin. */
 export type MetricsClock = () => number;
@@ -146,7 +152,8 @@ export class JournalMetrics {
     c[LAST_SYNC_END_MS] = this.clock();
     this.fdatasyncSeconds.record((c[LAST_SYNC_END_MS]! - c[SYNC_START_MS]!) / 1000);
     if (c[GROUP_START_MS]! < 0) return; // nothing was written since the last one
-    this.commitSeconds.record((c[LAST_SYNC_END_MS]! - c[GROUP_START_MS]!) / 1000);
+    c[LAST_COMMIT_MS] = c[LAST_SYNC_END_MS]! - c[GROUP_START_MS]!;
+    this.commitSeconds.record(c[LAST_COMMIT_MS]! / 1000);
     this.groupCommands.record(c[PENDING_COMMANDS]!);
     this.groupBytes.record(c[PENDING_BYTES]!);
     c[GROUPS] = c[GROUPS]! + 1;
@@ -165,6 +172,11 @@ export class JournalMetrics {
 
   get groups(): number {
     return this.cells[GROUPS]!;
+  }
+
+  /** The last group's commit time (first write to the end of its fdatasync), ms. */
+  get lastCommitMs(): number {
+    return this.cells[LAST_COMMIT_MS]!;
   }
 
   /** A group was committed since the last report. */
@@ -240,9 +252,12 @@ export class JournalLoop {
   readonly writer: JournalWriter;
   readonly metrics: JournalMetrics;
   private readonly append: (buf: Buf, offset: number) => void;
+  /** A group commit this slow or slower marks the journal degraded (JournalWorkerData.slowCommitMs). */
+  private readonly slowCommitMs: number;
 
   constructor(d: JournalWorkerData, fs: JournalFs = REAL_FS, private readonly onReport?: (m: JournalMetricsSnapshot) => void, clock?: MetricsClock) {
     this.metrics = new JournalMetrics(clock);
+    this.slowCommitMs = d.slowCommitMs ?? SLOW_COMMIT_MS;
     this.control = new Control(d.control);
     this.consumer = new RingConsumer(new Ring(d.ring, "journal"), d.slot, { wait: d.wait });
     const writer = new JournalWriter({
@@ -267,6 +282,10 @@ export class JournalLoop {
     const n = this.consumer.poll(this.append, max);
     if (n > 0) {
       this.control.setDurable(this.writer.commit());
+      // A slow disk is reported (degraded), not hidden: raised by a slow commit, cleared by a fast one.
+      const ms = this.metrics.lastCommitMs;
+      if (ms >= this.slowCommitMs) this.control.slowCommitMs = Math.ceil(ms);
+      else if (this.control.slowCommitMs !== 0) this.control.slowCommitMs = 0;
       if (this.onReport !== undefined && this.metrics.dueAfterCommit()) this.onReport(this.metrics.report(this.metrics.clock()));
     }
     return n;

@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VenueNode, type NodeGatewayOptions } from "../../src/node/node.ts";
+import { VenueNode, type NodeGatewayOptions, type NodeOptions } from "../../src/node/node.ts";
+import type { GatewayOptions } from "../../src/gateway/gateway.ts";
 import { Catalog, type Role } from "../../src/catalog/catalog.ts";
 import { PasswordHasher } from "../../src/catalog/password.ts";
 import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
@@ -49,14 +50,19 @@ export async function startGatewayNode(o: {
   funded: readonly string[];
   log?: (line: string) => void;
   admin?: NodeGatewayOptions["admin"];
+  /** More gateway options (rates, limits). */
+  gateway?: Partial<GatewayOptions>;
+  /** More node options (ring sizes, a journal file layer). */
+  node?: Partial<NodeOptions>;
 }): Promise<GatewayNode> {
   const dir = mkdtempSync(join(tmpdir(), o.prefix));
   await makeCatalog(join(dir, "catalog"), o.users);
   const node = new VenueNode({
     dataDir: join(dir, "data"),
     snapshotEvery: 0,
+    ...o.node,
     ...(o.log === undefined ? {} : { log: o.log }),
-    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false }, ...(o.admin === undefined ? {} : { admin: o.admin }) },
+    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false, ...o.gateway }, ...(o.admin === undefined ? {} : { admin: o.admin }) },
   });
   const d = node.drivers[0]!;
   const running = node.start();

@@ -89,6 +89,7 @@ describe("node metrics rendering", () => {
     statuses: Object.keys(NodeStatus),
     nextSeq: 11,
     durableSeq: 7,
+    slowCommitMs: 0,
     commands: 10,
     events: 30,
     malformed: 0,

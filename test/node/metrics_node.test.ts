@@ -62,7 +62,7 @@ async function scrapeUntil(what: string, cond: (f: Map<string, Family>) => boole
 }
 
 const EXPECTED = [
-  "venue_node_status", "venue_node_next_seq", "venue_journal_durable_seq", "venue_journal_pending_commands",
+  "venue_node_status", "venue_journal_degraded", "venue_node_next_seq", "venue_journal_durable_seq", "venue_journal_pending_commands",
   "venue_engine_commands_applied_total", "venue_engine_events_published_total", "venue_engine_malformed_commands_total", "venue_engine_loop_slices_total",
   "venue_ring_capacity_bytes", "venue_ring_lag_bytes", "venue_ring_lag_ratio", "venue_ring_overruns_total", "venue_ring_producer_waits_total", "venue_ring_cut_offs_total",
   "venue_journal_groups_total", "venue_journal_commands_total", "venue_journal_written_bytes_total",
@@ -73,7 +73,7 @@ const EXPECTED = [
   "venue_store_compaction_read_bytes_total", "venue_store_compaction_written_bytes_total", "venue_store_compaction_seconds",
   "venue_store_level_tables", "venue_store_level_bytes",
   "venue_gateway_connections", "venue_gateway_connections_opened_total", "venue_gateway_rejected_input_total", "venue_gateway_rate_limited_total",
-  "venue_gateway_logins_total", "venue_gateway_orders_sent_total", "venue_gateway_rtn_data_total",
+  "venue_gateway_logins_total", "venue_gateway_orders_sent_total", "venue_gateway_busy_refusals_total", "venue_gateway_rtn_data_total",
 ];
 
 describe("GET /metrics", () => {
