@@ -179,6 +179,10 @@ export const SETTINGS = {
     group: "node", kind: boolean(), default: true,
     description: "Seed an empty catalog with demo users (printed with their passwords) and demo instruments, and fund the demo accounts. Off: add users with `venue user add`.",
   }),
+  demoFlow: setting({
+    group: "node", kind: integer(0, 10_000), default: 0,
+    description: "Orders a second of the demo order flow (a plugin with a market maker and a taker of its own on the catalog's instruments), so clients see a live market; 0: off.",
+  }),
   eventStore: setting({
     group: "node", kind: boolean(), default: true,
     description: "Keep every event in the event store (DATA/events), written by the storage worker.",

@@ -16,10 +16,13 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { VenueNode, type NodeOptions } from "../node/node.ts";
 import { Catalog, seedDemo, type SeedResult } from "../catalog/catalog.ts";
 import { PasswordHasher } from "../catalog/password.ts";
-import { engineParams } from "../catalog/instrument.ts";
+import { engineParams, type InstrumentInfo } from "../catalog/instrument.ts";
+import type { PluginSpec } from "../plugins/api.ts";
+import type { DemoFlowOptions } from "../plugins/demo_flow.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../schema/command.ts";
 import { currencyCode } from "../schema/codes.ts";
 import type { WaitStrategy } from "../bus/wait.ts";
@@ -47,7 +50,20 @@ export function logFormat(c: StartConfig, out: NodeJS.WritableStream): LogFormat
 }
 
 /** The node's options for a configuration (the catalog in DATA/catalog). */
-export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number): NodeOptions {
+/** The demo order flow on `instruments`, each starting from the middle of its price band. */
+function demoFlowPlugin(rate: number, instruments: readonly InstrumentInfo[]): PluginSpec {
+  const options: DemoFlowOptions = {
+    rate,
+    instruments: instruments.map((info) => {
+      const p = engineParams(info);
+      const mid = Math.round((p.priceLow + p.priceHigh) / 2 / p.tickSize) * p.tickSize;
+      return { symbol: info.symbol, tick: p.tickSize, low: p.priceLow, high: p.priceHigh, start: mid };
+    }),
+  };
+  return { module: fileURLToPath(new URL("../plugins/demo_flow.ts", import.meta.url)), name: "demo-flow", topics: ["l2"], delivery: "lossy", options: options as unknown as Record<string, unknown> };
+}
+
+export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instruments: readonly InstrumentInfo[] = []): NodeOptions {
   return {
     dataDir: c.data,
     log,
@@ -58,6 +74,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number): NodeOp
     storeMemtableBytes: c.memtableBytes,
     journalStallMs: c.journalStallMs,
     wait: waitStrategy(c),
+    ...(c.demoFlow > 0 ? { plugins: [demoFlowPlugin(c.demoFlow, instruments)] } : {}),
     ringBytes: { journal: c.journalRingBytes, inbound: c.inboundRingBytes, trades: c.tradesRingBytes, accounts: c.accountsRingBytes, l2: c.l2RingBytes },
     gateway: {
       catalogDir: join(c.data, "catalog"),
@@ -130,7 +147,7 @@ export async function nodeStartCommand(
   if (overrides.length > 0) say("settings other than the defaults:");
   for (const line of overrides) say(`  ${line}`);
   const t0 = performance.now();
-  const node = new VenueNode(nodeOptions(config, log, Date.now()));
+  const node = new VenueNode(nodeOptions(config, log, Date.now(), instruments));
   log(`recovered in ${(performance.now() - t0).toFixed(0)} ms`, "recovery");
   const driver = node.drivers[0]!;
   const running = node.start();
