@@ -49,7 +49,8 @@ export interface TradeViewOptions {
 }
 
 const DIRECTION = ["", "BUY", "SELL"];
-const OFFSET = ["OPEN", "OPEN", "CLOSE", "CLOSETODAY"];
+/** DIFF offsets by engine Offset code. */
+export const OFFSET = ["OPEN", "OPEN", "CLOSE", "CLOSETODAY"];
 
 /** Why an order was rejected or ended, as DIFF's last_msg and notify code. */
 export function reasonText(reason: number): string {
@@ -297,6 +298,17 @@ export class TradeView {
     this.change(account).notifies.push({ level: "WARNING", code, content: `order ${orderId} rejected: ${message}` });
     this.acctFinished(account, orderId);
     return this.endCommand().get(account)!;
+  }
+
+  /**
+   * Adds fields an engine rejection does not carry (offset, price and time conditions, as
+   * the gateway sent them) to the order the command being read rejected; fields the event
+   * set stay.
+   */
+  completeRejected(account: string, orderId: string, fields: JsonObject): void {
+    const o = (this.open.get(account)?.patch["orders"] as JsonObject | undefined)?.[orderId] as JsonObject | undefined;
+    if (o === undefined) return;
+    for (const k of Object.keys(fields)) if (!(k in o)) o[k] = fields[k]!;
   }
 
   private tree(name: string): AccountTree {

@@ -113,6 +113,9 @@ describe("a DIFF trade session", () => {
     const orders = (): JsonObject => c.trade("u1")["orders"] as JsonObject;
     await c.until("every refusal", () => cases.every(([id]) => (orders()[id] as JsonObject | undefined)?.["status"] === "FINISHED"));
     for (const [id] of cases) expect((orders()[id] as JsonObject)["exchange_order_id"]).toBe("");
+    // The engine's rejections keep the fields as sent, though its events do not carry them.
+    for (const id of ["no-pos", "no-money"]) expect(orders()[id]).toMatchObject({ price_type: "LIMIT", volume_condition: "ANY", time_condition: "GFD" });
+    expect(orders()["no-pos"]).toMatchObject({ offset: "CLOSE", direction: "SELL" });
     expect(c.notifies.filter((n) => n.level === "WARNING").length).toBeGreaterThanOrEqual(cases.length);
     // A duplicate id is a notify only: the order stays as it was.
     c.send(order("u1", "bad-tick", "BUY", "OPEN", 1, 75_000));
