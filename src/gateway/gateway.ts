@@ -16,7 +16,7 @@ import { currencyCode, Offset, OrderType, Side, Tif } from "../schema/codes.ts";
 import { CommandKind, MAX_ORDER_ID_BYTES, MAX_ACCOUNT_ID_BYTES } from "../schema/command.ts";
 import { enginePrice, engineMoney, type InstrumentInfo } from "../catalog/instrument.ts";
 import { EventKind, type EventView } from "../schema/event.ts";
-import { obj, unsafeShape, type JsonObject } from "./patch.ts";
+import { clone, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
 import { OFFSET, TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
 import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Peer, type Role, type SessionLimits } from "./session.ts";
 
@@ -87,6 +87,8 @@ const ID_PATTERN = /^[^=#|;/\s]+$/;
 /** A UTF-16 surrogate without its pair: it cannot be encoded, so it would reach the engine as U+FFFD. */
 const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_INS_LIST = 8192;
+/** Instruments one ins_query answers at most. */
+const MAX_QUERY_SYMBOLS = 1000;
 const MAX_CHARTS = 16;
 const MAX_VIEW_WIDTH = 10_000;
 const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8");
@@ -333,6 +335,8 @@ export class Gateway {
       case "qry_account_register":
       case "qry_transfer_serial":
         return;
+      case "ins_query":
+        return this.insQuery(s, msg);
       case "insert_order":
         return this.insertOrder(s, msg);
       case "cancel_order":
@@ -347,6 +351,52 @@ export class Gateway {
   private refuse(s: Session, content: string, code = 1000): void {
     this.stats.rejectedInput++;
     s.pushNotify({ level: "WARNING", code, content });
+    this.touched.add(s);
+    this.flush();
+  }
+
+  /**
+   * DIFF's GraphQL symbol query, answered for its one form clients send:
+   * `multi_symbol_info(instrument_id: [...])`, the ids from `variables.instrument_id` or
+   * from the query text. The answer, `symbols.<query_id>`, holds the query, its variables
+   * and each known instrument's static fields (unknown ones are left out). An empty query
+   * cancels: `symbols.<query_id>` is deleted.
+   */
+  private insQuery(s: Session, m: Record<string, unknown>): void {
+    const id = m["query_id"];
+    const query = m["query"];
+    if (typeof id !== "string" || id.length === 0 || id.length > 64 || !ID_PATTERN.test(id)) return this.refuse(s, "ins_query needs query_id, 1 to 64 characters");
+    if (typeof query !== "string" || query.length > 65_536) return this.refuse(s, "ins_query needs query, a string of at most 65,536 characters");
+    const symbols = obj();
+    const patch = obj();
+    patch["symbols"] = symbols;
+    if (query === "") {
+      symbols[id] = null;
+    } else {
+      const vars = m["variables"];
+      const fromVars = typeof vars === "object" && vars !== null ? (vars as Record<string, unknown>)["instrument_id"] : undefined;
+      let ids: string[];
+      if (Array.isArray(fromVars)) ids = fromVars.filter((x): x is string => typeof x === "string");
+      else if (typeof fromVars === "string") ids = [fromVars];
+      else ids = [...(/instrument_id\s*:\s*\[([^\]]*)\]/.exec(query)?.[1] ?? /instrument_id\s*:\s*("[^"]*")/.exec(query)?.[1] ?? "").matchAll(/"([^"]*)"/g)].map((x) => x[1]!);
+      const list: Json[] = [];
+      for (const symbol of ids.slice(0, MAX_QUERY_SYMBOLS)) {
+        const q = this.indexOf.has(symbol) ? this.market.quote(symbol) : undefined;
+        if (q === undefined) continue;
+        const info = staticPart(q);
+        info["instrument_id"] = symbol;
+        info["class"] = q["ins_class"] ?? "FUTURE";
+        list.push(info);
+      }
+      const result = obj();
+      result["multi_symbol_info"] = list;
+      const answer = obj();
+      answer["query"] = query;
+      answer["variables"] = clone((typeof vars === "object" && vars !== null && !Array.isArray(vars) ? vars : obj()) as Json);
+      answer["result"] = result;
+      symbols[id] = answer;
+    }
+    s.push(patch);
     this.touched.add(s);
     this.flush();
   }

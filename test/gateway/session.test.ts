@@ -175,6 +175,25 @@ describe("a DIFF trade session", () => {
 });
 
 describe("a DIFF market-data session", () => {
+  test("ins_query (multi_symbol_info) answers known instruments' static fields, by variables or query text, and an empty query cancels", async () => {
+    const c = await DiffClient.connect(`${url}/md`);
+    await c.until("the first rtn_data", () => c.mirror["mdhis_more_data"] === false);
+    const query = "query($instrument_id:[String]){multi_symbol_info(instrument_id:$instrument_id){instrument_id price_tick}}";
+    c.send({ aid: "ins_query", query_id: "q1", query, variables: { instrument_id: ["SHFE.cu2601", "SHFE.nope"] } });
+    c.send({ aid: "ins_query", query_id: "q2", query: 'query{multi_symbol_info(instrument_id:["SHFE.cu2601"]){instrument_id}}' });
+    const answer = (id: string): JsonObject | undefined => (c.mirror["symbols"] as JsonObject | undefined)?.[id] as JsonObject | undefined;
+    await c.until("both answers", () => answer("q1") !== undefined && answer("q2") !== undefined);
+    const rows = (id: string): JsonObject[] => Object.values((answer(id)!["result"] as JsonObject)["multi_symbol_info"] as JsonObject);
+    expect(answer("q1")).toMatchObject({ query, variables: { instrument_id: { 0: "SHFE.cu2601", 1: "SHFE.nope" } } });
+    for (const id of ["q1", "q2"]) {
+      expect(rows(id)).toHaveLength(1);
+      expect(rows(id)[0]).toMatchObject({ instrument_id: "SHFE.cu2601", class: "FUTURE", exchange_id: "SHFE", ins_id: "cu2601", price_tick: 10, volume_multiple: 5 });
+    }
+    c.send({ aid: "ins_query", query_id: "q1", query: "" });
+    await c.until("the cancel", () => answer("q1") === undefined);
+    c.close();
+  });
+
   test("hello, static quotes first, then a subscription's full quote and a chart with contiguous bars", async () => {
     const c = await DiffClient.connect(`${url}/md`);
     await c.until("rsp_login", () => c.bare.some((b) => b["aid"] === "rsp_login"));
