@@ -873,6 +873,7 @@ export class Engine {
       instr, reason, kind, kind === CommandKind.newOrder ? cmd.side : 0, orderNo, account < 0 ? NO_ACCOUNT : account,
       hasPriceQty && cmd.priceSafe ? cmd.price : 0, hasPriceQty && cmd.qtySafe ? cmd.qty : 0,
       cmd.u8, cmd.accountOffset, cmd.accountLen, cmd.orderIdOffset, cmd.orderIdLen,
+      kind === CommandKind.newOrder ? cmd.orderType : 0, kind === CommandKind.newOrder ? cmd.tif : 0, kind === CommandKind.newOrder ? cmd.orderOffset : 0,
     );
   }
 

@@ -17,7 +17,7 @@ import { CommandKind, MAX_ORDER_ID_BYTES, MAX_ACCOUNT_ID_BYTES } from "../schema
 import { enginePrice, engineMoney, type InstrumentInfo } from "../catalog/instrument.ts";
 import { EventKind, type EventView } from "../schema/event.ts";
 import { clone, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
-import { OFFSET, TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
+import { TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
 import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Peer, type Role, type SessionLimits } from "./session.ts";
 
 export interface LoginResult {
@@ -114,7 +114,7 @@ export class Gateway {
   /** Sessions with a chart on a series ("<symbol> <duration>"). */
   private readonly bySeries = new Map<string, Set<Session>>();
   /** Orders of an account sent to the engine and not yet accepted or rejected (a duplicate id is refused at once). */
-  private readonly inFlight = new Map<string, Map<string, JsonObject>>();
+  private readonly inFlight = new Map<string, Set<string>>();
   private readonly touched = new Set<Session>();
   private readonly accountBuckets = new Map<string, TokenBucket>();
   /** Engine instrument index -> instrument, and symbol -> index. */
@@ -176,8 +176,7 @@ export class Gateway {
   onAccountEvent(e: EventView): void {
     this.trade.onEvent(e);
     if ((e.kind === EventKind.accepted || (e.kind === EventKind.rejected && e.commandKind === CommandKind.newOrder)) && e.accountLen > 0 && e.orderIdLen > 0) {
-      const asSent = this.settled(e.accountId(), e.orderId());
-      if (asSent !== undefined && e.kind === EventKind.rejected) this.trade.completeRejected(e.accountId(), e.orderId(), asSent);
+      this.settled(e.accountId(), e.orderId());
     }
   }
 
@@ -635,27 +634,19 @@ export class Gateway {
       return refuse("the venue is busy: try again shortly", 1007);
     }
     let sent = this.inFlight.get(account);
-    if (sent === undefined) this.inFlight.set(account, (sent = new Map()));
-    // The DIFF fields the engine's events do not carry, for an order the engine rejects.
-    const asSent = obj();
-    asSent["offset"] = OFFSET[offset]!;
-    asSent["price_type"] = orderType === OrderType.market ? "ANY" : "LIMIT";
-    asSent["volume_condition"] = tif === Tif.fok ? "ALL" : "ANY";
-    asSent["time_condition"] = tif === Tif.ioc || tif === Tif.fok ? "IOC" : tif === Tif.gfd ? "GFD" : "GTC";
-    sent.set(orderId, asSent);
+    if (sent === undefined) this.inFlight.set(account, (sent = new Set()));
+    sent.add(orderId);
     this.sink.newOrder({ instrument: index, account, orderId, side, orderType, tif, offset, price, qty: vol });
     this.sink.flush();
     this.stats.ordersSent++;
   }
 
-  /** Called for accepted/rejected events: the order is no longer in flight. Returns its fields as sent. */
-  settled(account: string, orderId: string): JsonObject | undefined {
+  /** Called for accepted/rejected events: the order is no longer in flight. */
+  settled(account: string, orderId: string): void {
     const sent = this.inFlight.get(account);
-    if (sent === undefined) return undefined;
-    const fields = sent.get(orderId);
+    if (sent === undefined) return;
     sent.delete(orderId);
     if (sent.size === 0) this.inFlight.delete(account);
-    return fields;
   }
 
   private cancelOrder(s: Session, m: Record<string, unknown>): void {

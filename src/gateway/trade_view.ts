@@ -300,17 +300,6 @@ export class TradeView {
     return this.endCommand().get(account)!;
   }
 
-  /**
-   * Adds fields an engine rejection does not carry (offset, price and time conditions, as
-   * the gateway sent them) to the order the command being read rejected; fields the event
-   * set stay.
-   */
-  completeRejected(account: string, orderId: string, fields: JsonObject): void {
-    const o = (this.open.get(account)?.patch["orders"] as JsonObject | undefined)?.[orderId] as JsonObject | undefined;
-    if (o === undefined) return;
-    for (const k of Object.keys(fields)) if (!(k in o)) o[k] = fields[k]!;
-  }
-
   private tree(name: string): AccountTree {
     let a = this.accounts.get(name);
     if (a === undefined) {
@@ -392,6 +381,14 @@ export class TradeView {
         o["exchange_id"] = info?.exchangeId ?? "";
         o["instrument_id"] = info?.insId ?? "";
         o["direction"] = DIRECTION[e.side] ?? "";
+        const type = e.rejectedType;
+        if (type !== 0) {
+          const tif = e.rejectedTif;
+          o["offset"] = OFFSET[e.rejectedOffset] ?? "OPEN";
+          o["price_type"] = type === OrderType.market ? "ANY" : "LIMIT";
+          o["volume_condition"] = tif === Tif.fok ? "ALL" : "ANY";
+          o["time_condition"] = tif === Tif.ioc || tif === Tif.fok ? "IOC" : tif === Tif.gfd ? "GFD" : "GTC";
+        }
         o["volume_orign"] = e.qty;
         o["volume_left"] = e.qty;
         o["limit_price"] = info === undefined ? 0 : diffPrice(info, e.price);

@@ -15,6 +15,7 @@ import { InboundProducer } from "../bus/inbound.ts";
 import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
 import { EventKind, EventView, NO_ACCOUNT } from "../schema/event.ts";
 import { EventStore } from "../store/event_store.ts";
+import { chinaDate, nextWeekday } from "../market/time.ts";
 import { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { CommandKind, CommandView, writeCancel, writeDefineInstrument, writeNewOrder, writeSetTradingState, writeTransfer, type InstrumentParams } from "../schema/command.ts";
@@ -66,7 +67,7 @@ const DAY_KINDS = new Set<number>([EventKind.accepted, EventKind.rejected, Event
  * market model (bars keep their ids across restarts), then the day's order events into
  * the trade trees. Logs what it read and how long it took.
  */
-function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: number, market: GatewayMarket, seedTrades: (dayEvents: (visit: (e: EventView) => void) => void) => void, log: (line: string) => void): void {
+function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: number, market: GatewayMarket, seedTrades: (dayEvents: (visit: (e: EventView) => void) => void) => void, log: (line: string) => void): { dayEndedNs: bigint | undefined } {
   const t0 = performance.now();
   const store = EventStore.open(h.storeDir, { background: false });
   try {
@@ -104,6 +105,15 @@ function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: 
       });
     });
     log(`gateway: history read in ${(performance.now() - t0).toFixed(0)} ms: ${trades} trades for the k-lines, ${dayEvents} order and transfer events of the trading day (from seq ${h.dayFromSeq})`);
+    // When the last trading day ended: the day shown is the one after it, at the earliest.
+    let dayEndedNs: bigint | undefined;
+    if (h.dayFromSeq > 1) {
+      store.history("accounts", NO_ACCOUNT, h.dayFromSeq - 1, h.dayFromSeq - 1, (bytes) => {
+        const e = wrap(bytes);
+        if (e.kind === EventKind.dayEnded) dayEndedNs = e.timestampNs;
+      });
+    }
+    return { dayEndedNs };
   } finally {
     store.tree.closeSync();
   }
@@ -141,8 +151,16 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     market.seedInstrument(i, params);
   });
   const seedTrades = (dayEvents?: (visit: (e: EventView) => void) => void): void => gw.seed(d.seed.accountNames, events(d.seed.stateEvents), d.seed.orders, dayEvents);
-  if (d.history !== undefined) readHistory(d.history, d.seed.instruments.length, market, seedTrades, log);
-  else seedTrades();
+  if (d.history !== undefined) {
+    const { dayEndedNs } = readHistory(d.history, d.seed.instruments.length, market, seedTrades, log);
+    // A settle moved the trading day on before this start: show the day after it, if later.
+    if (dayEndedNs !== undefined) {
+      const after = nextWeekday(chinaDate(Number(dayEndedNs / 1_000_000_000n)));
+      if (after > gw.trade.tradingDay) gw.trade.tradingDay = after;
+    }
+  } else {
+    seedTrades();
+  }
   parentPort?.postMessage({ historyRead: true });
   const startNs = clock.nowNs();
   d.seed.instruments.forEach((params, i) => {

@@ -13,7 +13,8 @@
  *                  29 u8 offset · 30 u8 accountLen · 31 u8 orderIdLen
  *                  32 i64 price · 40 i64 qty · 48 i64 orderNo · 56 u32 account
  *                  64 account bytes, order id bytes
- *   rejected    1  24 u8 reason · 25 u8 commandKind · 26 u8 side                  64+ids
+ *   rejected    1  24 u8 reason · 25 u8 commandKind · 26 u8 side · 27 u8 type       64+ids
+ *                  28 u8 tif · 29 u8 offset (a newOrder's; 0 otherwise)
  *                  30 u8 accountLen · 31 u8 orderIdLen · 32 i64 orderNo (0: none)
  *                  40 u32 account (NO_ACCOUNT: unknown) · 48 i64 price · 56 i64 qty
  *                  64 account bytes, order id bytes
@@ -128,6 +129,9 @@ const E_IDS = 64;
 const E_REASON = 24;
 const E_COMMAND_KIND = 25;
 const E_REJ_SIDE = 26;
+const E_REJ_TYPE = 27;
+const E_REJ_TIF = 28;
+const E_REJ_OFFSET = 29;
 const E_REJ_ORDER_NO = 32;
 const E_REJ_ACCOUNT = 40;
 const E_REJ_PRICE = 48;
@@ -202,6 +206,10 @@ export class EventView {
     return this.dv.getUint8(this.offset + (this.kind === EventKind.rejected ? E_REJ_SIDE : this.kind === EventKind.updated ? E_UPD_SIDE : E_SIDE));
   }
   get orderType(): number { return this.dv.getUint8(this.offset + E_TYPE); }
+  /** A rejected newOrder's type, tif and offset as sent (0 for other commands). */
+  get rejectedType(): number { return this.dv.getUint8(this.offset + E_REJ_TYPE); }
+  get rejectedTif(): number { return this.dv.getUint8(this.offset + E_REJ_TIF); }
+  get rejectedOffset(): number { return this.dv.getUint8(this.offset + E_REJ_OFFSET); }
   get tif(): number { return this.dv.getUint8(this.offset + E_TIF); }
   get flags(): number { return this.dv.getUint8(this.offset + E_FLAGS); }
   get stp(): number { return this.dv.getUint8(this.offset + E_STP); }
@@ -397,14 +405,16 @@ export class EventBuffer {
     instrument: number, reason: number, commandKind: number, side: number, orderNo: number, account: number,
     price: number, qty: number,
     src: Uint8Array, accountOffset: number, accountLen: number, orderIdOffset: number, orderIdLen: number,
+    orderType = 0, tif = 0, offset = 0,
   ): void {
     const o = this.claim(EventKind.rejected, align8(E_IDS + accountLen + orderIdLen), instrument);
     const dv = this.buf.dv;
     dv.setUint8(o + E_REASON, reason);
     dv.setUint8(o + E_COMMAND_KIND, commandKind);
     dv.setUint8(o + E_REJ_SIDE, side);
-    dv.setUint8(o + 27, 0);
-    dv.setUint16(o + 28, 0, true);
+    dv.setUint8(o + E_REJ_TYPE, orderType);
+    dv.setUint8(o + E_REJ_TIF, tif);
+    dv.setUint8(o + E_REJ_OFFSET, offset);
     writeI64(dv, o + E_REJ_ORDER_NO, orderNo);
     dv.setUint32(o + E_REJ_ACCOUNT, account, true);
     dv.setUint32(o + E_REJ_ACCOUNT + 4, 0, true);

@@ -183,7 +183,7 @@ describe("a DIFF market-data session", () => {
     c.send({ aid: "ins_query", query_id: "q2", query: 'query{multi_symbol_info(instrument_id:["SHFE.cu2601"]){instrument_id}}' });
     const answer = (id: string): JsonObject | undefined => (c.mirror["symbols"] as JsonObject | undefined)?.[id] as JsonObject | undefined;
     await c.until("both answers", () => answer("q1") !== undefined && answer("q2") !== undefined);
-    const rows = (id: string): JsonObject[] => Object.values((answer(id)!["result"] as JsonObject)["multi_symbol_info"] as JsonObject);
+    const rows = (id: string): JsonObject[] => Object.values((answer(id)!["result"] as JsonObject)["multi_symbol_info"] as JsonObject) as JsonObject[];
     expect(answer("q1")).toMatchObject({ query, variables: { instrument_id: { 0: "SHFE.cu2601", 1: "SHFE.nope" } } });
     for (const id of ["q1", "q2"]) {
       expect(rows(id)).toHaveLength(1);

@@ -75,7 +75,7 @@ function eventSamples(): Array<[string, string]> {
     out.push([name, hex(ev.buf.u8, from, ev.length)]);
   };
   add("accepted", () => ev.accepted(1, Side.buy, OrderType.limit, Tif.gtc, 1, Stp.cancelBoth, Offset.open, 100, 5, 42, 9, cmd.u8, v.accountOffset, v.accountLen, v.orderIdOffset, v.orderIdLen));
-  add("rejected", () => ev.rejected(1, Reason.priceOffTick, CommandKind.newOrder, Side.buy, 0, 9, 101, 5, cmd.u8, v.accountOffset, v.accountLen, v.orderIdOffset, v.orderIdLen));
+  add("rejected", () => ev.rejected(1, Reason.priceOffTick, CommandKind.newOrder, Side.buy, 0, 9, 101, 5, cmd.u8, v.accountOffset, v.accountLen, v.orderIdOffset, v.orderIdLen, OrderType.limit, Tif.gfd, Offset.close));
   add("trade", () => ev.trade(1, Side.sell, 77, 105, 3, 40, 42, 8, 9, 2, 0, 15, 16, -2500, 0));
   add("updated", () => ev.updated(1, OrderStatus.partiallyFilled, Reason.none, Side.buy, 9, 42, 100, 2, 3));
   add("l2", () => ev.l2(1, Side.sell, 105, 12, 3));
