@@ -71,6 +71,7 @@ extern "C" {
     fn munmap(addr: *mut c_void, len: usize) -> c_int;
     fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
     fn sysconf(name: c_int) -> c_long;
+    fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
     fn __errno_location() -> *mut c_int;
 }
 
@@ -105,7 +106,10 @@ pub const ETXTBSY: c_int = 26;
 pub const EFBIG: c_int = 27;
 pub const ENAMETOOLONG: c_int = 36;
 pub const ELOOP: c_int = 40;
+pub const ENOSPC: c_int = 28;
 pub const EOVERFLOW: c_int = 75;
+pub const EOPNOTSUPP: c_int = 95;
+pub const EDQUOT: c_int = 122;
 
 /// The errno name Node uses for the same failure (`err.code` of `fs`), so the two paths
 /// of src/native/mmap.ts report one code per cause.
@@ -131,7 +135,10 @@ pub fn errno_name(errno: c_int) -> &'static str {
         EFBIG => "EFBIG",
         ENAMETOOLONG => "ENAMETOOLONG",
         ELOOP => "ELOOP",
+        ENOSPC => "ENOSPC",
         EOVERFLOW => "EOVERFLOW",
+        EOPNOTSUPP => "ENOTSUP",
+        EDQUOT => "EDQUOT",
         _ => "EUNKNOWN",
     }
 }
@@ -421,6 +428,22 @@ mod tests {
     }
 
     #[test]
+    fn allocate_reserves_the_blocks_and_extends_the_file() {
+        let (p, c) = temp_file("alloc", b"");
+        let fd = unsafe { open(c.as_ptr(), 2 | O_CLOEXEC) }; // O_RDWR
+        assert!(fd >= 0);
+        allocate(fd, 0, 1 << 20).unwrap();
+        assert_eq!(allocate(fd, 0, 0).unwrap_err().errno, EINVAL);
+        unsafe { close(fd) };
+        assert_eq!(allocate(fd, 0, 4096).unwrap_err().errno, EBADF);
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&p).unwrap();
+        assert_eq!(meta.len(), 1 << 20);
+        assert!(meta.blocks() * 512 >= 1 << 20);
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
     fn stat_layout_matches_the_platform() {
         let expected = if cfg!(target_arch = "x86_64") { 144 } else { 128 };
         assert_eq!(std::mem::size_of::<Stat>(), expected);
@@ -547,5 +570,25 @@ mod tests {
         assert_eq!(m.advise(1, m.len(), ADVICE_RANDOM).err().unwrap().code(), "EINVAL");
         assert_eq!(m.advise(usize::MAX, 2, ADVICE_RANDOM).err().unwrap().code(), "EINVAL");
         std::fs::remove_file(p).unwrap();
+    }
+}
+
+/// Allocates blocks for bytes [offset, offset + len) of the open file `fd` and extends its
+/// size to cover them (Linux fallocate, mode 0): writes into the range cannot fail for want
+/// of space. EOPNOTSUPP where the file system cannot (the caller falls back); ENOSPC and
+/// EDQUOT when the disk or the quota is full.
+pub fn allocate(fd: c_int, offset: i64, len: i64) -> Result<(), OsError> {
+    if offset < 0 || len <= 0 {
+        return Err(OsError::new(EINVAL, "fallocate"));
+    }
+    loop {
+        // SAFETY: fallocate reads no memory of ours; a bad fd is an EBADF, not UB.
+        if unsafe { fallocate(fd, 0, offset, len) } == 0 {
+            return Ok(());
+        }
+        let e = errno();
+        if e != EINTR {
+            return Err(OsError::new(e, "fallocate"));
+        }
     }
 }

@@ -235,6 +235,20 @@ unsafe fn js_stats(env: Env, _args: &[Value]) -> Result<Value> {
     Ok(o)
 }
 
+/// fallocate(fd, offset, length): blocks for the range, the file extended to cover it.
+unsafe fn js_fallocate(env: Env, args: &[Value]) -> Result<Value> {
+    let fd = index_arg(env, arg(args, 0)?, "fd must be a non-negative integer")?;
+    let offset = index_arg(env, arg(args, 1)?, "offset must be a non-negative integer")?;
+    let length = index_arg(env, arg(args, 2)?, "length must be a non-negative integer")?;
+    if fd > i32::MAX as usize || length == 0 {
+        return Err(Failure::Arg("fd must be an open file descriptor and length above 0"));
+    }
+    map::allocate(fd as i32, offset as i64, length as i64).map_err(Failure::Os)?;
+    let mut v = null_mut();
+    ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
 unsafe fn js_is_mapped(env: Env, args: &[Value]) -> Result<Value> {
     let path = path_arg(env, arg(args, 0)?)?;
     let mapped = map::is_mapped_path(&path).map_err(Failure::Os)?;
@@ -256,16 +270,20 @@ unsafe extern "C" fn cb_stats(env: Env, info: CallbackInfo) -> Value {
 unsafe extern "C" fn cb_is_mapped(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_is_mapped)
 }
+unsafe extern "C" fn cb_fallocate(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_fallocate)
+}
 
 /// Node calls this once per env (the main thread and each worker) that loads the addon.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let functions: [(&std::ffi::CStr, Callback); 5] = [
+    let functions: [(&std::ffi::CStr, Callback); 6] = [
         (c"map", Some(cb_map)),
         (c"unmap", Some(cb_unmap)),
         (c"advise", Some(cb_advise)),
         (c"stats", Some(cb_stats)),
         (c"isMapped", Some(cb_is_mapped)),
+        (c"fallocate", Some(cb_fallocate)),
     ];
     for (name, cb) in functions {
         let mut f = null_mut();

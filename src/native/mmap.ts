@@ -215,6 +215,8 @@ interface Addon {
   advise(buffer: ArrayBuffer, offset: number, length: number, advice: AdviceKind): void;
   stats(): MappingStats;
   isMapped(path: string): boolean;
+  /** Absent from builds before it was added: callers fall back. */
+  fallocate?(fd: number, offset: number, length: number): void;
 }
 
 const ADDON_PATH = fileURLToPath(new URL("../../native/venue_native.node", import.meta.url));
@@ -265,6 +267,26 @@ function requireAddon(state: Loaded): Addon {
 export function nativeStatus(): NativeStatus {
   const state = load();
   return state.addon !== null ? { loaded: true } : { loaded: false, reason: state.reason };
+}
+
+/**
+ * Allocates the blocks of bytes [offset, offset + length) of an open file and extends the
+ * file to cover them (Linux fallocate, through the addon), so that writes into the range
+ * cannot fail for want of space: a full disk shows when the file is made, not in the middle
+ * of its use. Returns false where that cannot be done here (no addon, or a file system
+ * without fallocate): the caller falls back. Throws the OS error otherwise (`code` ENOSPC
+ * when the disk is full).
+ */
+export function preallocate(fd: number, offset: number, length: number): boolean {
+  const addon = load().addon;
+  if (addon === null || addon.fallocate === undefined) return false;
+  try {
+    addon.fallocate(fd, offset, length);
+    return true;
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === "ENOTSUP") return false;
+    throw err;
+  }
 }
 
 /** Live mappings of the whole process (zeros without the addon). */

@@ -5,7 +5,7 @@
  */
 
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { assertNotMapped } from "../native/mmap.ts";
+import { assertNotMapped, preallocate } from "../native/mmap.ts";
 
 export interface JournalFile {
   /** Writes `len` bytes of `src` from `offset` at file position `position`; returns bytes written. */
@@ -13,6 +13,11 @@ export interface JournalFile {
   fdatasync(): void;
   fsync(): void;
   ftruncate(size: number): void;
+  /**
+   * Makes the file `size` bytes long with its blocks allocated (fallocate), where the file
+   * system can; layers that lack it get `ftruncate` (a sparse file) from the caller.
+   */
+  preallocate?(size: number): void;
   close(): void;
 }
 
@@ -44,6 +49,9 @@ class RealFile implements JournalFile {
     // A mapped file must never shrink under its mapping (a read of a cut page is SIGBUS).
     assertNotMapped(this.path);
     ftruncateSync(this.fd, size);
+  }
+  preallocate(size: number): void {
+    if (!preallocate(this.fd, 0, size)) this.ftruncate(size);
   }
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);

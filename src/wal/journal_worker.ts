@@ -237,6 +237,11 @@ class TimedFile implements JournalFile {
     this.file.ftruncate(size);
   }
 
+  preallocate(size: number): void {
+    if (this.file.preallocate !== undefined) this.file.preallocate(size);
+    else this.file.ftruncate(size);
+  }
+
   close(): void {
     this.file.close();
   }

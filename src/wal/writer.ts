@@ -8,8 +8,10 @@
  * used again (no retry: after a failed fsync the page cache may already have dropped the
  * data, so a retry that succeeds proves nothing). Disk full says so.
  *
- * New segments: created exclusively, header written, sized to `segmentBytes` with
- * ftruncate (sparse; the file system allocates blocks as groups land), fsynced, and the
+ * New segments: created exclusively, header written, sized to `segmentBytes` with its
+ * blocks allocated (fallocate through the native addon, so a full disk shows when a
+ * segment is made rather than in the middle of one; where that cannot be done, ftruncate:
+ * a sparse file whose blocks the file system allocates as groups land), fsynced, and the
  * directory fsynced before the first record goes in.
  */
 
@@ -169,7 +171,8 @@ export class JournalWriter {
       const header = Buf.alloc(WAL_HEADER_BYTES);
       writeSegmentHeader(header, { segment, salt, prevCrc, firstSeq: this.nextSeq, createdNs: this.nowNs() });
       file.pwrite(header.u8, 0, WAL_HEADER_BYTES, 0);
-      file.ftruncate(this.segmentBytes);
+      if (file.preallocate !== undefined) file.preallocate(this.segmentBytes);
+      else file.ftruncate(this.segmentBytes);
       file.fsync();
       this.fs.fsyncDir(this.o.dir);
     } catch (err) {

@@ -283,6 +283,19 @@ describe("fallback", () => {
     expect(logLines(r.stderr)).toEqual([]);
   });
 
+  it("preallocates a journal file's blocks through the addon, and falls back to a sparse file without it", () => {
+    const withAddon = child(["--import", "tsx", CHILD, "preallocate", join(dir, "prealloc-on")]);
+    expect(withAddon.status, withAddon.stderr).toBe(0);
+    const on = JSON.parse(withAddon.stdout) as { size: number; allocatedBytes: number };
+    expect(on.size).toBe(1 << 20);
+    expect(on.allocatedBytes).toBeGreaterThanOrEqual(1 << 20);
+    const without = child(["--import", "tsx", CHILD, "preallocate", join(dir, "prealloc-off")], { VENUE_NATIVE: "off" });
+    expect(without.status, without.stderr).toBe(0);
+    const off = JSON.parse(without.stdout) as { size: number; allocatedBytes: number };
+    expect(off.size).toBe(1 << 20);
+    expect(off.allocatedBytes).toBeLessThan(1 << 20); // sparse: blocks come as writes land
+  });
+
   it("reads with pread when VENUE_NATIVE=off, and says so in one line", () => {
     const r = child(["--import", "tsx", CHILD, "status", path], { VENUE_NATIVE: "off" });
     expect(r.status, r.stderr).toBe(0);

@@ -9,9 +9,14 @@
  *   node --import tsx test/native/mmap_child.ts status FILE
  *       opens FILE twice and prints { mapped, status } as JSON; the environment
  *       (VENUE_NATIVE, VENUE_NATIVE_ADDON) decides the path, stderr shows the log line.
+ *   node --import tsx test/native/mmap_child.ts preallocate FILE
+ *       creates FILE as the journal does and sizes it to 1 MiB (preallocate), and prints
+ *       { size, allocatedBytes } as JSON.
  */
 
+import { statSync } from "node:fs";
 import { mappingStats, nativeStatus, openReadOnly, type ReadOnlyFile } from "../../src/native/mmap.ts";
+import { REAL_FS } from "../../src/wal/file.ts";
 
 const [mode, file, countArg] = process.argv.slice(2);
 if (file === undefined) throw new Error("usage: mmap_child.ts gc|write|status FILE [COUNT]");
@@ -50,6 +55,12 @@ if (mode === "gc") {
 } else if (mode === "status") {
   const mapped = [openReadOnly(file).mapped, openReadOnly(file).mapped];
   process.stdout.write(`${JSON.stringify({ mapped, status: nativeStatus() })}\n`);
+} else if (mode === "preallocate") {
+  const f = REAL_FS.create(file);
+  f.preallocate!(1 << 20);
+  f.close();
+  const st = statSync(file);
+  process.stdout.write(`${JSON.stringify({ size: st.size, allocatedBytes: st.blocks * 512 })}\n`);
 } else {
   throw new Error(`unknown mode ${String(mode)}`);
 }
