@@ -9,6 +9,7 @@ import { startCommand } from "./start.ts";
 import { nodeStartCommand } from "./node_start.ts";
 import { inspectSst, inspectWal, verifyDir } from "./inspect.ts";
 import { accountCommand, instrumentCommand, userCommand } from "./catalog_cmd.ts";
+import { benchCommand } from "./bench.ts";
 
 const USAGE = `usage: venue <command> [options]
 
@@ -18,6 +19,10 @@ commands:
                              ws://127.0.0.1:7788/md and /trade); the first start seeds demo users and
                              instruments and prints them; Ctrl-C stops it gracefully; every setting
                              (flag, VENUE_* variable, JSON config file): venue start --help
+  bench latency [--quick] [--rates 10000,100000,500000,max] [--gateway] [...]
+                             open-loop orders through the whole node: per-stage latency from each order's
+                             scheduled time beside the disk's raw fdatasync; a table, latency.json and
+                             latency.svg (every option: venue bench latency --help)
   demo [--commands N] [--seed S]
                              the matching engine alone on a generated order flow: books, trades, accounts, throughput
   replay FILE [--final-book] apply commands from a JSON-lines FILE ("-" for stdin), print events as JSON lines
@@ -96,6 +101,8 @@ async function dispatch(argv: string[]): Promise<number> {
     case "start": {
       return nodeStartCommand(rest);
     }
+    case "bench":
+      return benchCommand(rest);
     case "demo": {
       const { values } = parseArgs({ args: rest, options: { commands: { type: "string" }, seed: { type: "string" } } });
       return startCommand({ commands: values.commands, seed: values.seed });
