@@ -214,8 +214,8 @@ export const SETTINGS = {
   }),
   // threads and rings
   wait: setting({
-    group: "threads and rings", kind: oneOf(["spin", "spin-park", "park"]), default: "spin-park",
-    description: "How the engine loop, the journal writer and plugins wait for work (the gateway and storage workers always park): spin owns a core (lowest latency); spin-park spins, then parks; park parks at once.",
+    group: "threads and rings", kind: oneOf(["auto", "spin", "spin-park", "park"]), default: "auto",
+    description: "How the engine loop, the journal writer and plugins wait for work (the gateway and storage workers always park): spin owns a core (lowest latency); spin-park spins, then parks; park parks at once; auto is park on 2 cores or fewer (spinning threads there take the cores the journal, gateway and store need: docs/BENCHMARKS.md, end-to-end latency) and spin-park above.",
   }),
   waitSpins: setting({
     group: "threads and rings", kind: integer(1, 1_000_000_000), default: DEFAULT_WAIT.spins,

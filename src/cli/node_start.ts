@@ -17,6 +17,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
 import { VenueNode, type NodeOptions } from "../node/node.ts";
 import { Catalog, seedDemo, type SeedResult } from "../catalog/catalog.ts";
 import { PasswordHasher } from "../catalog/password.ts";
@@ -39,7 +40,7 @@ function chinaDate(ms: number): string {
 
 function waitStrategy(c: StartConfig): WaitStrategy {
   if (c.wait === "spin") return { kind: "spin" };
-  if (c.wait === "park") return { kind: "park", parkMs: c.waitParkMs };
+  if (c.wait === "park" || (c.wait === "auto" && availableParallelism() <= 2)) return { kind: "park", parkMs: c.waitParkMs };
   return { kind: "spinPark", spins: c.waitSpins, parkMs: c.waitParkMs };
 }
 

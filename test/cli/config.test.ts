@@ -9,6 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import {
   ConfigError,
@@ -154,7 +155,7 @@ describe("venue start configuration", () => {
     ["ring not a power of two", { argv: ["--l2-ring-bytes", "3MiB"] }, '--l2-ring-bytes must be a size from 64KiB to 1GiB, a power of two (bytes, or a number with KiB, MiB or GiB), not "3MiB" (from the command line)'],
     ["ring too big", { env: { VENUE_TRADES_RING_BYTES: "2GiB" } }, 'VENUE_TRADES_RING_BYTES must be a size from 64KiB to 1GiB, a power of two (bytes, or a number with KiB, MiB or GiB), not "2GiB" (from the environment)'],
     ["unknown size unit", { argv: ["--segment-bytes", "64MB"] }, '--segment-bytes must be a size from 1MiB to 1GiB (bytes, or a number with KiB, MiB or GiB), not "64MB" (from the command line)'],
-    ["not a choice", { argv: ["--wait", "spinny"] }, '--wait must be one of "spin", "spin-park", "park", not "spinny" (from the command line)'],
+    ["not a choice", { argv: ["--wait", "spinny"] }, '--wait must be one of "auto", "spin", "spin-park", "park", not "spinny" (from the command line)'],
     ["no such date", { argv: ["--trading-day", "20250230"] }, '--trading-day must be "auto" or a date as YYYYMMDD, not "20250230" (from the command line)'],
     ["not a boolean", { env: { VENUE_DEMO: "maybe" } }, 'VENUE_DEMO must be true or false, not "maybe" (from the environment)'],
     ["boolean flag with a bad value", { argv: ["--demo=maybe"] }, '--demo must be true or false, not "maybe" (from the command line)'],
@@ -251,9 +252,11 @@ describe("venue start's node options", () => {
   });
 
   it("builds each wait strategy and keeps a fixed trading day", () => {
-    expect(options({}).wait).toEqual({ kind: "spinPark", spins: 2_000, parkMs: 1 });
+    // auto: park on 2 cores or fewer, spin-park above.
+    expect(options({}).wait).toEqual(availableParallelism() <= 2 ? { kind: "park", parkMs: 1 } : { kind: "spinPark", spins: 2_000, parkMs: 1 });
     expect(options({ env: { VENUE_WAIT: "park", VENUE_WAIT_PARK_MS: "5" } }).wait).toEqual({ kind: "park", parkMs: 5 });
-    expect(options({ argv: ["--wait-spins", "10"] }).wait).toEqual({ kind: "spinPark", spins: 10, parkMs: 1 });
+    expect(options({ argv: ["--wait", "spin-park", "--wait-spins", "10"] }).wait).toEqual({ kind: "spinPark", spins: 10, parkMs: 1 });
+    expect(options({ argv: ["--wait", "spin"] }).wait).toEqual({ kind: "spin" });
     expect(options({ argv: ["--trading-day", "20240102"] }).gateway?.options?.tradingDay).toBe("20240102");
   });
 });
