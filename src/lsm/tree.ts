@@ -323,6 +323,15 @@ export class LsmTree {
     this.readers.clear();
   }
 
+  /**
+   * Records the current mark (`markOf`) in the manifest on its own, with nothing to flush:
+   * for a mark that moved after the last flush (a clean stop).
+   */
+  recordMark(): void {
+    assert(this.active.entries === 0 && this.immutable.length === 0, "recordMark is for a tree with nothing left to flush");
+    if (this.markOf !== undefined) this.manifest.record({ mark: this.markOf() });
+  }
+
   /** Tables per level and their bytes, fresh. */
   levelStats(): { tables: number; bytes: number }[] {
     return this.levels.map((l) => ({ tables: l.length, bytes: l.reduce((s, f) => s + f.size, 0) }));

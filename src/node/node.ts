@@ -104,6 +104,8 @@ export interface NodeOptions {
   journalStallMs?: number;
   /** A group commit this slow (ms) or slower reports the journal degraded (default 100). */
   slowCommitMs?: number;
+  /** With snapshots on: a clean stop takes one of the final state, so a start replays nothing (default true). */
+  snapshotOnStop?: boolean;
   heartbeatMs?: number;
   clock?: Clock;
   firstSeq?: number;
@@ -133,6 +135,7 @@ export class VenueNode {
   private readonly snapshotDir: string | undefined;
   private readonly snapshotEvery: number;
   private readonly pruneJournal: boolean;
+  private readonly snapshotOnStop: boolean;
   private lastSnapshotSeq = 0;
   private readonly storeDir: string | undefined;
   private readonly storeMemtableBytes: number | undefined;
@@ -189,6 +192,7 @@ export class VenueNode {
     // Until the workers start, every line comes from recovery.
     const recoveryLog = (line: string): void => this.log(line, "recovery");
     this.snapshotEvery = o.snapshotEvery ?? 1_000_000;
+    this.snapshotOnStop = o.snapshotOnStop ?? true;
     this.pruneJournal = o.pruneJournal ?? false;
     if (o.dataDir !== undefined) {
       const dir = join(o.dataDir, "journal");
@@ -485,13 +489,25 @@ export class VenueNode {
       // The loop has set the status to stopped (or fenced): the journal worker commits what is left and exits.
       await this.journalExited;
       // Every durable event is published now: the storage worker drains the rings, flushes and exits.
-      this.storageWorker?.postMessage({ stop: true });
+      // After a clean stop everything applied is durable and published: the store may say it holds it all.
+      const clean = this.control.status === NodeStatus.stopped && this.durableSeq === this.loop.seq - 1;
+      this.storageWorker?.postMessage(clean ? { stop: true, through: this.durableSeq } : { stop: true });
       await this.storageExited;
-      // A snapshot in flight finishes (its seq is durable now); then the worker goes.
+      // A snapshot in flight finishes (its seq is durable now). After a clean stop, with
+      // everything applied durable, one more of the final state, so the next start replays
+      // nothing; then the worker goes.
       if (this.snapshotWorker !== undefined) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.snapshotIdle, new Promise<void>((r) => (timer = setTimeout(r, 30_000)))]);
-        clearTimeout(timer);
+        const idle = async (): Promise<void> => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([this.snapshotIdle, new Promise<void>((r) => (timer = setTimeout(r, 30_000)))]);
+          clearTimeout(timer);
+        };
+        await idle();
+        const last = this.loop.seq - 1;
+        if (this.snapshotOnStop && this.control.status === NodeStatus.stopped && !this.snapshotInFlight && last > this.lastSnapshotSeq && this.durableSeq === last) {
+          this.snapshot(last);
+          await idle();
+        }
         await this.snapshotWorker.terminate();
       }
     }

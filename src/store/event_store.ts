@@ -180,6 +180,18 @@ export class EventStore {
     return this.tree.flush();
   }
 
+  /**
+   * Every event of every seq up to `through` has been appended (a clean stop: the rings
+   * were drained after the engine stopped). Flushes, and moves the recorded mark past
+   * `through`, so a restart replays none of it (a snapshot at `through` is enough).
+   */
+  async completeThrough(through: number): Promise<void> {
+    for (let t = 1; t < 4; t++) this.lastSeq[t] = Math.max(this.lastSeq[t]!, through + 1);
+    await this.tree.flush();
+    await this.tree.idle();
+    this.tree.recordMark();
+  }
+
   close(): Promise<void> {
     return this.tree.close();
   }

@@ -114,7 +114,7 @@ function countedJobs(jobs: LsmJobs): { jobs: LsmJobs; running: { flushes: number
  * Runs until `stopped()` (the node's journal worker has exited, so every durable event is
  * published) or the node is fenced, then drains, flushes and closes.
  */
-export async function runStorage(d: StorageWorkerData, log: (line: string) => void, stopped: () => boolean, onReport?: (m: StorageMetricsSnapshot) => void): Promise<StorageStats> {
+export async function runStorage(d: StorageWorkerData, log: (line: string) => void, stopped: () => boolean, onReport?: (m: StorageMetricsSnapshot) => void, completeThrough: () => number | undefined = () => undefined): Promise<StorageStats> {
   const control = new Control(d.control);
   const fs = d.fsModule === undefined ? undefined : ((await import(pathToFileURL(d.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
   const counted = countedJobs(fs === undefined ? poolJobs(1) : inlineJobs(fs));
@@ -186,6 +186,9 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
           }
         };
         await drain();
+        // A clean stop: every event through the last durable seq is in; the mark says so.
+        const through = control.status === NodeStatus.fenced ? undefined : completeThrough();
+        if (through !== undefined) await store.completeThrough(through);
         break;
       }
       // Idle: a short sleep (this consumer has no latency target; it must not spin a core).
@@ -205,12 +208,14 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
 const data = (workerData as { storage?: StorageWorkerData } | undefined)?.storage;
 if (parentPort !== null && data !== undefined) {
   let stop = false;
-  const onMessage = (m: { stop?: true }): void => {
+  let through: number | undefined;
+  const onMessage = (m: { stop?: true; through?: number }): void => {
     if (m.stop) stop = true;
+    if (m.through !== undefined) through = m.through;
   };
   parentPort.on("message", onMessage);
   const port = parentPort;
-  const stats = await runStorage(data, (line) => port.postMessage({ log: line }), () => stop, (metrics) => port.postMessage({ metrics }));
+  const stats = await runStorage(data, (line) => port.postMessage({ log: line }), () => stop, (metrics) => port.postMessage({ metrics }), () => through);
   parentPort.off("message", onMessage); // so the thread can end
   parentPort.postMessage({ stats });
 }

@@ -1,7 +1,8 @@
 /**
  * `venue start` as a newcomer runs it: a child process with a fresh data folder. It seeds
  * and prints the demo users, serves DIFF on the port it prints, takes an order over
- * WebSocket, stops on SIGTERM with exit 0, and after a restart the order is still there.
+ * WebSocket, stops on SIGTERM with exit 0 (a snapshot of the final state taken), and after a
+ * restart, which replays nothing, the order is still there.
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -61,6 +62,9 @@ test("venue start seeds demo users, serves DIFF, stops on SIGTERM and keeps what
   const second = start();
   const url2 = await second.url;
   expect(second.output()).not.toMatch(/demo users/);
+  // The graceful stop took a snapshot of the final state: the restart replays nothing.
+  expect(second.output()).toMatch(/restored snapshot-\d{16}\.snap/);
+  expect(second.output()).toMatch(/, 0 replayed after the snapshot/);
   const d = await loginDemo1(url2);
   expect((d.trade("demo1")["orders"] as JsonObject)["keep-me"]).toMatchObject({ status: "ALIVE", volume_left: 1, limit_price: 80_000 });
   expect(((d.trade("demo1")["accounts"] as JsonObject)["CNY"] as JsonObject)["balance"]).toBe(1_000_000);
