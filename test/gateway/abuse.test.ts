@@ -92,8 +92,10 @@ describe("malformed input, frames and a slow reader", () => {
 
   test("27: fuzzed DIFF messages: typed refusals, no crash, no pollution, only valid orders reach the engine", async () => {
     const seed = seedFromEnv();
-    const runs = envInt("VENUE_FUZZ_RUNS", 300);
-    console.log(`abuse fuzz: seed ${seed} (replay with VENUE_SEED=${seed}), ${runs} runs (VENUE_FUZZ_RUNS raises it)`);
+    // VENUE_FUZZ_SECONDS runs for that long instead (CI: 5 minutes), as many runs as fit.
+    const seconds = envInt("VENUE_FUZZ_SECONDS", 0);
+    const runs = envInt("VENUE_FUZZ_RUNS", seconds > 0 ? 10_000_000 : 300);
+    console.log(`abuse fuzz: seed ${seed} (replay with VENUE_SEED=${seed}), ${seconds > 0 ? `${seconds} s` : `${runs} runs`} (VENUE_FUZZ_RUNS or VENUE_FUZZ_SECONDS raises it)`);
     const protoBefore = Object.getOwnPropertyNames(Object.prototype).sort().join(",");
     const main = await login(a.url, "fz1");
     main.check = (m) => {
@@ -118,7 +120,9 @@ describe("malformed input, frames and a slow reader", () => {
       await c.until(tag, () => c.notifies.some((n) => n.content === `unsupported aid: ${tag}`));
     };
 
+    let executions = 0;
     const step = async (batch: FuzzMessage[]): Promise<void> => {
+      executions++;
       const w0 = { main: warnings(main), anon: warnings(anon) };
       const need = { main: 0, anon: 0 };
       for (const m of batch) {
@@ -162,7 +166,7 @@ describe("malformed input, frames and a slow reader", () => {
 
     await fc.assert(
       fc.asyncProperty(fc.array(fuzzSpec, { minLength: 1, maxLength: 6 }), async (specs) => step(specs.map((s) => render(ctx, s)))),
-      { seed, numRuns: runs, endOnFailure: true },
+      { seed, numRuns: runs, endOnFailure: true, ...(seconds > 0 ? { interruptAfterTimeLimit: seconds * 1000, markInterruptAsFailure: false } : {}) },
     );
 
     // Prototype pollution: none here, and none the gateway acts on (a message without an aid, an
@@ -191,7 +195,7 @@ describe("malformed input, frames and a slow reader", () => {
     const crashes = a.logs.filter((l) => /failed on a message|gateway worker failed|exited with code/.test(l));
 
     const top = [...counts].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k}=${v}`).join(" ");
-    console.log(`abuse fuzz: ${runs} executions, ${messages} messages; ${want.engine.size} valid orders, ${want.engineRejects.size} for the engine to refuse, ${want.refused.size} refused at the edge; ${closes1007} closes with 1007`);
+    console.log(`abuse fuzz: ${executions} executions, ${messages} messages; ${want.engine.size} valid orders, ${want.engineRejects.size} for the engine to refuse, ${want.refused.size} refused at the edge; ${closes1007} closes with 1007`);
     console.log(`abuse fuzz: crashes ${crashes.length}; invalid orders that reached the engine ${invalidReached.length}; invalid orders accepted ${invalidAccepted.length}; valid orders missing ${validMissing.length}`);
     console.log(`abuse fuzz: RSS ${rss0.toFixed(1)} -> ${rssMiB().toFixed(1)} MiB (test process, every thread)`);
     console.log(`abuse fuzz: messages by kind: ${top}`);
@@ -201,7 +205,7 @@ describe("malformed input, frames and a slow reader", () => {
     expect(validMissing).toEqual([]);
     expect(main.failure).toBeUndefined();
     for (const c of [main, anon, honest]) c.close();
-  });
+  }, (envInt("VENUE_FUZZ_SECONDS", 0) + 120) * 1000);
 
   test("27: a limit_price a fraction of a unit off the tick is refused, not rounded onto the tick", async () => {
     const c = await login(a.url, "fz2");
