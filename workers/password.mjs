@@ -1,10 +1,14 @@
 // Worker entry for the password hasher's pool (piscina): one scrypt derivation per task, on
-// this thread rather than libuv's shared pool. Registers the TypeScript loader and exports
-// the job by name.
+// this thread rather than libuv's shared pool, at a lower priority (its nice value, from the
+// pool's workerData) so hashing takes only CPU the node's other threads leave. Registers the
+// TypeScript loader and exports the job by name.
 import { register } from "tsx/esm/api";
+import { workerData } from "piscina";
 
 register();
 const job = await import("../src/catalog/scrypt_job.ts");
+const { niceThisThread } = await import("../src/native/mmap.ts");
+if (typeof workerData?.nice === "number" && workerData.nice > 0) niceThisThread(workerData.nice);
 
 export function scrypt(req) {
   return job.runScrypt(req);

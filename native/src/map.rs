@@ -72,6 +72,7 @@ extern "C" {
     fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
     fn sysconf(name: c_int) -> c_long;
     fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
+    fn setpriority(which: c_int, who: c_int, prio: c_int) -> c_int;
     fn __errno_location() -> *mut c_int;
 }
 
@@ -386,6 +387,19 @@ pub fn find(addr: usize, len: usize) -> Option<*mut Mapping> {
 }
 
 // ---------------------------------------------------------------------------------------
+
+/// Sets the nice value of the calling thread alone (on Linux, PRIO_PROCESS with who 0 names
+/// the calling thread): a higher value yields the CPU to the node's other threads. Raising
+/// it needs no privilege; lowering it below the current value may fail with EACCES.
+pub fn nice_this_thread(nice: c_int) -> Result<(), OsError> {
+    const PRIO_PROCESS: c_int = 0;
+    // SAFETY: setpriority reads no memory of ours.
+    if unsafe { setpriority(PRIO_PROCESS, 0, nice) } == 0 {
+        Ok(())
+    } else {
+        Err(OsError::last("setpriority"))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -249,6 +249,18 @@ unsafe fn js_fallocate(env: Env, args: &[Value]) -> Result<Value> {
     Ok(v)
 }
 
+/// niceThisThread(nice): the calling thread's nice value (0..19 upward needs no privilege).
+unsafe fn js_nice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
+    let nice = index_arg(env, arg(args, 0)?, "nice must be an integer from 0 to 19")?;
+    if nice > 19 {
+        return Err(Failure::Arg("nice must be an integer from 0 to 19"));
+    }
+    map::nice_this_thread(nice as i32).map_err(Failure::Os)?;
+    let mut v = null_mut();
+    ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
 unsafe fn js_is_mapped(env: Env, args: &[Value]) -> Result<Value> {
     let path = path_arg(env, arg(args, 0)?)?;
     let mapped = map::is_mapped_path(&path).map_err(Failure::Os)?;
@@ -273,17 +285,21 @@ unsafe extern "C" fn cb_is_mapped(env: Env, info: CallbackInfo) -> Value {
 unsafe extern "C" fn cb_fallocate(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_fallocate)
 }
+unsafe extern "C" fn cb_nice_this_thread(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_nice_this_thread)
+}
 
 /// Node calls this once per env (the main thread and each worker) that loads the addon.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let functions: [(&std::ffi::CStr, Callback); 6] = [
+    let functions: [(&std::ffi::CStr, Callback); 7] = [
         (c"map", Some(cb_map)),
         (c"unmap", Some(cb_unmap)),
         (c"advise", Some(cb_advise)),
         (c"stats", Some(cb_stats)),
         (c"isMapped", Some(cb_is_mapped)),
         (c"fallocate", Some(cb_fallocate)),
+        (c"niceThisThread", Some(cb_nice_this_thread)),
     ];
     for (name, cb) in functions {
         let mut f = null_mut();

@@ -130,7 +130,15 @@ export interface PasswordHasherOptions {
   maxThreads?: number;
   /** Hashes accepted but not finished, beyond which calls fail with `busy` (default 64). */
   maxPending?: number;
+  /**
+   * The hashing threads' nice value (default 10; 0 to 19): a login flood then takes only the
+   * CPU the engine, the journal and the gateway leave (through the native addon; without
+   * it the threads run at normal priority).
+   */
+  nice?: number;
 }
+
+export const HASH_NICE_DEFAULT = 10;
 
 function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -141,6 +149,7 @@ function intOption(name: string, value: number | undefined, fallback: number, mi
 export class PasswordHasher {
   readonly maxThreads: number;
   readonly maxPending: number;
+  readonly nice: number;
   private pool: Piscina | undefined;
   private pending = 0;
   private completed = 0;
@@ -151,6 +160,7 @@ export class PasswordHasher {
   constructor(options: PasswordHasherOptions = {}) {
     this.maxThreads = intOption("maxThreads", options.maxThreads, HASH_THREADS_DEFAULT, 1, HASH_THREADS_MAX);
     this.maxPending = intOption("maxPending", options.maxPending, HASH_PENDING_DEFAULT, 1, 1_000_000);
+    this.nice = intOption("nice", options.nice, HASH_NICE_DEFAULT, 0, 19);
     this.dummy = { log2N: SCRYPT_LOG2N, r: SCRYPT_R, p: SCRYPT_P, salt: randomBytes(SCRYPT_SALT_BYTES), key: randomBytes(SCRYPT_KEY_BYTES) };
   }
 
@@ -207,7 +217,7 @@ export class PasswordHasher {
   private async derive(password: string, params: ScryptParams, salt: Uint8Array, keyBytes: number): Promise<Uint8Array> {
     if (this.closed) throw new PasswordError("closed", "the password hasher is closed");
     if (this.pending >= this.maxPending) throw new PasswordError("busy", `${this.pending} password hashes are pending (the limit): try again later`);
-    this.pool ??= new Piscina({ filename: ENTRY, minThreads: this.maxThreads, maxThreads: this.maxThreads, idleTimeout: 60_000 });
+    this.pool ??= new Piscina({ filename: ENTRY, minThreads: this.maxThreads, maxThreads: this.maxThreads, idleTimeout: 60_000, workerData: { nice: this.nice } });
     const job: ScryptJob = { password, salt, log2N: params.log2N, r: params.r, p: params.p, keyBytes, maxmemBytes: SCRYPT_MAXMEM_BYTES };
     this.pending++;
     try {

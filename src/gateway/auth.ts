@@ -22,9 +22,9 @@ export interface Auth extends GatewayAuth, AdminAuth {
 
 const REFUSED = "login refused: wrong user name or password";
 
-export async function openAuth(catalogDir: string, o: { threads: number }): Promise<Auth> {
+export async function openAuth(catalogDir: string, o: { threads: number; nice?: number }): Promise<Auth> {
   const catalog = Catalog.open(catalogDir);
-  const hasher = new PasswordHasher({ maxThreads: o.threads });
+  const hasher = new PasswordHasher({ maxThreads: o.threads, ...(o.nice === undefined ? {} : { nice: o.nice }) });
   const guard = new LoginGuard();
   return {
     catalog,

@@ -496,8 +496,9 @@ export class Gateway {
     let result: LoginResult | { refused: string };
     try {
       result = await this.auth.login(user, password, s.remote);
-    } catch {
-      result = { refused: "login failed" };
+    } catch (err) {
+      // The hashing queue is full (a login flood): say so; anything else stays generic.
+      result = { refused: (err as { code?: unknown } | null)?.code === "busy" ? "too many logins at once: try again shortly" : "login failed" };
     } finally {
       s.loginInFlight = false;
     }

@@ -49,6 +49,8 @@ export interface GatewayWorkerData {
   seed: GatewaySeed;
   /** Password hashing threads (default 1). */
   hashThreads?: number;
+  /** Their nice value (default 10). */
+  hashNice?: number;
   admin?: Partial<AdminOptions>;
   /**
    * The event store to read history from at start, before anything else opens it (the
@@ -139,7 +141,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     busy: () => inbound.free() < inbound.ring.capacity / 4,
     full: () => inbound.free() < inbound.ring.capacity / 16,
   };
-  const auth = await openAuth(d.catalogDir, { threads: d.hashThreads ?? 1 });
+  const auth = await openAuth(d.catalogDir, { threads: d.hashThreads ?? 1, ...(d.hashNice === undefined ? {} : { nice: d.hashNice }) });
   const market = new GatewayMarket((symbol: string) => auth.catalog.getInstrument(symbol));
   const clock = { nowMs: () => Date.now(), nowNs: () => BigInt(Date.now()) * 1_000_000n };
   const gw = new Gateway(auth, sink, market, (symbol) => auth.catalog.getInstrument(symbol), clock, d.gateway);

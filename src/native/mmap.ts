@@ -217,6 +217,7 @@ interface Addon {
   isMapped(path: string): boolean;
   /** Absent from builds before it was added: callers fall back. */
   fallocate?(fd: number, offset: number, length: number): void;
+  niceThisThread?(nice: number): void;
 }
 
 const ADDON_PATH = fileURLToPath(new URL("../../native/venue_native.node", import.meta.url));
@@ -287,6 +288,18 @@ export function preallocate(fd: number, offset: number, length: number): boolean
     if ((err as { code?: unknown } | null)?.code === "ENOTSUP") return false;
     throw err;
   }
+}
+
+/**
+ * Lowers the priority of the calling thread alone (its nice value, 0 to 19), so that its
+ * work takes only CPU the node's other threads leave: for bulk work such as password
+ * hashing. Returns false where that cannot be done (no addon).
+ */
+export function niceThisThread(nice: number): boolean {
+  const addon = load().addon;
+  if (addon === null || addon.niceThisThread === undefined) return false;
+  addon.niceThisThread(nice);
+  return true;
 }
 
 /** Live mappings of the whole process (zeros without the addon). */

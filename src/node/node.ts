@@ -55,6 +55,8 @@ export interface NodeGatewayOptions {
   options?: Partial<GatewayOptions>;
   /** Password hashing threads (default 1). */
   hashThreads?: number;
+  /** Their nice value (default 10: logins take only CPU the node leaves). */
+  hashNice?: number;
   /** The admin HTTP API's token lifetime and limits. */
   admin?: Partial<AdminOptions>;
 }
@@ -438,6 +440,7 @@ export class VenueNode {
       gateway: g.options ?? {},
       ...(g.admin === undefined ? {} : { admin: g.admin }),
       ...(g.hashThreads === undefined ? {} : { hashThreads: g.hashThreads }),
+      ...(g.hashNice === undefined ? {} : { hashNice: g.hashNice }),
       ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir, dayFromSeq: engine.dayFromSeq } }),
       seed: {
         instruments: params,

@@ -8,7 +8,7 @@
 
 import { execFileSync } from "node:child_process";
 import { scryptSync } from "node:crypto";
-import { constants, closeSync, openSync, promises as fsp } from "node:fs";
+import { constants, closeSync, openSync, promises as fsp, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -98,6 +98,25 @@ describe("the hashing pool", () => {
     expect(parsePasswordRecord(await held).log2N).toBe(17);
     await pool.close();
     expect(await code(pool.hash("d"))).toBe("closed");
+  });
+
+  it("hashes on threads of lower priority (nice 10 by default), so logins take only CPU the node leaves", async () => {
+    // Each thread's nice value is field 19 of /proc/self/task/<tid>/stat (after the name in parentheses).
+    // Threads of earlier tests' pools may still be here: count only the new ones.
+    const niceThreads = (): Set<string> => new Set(readdirSync("/proc/self/task").filter((tid) => {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]) === 10;
+      } catch {
+        return false; // the thread ended meanwhile
+      }
+    }));
+    const before = niceThreads();
+    const pool = new PasswordHasher({ maxThreads: 2 });
+    await Promise.all([pool.hash("p-1"), pool.hash("p-2")]);
+    expect([...niceThreads()].filter((tid) => !before.has(tid)).length).toBe(2);
+    await pool.close();
+    expect(() => new PasswordHasher({ nice: 20 })).toThrow(/nice must be an integer from 0 to 19/);
   });
 
   it("keeps hashing while every libuv thread-pool thread is blocked", async () => {
