@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const BENCHES = ["matching.ts", "accounts.ts", "engine_loop.ts", "ring.ts", "ring_layout.ts", "journal.ts", "recovery.ts", "lsm.ts"];
+const BENCHES = ["matching.ts", "accounts.ts", "engine_loop.ts", "ring.ts", "ring_layout.ts", "journal.ts", "recovery.ts", "lsm.ts", "gateway_rtt.ts", "login_flood.ts"];
 const args = process.argv.slice(2);
 let failed = 0;
 for (const file of BENCHES) {
@@ -17,5 +17,13 @@ for (const file of BENCHES) {
     console.error(`bench/${file} failed with ${r.status ?? r.signal}`);
     failed++;
   }
+}
+// The latency harness ships with the CLI; it takes --quick but not the --commands/--rounds of the bench/ scripts.
+const quick = args.includes("--quick") ? ["--quick"] : [];
+console.log(`\n== venue bench latency --gateway ${quick.join(" ")}`);
+const lat = spawnSync(process.execPath, [join(import.meta.dirname, "..", "bin", "venue.js"), "bench", "latency", "--gateway", ...quick], { stdio: "inherit" });
+if (lat.status !== 0) {
+  console.error(`venue bench latency failed with ${lat.status ?? lat.signal}`);
+  failed++;
 }
 process.exitCode = failed === 0 ? 0 : 1;
