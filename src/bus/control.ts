@@ -71,6 +71,23 @@ export class Control {
     return Atomics.load(this.i32, C_SLOW_COMMIT_MS);
   }
 
+  /**
+   * Resolves once the durable seq is no longer `seen`, or after `timeoutMs`, without blocking
+   * the calling thread's event loop (Atomics.waitAsync): for a worker that also serves
+   * sockets, so it hears of durable events at once instead of at its next poll.
+   */
+  async durableMoved(seen: number, timeoutMs: number): Promise<void> {
+    Atomics.add(this.i32, C_DURABLE_PARKED, 1); // seq-cst: before waitAsync's own check of the cell
+    try {
+      // In lib.es2024.sharedmemory, not in this project's ES2022 lib.
+      const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+      const r = waitAsync(this.i32, C_DURABLE_LO, seen | 0, timeoutMs);
+      if (r.async) await r.value;
+    } finally {
+      Atomics.sub(this.i32, C_DURABLE_PARKED, 1);
+    }
+  }
+
   /** An inbound producer published: bump the doorbell, wake the loop if it is parked. */
   ring(): void {
     Atomics.add(this.i32, C_DOORBELL, 1); // seq-cst: after the ring's publish store

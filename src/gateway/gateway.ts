@@ -16,7 +16,7 @@ import { currencyCode, Offset, OrderType, Side, Tif } from "../schema/codes.ts";
 import { CommandKind, MAX_ORDER_ID_BYTES, MAX_ACCOUNT_ID_BYTES } from "../schema/command.ts";
 import { enginePrice, engineMoney, type InstrumentInfo } from "../catalog/instrument.ts";
 import { EventKind, type EventView } from "../schema/event.ts";
-import { clone, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
+import { clone, isObject, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
 import { TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
 import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Peer, type Role, type SessionLimits } from "./session.ts";
 
@@ -301,6 +301,11 @@ export class Gateway {
     if (s.closed) return;
     const now = this.clock.nowMs();
     s.lastMessageAt = now;
+    // A peek is flow control, not a request: refusing one would leave a client that peeks
+    // only after each rtn_data (tqsdk) waiting for ever. Small frames are checked for it
+    // before the rate limit; a peek while one is pending changes nothing, so a flood of
+    // them costs a parse of a few bytes each and sends nothing.
+    if (!isBinary && isPeek(data)) return s.peek();
     if (!s.messages.take(now)) {
       this.stats.rateLimited++;
       this.refuse(s, "too many messages: slow down");
@@ -574,10 +579,6 @@ export class Gateway {
     if (this.trade.hasOrder(account, orderId) || this.inFlight.get(account)?.has(orderId) === true) {
       return this.refuse(s, `order ${orderId}: duplicate order_id`, 407);
     }
-    if (!this.orderBucket(account).take(this.clock.nowMs())) {
-      this.stats.rateLimited++;
-      return this.refuse(s, `order ${orderId} refused: too many orders, slow down`, 1005);
-    }
     // Fields as sent, echoed in the order a refusal creates.
     const echo = obj();
     for (const k of ["exchange_id", "instrument_id", "direction", "offset", "price_type", "volume_condition", "time_condition"]) {
@@ -594,6 +595,11 @@ export class Gateway {
       this.stats.rejectedInput++;
       this.flush();
     };
+    // Refused like any other order here: it appears FINISHED (DIFF clients show it from the send).
+    if (!this.orderBucket(account).take(this.clock.nowMs())) {
+      this.stats.rateLimited++;
+      return refuse("too many orders, slow down", 1005);
+    }
     const ex = m["exchange_id"];
     const ins = m["instrument_id"];
     if (typeof ex !== "string" || typeof ins !== "string") return refuse("exchange_id and instrument_id are required", 409);
@@ -690,6 +696,19 @@ export class Gateway {
     }
     this.sink.transfer(amount > 0 ? CommandKind.deposit : CommandKind.withdraw, s.account, currencyCode(currency), minor);
     this.sink.flush();
+  }
+}
+
+const PEEK_BYTES_MAX = 64;
+
+/** Whether a frame is a well-formed peek_message (any spacing: tqsdk sends `{"aid": "peek_message"}`). */
+function isPeek(data: string | Buffer): boolean {
+  if (data.length > PEEK_BYTES_MAX) return false;
+  try {
+    const m: unknown = JSON.parse(typeof data === "string" ? data : data.toString("utf8"));
+    return isObject(m) && m["aid"] === "peek_message" && unsafeShape(m) === undefined;
+  } catch {
+    return false;
   }
 }
 

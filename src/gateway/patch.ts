@@ -26,8 +26,14 @@ export function clone(v: Json): Json {
   return out;
 }
 
-/** Applies `patch` to `target` in place (DIFF: an object the patch leaves empty is deleted). */
-export function applyPatch(target: JsonObject, patch: JsonObject): void {
+/**
+ * Applies `patch` to `target` in place (DIFF: an object the patch leaves empty is deleted).
+ * Returns whether the patch set a value in `target` (so `target` is not empty). An object's
+ * keys are counted only when the patch set nothing in it: counting them on every patch made
+ * each command cost O(size) of an account's orders and trades, thousands of keys.
+ */
+export function applyPatch(target: JsonObject, patch: JsonObject): boolean {
+  let set = false;
   for (const k of Object.keys(patch)) {
     const p = patch[k]!;
     if (p === null) {
@@ -35,12 +41,14 @@ export function applyPatch(target: JsonObject, patch: JsonObject): void {
     } else if (isObject(p)) {
       let t = target[k];
       if (!isObject(t)) target[k] = t = obj();
-      applyPatch(t, p);
-      if (Object.keys(t).length === 0 && Object.keys(p).length > 0) delete target[k];
+      if (applyPatch(t, p) || Object.keys(p).length === 0 || Object.keys(t).length > 0) set = true;
+      else delete target[k];
     } else {
       target[k] = clone(p);
+      set = true;
     }
   }
+  return set;
 }
 
 /**

@@ -224,6 +224,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
 
   try {
     while (!stopped() && control.status !== NodeStatus.fenced) {
+      const durableSeen = control.durableLo();
       let n = l2.poll(onL2);
       n += trades.poll(onTrade);
       n += accounts.poll(onAccount);
@@ -238,7 +239,9 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
         gw.flush();
         await yieldToEventLoop();
       } else {
-        await new Promise((r) => setTimeout(r, 1));
+        // Until the journal makes more durable (at most 1 ms: a topic published just after
+        // the durable seq moved is seen at the next pass).
+        await control.durableMoved(durableSeen, 1);
       }
     }
   } finally {

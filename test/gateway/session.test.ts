@@ -17,7 +17,7 @@ let node: VenueNode;
 let url: string;
 
 beforeAll(async () => {
-  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"]], funded: ["u1", "u2"] });
+  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"], ["u3", ["trader"], "secret-4"]], funded: ["u1", "u2", "u3"] });
   node = gw.node;
   url = gw.ws;
 }, 60_000);
@@ -139,6 +139,30 @@ describe("a DIFF trade session", () => {
     w.send({ aid: "req_transfer", bank_id: "b", future_account: "watcher", currency: "CNY", amount: 100 });
     await w.until("the transfer refusal", () => w.notifies.some((n) => /admin/.test(n.content)));
     for (const x of [c, u2, w]) x.close();
+  });
+
+  test("past the rate limits: orders refused by the order rate appear FINISHED, and peeks still go through, so a client never stalls", async () => {
+    const c = await login("u3", "secret-4"); // its own account: the burst ties up its margin
+    const orders = (): JsonObject => c.trade("u3")["orders"] as JsonObject;
+    // 250 orders at once against 100 a second (burst 200): the rest refused, each still shown.
+    for (let i = 0; i < 250; i++) c.send(order("u3", `burst-${i}`, "BUY", "OPEN", 1, 70_000 + 10 * (i % 50)));
+    await c.until("every burst order answered", () => Array.from({ length: 250 }, (_, i) => orders()[`burst-${i}`]).every((o) => o !== undefined && ((o as JsonObject)["status"] === "FINISHED" || (o as JsonObject)["exchange_order_id"] !== "")));
+    const limited = Object.values(orders()).filter((o) => (o as JsonObject)["last_msg"] === "too many orders, slow down");
+    expect(limited.length).toBeGreaterThan(0);
+    for (const o of limited) expect(o).toMatchObject({ status: "FINISHED", exchange_order_id: "" });
+    // A second of messages at 25 times the message rate (200 a second, burst 400): the peeks
+    // the client sends after each rtn_data meanwhile are not refused with them, so once the
+    // flood ends the client still gets its data.
+    const end = performance.now() + 1_000;
+    while (performance.now() < end) {
+      for (let i = 0; i < 5; i++) c.send({ aid: "qry_account_info" });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await c.until("the refusals", () => c.notifies.some((n) => /too many messages/.test(n.content)));
+    await new Promise((r) => setTimeout(r, 2_500));
+    c.send({ aid: "cancel_order", user_id: "u3", order_id: "burst-0" });
+    await c.until("the cancel seen", () => (orders()["burst-0"] as JsonObject)["status"] === "FINISHED");
+    c.close();
   });
 
   test("bad input gets a notify and changes nothing; the connection and the node keep running", async () => {
