@@ -47,7 +47,7 @@
 
 import { Worker } from "node:worker_threads";
 import { createHistogram, performance, type RecordableHistogram } from "node:perf_hooks";
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
@@ -63,6 +63,7 @@ import { WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts";
 import { defineInstruments, instrumentCommands, referencePrice } from "../src/sim/order_flow.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
+import { diskInfo as machineDiskInfo } from "../src/bench/machine.ts";
 import type { DriveResult, Envelope, JournalTask, WatchResult, WorkerReply } from "./journal_worker.ts";
 
 // Cells of the ctl array (the same values as in journal_worker.ts, imported here as types only
@@ -180,37 +181,16 @@ interface DiskInfo {
   rotational: string;
 }
 
+/** The disk under `path` (src/bench/machine.ts, as venue bench latency reports it) and `df -h` of it. */
 function diskInfo(path: string): DiskInfo {
-  const real = realpathSync(path);
+  const d = machineDiskInfo(path);
   let df = "";
   try {
-    df = execFileSync("df", ["-h", real], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    df = execFileSync("df", ["-h", d.path], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   } catch {
     df = "(df failed)";
   }
-  let best = { device: "?", mountPoint: "", fsType: "?", mountOptions: "" };
-  try {
-    for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
-      const [device, mp, fsType, opts] = line.split(" ");
-      if (device === undefined || mp === undefined || fsType === undefined) continue;
-      const under = real === mp || real.startsWith(mp.endsWith("/") ? mp : mp + "/");
-      if (under && mp.length >= best.mountPoint.length) best = { device, mountPoint: mp, fsType, mountOptions: opts ?? "" };
-    }
-  } catch {
-    /* not Linux */
-  }
-  const queue = (file: string): string => {
-    const name = basename(best.device);
-    for (const dir of [`/sys/class/block/${name}/queue`, `/sys/class/block/${name}/../queue`]) {
-      try {
-        return readFileSync(join(dir, file), "utf8").trim();
-      } catch {
-        /* try the parent (a partition) */
-      }
-    }
-    return "?";
-  };
-  return { path: real, df, ...best, writeCache: queue("write_cache"), rotational: queue("rotational") };
+  return { ...d, df };
 }
 
 /** A 72-byte new order (8-byte account, 16-byte order id) at `offset`; crossing buy/sell pairs. */
