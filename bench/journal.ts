@@ -63,7 +63,7 @@ import { WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts";
 import { defineInstruments, instrumentCommands, referencePrice } from "../src/sim/order_flow.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
-import { diskInfo as machineDiskInfo } from "../src/bench/machine.ts";
+import { cpuSample, diskInfo as machineDiskInfo, type CpuSample } from "../src/bench/machine.ts";
 import type { DriveResult, Envelope, JournalTask, WatchResult, WorkerReply } from "./journal_worker.ts";
 
 // Cells of the ctl array (the same values as in journal_worker.ts, imported here as types only
@@ -380,27 +380,9 @@ class BenchWorker {
 }
 
 /** CPU time of the whole machine (busy, steal) and of this process, ms, for disturbance. */
-interface SysSample {
-  busyMs: number;
-  stealMs: number;
-  ownMs: number;
-  wallMs: number;
-}
-
-function sysSample(): SysSample {
-  let busyMs = NaN;
-  let stealMs = NaN;
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
-    busyMs = ((user + nice + system + irq + softirq) * 1000) / CLK_TCK;
-    stealMs = (steal * 1000) / CLK_TCK;
-  } catch {
-    /* not Linux */
-  }
-  const u = process.cpuUsage();
-  return { busyMs, stealMs, ownMs: (u.user + u.system) / 1000, wallMs: performance.now() };
-}
+type SysSample = CpuSample;
+/** /proc/stat and this process's CPU now (src/bench/machine.ts). */
+const sysSample = cpuSample;
 
 /** Cores other processes kept busy, and cores stolen by the hypervisor, between two samples. */
 function disturbance(a: SysSample, b: SysSample): { otherCores: number; stealCores: number } {
