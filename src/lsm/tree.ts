@@ -195,6 +195,16 @@ export class LsmTree {
   }
 
   /** False while flushes lag behind writes: the writer should wait (`whenWritable`). */
+  /** Arena bytes the active MemTable holds. */
+  get memtableBytesUsed(): number {
+    return this.active.bytesUsed;
+  }
+
+  /** Sealed MemTables waiting to be flushed. */
+  get sealedMemtables(): number {
+    return this.immutable.length;
+  }
+
   get writable(): boolean {
     return this.immutable.length < this.maxImmutable;
   }

@@ -55,6 +55,9 @@ export interface StorageMetricsSnapshot {
   flushedSeq: number;
   /** False while sealed MemTables wait for flushes: the worker stops reading its rings. */
   writable: boolean;
+  /** Arena bytes in the active MemTable, and sealed MemTables waiting for their flush. */
+  memtableBytes: number;
+  sealedMemtables: number;
   /** The store failed and takes no writes (the node is fenced). */
   failed: boolean;
   flushes: number;
@@ -127,6 +130,8 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
       skipped: store.skipped,
       flushedSeq: t.flushedSeq,
       writable: t.writable,
+      memtableBytes: t.memtableBytesUsed,
+      sealedMemtables: t.sealedMemtables,
       failed: t.error !== undefined,
       flushes: t.stats.flushes,
       flushBytes: t.stats.flushBytes,
