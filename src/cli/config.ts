@@ -287,6 +287,14 @@ export const SETTINGS = {
     group: "gateway", kind: integer(1, 1_000_000), default: DEFAULT_GATEWAY_OPTIONS.ordersPerSecond,
     description: "Orders and cancels per second per account (bursts of twice that).",
   }),
+  maxFinishedOrders: setting({
+    group: "gateway", kind: integer(100, 1_000_000), default: DEFAULT_GATEWAY_OPTIONS.maxFinishedOrders,
+    description: "Finished orders each account's DIFF tree keeps for the day (oldest dropped first, from the view only); with maxTrades, it bounds the gateway's memory per account.",
+  }),
+  maxTrades: setting({
+    group: "gateway", kind: integer(100, 1_000_000), default: DEFAULT_GATEWAY_OPTIONS.maxTrades,
+    description: "Trades each account's DIFF tree keeps for the day (oldest dropped first, from the view only).",
+  }),
   pingMs: setting({
     group: "gateway", kind: integer(1_000, 3_600_000), default: DEFAULT_SERVER_OPTIONS.pingMs,
     description: "A ping to every connection this often; one that has not answered the last ping is dropped.",

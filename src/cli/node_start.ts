@@ -96,6 +96,8 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
         selfTransfers: c.selfTransfers,
         messagesPerSecond: c.messagesPerSecond,
         ordersPerSecond: c.ordersPerSecond,
+        maxFinishedOrders: c.maxFinishedOrders,
+        maxTrades: c.maxTrades,
         limits: { ...DEFAULT_SESSION_LIMITS, maxBufferedBytes: c.maxBufferedBytes },
       },
     },

@@ -72,6 +72,9 @@ export interface GatewayOptions {
   /** Orders and cancels per second per account (burst: twice that). */
   ordersPerSecond: number;
   limits: SessionLimits;
+  /** Finished orders and trades each account's DIFF tree keeps (oldest dropped first): they bound the worker's memory per account. */
+  maxFinishedOrders: number;
+  maxTrades: number;
 }
 
 export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
@@ -81,6 +84,8 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   messagesPerSecond: 200,
   ordersPerSecond: 100,
   limits: DEFAULT_SESSION_LIMITS,
+  maxFinishedOrders: 10_000,
+  maxTrades: 20_000,
 };
 
 const ID_PATTERN = /^[^=#|;/\s]+$/;
@@ -137,7 +142,7 @@ export class Gateway {
     options: Partial<GatewayOptions> = {},
   ) {
     this.o = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
-    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay });
+    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades });
   }
 
   /** The engine's instrument `index` has `symbol` (from the state at start or an instrument event). */
