@@ -24,8 +24,9 @@ function start(): { child: ChildProcess; output: () => string; url: Promise<stri
   child.stderr!.on("data", (d) => (out += String(d)));
   const url = new Promise<string>((res, rej) => {
     const t = setInterval(() => {
+      // The URL, once the whole banner is out (its last line): the output comes in chunks.
       const m = /DIFF gateway: (ws:\/\/[\d.]+:\d+)\/md/.exec(out);
-      if (m !== null) {
+      if (m !== null && out.includes("Ctrl-C stops the node gracefully")) {
         clearInterval(t);
         res(m[1]!);
       }
