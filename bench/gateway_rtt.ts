@@ -71,8 +71,8 @@
  * .bench-out/gateway_rtt.svg.
  */
 
-import { fork, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { fork, type ChildProcess } from "node:child_process";
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
@@ -87,6 +87,7 @@ import { CommandKind, writeDefineInstrument, writeTransfer } from "../src/schema
 import { currencyCode } from "../src/schema/codes.ts";
 import { DEFAULT_WAIT, describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { benchArgs } from "./args.ts";
+import { diskInfo, sourceInfo } from "../src/bench/machine.ts";
 
 // ---------------------------------------------------------------------------------------
 // Parameters and the order flow (shared by both processes)
@@ -598,30 +599,16 @@ function machineCpuMs(): { busy: number; irq: number; steal: number } {
   }
 }
 
+/** The disk under `path`, in one line (src/bench/machine.ts). */
 function diskOf(path: string): string {
-  const real = realpathSync(path);
-  let best = { device: "?", mp: "", fs: "?", opts: "" };
-  try {
-    for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
-      const [device, mp, fs, opts] = line.split(" ");
-      if (device === undefined || mp === undefined || fs === undefined) continue;
-      if ((real === mp || real.startsWith(mp.endsWith("/") ? mp : mp + "/")) && mp.length >= best.mp.length) best = { device, mp, fs, opts: opts ?? "" };
-    }
-  } catch {
-    return "unknown (no /proc/mounts)";
-  }
-  return `${best.device} (${best.fs}, ${best.opts}) at ${best.mp}`;
+  const d = diskInfo(path);
+  return d.mountPoint === "" ? "unknown (no /proc/mounts)" : `${d.device} (${d.fsType}, ${d.mountOptions}) at ${d.mountPoint}`;
 }
 
+/** The commit, and the files under src/ and bench/ that differ from it (src/bench/machine.ts). */
 function gitInfo(): string {
-  const run = (...a: string[]): string => execFileSync("git", a, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  try {
-    // Read-only: no index refresh.
-    const dirty = run("--no-optional-locks", "status", "--porcelain", "--", "src", "bench").split("\n").filter((l) => l.length > 3).map((l) => l.slice(3));
-    return `${run("rev-parse", "--short", "HEAD").trim()}${dirty.length > 0 ? ` + uncommitted changes in ${dirty.join(", ")}` : ""}`;
-  } catch {
-    return "unknown";
-  }
+  const { commit, dirty } = sourceInfo(ROOT, ["src", "bench"]);
+  return `${commit}${dirty.length > 0 ? ` + uncommitted changes in ${dirty.join(", ")}` : ""}`;
 }
 
 /** The catalog (one user per connection, all with one password record), the node, the deposits. */

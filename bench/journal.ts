@@ -63,7 +63,7 @@ import { WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts";
 import { defineInstruments, instrumentCommands, referencePrice } from "../src/sim/order_flow.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
-import { cpuSample, diskInfo as machineDiskInfo, type CpuSample } from "../src/bench/machine.ts";
+import { cpuSample, diskInfo as machineDiskInfo, sourceInfo, type CpuSample, type SourceInfo } from "../src/bench/machine.ts";
 import type { DriveResult, Envelope, JournalTask, WatchResult, WorkerReply } from "./journal_worker.ts";
 
 // Cells of the ctl array (the same values as in journal_worker.ts, imported here as types only
@@ -159,16 +159,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-function gitInfo(): { commit: string; dirty: string[] } {
-  const run = (...a: string[]): string => execFileSync("git", a, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  try {
-    // Read-only (no index refresh): which files under src/ and bench/ differ from the commit.
-    const dirty = run("--no-optional-locks", "status", "--porcelain", "--", "src", "bench").split("\n").filter((l) => l.length > 3).map((l) => l.slice(3));
-    return { commit: run("rev-parse", "--short", "HEAD").trim(), dirty };
-  } catch {
-    return { commit: "unknown", dirty: [] };
-  }
-}
+/** The commit and the files under src/ and bench/ that differ from it (src/bench/machine.ts). */
+const gitInfo = (): SourceInfo => sourceInfo(join(import.meta.dirname, ".."), ["src", "bench"]);
 
 interface DiskInfo {
   path: string;

@@ -25,7 +25,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { OrderBook, Side as PeerSide, type LimitOrderOptions, type MarketOrderOptions } from "nodejs-order-book";
 import { Engine } from "../src/engine/engine.ts";
@@ -43,6 +42,7 @@ import {
   type InstrumentCommand,
 } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
+import { sourceInfo, type SourceInfo } from "../src/bench/machine.ts";
 
 // ---------------------------------------------------------------------------------------
 // Parameters
@@ -228,17 +228,8 @@ function timerOverheadNs(): number {
   return percentiles(samples, samples.length).p50;
 }
 
-function gitInfo(): { commit: string; dirty: string[] } {
-  const root = join(import.meta.dirname, "..");
-  const run = (...a: string[]): string => execFileSync("git", a, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  try {
-    // Read-only: which files under src/ and bench/ differ from the commit.
-    const dirty = run("status", "--porcelain", "--", "src", "bench").split("\n").filter((l) => l.length > 3).map((l) => l.slice(3));
-    return { commit: run("rev-parse", "--short", "HEAD").trim(), dirty };
-  } catch {
-    return { commit: "unknown", dirty: [] };
-  }
-}
+/** The commit and the files under src/ and bench/ that differ from it (src/bench/machine.ts). */
+const gitInfo = (): SourceInfo => sourceInfo(join(import.meta.dirname, ".."), ["src", "bench"]);
 
 const mb = (bytes: number): number => Math.round(bytes / 1048576 * 10) / 10;
 const fmtBytes = (b: number): string => (Math.abs(b) >= 1048576 ? `${mb(b)} MB` : `${Math.round(b / 1024)} KB`);

@@ -46,12 +46,12 @@ import { Worker, MessageChannel, type Transferable } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { RingBuffer } from "ringbuf.js";
 import { Ring } from "../src/bus/ring.ts";
 import { describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { benchArgs } from "./args.ts";
+import { sourceInfo, type SourceInfo } from "../src/bench/machine.ts";
 import type { Envelope, Latency, Task, TaskResult, WorkerReply } from "./ring_worker_main.ts";
 
 // Cells of the control array (the same values as in ring_worker_main.ts, which this file
@@ -357,17 +357,8 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function gitInfo(): { commit: string; dirty: string[] } {
-  const root = join(import.meta.dirname, "..");
-  const run = (...a: string[]): string => execFileSync("git", a, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  try {
-    // Read-only: which files under src/ and bench/ differ from the commit.
-    const dirty = run("status", "--porcelain", "--", "src", "bench").split("\n").filter((l) => l.length > 3).map((l) => l.slice(3));
-    return { commit: run("rev-parse", "--short", "HEAD").trim(), dirty };
-  } catch {
-    return { commit: "unknown", dirty: [] };
-  }
-}
+/** The commit and the files under src/ and bench/ that differ from it (src/bench/machine.ts). */
+const gitInfo = (): SourceInfo => sourceInfo(join(import.meta.dirname, ".."), ["src", "bench"]);
 
 const fmtRate = (r: number): string => `${(r / 1e6).toFixed(2)}M/s`;
 const fmtNs = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${Math.round(ns)} ns`);

@@ -74,15 +74,15 @@ export function diskInfo(path: string): DiskInfo {
 
 export interface SourceInfo {
   commit: string;
-  /** Files under src/ that differ from the commit. */
+  /** Files under the paths asked about that differ from the commit. */
   dirty: string[];
 }
 
-/** The checkout this runs from, if it is a git checkout (read-only: no index refresh). */
-export function sourceInfo(root: string): SourceInfo {
+/** The commit checked out in `root` and which files under `paths` differ from it (read-only: no index refresh). */
+export function sourceInfo(root: string, paths: readonly string[] = ["src"]): SourceInfo {
   const run = (...a: string[]): string => execFileSync("git", a, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   try {
-    const dirty = run("--no-optional-locks", "status", "--porcelain", "--", "src").split("\n").filter((l) => l.length > 3).map((l) => l.slice(3));
+    const dirty = run("--no-optional-locks", "status", "--porcelain", "--", ...paths).split("\n").filter((l) => l.length > 3).map((l) => l.slice(3));
     return { commit: run("rev-parse", "--short", "HEAD").trim(), dirty };
   } catch {
     return { commit: "unknown (not a git checkout)", dirty: [] };
