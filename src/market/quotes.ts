@@ -18,29 +18,16 @@
 
 import type { TradingTime } from "../catalog/instrument.ts";
 import type { Book, BookSide } from "./book.ts";
+import type { InstrumentParams } from "../schema/command.ts";
 import { diffDatetime } from "./time.ts";
 import type { InstrumentUnits } from "./units.ts";
 
-/** An instrument as the engine defines it (the `instrument` event's fields), engine units. */
-export interface InstrumentSpec {
-  symbol: string;
-  tickSize: number;
-  lotSize: number;
-  minQty: number;
-  maxQty: number;
-  priceLow: number;
-  priceHigh: number;
-  /** TradingState code. */
-  state: number;
-  currency: number;
-  /** Money minor units per price unit per lot; 0: pure matching. */
-  multiplier: number;
-  marginPerLot: number;
-  marginRateBp: number;
-  commissionPerLot: number;
-  commissionRateBp: number;
-  positionLimit: number;
-}
+/**
+ * An instrument as the engine defines it (the `instrument` event's fields), engine units:
+ * the define command's parameters with every money field present (multiplier 0: pure
+ * matching) and the TradingState code.
+ */
+export type InstrumentSpec = Required<Omit<InstrumentParams, "state" | "closeTodayDistinct">> & { state: number };
 
 /** A price or "-" when not known. */
 export type DiffPrice = number | "-";
