@@ -1,6 +1,6 @@
 // Worker entry for the password hasher's pool (piscina): one scrypt derivation per task, on
 // this thread rather than libuv's shared pool, at a lower priority (its nice value, from the
-// pool's workerData) so hashing takes only CPU the node's other threads leave. Registers the
+// pool's workerData) so the scheduler prefers the node's other threads. Registers the
 // TypeScript loader and exports the job by name.
 import { register } from "tsx/esm/api";
 import { workerData } from "piscina";

@@ -131,9 +131,9 @@ export interface PasswordHasherOptions {
   /** Hashes accepted but not finished, beyond which calls fail with `busy` (default 64). */
   maxPending?: number;
   /**
-   * The hashing threads' nice value (default 10; 0 to 19): a login flood then takes only the
-   * CPU the engine, the journal and the gateway leave (through the native addon; without
-   * it the threads run at normal priority).
+   * The hashing threads' nice value (default 10; 0 to 19): the scheduler then prefers the
+   * engine, the journal and the gateway when they compete for a core (through the native
+   * addon; without it the threads run at normal priority).
    */
   nice?: number;
 }

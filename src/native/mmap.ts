@@ -291,9 +291,9 @@ export function preallocate(fd: number, offset: number, length: number): boolean
 }
 
 /**
- * Lowers the priority of the calling thread alone (its nice value, 0 to 19), so that its
- * work takes only CPU the node's other threads leave: for bulk work such as password
- * hashing. Returns false where that cannot be done (no addon).
+ * Lowers the priority of the calling thread alone (its nice value, 0 to 19), so that the
+ * scheduler prefers the node's other threads when they compete: for bulk work such as
+ * password hashing. Returns false where that cannot be done (no addon).
  */
 export function niceThisThread(nice: number): boolean {
   const addon = load().addon;

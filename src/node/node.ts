@@ -55,7 +55,7 @@ export interface NodeGatewayOptions {
   options?: Partial<GatewayOptions>;
   /** Password hashing threads (default 1). */
   hashThreads?: number;
-  /** Their nice value (default 10: logins take only CPU the node leaves). */
+  /** Their nice value (default 10: the scheduler prefers the node's other threads). */
   hashNice?: number;
   /** The admin HTTP API's token lifetime and limits. */
   admin?: Partial<AdminOptions>;

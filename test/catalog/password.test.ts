@@ -100,7 +100,7 @@ describe("the hashing pool", () => {
     expect(await code(pool.hash("d"))).toBe("closed");
   });
 
-  it("hashes on threads of lower priority (nice 10 by default), so logins take only CPU the node leaves", async () => {
+  it("hashes on threads of lower priority (nice 10 by default), the scheduler preferring the node's other threads", async () => {
     // Each thread's nice value is field 19 of /proc/self/task/<tid>/stat (after the name in parentheses).
     // Threads of earlier tests' pools may still be here: count only the new ones.
     const niceThreads = (): Set<string> => new Set(readdirSync("/proc/self/task").filter((tid) => {
