@@ -7,7 +7,7 @@
  *                                [--wait auto|spin-park|spin|park]
  *
  * The node is the real one: VenueNode({ dataDir, gateway }) with its journal (group commit,
- * fdatasync), event store and the DIFF gateway worker (WebSocket server over `ws`, catalog
+ * fdatasync), event store, the market-data worker and the DIFF gateway worker (WebSocket server over `ws`, catalog
  * logins with scrypt), in this process, data under .bench-out/gateway-rtt-tmp (deleted at
  * the end). One instrument (SHFE.cu2601: tick 10, multiple 5, margin 10%, commission 10 a
  * lot); one user and account per connection, each funded with 10 billion CNY by a deposit
@@ -61,8 +61,8 @@
  * Threads: the engine loop (main thread) and the journal worker wait with --wait, named as
  * `venue start --wait` names it and chosen the same way by default (auto: park on 2 cores
  * or fewer, where no thread spins; spin-park, 2,000 spins then a 1 ms park, above); the
- * gateway worker polls its rings and sleeps 1 ms when they are empty; the storage worker
- * polls; the client process and the password pool (2 threads, idle after the logins) never
+ * market-data and gateway workers poll their rings and, when they are empty, wait up to
+ * 1 ms for the durable seq to move; the storage worker polls; the client process and the password pool (2 threads, idle after the logins) never
  * spin. Each level reports the cores the node process and the client process kept busy,
  * what other processes took meanwhile, and interrupt time (/proc/stat; loopback TCP is
  * received there): the machine may be shared.
@@ -818,7 +818,7 @@ async function main(): Promise<number> {
   mkdirSync(TMP, { recursive: true });
   const disk = diskOf(TMP);
   log(`disk: ${disk}; data in ${TMP}`);
-  log(`threads: engine loop (main thread) and journal worker wait with --wait ${waitName}: ${describeWait(wait)}: ${spinning} on ${os.availableParallelism()} cores; the gateway worker sleeps 1 ms when its rings are empty; the storage worker polls; clients in one child process (no spinning)`);
+  log(`threads: engine loop (main thread) and journal worker wait with --wait ${waitName}: ${describeWait(wait)}: ${spinning} on ${os.availableParallelism()} cores; the market-data and gateway workers wait up to 1 ms for the durable seq when their rings are empty; the storage worker polls; clients in one child process (no spinning)`);
   const source = gitInfo();
   log(`source: commit ${source}`);
 

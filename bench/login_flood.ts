@@ -9,7 +9,7 @@
  *    alternating, each from its own address (so back-off stays out of it): p50 of each
  *    and the gap.
  * 3. Commit latency under a login flood: a real node (journal on this disk, engine loop,
- *    gateway worker) takes `--rate` deposits a second, open loop, from a driver on the
+ *    market-data and gateway workers) takes `--rate` deposits a second, open loop, from a driver on the
  *    main thread; each command's latency is from its submission to the node's durable
  *    seq reaching it (journal group commit, fdatasync included). First `--seconds`
  *    without logins, then `--seconds` while a separate process keeps `--logins` DIFF
@@ -22,7 +22,7 @@
  * CPU the node leaves; 0 runs it at normal priority, to compare).
  *
  * Threads: the engine loop on the main thread (park when idle, no spinning), the journal,
- * storage and gateway workers, one hashing thread; the flood runs in a child process.
+ * storage, market-data and gateway workers, one hashing thread; the flood runs in a child process.
  * Results also go to .bench-out/login_flood.json.
  */
 

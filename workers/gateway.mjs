@@ -1,4 +1,4 @@
-// Worker entry: the DIFF gateway (WebSocket server and market data). Registers the TypeScript loader and runs src/gateway/worker.ts.
+// Worker entry: the DIFF gateway (WebSocket server). Registers the TypeScript loader and runs src/gateway/worker.ts.
 import { register } from "tsx/esm/api";
 
 register();

@@ -521,7 +521,7 @@ function threadNotes(o: LatencyOptions): ThreadNote[] {
   notes.push({ thread: "driver", wait: o.driverSpin ? "busy-spin between bursts (owns a core)" : "parks until the next order is due or the durable seq moves", spins: o.driverSpin });
   if (o.store) notes.push({ thread: "storage worker (event store)", wait: "polls, sleeps 0-1 ms when idle", spins: false });
   notes.push({ thread: "snapshot worker", wait: "idle between snapshots", spins: false });
-  if (o.gateway) notes.push({ thread: "gateway phase: gateway worker and DIFF client (a second node, run after the others)", wait: "timers and parks", spins: false });
+  if (o.gateway) notes.push({ thread: "gateway phase: market-data and gateway workers and a DIFF client (a second node, run after the others)", wait: "timers and parks", spins: false });
   return notes;
 }
 

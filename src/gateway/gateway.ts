@@ -18,7 +18,8 @@ import { enginePrice, engineMoney, type InstrumentInfo } from "../catalog/instru
 import { EventKind, type EventView } from "../schema/event.ts";
 import { clone, isObject, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
 import { TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
-import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Peer, type Role, type SessionLimits } from "./session.ts";
+import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Chart, type Peer, type Role, type SessionLimits } from "./session.ts";
+import type { ChartWindow } from "../market/diff_market.ts";
 
 export interface LoginResult {
   user: string;
@@ -52,14 +53,17 @@ export interface CommandSink {
 
 /** The market side a session reads (see src/market). */
 export interface MarketFeed {
-  /** The full DIFF quote of a symbol (static and dynamic fields), or undefined if unknown. */
+  /** The full DIFF quote of a symbol (static and dynamic fields), a copy, or undefined if unknown. */
   quote(symbol: string): JsonObject | undefined;
   /**
-   * The patch that opens a chart (`klines.<symbol>.<duration>`, or `ticks.<symbol>` for
-   * duration 0, with the window's rows and `last_id`) and the window's ids; undefined if
-   * the symbol is unknown or the duration not supported.
+   * Opens a chart: `done` gets the patch that opens it (`klines.<symbol>.<duration>`, or
+   * `ticks.<symbol>` for duration 0, with the window's rows and `last_id`) and the window's
+   * ids, or undefined if the symbol is unknown or the duration not supported. The series'
+   * changes come through `seriesChanged` from then on, until `unwatch`.
    */
-  chart(symbol: string, duration: number, viewWidth: number): { top: JsonObject; leftId: number; rightId: number } | undefined;
+  chart(symbol: string, duration: number, viewWidth: number, done: (window: ChartWindow | undefined) => void): void;
+  /** No chart shows the series any more. */
+  unwatch(symbol: string, duration: number): void;
 }
 
 export interface GatewayOptions {
@@ -210,7 +214,7 @@ export class Gateway {
   seriesChanged(symbol: string, duration: number, top: JsonObject, lastId: number): void {
     for (const s of this.bySeries.get(`${symbol} ${duration}`) ?? []) {
       for (const c of s.charts.values()) {
-        if (c.symbol !== symbol || c.duration !== duration) continue;
+        if (c.symbol !== symbol || c.duration !== duration || c.opening) continue;
         const patch = obj();
         for (const k of Object.keys(top)) patch[k] = top[k]!;
         if (lastId > c.rightId) {
@@ -279,7 +283,7 @@ export class Gateway {
     this.stats.connections = this.sessions.size;
     if (s.account !== undefined) this.byAccount.get(s.account)?.delete(s);
     for (const sym of s.quotes) this.bySymbol.get(sym)?.delete(s);
-    for (const c of s.charts.values()) this.bySeries.get(`${c.symbol} ${c.duration}`)?.delete(s);
+    for (const c of s.charts.values()) this.leaveSeries(s, c.symbol, c.duration);
     this.touched.delete(s);
   }
 
@@ -418,12 +422,12 @@ export class Gateway {
     const quotes = obj();
     for (const sym of fresh) {
       if (!this.indexOf.has(sym)) continue;
-      const q = this.market.quote(sym);
-      if (q === undefined) continue;
+      // Subscribed even before its first quote is in (an instrument just defined): it comes as a change.
       let subs = this.bySymbol.get(sym);
       if (subs === undefined) this.bySymbol.set(sym, (subs = new Set()));
       subs.add(s);
-      if (!s.quotes.has(sym)) quotes[sym] = q;
+      const q = this.market.quote(sym);
+      if (q !== undefined && !s.quotes.has(sym)) quotes[sym] = q;
     }
     s.quotes.clear();
     for (const sym of fresh) if (this.indexOf.has(sym)) s.quotes.add(sym);
@@ -464,22 +468,37 @@ export class Gateway {
       const v = m[k];
       if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") state[k] = v;
     }
-    const opened = this.indexOf.has(symbol) ? this.market.chart(symbol, duration, width) : undefined;
-    const chart = { id, symbol, duration, viewWidth: width, state, leftId: opened?.leftId ?? -1, rightId: opened?.rightId ?? -1 };
+    const chart: Chart = { id, symbol, duration, viewWidth: width, state, leftId: -1, rightId: -1, opening: true };
     this.dropChart(s, id);
     s.charts.set(id, chart);
     const key = `${symbol} ${duration}`;
     let watching = this.bySeries.get(key);
     if (watching === undefined) this.bySeries.set(key, (watching = new Set()));
     watching.add(s);
+    if (!this.indexOf.has(symbol)) return this.chartOpened(s, chart, undefined);
+    // The window comes from the market-data worker; until then the chart takes no changes.
+    this.market.chart(symbol, duration, width, (window) => {
+      if (s.closed || s.charts.get(id) !== chart) return; // replaced, removed or disconnected meanwhile
+      this.chartOpened(s, chart, window);
+    });
+  }
+
+  /** Sends a chart's opening (its window, or an empty chart), after which it takes the series' changes. */
+  private chartOpened(s: Session, chart: Chart, window: ChartWindow | undefined): void {
+    chart.opening = false;
+    chart.leftId = window?.leftId ?? -1;
+    chart.rightId = window?.rightId ?? -1;
     const c = obj();
-    c["state"] = state;
+    c["state"] = chart.state;
     c["left_id"] = chart.leftId;
     c["right_id"] = chart.rightId;
     c["more_data"] = false;
     c["ready"] = true;
-    charts[id] = c;
-    if (opened !== undefined) for (const k of Object.keys(opened.top)) patch[k] = opened.top[k]!;
+    const charts = obj();
+    charts[chart.id] = c;
+    const patch = obj();
+    patch["charts"] = charts;
+    if (window !== undefined) for (const k of Object.keys(window.top)) patch[k] = window.top[k]!;
     patch["mdhis_more_data"] = false;
     s.push(patch);
     this.touched.add(s);
@@ -492,8 +511,17 @@ export class Gateway {
     if (c === undefined) return false;
     s.charts.delete(id);
     for (const o of s.charts.values()) if (o.symbol === c.symbol && o.duration === c.duration) return true;
-    this.bySeries.get(`${c.symbol} ${c.duration}`)?.delete(s);
+    this.leaveSeries(s, c.symbol, c.duration);
     return true;
+  }
+
+  /** The session shows the series no more; when no session does, the market stops sending its changes. */
+  private leaveSeries(s: Session, symbol: string, duration: number): void {
+    const key = `${symbol} ${duration}`;
+    const watching = this.bySeries.get(key);
+    if (watching === undefined || !watching.delete(s) || watching.size > 0) return;
+    this.bySeries.delete(key);
+    this.market.unwatch(symbol, duration);
   }
 
   private async login(s: Session, m: Record<string, unknown>): Promise<void> {

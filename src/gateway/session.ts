@@ -52,6 +52,8 @@ export interface Chart {
   state: JsonObject;
   leftId: number;
   rightId: number;
+  /** Asked of the market-data worker, not answered yet: no changes are sent to it. */
+  opening: boolean;
 }
 
 export interface SessionLimits {

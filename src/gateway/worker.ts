@@ -1,14 +1,16 @@
 /**
- * The gateway worker: a gating consumer of the accounts, trades and l2 rings (released up
- * to the durable sequence), the market-data model and the DIFF gateway over WebSocket.
- * Commands go to the engine through this worker's inbound ring.
+ * The gateway worker: a gating consumer of the accounts ring (released up to the durable
+ * sequence) and the DIFF gateway over WebSocket. Quotes and k-lines come from the
+ * market-data worker (src/market/worker.ts) over a MessagePort. Commands go to the engine
+ * through this worker's inbound ring.
  *
  * It starts from the engine's state as the node hands it over (account ids, account and
- * position events, resting orders, books), which is durable: the node builds it before
- * its loop runs. Events then arrive through the rings, each command's as one transaction.
+ * position events, resting orders), which is durable: the node builds it before its loop
+ * runs. Events then arrive through the ring, each command's as one transaction. It listens
+ * once the market-data worker's first update (every quote) is in.
  */
 
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
@@ -25,7 +27,7 @@ import { Gateway, type CommandSink, type GatewayOptions } from "./gateway.ts";
 import { startServer, type ServerOptions } from "./server.ts";
 import type { LiveOrder } from "./trade_view.ts";
 import { openAuth } from "./auth.ts";
-import { GatewayMarket } from "./market_feed.ts";
+import { MarketMirror } from "./market_mirror.ts";
 import { PromText } from "../node/metrics.ts";
 
 export interface GatewaySeed {
@@ -35,13 +37,13 @@ export interface GatewaySeed {
   /** Account and position events of every account (EventBuffer bytes). */
   stateEvents: Uint8Array;
   orders: LiveOrder[];
-  /** Aggregated levels per instrument: [price, qty, orderCount], best first. */
-  books: Array<{ bids: Array<[number, number, number]>; asks: Array<[number, number, number]> }>;
 }
 
 export interface GatewayWorkerData {
   control: SharedArrayBuffer;
-  topics: { accounts: { ring: SharedArrayBuffer; slot: number }; trades: { ring: SharedArrayBuffer; slot: number }; l2: { ring: SharedArrayBuffer; slot: number } };
+  topics: { accounts: { ring: SharedArrayBuffer; slot: number } };
+  /** The market-data worker's end of the channel. */
+  market: MessagePort;
   inbound: SharedArrayBuffer;
   catalogDir: string;
   server: Partial<ServerOptions>;
@@ -54,9 +56,8 @@ export interface GatewayWorkerData {
   admin?: Partial<AdminOptions>;
   /**
    * The event store to read history from at start, before anything else opens it (the
-   * node starts its storage worker when this worker says `historyRead`): every trade, for
-   * the k-line bars and the day's statistics, and the current trading day's order, trade
-   * and transfer events (from `dayFromSeq`), for the trade trees.
+   * node starts its storage worker when this worker says `historyRead`): the current
+   * trading day's order, trade and transfer events (from `dayFromSeq`), for the trade trees.
    */
   history?: { storeDir: string; dayFromSeq: number };
 }
@@ -65,11 +66,10 @@ export interface GatewayWorkerData {
 const DAY_KINDS = new Set<number>([EventKind.accepted, EventKind.rejected, EventKind.updated, EventKind.trade, EventKind.transfer]);
 
 /**
- * Reads the history the gateway shows from the event store: every trade through the
- * market model (bars keep their ids across restarts), then the day's order events into
- * the trade trees. Logs what it read and how long it took.
+ * Reads the day's order, trade and transfer events from the event store into the trade
+ * trees. Logs what it read and how long it took.
  */
-function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: number, market: GatewayMarket, seedTrades: (dayEvents: (visit: (e: EventView) => void) => void) => void, log: (line: string) => void): { dayEndedNs: bigint | undefined } {
+function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: number, seedTrades: (dayEvents: (visit: (e: EventView) => void) => void) => void, log: (line: string) => void): { dayEndedNs: bigint | undefined } {
   const t0 = performance.now();
   const store = EventStore.open(h.storeDir, { background: false });
   try {
@@ -80,24 +80,6 @@ function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: 
       return view.wrap(scratch, 0);
     };
     const all = Array.from({ length: instruments }, (_, i) => i);
-    let trades = 0;
-    let lastLog = t0;
-    store.historyMerged("trades", all, 1, (bytes) => {
-      market.onEvent(wrap(bytes));
-      if (++trades % 100_000 === 0) {
-        market.takeQuoteChanges();
-        market.takeSeriesChanges();
-        market.endRound();
-        const now = performance.now();
-        if (now - lastLog > 2_000) {
-          lastLog = now;
-          log(`gateway: history: ${trades} trades read`);
-        }
-      }
-    });
-    market.takeQuoteChanges();
-    market.takeSeriesChanges();
-    market.endRound();
     let dayEvents = 0;
     seedTrades((visit) => {
       store.historyMerged("accounts", [...all, NO_ACCOUNT], h.dayFromSeq, (bytes) => {
@@ -106,7 +88,7 @@ function readHistory(h: NonNullable<GatewayWorkerData["history"]>, instruments: 
         visit(wrap(bytes));
       });
     });
-    log(`gateway: history read in ${(performance.now() - t0).toFixed(0)} ms: ${trades} trades for the k-lines, ${dayEvents} order and transfer events of the trading day (from seq ${h.dayFromSeq})`);
+    log(`gateway: history read in ${(performance.now() - t0).toFixed(0)} ms: ${dayEvents} order, trade and transfer events of the trading day (from seq ${h.dayFromSeq})`);
     // When the last trading day ended: the day shown is the one after it, at the earliest.
     let dayEndedNs: bigint | undefined;
     if (h.dayFromSeq > 1) {
@@ -142,19 +124,21 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     full: () => inbound.free() < inbound.ring.capacity / 16,
   };
   const auth = await openAuth(d.catalogDir, { threads: d.hashThreads ?? 1, ...(d.hashNice === undefined ? {} : { nice: d.hashNice }) });
-  const market = new GatewayMarket((symbol: string) => auth.catalog.getInstrument(symbol));
   const clock = { nowMs: () => Date.now(), nowNs: () => BigInt(Date.now()) * 1_000_000n };
+  const market = new MarketMirror(d.market);
   const gw = new Gateway(auth, sink, market, (symbol) => auth.catalog.getInstrument(symbol), clock, d.gateway);
+  market.onUpdate = (u) => {
+    gw.quotesChanged(u.quotes);
+    for (const c of u.series) gw.seriesChanged(c.symbol, c.duration, c.top, c.lastId);
+    gw.flush();
+  };
   gw.audit = log;
 
   // The state at start, with the history the event store holds.
-  d.seed.instruments.forEach((params, i) => {
-    gw.defineInstrument(i, params.symbol);
-    market.seedInstrument(i, params);
-  });
+  d.seed.instruments.forEach((params, i) => gw.defineInstrument(i, params.symbol));
   const seedTrades = (dayEvents?: (visit: (e: EventView) => void) => void): void => gw.seed(d.seed.accountNames, events(d.seed.stateEvents), d.seed.orders, dayEvents);
   if (d.history !== undefined) {
-    const { dayEndedNs } = readHistory(d.history, d.seed.instruments.length, market, seedTrades, log);
+    const { dayEndedNs } = readHistory(d.history, d.seed.instruments.length, seedTrades, log);
     // A settle moved the trading day on before this start: show the day after it, if later.
     if (dayEndedNs !== undefined) {
       const after = nextWeekday(chinaDate(Number(dayEndedNs / 1_000_000_000n)));
@@ -164,30 +148,9 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     seedTrades();
   }
   parentPort?.postMessage({ historyRead: true });
-  const startNs = clock.nowNs();
-  d.seed.instruments.forEach((params, i) => {
-    market.seedInstrument(i, params, startNs);
-    const book = d.seed.books[i];
-    if (book !== undefined) market.seedBook(i, book.bids, book.asks);
-  });
 
-  const consumer = (t: { ring: SharedArrayBuffer; slot: number }, name: string): RingConsumer =>
-    new RingConsumer(new Ring(t.ring, name), t.slot, { wait: { kind: "park", parkMs: 20 }, durable: control.durableGate });
-  const l2 = consumer(d.topics.l2, "l2");
-  const trades = consumer(d.topics.trades, "trades");
-  const accounts = consumer(d.topics.accounts, "accounts");
-  const view = new EventView(Buf.alloc(8));
+  const accounts = new RingConsumer(new Ring(d.topics.accounts.ring, "accounts"), d.topics.accounts.slot, { wait: { kind: "park", parkMs: 20 }, durable: control.durableGate });
   const cmd = new CommandView(Buf.alloc(8));
-
-  const onL2: RecordHandler = (buf, offset) => {
-    const e = view.wrap(buf, offset);
-    if (e.kind === EventKind.instrument) {
-      const symbol = cmd.wrap(buf, offset).symbol();
-      gw.defineInstrument(e.instrument, symbol);
-    }
-    market.onEvent(e);
-  };
-  const onTrade: RecordHandler = (buf, offset) => market.onEvent(view.wrap(buf, offset));
   let openSeq = -1;
   const acctView = new EventView(Buf.alloc(8));
   const onAccount: RecordHandler = (buf, offset) => {
@@ -197,9 +160,9 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
       if (openSeq >= 0) gw.endCommand();
       openSeq = seq;
     }
-    // An instrument defined just before (on the l2 ring, at a lower seq) is durable too: read it first.
-    if (!market.knows(e.instrument) && e.kind !== EventKind.account && e.kind !== EventKind.transfer) l2.poll(onL2);
-    gw.onAccountEvent(e);
+    // An instrument is defined on this topic before any order or position names it.
+    if (e.kind === EventKind.instrument) gw.defineInstrument(e.instrument, cmd.wrap(buf, offset).symbol());
+    else gw.onAccountEvent(e);
   };
 
   const adminSink: AdminSink = {
@@ -215,6 +178,8 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     if (node === undefined) return `# venue node metrics: the main thread did not answer within ${NODE_METRICS_TIMEOUT_MS} ms; only the gateway's own follow\n${metricsText(gw)}`;
     return node + metricsText(gw);
   };
+  // Clients see quotes from their first message on.
+  await market.ready;
   const server = await startServer(gw, d.server, () => {
     const slow = control.slowCommitMs;
     return { ok: control.status === NodeStatus.running, status: nameOf(NodeStatus, control.status), ...(slow === 0 ? {} : { degraded: `the journal's last group commit took ${slow} ms` }) };
@@ -225,17 +190,12 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   try {
     while (!stopped() && control.status !== NodeStatus.fenced) {
       const durableSeen = control.durableLo();
-      let n = l2.poll(onL2);
-      n += trades.poll(onTrade);
-      n += accounts.poll(onAccount);
+      const n = accounts.poll(onAccount);
       if (openSeq >= 0) {
         gw.endCommand();
         openSeq = -1;
       }
       if (n > 0) {
-        gw.quotesChanged(market.takeQuoteChanges());
-        for (const c of market.takeSeriesChanges()) gw.seriesChanged(c.symbol, c.duration, c.top, c.lastId);
-        market.endRound();
         gw.flush();
         await yieldToEventLoop();
       } else {
@@ -245,6 +205,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
       }
     }
   } finally {
+    market.close();
     await server.close();
     await auth.close();
   }

@@ -20,7 +20,7 @@
 import { pino, type Logger } from "pino";
 
 /** The parts of the node a line can come from. */
-export const LOG_COMPONENTS = ["node", "recovery", "journal", "storage", "snapshots", "gateway", "audit"] as const;
+export const LOG_COMPONENTS = ["node", "recovery", "journal", "storage", "snapshots", "market", "gateway", "audit"] as const;
 export type LogComponent = (typeof LOG_COMPONENTS)[number];
 export type LogLevel = "info" | "warn" | "error";
 /** How the node hands out log lines: the text, where it came from (default node), its level (default info). */

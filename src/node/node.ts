@@ -14,7 +14,7 @@
  * gateway worker asks for that text over its port when it serves GET /metrics.
  */
 
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { join } from "node:path";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
@@ -40,6 +40,7 @@ import type { PluginSpec } from "../plugins/api.ts";
 import { EventBuffer } from "../schema/event.ts";
 import { Side, nameOf, type TradingState } from "../schema/codes.ts";
 import type { GatewayWorkerData } from "../gateway/worker.ts";
+import type { MarketWorkerData } from "../market/worker.ts";
 import type { ServerOptions } from "../gateway/server.ts";
 import type { GatewayOptions } from "../gateway/gateway.ts";
 import { NodeStatus } from "../schema/control.ts";
@@ -143,7 +144,7 @@ export class VenueNode {
   private readonly storeMemtableBytes: number | undefined;
   private readonly storeFsModule: string | undefined;
   private storageWorker: Worker | undefined;
-  /** The storage worker's data while it waits for the gateway to read its history. */
+  /** The storage worker's data while it waits for the market-data and gateway workers to read their history. */
   private storageWaiting: StorageWorkerData | undefined;
   private storageExited: Promise<void> | undefined;
   /** The storage worker's counts, once it has exited (after `stop`). */
@@ -153,6 +154,11 @@ export class VenueNode {
   private gatewayWorker: Worker | undefined;
   private gatewayExited: Promise<void> | undefined;
   private gatewaySlots: Array<[Topic, number]> = [];
+  private marketWorker: Worker | undefined;
+  private marketExited: Promise<void> | undefined;
+  private marketSlots: Array<[Topic, number]> = [];
+  /** Set by `stop`: a gateway worker not started yet is not started. */
+  private stopping = false;
   /** Where the gateway listens, once it does (see `gatewayReady`). */
   gatewayAddress: { host: string; port: number } | undefined;
   private gatewayListening: (a: { host: string; port: number }) => void = () => {};
@@ -367,7 +373,7 @@ export class VenueNode {
         topics[t] = { ring: this.topics[t].sab, slot };
       }
       const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
-      // With a gateway, the store is first read by it (its history), then written by this worker.
+      // With a gateway, the store is first read (market data, then the gateway), then written by this worker.
       if (this.gatewayOptions !== undefined) this.storageWaiting = data;
       else this.startStorage(data);
     }
@@ -410,9 +416,12 @@ export class VenueNode {
   }
 
   /**
-   * The gateway worker, started from the engine's state now (before the loop runs, so all
-   * of it is durable): account ids, every account and position as events, resting orders
-   * and books. Its ring slots open here, so it reads every event after that state.
+   * The market-data and gateway workers, started from the engine's state now (before the
+   * loop runs, so all of it is durable): instruments and books for market data; account
+   * ids, every account and position as events, and resting orders for the gateway. Their
+   * ring slots open here, so they read every event after that state. Market data reads
+   * its history first; the gateway worker starts when it has (the store has one reader at
+   * a time), with its end of the channel between them.
    */
   private startGateway(g: NodeGatewayOptions): void {
     const engine = this.engine;
@@ -424,16 +433,25 @@ export class VenueNode {
       const spec = engine.instruments.spec(i);
       return { ...spec, state: spec.state as TradingState, ...(m === undefined ? {} : { currency: m.currency, multiplier: m.multiplier, marginPerLot: m.marginPerLot, marginRateBp: m.marginRateBp, commissionPerLot: m.commissionPerLot, commissionRateBp: m.commissionRateBp, positionLimit: m.positionLimit }) };
     });
-    const topics = {} as GatewayWorkerData["topics"];
-    for (const t of TOPICS) {
-      const slot = this.allocSlot(t, "gateway");
-      this.topics[t].openSlot(slot, "gating", true);
-      this.gatewaySlots.push([t, slot]);
-      topics[t] = { ring: this.topics[t].sab, slot };
-    }
-    const data: GatewayWorkerData = {
+    const slot = (t: Topic, owner: string, slots: Array<[Topic, number]>): { ring: SharedArrayBuffer; slot: number } => {
+      const n = this.allocSlot(t, owner);
+      this.topics[t].openSlot(n, "gating", true);
+      slots.push([t, n]);
+      return { ring: this.topics[t].sab, slot: n };
+    };
+    const channel = new MessageChannel();
+    const marketData: MarketWorkerData = {
       control: this.control.sab,
-      topics,
+      topics: { trades: slot("trades", "market", this.marketSlots), l2: slot("l2", "market", this.marketSlots) },
+      catalogDir: g.catalogDir,
+      seed: { instruments: params, books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })) },
+      ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir } }),
+      port: channel.port1,
+    };
+    const gatewayData: GatewayWorkerData = {
+      control: this.control.sab,
+      topics: { accounts: slot("accounts", "gateway", this.gatewaySlots) },
+      market: channel.port2,
       inbound: this.gatewayRing!.sab,
       catalogDir: g.catalogDir,
       server: g.server ?? {},
@@ -447,10 +465,39 @@ export class VenueNode {
         accountNames: engine.accountNameList(),
         stateEvents: out.buf.u8.slice(0, out.length),
         orders: engine.liveOrders(),
-        books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })),
       },
     };
-    const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data }, name: "gateway" });
+    const failed = (what: string) => (err: unknown): void => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.log(`${what} worker failed: ${e.message}`, "gateway", "error");
+      this.gatewayFailed(e);
+      this.loop.fence(e);
+    };
+    const m = new Worker(new URL("../../workers/market.mjs", import.meta.url), { workerData: { market: marketData }, transferList: [channel.port1], name: "market data" });
+    this.marketWorker = m;
+    this.marketExited = new Promise((res) => m.once("exit", () => res()));
+    let gatewayStarted = false;
+    const startGatewayWorker = (): void => {
+      if (gatewayStarted || this.stopping) return;
+      gatewayStarted = true;
+      this.startGatewayWorker(gatewayData, channel.port2);
+    };
+    m.on("message", (msg: { log?: string; historyRead?: boolean }) => {
+      if (msg.log !== undefined) this.log(msg.log, "market");
+      if (msg.historyRead === true) startGatewayWorker();
+    });
+    m.on("error", failed("market-data"));
+    m.on("exit", (code) => {
+      if (!gatewayStarted) this.releaseStorage();
+      if (code !== 0) {
+        this.gatewayFailed(new VenueError("MARKET_WORKER_EXITED", `the market-data worker exited with code ${code}`));
+        this.loop.fence(new VenueError("MARKET_WORKER_EXITED", `the market-data worker exited with code ${code}`));
+      }
+    });
+  }
+
+  private startGatewayWorker(data: GatewayWorkerData, port: MessagePort): void {
+    const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data }, transferList: [port], name: "gateway" });
     this.gatewayWorker = w;
     this.gatewayExited = new Promise((res) => w.once("exit", () => res()));
     w.on("message", (m: { log?: string; listening?: { host: string; port: number }; historyRead?: boolean; metricsRequest?: number }) => {
@@ -476,13 +523,20 @@ export class VenueNode {
 
   /** Stops the gateway (no new commands; its ring slots close), then the plugins, then the loop after it has applied what the inbound rings hold. */
   async stop(): Promise<void> {
-    if (this.gatewayWorker !== undefined) {
-      this.gatewayWorker.postMessage({ stop: true });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.gatewayExited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
-      clearTimeout(timer);
-      await this.gatewayWorker.terminate();
-      for (const [t, slot] of this.gatewaySlots) this.topics[t].closeSlot(slot);
+    this.stopping = true;
+    const stopWorker = async (w: Worker | undefined, exited: Promise<void> | undefined, slots: Array<[Topic, number]>): Promise<void> => {
+      if (w !== undefined) {
+        w.postMessage({ stop: true });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
+        clearTimeout(timer);
+        await w.terminate();
+      }
+      for (const [t, slot] of slots) this.topics[t].closeSlot(slot);
+    };
+    if (this.gatewayOptions !== undefined) {
+      await stopWorker(this.gatewayWorker, this.gatewayExited, this.gatewaySlots);
+      await stopWorker(this.marketWorker, this.marketExited, this.marketSlots);
       this.releaseStorage();
     }
     await this.plugins.stopAll();

@@ -4,8 +4,11 @@
  *
  *   trades    trade
  *   accounts  accepted, rejected, updated, trade (each side's commission and close
- *             profit), account, position, riskBreach, transfer, dayEnded
+ *             profit), account, position, riskBreach, transfer, dayEnded, instrument
  *   l2        l2, tradingState, instrument
+ *
+ * An instrument event is on both: each topic's readers learn of an instrument before any
+ * other event of theirs names it.
  */
 
 import { EventKind } from "./event.ts";
@@ -20,7 +23,8 @@ export const TOPICS_OF_KIND: Uint8Array = (() => {
   const t = new Uint8Array(256);
   t[EventKind.trade] = TopicBit.trades | TopicBit.accounts;
   for (const k of [EventKind.accepted, EventKind.rejected, EventKind.updated, EventKind.account, EventKind.position, EventKind.riskBreach, EventKind.transfer, EventKind.dayEnded]) t[k] = TopicBit.accounts;
-  for (const k of [EventKind.l2, EventKind.tradingState, EventKind.instrument]) t[k] = TopicBit.l2;
+  for (const k of [EventKind.l2, EventKind.tradingState]) t[k] = TopicBit.l2;
+  t[EventKind.instrument] = TopicBit.l2 | TopicBit.accounts;
   return t;
 })();
 

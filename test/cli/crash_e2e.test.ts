@@ -201,8 +201,9 @@ function checkRecoveryOutput(out: string, round: number): number {
   expect(m, `round ${round}: no recovery line in:\n${out}`).not.toBeNull();
   expect(out).toMatch(/recovery: segment \d+\/\d+, \d+ commands read/);
   expect(out).toMatch(/recovered in \d+ ms/);
-  expect(out).toMatch(/gateway: history read in \d+ ms: \d+ trades for the k-lines, \d+ order and transfer events of the trading day/);
-  console.log(`crash_e2e: round ${round} ${m![0]}; ${/recovered in \d+ ms/.exec(out)![0]}; ${/history read in \d+ ms/.exec(out)![0]}`);
+  expect(out).toMatch(/market data: history read in \d+ ms: \d+ trades for the k-lines/);
+  expect(out).toMatch(/gateway: history read in \d+ ms: \d+ order, trade and transfer events of the trading day/);
+  console.log(`crash_e2e: round ${round} ${m![0]}; ${/recovered in \d+ ms/.exec(out)![0]}; market data ${/market data: history read in (\d+ ms)/.exec(out)![1]}, gateway ${/gateway: history read in (\d+ ms)/.exec(out)![1]}`);
   return Number(m![1]);
 }
 

@@ -107,7 +107,8 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   const second = node(logs);
   const running2 = second.start();
   base = await url(second);
-  expect(logs.join("\n")).toMatch(/history read in \d+ ms: 1 trades for the k-lines, \d+ order and transfer events of the trading day \(from seq 1\)/);
+  expect(logs.join("\n")).toMatch(/market data: history read in \d+ ms: 1 trades for the k-lines/);
+  expect(logs.join("\n")).toMatch(/gateway: history read in \d+ ms: \d+ order, trade and transfer events of the trading day \(from seq 1\)/);
   u1 = await login(base, "u1", "secret-1");
   u2 = await login(base, "u2", "secret-2");
   expect(day(u1, "u1")).toEqual(before.u1);

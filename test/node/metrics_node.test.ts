@@ -83,7 +83,7 @@ describe("GET /metrics", () => {
     for (const f of families.values()) expect(f.help, `${f.name} has HELP`).toBeDefined();
     expect(valueOf(families, "venue_node_status", { status: "running" })).toBe(1);
     const lag = families.get("venue_ring_lag_bytes")!.samples.map((s) => `${s.labels["ring"]}/${s.labels["consumer"]}`);
-    expect(lag).toEqual(expect.arrayContaining(["journal/journal", "trades/storage", "accounts/storage", "l2/storage", "trades/gateway", "accounts/gateway", "l2/gateway", "driver 0 inbound/engine", "gateway inbound/engine"]));
+    expect(lag).toEqual(expect.arrayContaining(["journal/journal", "trades/storage", "accounts/storage", "l2/storage", "trades/market", "l2/market", "accounts/gateway", "driver 0 inbound/engine", "gateway inbound/engine"]));
   });
 
   test("counters move as commands go through: engine, journal, event store", async () => {

@@ -1,20 +1,21 @@
 /**
- * The market side of the gateway: the market-data model (src/market) fed with the trades
- * and l2 topics, and what DIFF sessions need from it: full quotes for a subscription, the
- * changed quote fields after each round of events, a chart's opening window and the bars
- * (or ticks) that changed since.
+ * The market data a DIFF gateway shows, in DIFF's shapes: the market-data model
+ * (market.ts) fed with the trades and l2 topics, and from it the full quotes, the changed
+ * quote fields after each round of events, a chart's opening window and the bars (or
+ * ticks) of watched series that changed since. It lives on the market-data worker
+ * (worker.ts), which sends these to the gateway worker as the messages below.
  *
- * Quote changes are taken after every round of events, before any client message is
- * handled, so a new subscriber's full quote and the next change patch never disagree.
+ * The gateway keeps a copy of every quote made only from the changes it is sent, so a new
+ * subscriber's full quote and the next change it forwards never disagree.
  */
 
-import { MarketData } from "../market/market.ts";
+import { MarketData } from "./market.ts";
 import type { InstrumentInfo } from "../catalog/instrument.ts";
 import type { InstrumentParams } from "../schema/command.ts";
 import { EventKind, type EventView } from "../schema/event.ts";
 import type { Side } from "../schema/codes.ts";
-import { changedFields, obj, type JsonObject } from "./patch.ts";
-import type { MarketFeed } from "./gateway.ts";
+import type { MessagePort } from "node:worker_threads";
+import { changedFields, obj, type JsonObject } from "../gateway/patch.ts";
 
 const key = (symbol: string, duration: number): string => `${symbol} ${duration}`;
 
@@ -26,7 +27,35 @@ export interface SeriesChange {
   lastId: number;
 }
 
-export class GatewayMarket implements MarketFeed {
+/** A chart's opening: the patch with its window (`klines.<symbol>.<duration>` or `ticks.<symbol>`, rows and `last_id`) and the window's ids. */
+export interface ChartWindow {
+  top: JsonObject;
+  leftId: number;
+  rightId: number;
+}
+
+/**
+ * Market worker to gateway, over their MessagePort, in this order per port:
+ * - `update`: the quote fields that changed (each quote whole in the first) and the
+ *   watched series that changed since the last update. The gateway answers each with
+ *   `ack`; at most `credit` updates are unanswered, and while none is left the changes
+ *   gather into the next one (a slow gateway gets coarser updates, never a queue).
+ * - `chart`: the answer to a chart request, by its `req` (null: unknown symbol or duration).
+ */
+export type MarketMessage =
+  | { update: { quotes: Array<[string, JsonObject]>; series: SeriesChange[] } }
+  | { chart: { req: number; window: ChartWindow | null } };
+
+/**
+ * Gateway to market worker: `ack` (updates handled), `chart` (open a chart: its window now,
+ * and changes of the series from then on), `unwatch` (no chart shows the series any more).
+ */
+export type GatewayMessage =
+  | { ack: number }
+  | { chart: { req: number; symbol: string; duration: number; viewWidth: number } }
+  | { unwatch: { symbol: string; duration: number } };
+
+export class DiffMarket {
   readonly data: MarketData;
   private readonly symbols: string[] = [];
   private readonly touched = new Set<string>();
@@ -86,7 +115,8 @@ export class GatewayMarket implements MarketFeed {
     return out;
   }
 
-  chart(symbol: string, duration: number, viewWidth: number): { top: JsonObject; leftId: number; rightId: number } | undefined {
+  /** A chart's opening window of the series; the series is watched from then on (`takeSeriesChanges`) until `unwatch`. */
+  chart(symbol: string, duration: number, viewWidth: number): ChartWindow | undefined {
     let lastId: number;
     let firstKept: number;
     let rows: Array<[number, JsonObject]>;
@@ -136,6 +166,16 @@ export class GatewayMarket implements MarketFeed {
     return out;
   }
 
+  /** No chart shows the series any more: its changes are no longer taken. */
+  unwatch(symbol: string, duration: number): void {
+    this.watched.delete(key(symbol, duration));
+  }
+
+  /** Whether anything was touched since the last `endRound`. */
+  get touchedAny(): boolean {
+    return this.touched.size > 0;
+  }
+
   /** Ends a round: what was touched has been taken. */
   endRound(): void {
     this.touched.clear();
@@ -169,5 +209,59 @@ export class GatewayMarket implements MarketFeed {
       top["klines"] = bySym;
     }
     return top;
+  }
+}
+
+/**
+ * The market worker's end of the port: answers chart requests and `unwatch`, and sends an
+ * update when something changed and the gateway has credit left (`update`, after each pass
+ * over the rings). The first update carries every quote whole.
+ */
+export class MarketPublisher {
+  private credit: number;
+  private first = true;
+  /** Updates sent. */
+  sent = 0;
+  /** Passes that found changes but no credit (their changes went into a later update). */
+  held = 0;
+
+  constructor(readonly market: DiffMarket, private readonly port: MessagePort, credit = 4) {
+    this.credit = credit;
+    port.on("message", (m: GatewayMessage) => this.receive(m));
+  }
+
+  /** Sends what changed since the last update, if anything did and the gateway has credit left; true if it sent. */
+  update(): boolean {
+    const market = this.market;
+    if (!this.first && !market.touchedAny) return false;
+    if (this.credit <= 0) {
+      this.held++;
+      return false;
+    }
+    const quotes = [...market.takeQuoteChanges()];
+    const series = market.takeSeriesChanges();
+    market.endRound();
+    if (!this.first && quotes.length === 0 && series.length === 0) return false;
+    this.first = false;
+    this.credit--;
+    this.sent++;
+    this.send({ update: { quotes, series } });
+    return true;
+  }
+
+  close(): void {
+    this.port.close();
+  }
+
+  private receive(m: GatewayMessage): void {
+    if ("ack" in m) this.credit += m.ack;
+    else if ("chart" in m) {
+      const c = m.chart;
+      this.send({ chart: { req: c.req, window: this.market.chart(c.symbol, c.duration, c.viewWidth) ?? null } });
+    } else if ("unwatch" in m) this.market.unwatch(m.unwatch.symbol, m.unwatch.duration);
+  }
+
+  private send(m: MarketMessage): void {
+    this.port.postMessage(m);
   }
 }
