@@ -39,6 +39,13 @@ export async function openAuth(catalogDir: string, o: { threads: number; nice?: 
       if (!catalog.canUse(r.user.name, name)) return { refused: REFUSED };
       return { user: r.user.name, account: name, roles: r.user.roles as readonly Role[] };
     },
+    async changePassword(user: string, oldPassword: string, newPassword: string, remote: string): Promise<{ ok: true } | { refused: string }> {
+      const host = remote.slice(0, remote.lastIndexOf(":"));
+      const r = await checkLogin(catalog, hasher, guard, user, oldPassword, host);
+      if (!r.ok) return { refused: r.reason === "locked" ? `too many failed attempts: try again in ${Math.ceil(r.retryAfterMs / 1000)} s` : "password not changed: the old password is wrong" };
+      await catalog.setPassword(r.user.name, await hasher.hash(newPassword));
+      return { ok: true };
+    },
     async checkPassword(name: string, password: string, remoteHost: string) {
       const r = await checkLogin(catalog, hasher, guard, name, password, remoteHost);
       return r.ok ? { user: r.user } : { refused: REFUSED };

@@ -33,6 +33,11 @@ export interface GatewayAuth {
    * undefined when refused. Takes about the same time for unknown users.
    */
   login(userName: string, password: string, remote: string): Promise<LoginResult | { refused: string }>;
+  /**
+   * Changes `user`'s password after checking the old one as a login does (the same
+   * back-off after failures); resolves with the refusal text when refused.
+   */
+  changePassword(user: string, oldPassword: string, newPassword: string, remote: string): Promise<{ ok: true } | { refused: string }>;
 }
 
 /** Where the gateway's commands go: the engine's inbound ring for this gateway. */
@@ -343,6 +348,8 @@ export class Gateway {
         return this.setChart(s, msg);
       case "req_login":
         return void this.login(s, msg);
+      case "change_password":
+        return void this.changePassword(s, msg);
       case "confirm_settlement":
       case "qry_account_info":
       case "qry_account_register":
@@ -571,6 +578,39 @@ export class Gateway {
     this.flush();
   }
 
+  /** DIFF change_password: the logged-in user's, with the old password checked; the answer is a notify (326 when changed). */
+  private async changePassword(s: Session, m: Record<string, unknown>): Promise<void> {
+    const user = s.user;
+    if (user === undefined) {
+      this.audit(`audit: refused change_password before login from ${s.remote} (session ${s.id})`);
+      return this.refuse(s, "log in first", 403);
+    }
+    const oldPassword = m["old_password"];
+    const newPassword = m["new_password"];
+    if (typeof oldPassword !== "string" || oldPassword.length === 0 || oldPassword.length > 64) return this.refuse(s, "change_password needs old_password, 1 to 64 characters");
+    if (typeof newPassword !== "string" || newPassword.length < MIN_PASSWORD || newPassword.length > 64) return this.refuse(s, `change_password needs new_password, ${MIN_PASSWORD} to 64 characters`);
+    if (s.loginInFlight) return this.refuse(s, "a login or password change is already in progress on this connection", 400);
+    s.loginInFlight = true;
+    let r: { ok: true } | { refused: string };
+    try {
+      r = await this.auth.changePassword(user, oldPassword, newPassword, s.remote);
+    } catch (err) {
+      r = { refused: (err as { code?: unknown } | null)?.code === "busy" ? "too many logins at once: try again shortly" : "password not changed" };
+    } finally {
+      s.loginInFlight = false;
+    }
+    this.audit(`audit: DIFF password change of ${user} from ${s.remote} (session ${s.id}): ${"ok" in r ? "changed" : "refused"}`);
+    if (s.closed) return;
+    if ("refused" in r) {
+      this.stats.rejectedInput++;
+      s.pushNotify({ level: "ERROR", code: 326, content: r.refused });
+    } else {
+      s.pushNotify({ level: "INFO", code: 326, content: "password changed" });
+    }
+    this.touched.add(s);
+    this.flush();
+  }
+
   /** The session's account if the message's user_id names it, else refuses and returns undefined. */
   private ownAccount(s: Session, m: Record<string, unknown>, code: number): string | undefined {
     if (s.account === undefined) {
@@ -751,6 +791,9 @@ function staticPart(q: JsonObject): JsonObject {
   for (const k of STATIC_FIELDS) if (k in q) out[k] = q[k]!;
   return out;
 }
+
+/** The shortest new password change_password takes (the admin API's minimum too). */
+const MIN_PASSWORD = 8;
 
 const STATIC_FIELDS = [
   "instrument_id", "exchange_id", "ins_id", "product_id", "instrument_name", "ins_class", "price_tick", "price_decs",

@@ -17,7 +17,7 @@ let node: VenueNode;
 let url: string;
 
 beforeAll(async () => {
-  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"], ["u3", ["trader"], "secret-4"]], funded: ["u1", "u2", "u3"] });
+  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"], ["u3", ["trader"], "secret-4"], ["pw", ["trader"], "secret-5"]], funded: ["u1", "u2", "u3"] });
   node = gw.node;
   url = gw.ws;
 }, 60_000);
@@ -64,6 +64,31 @@ describe("a DIFF trade session", () => {
     expect(texts[0]).toBe(texts[1]);
     expect(c.closed).toBeUndefined();
     c.close();
+  });
+
+  test("change_password: refused before login, with a wrong old password or a short new one; then the new password logs in and the old does not", async () => {
+    const anon = await DiffClient.connect(`${url}/trade`);
+    anon.send({ aid: "change_password", old_password: "secret-5", new_password: "another-secret" });
+    await anon.until("the refusal before login", () => anon.notifies.some((n) => n.code === 403 && n.content === "log in first"));
+    anon.close();
+    const c = await login("pw", "secret-5");
+    const errors = (): string[] => c.notifies.filter((n) => n.level !== "INFO").map((n) => `${n.code} ${n.content}`);
+    c.send({ aid: "change_password", old_password: "not-it", new_password: "another-secret" });
+    await c.until("the wrong old password refused", () => errors().length === 1);
+    expect(errors()[0]).toBe("326 password not changed: the old password is wrong");
+    c.send({ aid: "change_password", old_password: "secret-5", new_password: "short" });
+    await c.until("the short new password refused", () => errors().length === 2);
+    expect(errors()[1]).toMatch(/^1000 change_password needs new_password, 8 to 64 characters/);
+    c.send({ aid: "change_password", old_password: "secret-5", new_password: "another-secret" });
+    await c.until("the change", () => c.notifies.some((n) => n.level === "INFO" && n.code === 326));
+    c.close();
+    const again = await login("pw", "another-secret");
+    expect(again.notifies.some((n) => n.code === 401)).toBe(true);
+    again.close();
+    const old = await DiffClient.connect(`${url}/trade`);
+    old.send({ aid: "req_login", bid: "VENUE", user_name: "pw", password: "secret-5" });
+    await old.until("the old password refused", () => old.notifies.some((n) => n.level === "ERROR"));
+    old.close();
   });
 
   test("an order goes ALIVE, fills against another account, and a cancel finishes the rest", async () => {
