@@ -19,7 +19,7 @@ import { EventKind, type EventView } from "../schema/event.ts";
 import { clone, isObject, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
 import { TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
 import { DEFAULT_SESSION_LIMITS, Session, TokenBucket, type Chart, type Peer, type Role, type SessionLimits } from "./session.ts";
-import type { ChartWindow } from "../market/diff_market.ts";
+import type { ChartWindow, L2BookSnapshot, L2Change } from "../market/diff_market.ts";
 
 export interface LoginResult {
   user: string;
@@ -69,6 +69,9 @@ export interface MarketFeed {
   chart(symbol: string, duration: number, viewWidth: number, done: (window: ChartWindow | undefined) => void): void;
   /** No chart shows the series any more. */
   unwatch(symbol: string, duration: number): void;
+  /** The whole L2 book of a symbol now (undefined if unknown); its updates come through `l2Changed` from then on, until `l2Unwatch`. */
+  l2(symbol: string, done: (snapshot: L2BookSnapshot | undefined) => void): void;
+  l2Unwatch(symbol: string): void;
 }
 
 export interface GatewayOptions {
@@ -127,6 +130,8 @@ export class Gateway {
   private readonly bySymbol = new Map<string, Set<Session>>();
   /** Sessions with a chart on a series ("<symbol> <duration>"). */
   private readonly bySeries = new Map<string, Set<Session>>();
+  /** Sessions by L2 book they subscribe to. */
+  private readonly byL2 = new Map<string, Set<Session>>();
   /** Orders of an account sent to the engine and not yet accepted or rejected (a duplicate id is refused at once). */
   private readonly inFlight = new Map<string, Set<string>>();
   private readonly touched = new Set<Session>();
@@ -235,6 +240,29 @@ export class Gateway {
     }
   }
 
+  /**
+   * Watched L2 books changed: each subscriber whose snapshot is out gets the updates numbered
+   * after the last it has (one `l2_update`), or the new snapshot.
+   */
+  l2Changed(changes: readonly L2Change[]): void {
+    for (const c of changes) {
+      for (const s of this.byL2.get(c.symbol) ?? []) {
+        const sub = s.l2.get(c.symbol);
+        if (sub === undefined || sub.seq < 0) continue;
+        if ("snapshot" in c) {
+          sub.seq = c.snapshot.seq;
+          s.sendBare(l2SnapshotPacket(c.snapshot));
+          continue;
+        }
+        let from = 0;
+        while (from < c.updates.length && c.updates[from]![0] <= sub.seq) from++;
+        if (from === c.updates.length) continue;
+        sub.seq = c.updates[c.updates.length - 1]![0];
+        s.sendBare({ aid: "l2_update", symbol: c.symbol, updates: from === 0 ? c.updates : c.updates.slice(from) } as unknown as JsonObject);
+      }
+    }
+  }
+
   /** Sends what is pending to every session that has a peek outstanding. */
   flush(): void {
     for (const s of this.touched) {
@@ -258,8 +286,8 @@ export class Gateway {
   // -----------------------------------------------------------------------------------
   // Client side
 
-  /** A new connection: greets it as DIFF clients expect. */
-  open(peer: Peer, kind: "md" | "trade", remote: string): Session {
+  /** A new connection: greets it as DIFF clients expect (`l2`, the L2 feed's endpoint, has no greeting). */
+  open(peer: Peer, kind: "md" | "trade" | "l2", remote: string): Session {
     const s = new Session(`s${++this.nextSession}`, kind, remote, peer, this.o.limits, this.clock.nowMs(), this.o.messagesPerSecond);
     this.sessions.add(s);
     this.stats.opened++;
@@ -276,7 +304,7 @@ export class Gateway {
       first["ins_list"] = "";
       first["mdhis_more_data"] = false;
       s.push(first);
-    } else {
+    } else if (kind === "trade") {
       s.sendBare({ aid: "rtn_brokers", brokers: [this.o.brokerId] } as unknown as JsonObject);
     }
     return s;
@@ -289,6 +317,7 @@ export class Gateway {
     if (s.account !== undefined) this.byAccount.get(s.account)?.delete(s);
     for (const sym of s.quotes) this.bySymbol.get(sym)?.delete(s);
     for (const c of s.charts.values()) this.leaveSeries(s, c.symbol, c.duration);
+    for (const symbol of s.l2.keys()) this.leaveL2(s, symbol);
     this.touched.delete(s);
   }
 
@@ -344,6 +373,8 @@ export class Gateway {
         return;
       case "subscribe_quote":
         return this.subscribeQuote(s, msg);
+      case "subscribe_l2":
+        return this.subscribeL2(s, msg);
       case "set_chart":
         return this.setChart(s, msg);
       case "req_login":
@@ -445,6 +476,40 @@ export class Gateway {
     s.push(patch);
     this.touched.add(s);
     this.flush();
+  }
+
+  /**
+   * The L2 feed (not DIFF): `{aid: "subscribe_l2", ins_list}` replaces the connection's
+   * books. Each listed book gets an `l2_snapshot`, then `l2_update`s; listing a book again
+   * sends a new snapshot (how a client that saw a gap resynchronises).
+   */
+  private subscribeL2(s: Session, m: Record<string, unknown>): void {
+    const list = m["ins_list"];
+    if (typeof list !== "string" || list.length > MAX_INS_LIST) return this.refuse(s, `subscribe_l2 needs ins_list, a string of at most ${MAX_INS_LIST} characters`);
+    const fresh = new Set(list === "" ? [] : list.split(",").map((x) => x.trim()).filter((x) => this.indexOf.has(x)));
+    if (fresh.size > MAX_L2_BOOKS) return this.refuse(s, `at most ${MAX_L2_BOOKS} L2 books per connection`);
+    for (const symbol of [...s.l2.keys()]) if (!fresh.has(symbol)) this.leaveL2(s, symbol);
+    for (const symbol of fresh) {
+      const sub = { seq: -1 };
+      s.l2.set(symbol, sub);
+      let subs = this.byL2.get(symbol);
+      if (subs === undefined) this.byL2.set(symbol, (subs = new Set()));
+      subs.add(s);
+      this.market.l2(symbol, (snap) => {
+        if (s.closed || s.l2.get(symbol) !== sub || snap === undefined) return; // unsubscribed, asked again or gone meanwhile
+        sub.seq = snap.seq;
+        s.sendBare(l2SnapshotPacket(snap));
+      });
+    }
+  }
+
+  /** The session reads the book no more; when no session does, the market stops sending its updates. */
+  private leaveL2(s: Session, symbol: string): void {
+    s.l2.delete(symbol);
+    const subs = this.byL2.get(symbol);
+    if (subs === undefined || !subs.delete(s) || subs.size > 0) return;
+    this.byL2.delete(symbol);
+    this.market.l2Unwatch(symbol);
   }
 
   private setChart(s: Session, m: Record<string, unknown>): void {
@@ -790,6 +855,13 @@ function staticPart(q: JsonObject): JsonObject {
   const out = obj();
   for (const k of STATIC_FIELDS) if (k in q) out[k] = q[k]!;
   return out;
+}
+
+/** L2 books one connection may subscribe to. */
+const MAX_L2_BOOKS = 64;
+
+function l2SnapshotPacket(snap: L2BookSnapshot): JsonObject {
+  return { aid: "l2_snapshot", symbol: snap.symbol, seq: snap.seq, bids: snap.bids, asks: snap.asks } as unknown as JsonObject;
 }
 
 /** The shortest new password change_password takes (the admin API's minimum too). */

@@ -12,18 +12,20 @@
  */
 
 import type { MessagePort } from "node:worker_threads";
-import type { ChartWindow, GatewayMessage, MarketMessage, SeriesChange } from "../market/diff_market.ts";
+import type { ChartWindow, GatewayMessage, L2BookSnapshot, L2Change, MarketMessage, SeriesChange } from "../market/diff_market.ts";
 import { clone, obj, type Json, type JsonObject } from "./patch.ts";
 import type { MarketFeed } from "./gateway.ts";
 
 export interface MarketUpdate {
   quotes: Map<string, JsonObject>;
   series: SeriesChange[];
+  l2: L2Change[];
 }
 
 export class MarketMirror implements MarketFeed {
   private readonly quotes = new Map<string, JsonObject>();
   private readonly charts = new Map<number, (window: ChartWindow | undefined) => void>();
+  private readonly books = new Map<number, (snapshot: L2BookSnapshot | undefined) => void>();
   private nextReq = 1;
   private markReady!: () => void;
   /** Resolves when the first update (every quote whole) has been applied. */
@@ -53,6 +55,16 @@ export class MarketMirror implements MarketFeed {
     this.post({ unwatch: { symbol, duration } });
   }
 
+  l2(symbol: string, done: (snapshot: L2BookSnapshot | undefined) => void): void {
+    const req = this.nextReq++;
+    this.books.set(req, done);
+    this.post({ l2: { req, symbol } });
+  }
+
+  l2Unwatch(symbol: string): void {
+    this.post({ l2Unwatch: { symbol } });
+  }
+
   close(): void {
     this.port.close();
   }
@@ -75,7 +87,8 @@ export class MarketMirror implements MarketFeed {
       const series = m.update.series.map((c) => ({ symbol: c.symbol, duration: c.duration, lastId: c.lastId, top: clone(c.top as Json) as JsonObject }));
       this.updates++;
       try {
-        this.onUpdate({ quotes, series });
+        // L2 changes are sent bare (arrays and numbers), never composed: no copy needed.
+        this.onUpdate({ quotes, series, l2: m.update.l2 });
       } finally {
         this.post({ ack: 1 });
         this.markReady();
@@ -85,6 +98,10 @@ export class MarketMirror implements MarketFeed {
       this.charts.delete(m.chart.req);
       const w = m.chart.window;
       done?.(w === null ? undefined : { top: clone(w.top as Json) as JsonObject, leftId: w.leftId, rightId: w.rightId });
+    } else if ("l2" in m) {
+      const done = this.books.get(m.l2.req);
+      this.books.delete(m.l2.req);
+      done?.(m.l2.snapshot ?? undefined);
     }
   }
 }

@@ -98,7 +98,7 @@ export async function startServer(
     }
     if (admin?.handle(req, res) === true) return;
     res.writeHead(404, { "content-type": "text/plain" });
-    res.end("not found: the DIFF endpoints are ws://HOST/md and ws://HOST/trade\n");
+    res.end("not found: the DIFF endpoints are ws://HOST/md and ws://HOST/trade, the L2 feed ws://HOST/l2\n");
   });
   http.headersTimeout = o.headersTimeoutMs;
   http.requestTimeout = o.headersTimeoutMs;
@@ -114,7 +114,7 @@ export async function startServer(
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "").split("?")[0];
-    const kind = path === "/md" ? "md" : path === "/trade" ? "trade" : undefined;
+    const kind = path === "/md" ? "md" : path === "/trade" ? "trade" : path === "/l2" ? "l2" : undefined;
     if (kind === undefined) return refuse(socket, 404, "Not Found");
     if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
       log(`gateway: refused a connection from origin ${JSON.stringify(req.headers.origin)?.slice(0, 100)}`);

@@ -79,6 +79,8 @@ export class Session {
   insList = "";
   readonly quotes = new Set<string>();
   readonly charts = new Map<string, Chart>();
+  /** L2 books subscribed, each with the number of the last update sent (-1 until its snapshot is sent). */
+  readonly l2 = new Map<string, { seq: number }>();
   readonly messages: TokenBucket;
   lastMessageAt: number;
   closed = false;
@@ -90,7 +92,7 @@ export class Session {
 
   constructor(
     readonly id: string,
-    readonly kind: "md" | "trade",
+    readonly kind: "md" | "trade" | "l2",
     readonly remote: string,
     private readonly peer: Peer,
     private readonly limits: SessionLimits,
@@ -120,6 +122,8 @@ export class Session {
   }
 
   pushNotify(n: Notify): void {
+    // The L2 feed has no peek: its notifies go at once.
+    if (this.kind === "l2") return this.sendBare({ aid: "notify", level: n.level, code: n.code, content: n.content } as unknown as JsonObject);
     if (this.notifies.length >= this.limits.maxPendingNotifies) {
       this.notifies.shift();
       this.droppedNotifies++;

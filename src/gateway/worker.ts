@@ -130,6 +130,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   market.onUpdate = (u) => {
     gw.quotesChanged(u.quotes);
     for (const c of u.series) gw.seriesChanged(c.symbol, c.duration, c.top, c.lastId);
+    gw.l2Changed(u.l2);
     gw.flush();
   };
   gw.audit = log;

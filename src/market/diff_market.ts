@@ -9,7 +9,7 @@
  * subscriber's full quote and the next change it forwards never disagree.
  */
 
-import { MarketData } from "./market.ts";
+import { MarketData, type MarketOptions } from "./market.ts";
 import type { InstrumentInfo } from "../catalog/instrument.ts";
 import type { InstrumentParams } from "../schema/command.ts";
 import { EventKind, type EventView } from "../schema/event.ts";
@@ -27,6 +27,22 @@ export interface SeriesChange {
   lastId: number;
 }
 
+/**
+ * The L2 feed in DIFF units: a book snapshot (every level, best first, as [price, volume,
+ * orders]) with the number of the last update it includes, or numbered updates
+ * [seq, "BUY" | "SELL", price, volume, orders] (volume 0: the level is gone). Per
+ * instrument the numbers go up by one per update (src/market/l2_feed.ts).
+ */
+export interface L2BookSnapshot {
+  symbol: string;
+  seq: number;
+  bids: Array<[number, number, number]>;
+  asks: Array<[number, number, number]>;
+}
+export type L2Row = [seq: number, side: "BUY" | "SELL", price: number, volume: number, orders: number];
+/** What changed in one watched book since the last update: its updates, or a snapshot when they are no longer kept. */
+export type L2Change = { symbol: string; updates: L2Row[] } | { symbol: string; snapshot: L2BookSnapshot };
+
 /** A chart's opening: the patch with its window (`klines.<symbol>.<duration>` or `ticks.<symbol>`, rows and `last_id`) and the window's ids. */
 export interface ChartWindow {
   top: JsonObject;
@@ -41,19 +57,26 @@ export interface ChartWindow {
  *   `ack`; at most `credit` updates are unanswered, and while none is left the changes
  *   gather into the next one (a slow gateway gets coarser updates, never a queue).
  * - `chart`: the answer to a chart request, by its `req` (null: unknown symbol or duration).
+ * - `l2`: the answer to an L2 request: the book now (null: unknown symbol); the book's
+ *   changes come in the updates from then on (`l2` of `update`).
  */
 export type MarketMessage =
-  | { update: { quotes: Array<[string, JsonObject]>; series: SeriesChange[] } }
-  | { chart: { req: number; window: ChartWindow | null } };
+  | { update: { quotes: Array<[string, JsonObject]>; series: SeriesChange[]; l2: L2Change[] } }
+  | { chart: { req: number; window: ChartWindow | null } }
+  | { l2: { req: number; snapshot: L2BookSnapshot | null } };
 
 /**
  * Gateway to market worker: `ack` (updates handled), `chart` (open a chart: its window now,
- * and changes of the series from then on), `unwatch` (no chart shows the series any more).
+ * and changes of the series from then on), `unwatch` (no chart shows the series any more),
+ * `l2` (a book's snapshot now, and its updates from then on), `l2Unwatch` (no one reads
+ * the book's updates any more).
  */
 export type GatewayMessage =
   | { ack: number }
   | { chart: { req: number; symbol: string; duration: number; viewWidth: number } }
-  | { unwatch: { symbol: string; duration: number } };
+  | { unwatch: { symbol: string; duration: number } }
+  | { l2: { req: number; symbol: string } }
+  | { l2Unwatch: { symbol: string } };
 
 export class DiffMarket {
   readonly data: MarketData;
@@ -62,9 +85,11 @@ export class DiffMarket {
   private readonly sentQuotes = new Map<string, JsonObject>();
   /** Series some chart shows, with the newest id sent for each. */
   private readonly watched = new Map<string, { symbol: string; duration: number; sentLastId: number; version: number }>();
+  /** Books whose L2 updates are sent, with the number of the last one sent. */
+  private readonly l2Watched = new Map<string, { instrument: number; sentSeq: number }>();
 
-  constructor(lookup: (symbol: string) => InstrumentInfo | undefined) {
-    this.data = new MarketData(lookup);
+  constructor(lookup: (symbol: string) => InstrumentInfo | undefined, options: MarketOptions = {}) {
+    this.data = new MarketData(lookup, options);
   }
 
   /** The instrument at `index` as the engine defines it at start (`timestampNs`: now, for the quote's datetime). */
@@ -166,6 +191,43 @@ export class DiffMarket {
     return out;
   }
 
+  /** The whole book of `symbol` in DIFF units; its updates are taken from then on (`takeL2Changes`) until `l2Unwatch`. */
+  l2Open(symbol: string): L2BookSnapshot | undefined {
+    const i = this.data.instrumentIndex(symbol);
+    if (i < 0) return undefined;
+    const snap = this.l2Snapshot(symbol, i)!;
+    if (!this.l2Watched.has(symbol)) this.l2Watched.set(symbol, { instrument: i, sentSeq: snap.seq });
+    return snap;
+  }
+
+  l2Unwatch(symbol: string): void {
+    this.l2Watched.delete(symbol);
+  }
+
+  /** For each watched book that changed since the last call: its updates since, or a snapshot if they are no longer kept. */
+  takeL2Changes(): L2Change[] {
+    const out: L2Change[] = [];
+    for (const [symbol, w] of this.l2Watched) {
+      const seq = this.data.l2Seq(w.instrument);
+      if (seq === w.sentSeq) continue;
+      const updates = this.data.l2Updates(w.instrument, w.sentSeq);
+      if (updates === undefined) {
+        out.push({ symbol, snapshot: this.l2Snapshot(symbol, w.instrument)! });
+      } else {
+        out.push({ symbol, updates: updates.map((u): L2Row => [u.seq, u.side === 1 ? "BUY" : "SELL", this.data.diffPrice(w.instrument, u.price), u.qty, u.orderCount]) });
+      }
+      w.sentSeq = seq;
+    }
+    return out;
+  }
+
+  private l2Snapshot(symbol: string, instrument: number): L2BookSnapshot | undefined {
+    const s = this.data.l2Snapshot(instrument);
+    if (s === undefined) return undefined;
+    const level = (l: readonly [number, number, number]): [number, number, number] => [this.data.diffPrice(instrument, l[0]), l[1], l[2]];
+    return { symbol, seq: s.seq, bids: s.bids.map(level), asks: s.asks.map(level) };
+  }
+
   /** No chart shows the series any more: its changes are no longer taken. */
   unwatch(symbol: string, duration: number): void {
     this.watched.delete(key(symbol, duration));
@@ -240,12 +302,13 @@ export class MarketPublisher {
     }
     const quotes = [...market.takeQuoteChanges()];
     const series = market.takeSeriesChanges();
+    const l2 = market.takeL2Changes();
     market.endRound();
-    if (!this.first && quotes.length === 0 && series.length === 0) return false;
+    if (!this.first && quotes.length === 0 && series.length === 0 && l2.length === 0) return false;
     this.first = false;
     this.credit--;
     this.sent++;
-    this.send({ update: { quotes, series } });
+    this.send({ update: { quotes, series, l2 } });
     return true;
   }
 
@@ -259,6 +322,8 @@ export class MarketPublisher {
       const c = m.chart;
       this.send({ chart: { req: c.req, window: this.market.chart(c.symbol, c.duration, c.viewWidth) ?? null } });
     } else if ("unwatch" in m) this.market.unwatch(m.unwatch.symbol, m.unwatch.duration);
+    else if ("l2" in m) this.send({ l2: { req: m.l2.req, snapshot: this.market.l2Open(m.l2.symbol) ?? null } });
+    else if ("l2Unwatch" in m) this.market.l2Unwatch(m.l2Unwatch.symbol);
   }
 
   private send(m: MarketMessage): void {

@@ -542,6 +542,12 @@ export class MarketData implements L2Source {
     return this.byIndex[instrument]?.l2.updates(afterSeq, max);
   }
 
+  /** An engine price of the instrument in DIFF units (as quotes show it); the price itself for an unknown instrument. */
+  diffPrice(instrument: number, price: number): number {
+    const m = this.byIndex[instrument];
+    return m === undefined ? price : m.units.price(price);
+  }
+
   /** Number of the newest L2 update of an instrument (0: none); -1 if unknown. */
   l2Seq(instrument: number): number {
     return this.byIndex[instrument]?.l2.seq ?? -1;

@@ -459,7 +459,7 @@ export type FuzzSpec =
   | { t: "anon"; pick: number; text: string }
   | { t: "raw"; pick: number; n: number };
 
-type OtherAid = "cancel_order" | "subscribe_quote" | "set_chart" | "req_transfer" | "peek_message" | "req_login";
+type OtherAid = "cancel_order" | "subscribe_quote" | "set_chart" | "req_transfer" | "peek_message" | "req_login" | "subscribe_l2" | "change_password";
 
 interface OrderFields {
   direction: "BUY" | "SELL";
@@ -509,7 +509,7 @@ export const fuzzSpec: fc.Arbitrary<FuzzSpec> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({
       t: fc.constant("other" as const),
-      aid: fc.constantFrom<OtherAid>("cancel_order", "subscribe_quote", "set_chart", "req_transfer", "peek_message", "req_login"),
+      aid: fc.constantFrom<OtherAid>("cancel_order", "subscribe_quote", "set_chart", "req_transfer", "peek_message", "req_login", "subscribe_l2", "change_password"),
       valid: fc.boolean(),
       pick: fc.nat(),
       text: junk,
@@ -637,6 +637,15 @@ function otherMessage(ctx: FuzzContext, aid: OtherAid, valid: boolean, pick: num
   if (aid === "subscribe_quote") {
     if (valid) return { data: json({ aid, ins_list: ["", "SHFE.cu2601", "SHFE.cu2601,SHFE.nope", s, `SHFE.cu2601,${s}`, "__proto__,constructor"][p]! }), outcome: "any" };
     return { data: json({ aid, ins_list: [5, null, ["SHFE.cu2601"], { a: 1 }, "x".repeat(8_193), true][p]! }), outcome: "refused" };
+  }
+  if (aid === "subscribe_l2") {
+    if (valid) return { data: json({ aid, ins_list: ["", "SHFE.cu2601", "SHFE.cu2601,SHFE.nope", s, `SHFE.cu2601,${s}`, "__proto__,constructor"][p]! }), outcome: "any" };
+    return { data: json({ aid, ins_list: [5, null, ["SHFE.cu2601"], { a: 1 }, "x".repeat(8_193), true][p]! }), outcome: "refused" };
+  }
+  if (aid === "change_password") {
+    // Only shapes refused before any password is checked: a wrong old password would lock the fuzz account out.
+    const bad = [{ old_password: PASSWORD, new_password: "short" }, { new_password: "long-enough-1" }, { old_password: 5, new_password: "long-enough-1" }, { old_password: "", new_password: "long-enough-1" }, { old_password: PASSWORD, new_password: "p".repeat(65) }, { old_password: PASSWORD, new_password: null }][p]!;
+    return { data: json({ aid, ...bad }), outcome: "refused" };
   }
   if (aid === "set_chart") {
     const c = { aid, chart_id: `c${pick % 20}`, ins_list: "SHFE.cu2601", duration: [0, 60e9, 3_600e9][pick % 3]!, view_width: 1 + (pick % 500) };

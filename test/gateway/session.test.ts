@@ -17,7 +17,7 @@ let node: VenueNode;
 let url: string;
 
 beforeAll(async () => {
-  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"], ["u3", ["trader"], "secret-4"], ["pw", ["trader"], "secret-5"]], funded: ["u1", "u2", "u3"] });
+  gw = await startGatewayNode({ prefix: "venue-gw-", users: [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"], ["watcher", ["readonly"], "secret-3"], ["u3", ["trader"], "secret-4"], ["pw", ["trader"], "secret-5"], ["l2u", ["trader"], "secret-6"]], funded: ["u1", "u2", "u3", "l2u"] });
   node = gw.node;
   url = gw.ws;
 }, 60_000);
@@ -220,6 +220,78 @@ describe("a DIFF trade session", () => {
     await expect(DiffClient.connect(`${url}/trade`, { headers: { Origin: "https://evil.example" } })).rejects.toThrow(/403/);
     const ok = await DiffClient.connect(`${url}/trade`, { headers: { Origin: "http://localhost:8080" } });
     ok.close();
+  });
+});
+
+describe("the L2 feed (ws://HOST/l2)", () => {
+  test("a snapshot, then contiguous numbered updates that rebuild the book exactly; a second subscription resynchronises; an empty list stops it", async () => {
+    const feed = await DiffClient.connect(`${url}/l2`, { autoPeek: false });
+    const of = (aid: string): JsonObject[] => feed.bare.filter((b) => b["aid"] === aid);
+    feed.send({ aid: "subscribe_l2", ins_list: "SHFE.cu2601,SHFE.nope" });
+    await feed.until("the snapshot", () => of("l2_snapshot").length === 1);
+    const first = of("l2_snapshot")[0]!;
+    expect(first["symbol"]).toBe("SHFE.cu2601");
+    // The book as [price, volume, orders] per side, rebuilt from the snapshot and the updates.
+    const book = { BUY: new Map<number, [number, number]>(), SELL: new Map<number, [number, number]>() };
+    const load = (snap: JsonObject): void => {
+      book.BUY.clear();
+      book.SELL.clear();
+      for (const [p, v, n] of snap["bids"] as unknown as number[][]) book.BUY.set(p!, [v!, n!]);
+      for (const [p, v, n] of snap["asks"] as unknown as number[][]) book.SELL.set(p!, [v!, n!]);
+    };
+    load(first);
+    let seq = first["seq"] as number;
+    const gaps: string[] = [];
+    let applied = 0;
+    const apply = (): void => {
+      for (const u of of("l2_update").slice(applied)) {
+        for (const [n, side, price, volume, orders] of u["updates"] as unknown as Array<[number, "BUY" | "SELL", number, number, number]>) {
+          if (n !== seq + 1) gaps.push(`${seq} -> ${n}`);
+          seq = n;
+          if (volume === 0) book[side].delete(price);
+          else book[side].set(price, [volume, orders]);
+        }
+        applied++;
+      }
+    };
+    // Orders from l2u: new levels on both sides, one added to, one cancelled.
+    const t = await login("l2u", "secret-6");
+    t.send(order("l2u", "l2-1", "BUY", "OPEN", 2, 74_100));
+    t.send(order("l2u", "l2-2", "BUY", "OPEN", 1, 74_100));
+    t.send(order("l2u", "l2-3", "SELL", "OPEN", 3, 76_900));
+    t.send(order("l2u", "l2-4", "BUY", "OPEN", 1, 74_050));
+    const orders = (): JsonObject => (t.trade("l2u")["orders"] as JsonObject | undefined) ?? {};
+    await t.until("l2-4 alive", () => (orders()["l2-4"] as JsonObject | undefined)?.["status"] === "ALIVE");
+    t.send({ aid: "cancel_order", user_id: "l2u", order_id: "l2-4" });
+    await t.until("the cancel", () => (orders()["l2-4"] as JsonObject | undefined)?.["status"] === "FINISHED");
+    await feed.until("the updates", () => {
+      apply();
+      return book.BUY.get(74_100)?.[0] === 3 && book.SELL.get(76_900)?.[0] === 3 && !book.BUY.has(74_050) && seq >= (first["seq"] as number) + 4;
+    });
+    expect(gaps).toEqual([]);
+    expect(book.BUY.get(74_100)).toEqual([3, 2]);
+    // Subscribing again sends a fresh snapshot: the rebuilt book equals it.
+    feed.send({ aid: "subscribe_l2", ins_list: "SHFE.cu2601" });
+    await feed.until("the second snapshot", () => of("l2_snapshot").length === 2);
+    apply();
+    const second = of("l2_snapshot")[1]!;
+    expect(second["seq"]).toBe(seq);
+    const rebuilt = { bids: [...book.BUY].sort((a, b) => b[0] - a[0]).map(([p, [v, n]]) => [p, v, n]), asks: [...book.SELL].sort((a, b) => a[0] - b[0]).map(([p, [v, n]]) => [p, v, n]) };
+    expect(rebuilt).toEqual({ bids: second["bids"], asks: second["asks"] });
+    // An empty list: no more updates for this connection.
+    feed.send({ aid: "subscribe_l2", ins_list: "" });
+    const before = of("l2_update").length;
+    t.send(order("l2u", "l2-5", "BUY", "OPEN", 1, 74_000));
+    await t.until("l2-5 alive", () => (orders()["l2-5"] as JsonObject | undefined)?.["status"] === "ALIVE");
+    const probe = await DiffClient.connect(`${url}/l2`, { autoPeek: false });
+    probe.send({ aid: "subscribe_l2", ins_list: "SHFE.cu2601" });
+    await probe.until("a later snapshot", () => probe.bare.some((b) => b["aid"] === "l2_snapshot" && (b["seq"] as number) > seq));
+    expect(of("l2_update").length).toBe(before);
+    // Bad input gets a notify at once (the feed has no peek).
+    probe.send({ aid: "subscribe_l2", ins_list: 42 });
+    await probe.until("the notify", () => probe.bare.some((b) => b["aid"] === "notify" && String(b["content"]).startsWith("subscribe_l2 needs ins_list")));
+    t.send({ aid: "cancel_order", user_id: "l2u", order_id: "l2-5" });
+    for (const c of [feed, probe, t]) c.close();
   });
 });
 

@@ -9,13 +9,14 @@
  * send nothing until the acks are in, and the next update carries everything they
  * gathered; the gateway's copy of each quote, and a client that applied every forwarded
  * change, equal the model's quote; a chart opens with the window asked for, then takes
- * the series' new bars; after `unwatch`, its changes stop.
+ * the series' new bars; after `unwatch`, its changes stop. A watched book's L2 updates come
+ * numbered on from its snapshot, or as a new snapshot when more changed than is kept.
  */
 
 import { MessageChannel } from "node:worker_threads";
 import { setImmediate as turn } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { DiffMarket, MarketPublisher, type ChartWindow, type SeriesChange } from "../../src/market/diff_market.ts";
+import { DiffMarket, MarketPublisher, type ChartWindow, type L2BookSnapshot, type L2Change, type SeriesChange } from "../../src/market/diff_market.ts";
 import { MarketMirror } from "../../src/gateway/market_mirror.ts";
 import { EventView } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
@@ -34,10 +35,10 @@ const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 let close: (() => void) | undefined;
 afterEach(() => close?.());
 
-function setUp(credit: number): { v: Venue; cu: number; diff: DiffMarket; feed: () => void; publisher: MarketPublisher; mirror: MarketMirror; updates: Array<{ quotes: Map<string, Record<string, unknown>>; series: SeriesChange[] }> } {
+function setUp(credit: number, l2UpdatesKept?: number): { v: Venue; cu: number; diff: DiffMarket; feed: () => void; publisher: MarketPublisher; mirror: MarketMirror; updates: Array<{ quotes: Map<string, Record<string, unknown>>; series: SeriesChange[]; l2: L2Change[] }> } {
   const v = new Venue({}, catalogLookup, T0, true);
   const cu = v.defineCatalog(CU);
-  const diff = new DiffMarket(catalogLookup);
+  const diff = new DiffMarket(catalogLookup, l2UpdatesKept === undefined ? {} : { l2UpdatesKept });
   const scratch = Buf.alloc(1 << 12);
   const view = new EventView(scratch);
   let fed = 0;
@@ -51,7 +52,7 @@ function setUp(credit: number): { v: Venue; cu: number; diff: DiffMarket; feed: 
   const channel = new MessageChannel();
   const publisher = new MarketPublisher(diff, channel.port1, credit);
   const mirror = new MarketMirror(channel.port2);
-  const updates: Array<{ quotes: Map<string, Record<string, unknown>>; series: SeriesChange[] }> = [];
+  const updates: Array<{ quotes: Map<string, Record<string, unknown>>; series: SeriesChange[]; l2: L2Change[] }> = [];
   mirror.onUpdate = (u) => updates.push(u);
   close = () => {
     publisher.close();
@@ -89,6 +90,52 @@ describe("market data to the gateway over a port", () => {
     expect(diff.quote(CU)!["last_price"]).toBe(75_090); // the last of the ten trades
     // Nothing changed since: no update.
     expect(publisher.update()).toBe(false);
+  });
+
+  it("sends a watched book's numbered updates, and a snapshot instead when the gateway fell further behind than the updates kept", async () => {
+    const { v, cu, feed, publisher, mirror, updates } = setUp(1, 4);
+    publisher.update();
+    await settle();
+    let snap: L2BookSnapshot | undefined | null = null;
+    mirror.l2(CU, (s) => (snap = s));
+    await settle();
+    const first = snap as unknown as L2BookSnapshot;
+    expect(first.symbol).toBe(CU);
+    // Two new levels: the next update carries updates numbered on from the snapshot.
+    v.order(cu, "a1", "buy", 74_000, 1);
+    v.order(cu, "a1", "buy", 73_990, 2);
+    feed();
+    expect(publisher.update()).toBe(true);
+    await settle();
+    const l2 = updates[updates.length - 1]!.l2;
+    expect(l2).toEqual([{ symbol: CU, updates: [[first.seq + 1, "BUY", 74_000, 1, 1], [first.seq + 2, "BUY", 73_990, 2, 1]] }]);
+    // Ten more levels without a turn of the event loop: the first is sent (credit 1), the other
+    // nine gather while the gateway has not answered, more than the 4 kept.
+    for (let k = 1; k <= 10; k++) {
+      v.order(cu, "a1", "buy", 73_990 - 10 * k, 1);
+      feed();
+      expect(publisher.update()).toBe(k === 1);
+    }
+    await settle();
+    expect(publisher.update()).toBe(true);
+    await settle();
+    const last = updates[updates.length - 1]!.l2;
+    expect(last).toHaveLength(1);
+    expect("snapshot" in last[0]!).toBe(true);
+    const s = (last[0] as { snapshot: L2BookSnapshot }).snapshot;
+    expect(s.seq).toBe(first.seq + 12);
+    expect(s.bids.slice(0, 3)).toEqual([[74_000, 1, 1], [73_990, 2, 1], [73_980, 1, 1]]);
+    expect(s.bids).toHaveLength(12);
+    // Unwatched: no more L2 changes.
+    mirror.l2Unwatch(CU);
+    await settle();
+    const before = updates.length;
+    v.order(cu, "a1", "buy", 74_010, 1); // a new best bid
+    feed();
+    expect(publisher.update()).toBe(true); // the quote's depth changed, so an update goes
+    await settle();
+    expect(updates.length).toBe(before + 1);
+    expect(updates[updates.length - 1]!.l2).toEqual([]);
   });
 
   it("opens a chart with its window, then sends its new bars, until unwatched", async () => {
