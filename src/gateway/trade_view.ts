@@ -112,8 +112,45 @@ export interface LiveOrder {
 
 interface AccountTree {
   tree: JsonObject;
-  finished: string[];
-  trades: string[];
+  finished: IdQueue;
+  trades: IdQueue;
+}
+
+/**
+ * Ids in the order they came, oldest dropped first. Dropping moves a head index, and the
+ * array is compacted only once the dropped part is as long as the rest: O(1) amortised per
+ * id, where `splice(0, n)` moved every kept id each time (a profile of the gateway worker
+ * at the caps put 9% of its time there).
+ */
+class IdQueue {
+  private ids: string[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.ids.length - this.head;
+  }
+
+  push(id: string): void {
+    this.ids.push(id);
+  }
+
+  /** Removes and returns the oldest ids past the newest `keep`. */
+  dropOldest(keep: number): string[] {
+    const n = this.length - keep;
+    if (n <= 0) return [];
+    const gone = this.ids.slice(this.head, this.head + n);
+    this.head += n;
+    if (this.head >= 1024 && this.head >= this.ids.length - this.head) {
+      this.ids = this.ids.slice(this.head);
+      this.head = 0;
+    }
+    return gone;
+  }
+
+  clear(): void {
+    this.ids = [];
+    this.head = 0;
+  }
 }
 
 export class TradeView {
@@ -270,8 +307,8 @@ export class TradeView {
         this.section(patch, section)[id] = null as Json;
       }
     }
-    acct.finished.length = 0;
-    acct.trades.length = 0;
+    acct.finished.clear();
+    acct.trades.clear();
     patch["trading_day"] = this.tradingDay;
     const session = obj();
     session["trading_day"] = this.tradingDay;
@@ -305,7 +342,7 @@ export class TradeView {
     if (a === undefined) {
       const tree = obj();
       for (const s of ["accounts", "positions", "orders", "trades", "banks", "transfers"]) tree[s] = obj();
-      a = { tree, finished: [], trades: [] };
+      a = { tree, finished: new IdQueue(), trades: new IdQueue() };
       this.accounts.set(name, a);
     }
     return a;
@@ -581,10 +618,10 @@ export class TradeView {
 
   /** Drops the oldest finished orders and trades past the caps (from the view and, by patch, from clients). */
   private trim(acct: AccountTree, patch: JsonObject): void {
-    const drop = (list: string[], max: number, section: string): void => {
+    const drop = (list: IdQueue, max: number, section: string): void => {
       if (list.length <= max) return;
       const tree = acct.tree[section] as JsonObject;
-      const gone = list.splice(0, list.length - max);
+      const gone = list.dropOldest(max);
       const s = this.section(patch, section);
       for (const id of gone) {
         if (section === "orders" && (tree[id] as JsonObject | undefined)?.["status"] === "ALIVE") continue;
