@@ -455,10 +455,12 @@ interface WriterStats {
 }
 
 /**
- * memory: no data directory (the loop marks batches durable); journal: with one, the node's
- * default wait; journal-spin: with one, every thread of the node busy-spinning (wait "spin").
+ * memory: no data directory (the loop marks batches durable); journal: with one and no event
+ * store, the node's default wait; journal-spin: the same, every thread of the node
+ * busy-spinning (wait "spin"); journal-store: with one and the event store (as `venue
+ * start` runs it: a storage worker writing every event, flushes and compactions on piscina).
  */
-type Mode = "memory" | "journal" | "journal-spin";
+type Mode = "memory" | "journal" | "journal-spin" | "journal-store";
 const SPIN: WaitStrategy = { kind: "spin" };
 
 interface RunningNode {
@@ -475,7 +477,7 @@ interface RunningNode {
 function startNode(mode: Mode, dir: string): RunningNode {
   const engine = new Engine();
   defineInstruments(engine, instrumentCommands(INSTRUMENTS));
-  const node = new VenueNode({ engine, drivers: 1, ...(mode !== "memory" ? { dataDir: dir } : {}), ...(mode === "journal-spin" ? { wait: SPIN } : {}) });
+  const node = new VenueNode({ engine, drivers: 1, ...(mode !== "memory" ? { dataDir: dir, eventStore: mode === "journal-store" } : {}), ...(mode === "journal-spin" ? { wait: SPIN } : {}) });
   const firstSeq = node.loop.seq;
   const before = new Set(threadCpuMs().keys());
   let fault: Error | undefined;
@@ -783,7 +785,7 @@ async function main(): Promise<number> {
   const watcher = new BenchWorker("journal-bench watcher");
   const driver = new BenchWorker("journal-bench paced driver");
   const ws = { watcher, driver };
-  const MODES: Mode[] = ["memory", "journal", "journal-spin"];
+  const MODES: Mode[] = ["memory", "journal", "journal-spin", "journal-store"];
   const satRuns = new Map<Mode, NodeResult>();
   const pacedRuns = new Map<Mode, NodeResult>();
   try {
@@ -800,7 +802,7 @@ async function main(): Promise<number> {
   const spinSat = satRuns.get("journal-spin")!;
   const paced = pacedRuns.get("journal")!;
   const spinPaced = pacedRuns.get("journal-spin")!;
-  const LABEL: Record<Mode, string> = { memory: "in memory", journal: "journal", "journal-spin": "journal, spin" };
+  const LABEL: Record<Mode, string> = { memory: "in memory", journal: "journal", "journal-spin": "journal, spin", "journal-store": "journal + store" };
 
   const perSync = (r: NodeResult): string => (r.writer !== undefined ? (r.writer.records / r.writer.groups).toFixed(0) : r.mode === "memory" ? "-" : "?");
   const header = `   ${padR("node", 16)}${pad("durable/s", 10)}${pad("per sync", 9)}${pad("changes", 9)}${pad("gap p50", 10)}${pad("gap p99", 10)}  ${padR("latency", 10)}${pad("p50", 10)}${pad("p99", 10)}${pad("p99.9", 10)}${pad("max", 10)}`;
@@ -821,11 +823,12 @@ async function main(): Promise<number> {
   };
   log(`3. node, saturated: ${fmtInt(COMMANDS)} new orders after ${fmtInt(WARM)} warm-up, pushed from the main thread between the loop's slices (<= ${fmtInt(Math.floor(((1 << 20) * 0.75) / CMD))} in the 1 MiB driver ring)`);
   log(`   in memory:     VenueNode({ drivers: 1 }), no dataDir: the loop marks each batch durable itself (the same flow without the journal)`);
-  log(`   journal:       VenueNode({ dataDir, drivers: 1 }): recovery, journal worker thread, group commit; default wait (${describeWait(DEFAULT_WAIT)})`);
+  log(`   journal:       VenueNode({ dataDir, eventStore: false, drivers: 1 }): recovery, journal worker thread, group commit; default wait (${describeWait(DEFAULT_WAIT)})`);
   log(`   journal, spin: the same with wait "spin": the loop and the journal worker busy-spin (two spinning threads on ${cores} cores)`);
+  log(`   journal + store: VenueNode({ dataDir, drivers: 1 }) as venue start runs it: the journal and the event store (a storage worker writing every event; flushes and compactions on piscina)`);
   log(`   per sync = commands per fdatasync (the journal worker's own counts, warm-up included); changes = durable-seq changes the watcher saw;`);
   log(`   gap = time between changes; latency = submit (the flush that made it visible) -> its seq published durable;`);
-  log(`   cores busy per thread from /proc (node workers = the journal worker, plus the snapshot worker where the node has one)`);
+  log(`   cores busy per thread from /proc (node workers = the journal worker, plus the snapshot and storage workers where the node has them)`);
   log(header);
   for (const m of MODES) log(row(satRuns.get(m)!));
   for (const m of MODES) log(threadsLine(satRuns.get(m)!));
@@ -845,6 +848,8 @@ async function main(): Promise<number> {
   log(`targets (../shared/BENCH.md, journal)`);
   log(`   >= 1M commands/s sustained with group commit:`);
   log(`     node with journal, saturated  ${pad(fmtRate(sat.rate), 10)} -> ${met(sat.rate >= TARGET_RATE)}   (wait spin: ${fmtRate(spinSat.rate)} -> ${met(spinSat.rate >= TARGET_RATE)}; the same node without a journal: ${fmtRate(memSat.rate)})`);
+  const storeSat = satRuns.get("journal-store")!;
+  log(`     node with journal and event store, saturated  ${fmtRate(storeSat.rate)} -> ${met(storeSat.rate >= TARGET_RATE)}   (the node as venue start runs it)`);
   log(`     writer alone, G=${g4096.g}        ${pad(fmtRate(g4096.commandsPerS), 10)} -> ${met(g4096.commandsPerS >= TARGET_RATE)}`);
   log(`   commit p99 <= 1.2 x raw fdatasync p99 + 50 µs = ${fmtNs(commitBound)} (raw p99 ${fmtNs(floorP99)} preallocated; ${fmtNs(sparseP99)} sparse):`);
   const targetRow = (what: string, p99: number): string => `     ${padR(what, 36)}${pad(fmtNs(p99), 10)}${pad((p99 / floorP99).toFixed(2) + "x", 9)}  ${met(p99 <= commitBound)}`;
