@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Gateway } from "./gateway.ts";
+import type { Gateway, RefusedReason } from "./gateway.ts";
 
 export interface ServerOptions {
   host: string;
@@ -107,25 +107,37 @@ export async function startServer(
   /** Open connections (and handshakes under way) by remote address. */
   const perIp = new Map<string, number>();
 
-  const refuse = (socket: Duplex, status: number, text: string): void => {
+  const refuse = (socket: Duplex, status: number, text: string, reason: RefusedReason): void => {
+    gw.stats.refused[reason]++;
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   };
+  // A handshake that times out or is not HTTP: answered as Node does by default, and counted.
+  http.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (socket.destroyed || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") refuse(socket, 408, "Request Timeout", "timeout");
+    else if (err.code === "HPE_HEADER_OVERFLOW") refuse(socket, 431, "Request Header Fields Too Large", "bad_request");
+    else refuse(socket, 400, "Bad Request", "bad_request");
+    socket.destroy();
+  });
 
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "").split("?")[0];
     const kind = path === "/md" ? "md" : path === "/trade" ? "trade" : path === "/l2" ? "l2" : undefined;
-    if (kind === undefined) return refuse(socket, 404, "Not Found");
+    if (kind === undefined) return refuse(socket, 404, "Not Found", "path");
     if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
       log(`gateway: refused a connection from origin ${JSON.stringify(req.headers.origin)?.slice(0, 100)}`);
-      return refuse(socket, 403, "Forbidden");
+      return refuse(socket, 403, "Forbidden", "origin");
     }
-    if (wss.clients.size >= o.maxConnections) return refuse(socket, 503, "Service Unavailable");
+    if (wss.clients.size >= o.maxConnections) return refuse(socket, 503, "Service Unavailable", "capacity");
     const ip = req.socket.remoteAddress ?? "?";
     const fromIp = perIp.get(ip) ?? 0;
     if (fromIp >= o.maxConnectionsPerIp) {
       log(`gateway: refused a connection from ${ip}: ${fromIp} open from there already`);
-      return refuse(socket, 503, "Service Unavailable");
+      return refuse(socket, 503, "Service Unavailable", "per_ip");
     }
     perIp.set(ip, fromIp + 1);
     let counted = true;

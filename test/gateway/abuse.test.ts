@@ -477,6 +477,9 @@ describe("floods, connection caps and slow handshakes", () => {
     const rssFull = rssMiB();
     const totalRefused = [...(await open(250, 5)), ...(await open(1, 5))];
     expect(all(totalRefused, 503)).toBe(true);
+    // Counted in the metrics by reason (before any session existed).
+    expect(await refusedMetric(b.http, "per_ip")).toBeGreaterThanOrEqual(perIpRefused.length);
+    expect(await refusedMetric(b.http, "capacity")).toBeGreaterThanOrEqual(totalRefused.length);
     const during = await roundTrips("cap-full", Math.min(samples, 30));
     console.log(`connection caps: ${perIp} per address (then ${perIpRefused.length} more refused with ${perIpRefused[0]}), ${idleSockets} in all (then ${totalRefused.length} more refused with ${totalRefused[0]}); ${idle.length} idle sockets from ${host - 2} addresses beside ${before} live; RSS ${rss0.toFixed(1)} -> ${rssFull.toFixed(1)} MiB, ${(((rssFull - rss0) * KiB) / idle.length).toFixed(1)} KiB per connection (server side and a bare client socket, one process); honest with the cap full: ${fmt(during)}`);
     if (idleSockets > 9_000) console.log("connection caps: 10,000 sockets need `ulimit -n` above about 20,500 (both ends are in this process)");
@@ -531,8 +534,18 @@ describe("floods, connection caps and slow handshakes", () => {
     console.log(`slow handshakes: header timeout ${HEADERS_TIMEOUT_MS} ms: a handshake dripping a header every 100 ms was closed after ${sl.ms.toFixed(0)} ms (${sl.lines} headers sent, answer "${sl.first}"); a silent socket after ${silentMs.toFixed(0)} ms; a client that never pongs (ping every ${PING_MS} ms) after ${muteMs.toFixed(0)} ms with ${code}`);
     expect(code).toBe(1006);
     expect(polite.closeCode).toBeUndefined();
+    // Both timed-out handshakes are counted (408).
+    expect(await refusedMetric(b.http, "timeout")).toBeGreaterThanOrEqual(2);
     polite.destroy();
     // The honest client is still there and trades.
     await roundTrips("after-timeouts", 5);
   });
 });
+
+/** The gateway's count of connections refused before a session, for one reason, from GET /metrics. */
+async function refusedMetric(http: string, reason: string): Promise<number> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  const m = new RegExp(`^venue_gateway_connections_refused_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text);
+  if (m === null) throw new Error(`no venue_gateway_connections_refused_total for ${reason} in the metrics`);
+  return Number(m[1]);
+}
