@@ -49,6 +49,13 @@ export function validDurationNs(durationNs: number): boolean {
 }
 
 /** A bounded ring of ids: which slot holds an id, and growth up to the capacity. */
+/** A ring's ids, for a checkpoint: the entries are kept oldest first beside it. */
+export interface RingState {
+  firstId: number;
+  lastId: number;
+  count: number;
+}
+
 class IdRing {
   /** Slots allocated now (doubles up to `capacity`). */
   slots: number;
@@ -64,6 +71,26 @@ class IdRing {
 
   has(id: number): boolean {
     return this.count > 0 && id >= this.firstId && id <= this.lastId;
+  }
+
+  state(): RingState {
+    return { firstId: this.firstId, lastId: this.lastId, count: this.count };
+  }
+
+  /**
+   * A ring holding the newest `kept` of the ids in `s` (all of them if they fit in
+   * `capacity`), laid out oldest first from slot 0.
+   */
+  static restored(capacity: number, s: RingState): { ring: IdRing; skip: number } {
+    assert(Number.isSafeInteger(s.count) && s.count >= 0 && s.lastId - s.firstId + 1 === s.count, "a ring state's ids and count disagree");
+    const r = new IdRing(capacity);
+    const skip = Math.max(0, s.count - capacity);
+    r.count = s.count - skip;
+    r.firstId = s.firstId + skip;
+    r.lastId = s.lastId;
+    r.head = 0;
+    r.slots = Math.min(capacity, Math.max(r.slots, r.count));
+    return { ring: r, skip };
   }
 
   slotOf(id: number): number {
@@ -107,6 +134,28 @@ function unwrap(a: Float64Array, head: number, count: number, slots: number, str
   return out;
 }
 
+/** Doubles per bar in a checkpoint: start, open, high, low, close, volume. */
+const BAR_FIELDS = 6;
+
+export interface BarSeriesState {
+  durationNs: number;
+  ring: RingState;
+  /** BAR_FIELDS doubles per kept bar, oldest first. */
+  bars: Float64Array;
+  version: number;
+  tradingDayStartId: number;
+  tradingDayEndId: number;
+  /** null: none (-Infinity). */
+  incompleteThrough: number | null;
+}
+
+export interface TickSeriesState {
+  ring: RingState;
+  /** TICK_STRIDE doubles per kept tick, oldest first. */
+  ticks: Float64Array;
+  version: number;
+}
+
 export class BarSeries {
   readonly durationSeconds: number;
   /** Whole-day durations follow the trading day (see the file comment). */
@@ -128,11 +177,11 @@ export class BarSeries {
    */
   private incompleteThrough = Number.NEGATIVE_INFINITY;
 
-  constructor(readonly durationNs: number, capacity: number) {
+  constructor(readonly durationNs: number, capacity: number, ring?: IdRing) {
     assert(validDurationNs(durationNs), `bar duration must be a positive whole number of seconds up to ${BAR_DURATION_MAX_NS} ns, not ${durationNs}`);
     this.durationSeconds = durationNs / NS_PER_SECOND;
     this.tradingDayAligned = this.durationSeconds % SECONDS_PER_DAY === 0;
-    this.ring = new IdRing(capacity);
+    this.ring = ring ?? new IdRing(capacity);
     const n = this.ring.slots;
     this.start = new Float64Array(n);
     this.openP = new Float64Array(n);
@@ -140,6 +189,41 @@ export class BarSeries {
     this.lowP = new Float64Array(n);
     this.closeP = new Float64Array(n);
     this.vol = new Float64Array(n);
+  }
+
+  /** The series for a checkpoint: its ids, its kept bars oldest first (BAR_FIELDS doubles each), its day's ids and version. */
+  checkpoint(): BarSeriesState {
+    const r = this.ring;
+    const bars = new Float64Array(r.count * BAR_FIELDS);
+    for (let k = 0; k < r.count; k++) {
+      const s = r.slotOf(r.firstId + k);
+      bars.set([this.start[s]!, this.openP[s]!, this.highP[s]!, this.lowP[s]!, this.closeP[s]!, this.vol[s]!], k * BAR_FIELDS);
+    }
+    return {
+      durationNs: this.durationNs, ring: r.state(), bars, version: this.version, tradingDayStartId: this.tradingDayStartId,
+      tradingDayEndId: this.tradingDayEndId, incompleteThrough: Number.isFinite(this.incompleteThrough) ? this.incompleteThrough : null,
+    };
+  }
+
+  /** A series from a checkpoint, keeping its newest `capacity` bars. */
+  static restore(st: BarSeriesState, capacity: number): BarSeries {
+    assert(st.bars.length === st.ring.count * BAR_FIELDS, "a bar series checkpoint's bars and count disagree");
+    const { ring, skip } = IdRing.restored(capacity, st.ring);
+    const out = new BarSeries(st.durationNs, capacity, ring);
+    for (let k = 0; k < ring.count; k++) {
+      const o = (skip + k) * BAR_FIELDS;
+      out.start[k] = st.bars[o]!;
+      out.openP[k] = st.bars[o + 1]!;
+      out.highP[k] = st.bars[o + 2]!;
+      out.lowP[k] = st.bars[o + 3]!;
+      out.closeP[k] = st.bars[o + 4]!;
+      out.vol[k] = st.bars[o + 5]!;
+    }
+    out.version = st.version;
+    out.tradingDayStartId = st.tradingDayStartId;
+    out.tradingDayEndId = st.tradingDayEndId;
+    out.incompleteThrough = st.incompleteThrough ?? Number.NEGATIVE_INFINITY;
+    return out;
   }
 
   get capacity(): number { return this.ring.capacity; }
@@ -299,9 +383,30 @@ export class TickSeries {
   private data: Float64Array;
   version = 0;
 
-  constructor(capacity: number) {
-    this.ring = new IdRing(capacity);
+  constructor(capacity: number, ring?: IdRing) {
+    this.ring = ring ?? new IdRing(capacity);
     this.data = new Float64Array(this.ring.slots * TICK_STRIDE);
+  }
+
+  /** The ticks for a checkpoint: ids, the kept ticks oldest first, version. */
+  checkpoint(): TickSeriesState {
+    const r = this.ring;
+    const ticks = new Float64Array(r.count * TICK_STRIDE);
+    for (let k = 0; k < r.count; k++) {
+      const o = r.slotOf(r.firstId + k) * TICK_STRIDE;
+      ticks.set(this.data.subarray(o, o + TICK_STRIDE), k * TICK_STRIDE);
+    }
+    return { ring: r.state(), ticks, version: this.version };
+  }
+
+  /** Ticks from a checkpoint, keeping the newest `capacity`. */
+  static restore(st: TickSeriesState, capacity: number): TickSeries {
+    assert(st.ticks.length === st.ring.count * TICK_STRIDE, "a tick checkpoint's ticks and count disagree");
+    const { ring, skip } = IdRing.restored(capacity, st.ring);
+    const out = new TickSeries(capacity, ring);
+    out.data.set(st.ticks.subarray(skip * TICK_STRIDE, (skip + ring.count) * TICK_STRIDE));
+    out.version = st.version;
+    return out;
   }
 
   get capacity(): number { return this.ring.capacity; }

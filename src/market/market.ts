@@ -41,7 +41,7 @@ import { Buf } from "../schema/layout.ts";
 import { Side, TradingState } from "../schema/codes.ts";
 import type { InstrumentInfo } from "../catalog/instrument.ts";
 import { Book, type Level } from "./book.ts";
-import { BarSeries, TickSeries, diffBar, diffTick, tickTimeNs, validDurationNs, type DiffBar, type DiffTick } from "./bars.ts";
+import { BarSeries, TickSeries, diffBar, diffTick, tickTimeNs, validDurationNs, type BarSeriesState, type DiffBar, type DiffTick, type TickSeriesState } from "./bars.ts";
 import { DailyStats, buildQuote, type DiffQuote, type InstrumentSpec } from "./quotes.ts";
 import { L2Log, type L2Snapshot, type L2Source, type L2Update } from "./l2_feed.ts";
 import { InstrumentUnits } from "./units.ts";
@@ -114,11 +114,36 @@ export interface MarketCounters {
   duplicateTrades: number;
 }
 
+/**
+ * What a checkpoint keeps of one instrument: everything its trades made (the day's
+ * statistics, ticks, every bar series, the last trade number) and the quote's time and
+ * version. Not the book or its L2 log: a start seeds them from the engine.
+ */
+export interface InstrumentCheckpoint {
+  symbol: string;
+  /** open, high, low, last, volume, amountRaw, preClose, preSettlement (NaN where unknown). */
+  stats: Float64Array;
+  ticks: TickSeriesState;
+  series: BarSeriesState[];
+  seconds: number;
+  nanos: number;
+  tickSeq: number;
+  lastTradeNo: number;
+  quoteVersion: number;
+}
+
+/** The model's state as of a checkpoint (see `MarketData.checkpoint`). */
+export interface MarketCheckpoint {
+  day: string;
+  /** By instrument index; null where none is defined. */
+  instruments: Array<InstrumentCheckpoint | null>;
+}
+
 /** Everything the model keeps about one instrument. */
 class InstrumentMarket {
   readonly book = new Book();
   readonly stats = new DailyStats();
-  readonly ticks: TickSeries;
+  ticks: TickSeries;
   readonly series = new Map<number, BarSeries>();
   /** The same series, for the trade loop. */
   seriesList: BarSeries[] = [];
@@ -546,6 +571,73 @@ export class MarketData implements L2Source {
   diffPrice(instrument: number, price: number): number {
     const m = this.byIndex[instrument];
     return m === undefined ? price : m.units.price(price);
+  }
+
+  /**
+   * The model's state for a checkpoint: the trading day and, per instrument, what its
+   * trades made (InstrumentCheckpoint). Copies: the model goes on unchanged.
+   */
+  checkpoint(): MarketCheckpoint {
+    return {
+      day: this.day,
+      instruments: this.byIndex.map((m) => {
+        if (m === undefined) return null;
+        const st = m.stats;
+        return {
+          symbol: m.spec.symbol,
+          stats: Float64Array.of(st.open, st.high, st.low, st.last, st.volume, st.amountRaw, st.preClose, st.preSettlement),
+          ticks: m.ticks.checkpoint(),
+          series: m.seriesList.map((x) => x.checkpoint()),
+          seconds: m.seconds,
+          nanos: m.nanos,
+          tickSeq: m.tickSeq,
+          lastTradeNo: m.lastTradeNo,
+          quoteVersion: m.quoteVersion,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Takes what a checkpoint kept, for every instrument defined here (seed them first) at the
+   * same index with the same symbol; series the checkpoint lacks start empty, and bars or
+   * ticks beyond this model's caps are dropped, oldest first. Returns the symbols restored.
+   * Books are left as they are. Call before any other event.
+   */
+  restore(cp: MarketCheckpoint): string[] {
+    if (cp.day !== "") this.setDay(cp.day);
+    const restored: string[] = [];
+    cp.instruments.forEach((c, index) => {
+      const m = this.byIndex[index];
+      if (c === null || m === undefined || m.spec.symbol !== c.symbol) return;
+      const st = m.stats;
+      const v = c.stats;
+      assert(v.length === 8, "an instrument checkpoint's statistics are 8 numbers");
+      st.open = v[0]!;
+      st.high = v[1]!;
+      st.low = v[2]!;
+      st.last = v[3]!;
+      st.volume = v[4]!;
+      st.amountRaw = v[5]!;
+      st.preClose = v[6]!;
+      st.preSettlement = v[7]!;
+      m.ticks = TickSeries.restore(c.ticks, this.options.ticksPerInstrument);
+      const kept = new Map(m.series);
+      m.series.clear();
+      m.seriesList = [];
+      for (const sc of c.series) {
+        if (m.series.size >= this.options.seriesPerInstrument || !validDurationNs(sc.durationNs)) continue;
+        m.addSeries(BarSeries.restore(sc, this.options.barsPerSeries));
+      }
+      for (const [d, x] of kept) if (!m.series.has(d)) m.addSeries(x);
+      m.seconds = c.seconds;
+      m.nanos = c.nanos;
+      m.tickSeq = c.tickSeq;
+      m.lastTradeNo = c.lastTradeNo;
+      m.quoteVersion = Math.max(m.quoteVersion, c.quoteVersion) + 1;
+      restored.push(c.symbol);
+    });
+    return restored;
   }
 
   /** Number of the newest L2 update of an instrument (0: none); -1 if unknown. */
