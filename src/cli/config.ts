@@ -173,7 +173,7 @@ export const SETTINGS = {
   // node
   data: setting({
     group: "node", kind: text("DIR", "a folder path", (s) => s.length > 0), default: "data", path: true,
-    description: "The data folder: journal, snapshots, event store and catalog (created if missing).",
+    description: "The data folder: journal, snapshots, event store, market-data checkpoint and catalog (created if missing).",
   }),
   demo: setting({
     group: "node", kind: boolean(), default: true,

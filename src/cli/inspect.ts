@@ -3,7 +3,7 @@
  * length, CRC, command kind) and how it ends (cleanly, or with a torn tail). `venue inspect
  * sst FILE` prints an SSTable: its properties and entries (event keys decoded), after
  * checking every block. `venue verify DIR` checks every file of a data directory (journal
- * segments, snapshots, the event store's manifest and tables) the way recovery reads them,
+ * segments, snapshots, the event store's manifest and tables, the market-data checkpoint) the way recovery reads them,
  * without changing anything, and says what recovery would do. All read only. Exit codes:
  * 0 fine, 1 damage.
  */
@@ -14,6 +14,7 @@ import { CommandKind } from "../schema/command.ts";
 import { WAL_FRAME_OVERHEAD, WAL_HEADER_BYTES } from "../schema/wal.ts";
 import { JournalCorruptError, readSegmentHeader, scanSegment } from "../wal/segment.ts";
 import { recoverJournal } from "../wal/recover.ts";
+import { readMarketCheckpoint } from "../market/checkpoint_file.ts";
 import { listSnapshots, readSnapshot } from "../wal/snapshot_file.ts";
 import { Buf } from "../schema/layout.ts";
 import { closeSync, openSync, readSync } from "node:fs";
@@ -194,6 +195,18 @@ export function verifyDir(dir: string, out: NodeJS.WritableStream = process.stdo
     }
     const events = join(dir, "events");
     if (existsSync(events)) bad += verifyStore(events, say, r.nextSeq - 1);
+    const market = readMarketCheckpoint(join(dir, "market"));
+    if (market !== undefined) {
+      if ("error" in market) {
+        bad++;
+        say(`market checkpoint: DAMAGED: ${market.error} (nothing is lost: the next start reads every stored trade instead)`);
+      } else if (market.seq > r.nextSeq - 1) {
+        bad++;
+        say(`market checkpoint: seq ${market.seq} is beyond the journal's end (${r.nextSeq - 1}): the next start will not use it`);
+      } else {
+        say(`market checkpoint: OK (seq ${market.seq}, ${market.checkpoint.instruments.filter((x) => x !== null).length} instrument(s))`);
+      }
+    }
     return bad === 0 ? 0 : 1;
   } catch (err) {
     if (!(err instanceof JournalCorruptError)) throw err;

@@ -4,24 +4,26 @@
  * sends the DIFF gateway what changed, over a MessagePort (the messages are described in
  * diff_market.ts).
  *
- * At start it seeds every instrument and book from the engine's state as the node hands
- * it over, after reading every stored trade through the model (so k-line bars keep their
- * ids across restarts), and tells the node `historyRead` (the node opens the event store
- * for writing only after every reader is done). Its first update to the gateway holds
- * every quote whole.
+ * At start it seeds every instrument from the engine's state as the node hands it over,
+ * restores its last checkpoint (what trades made, as of a seq), reads the stored trades
+ * after that seq through the model (so k-line bars keep their ids across restarts), seeds
+ * the books, and tells the node `historyRead` (the node opens the event store for writing
+ * only after every reader is done). Its first update to the gateway holds every quote
+ * whole. It writes a checkpoint every `everyMs` while trades come, and when it stops.
  */
 
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
 import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
-import { EventView } from "../schema/event.ts";
+import { EventKind, EventView } from "../schema/event.ts";
 import { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import type { InstrumentParams } from "../schema/command.ts";
 import { Catalog } from "../catalog/catalog.ts";
 import { EventStore } from "../store/event_store.ts";
 import { DiffMarket, MarketPublisher } from "./diff_market.ts";
+import { readMarketCheckpoint, writeMarketCheckpoint } from "./checkpoint_file.ts";
 
 export interface MarketWorkerData {
   control: SharedArrayBuffer;
@@ -36,14 +38,19 @@ export interface MarketWorkerData {
   };
   /** The event store whose trades to read at start, before anything opens it for writing. */
   history?: { storeDir: string };
+  /**
+   * Where the model's checkpoint is kept, how often it is written while trades come (and
+   * at stop), and the journal's last seq at start (a checkpoint past it is not used).
+   */
+  checkpoint?: { dir: string; everyMs: number; lastSeq: number };
   /** The gateway's end of the channel. */
   port: MessagePort;
   /** Updates the gateway may leave unanswered (default 4). */
   credit?: number;
 }
 
-/** Reads every stored trade through the model. Logs what it read and how long it took. */
-function readTrades(storeDir: string, instruments: number, market: DiffMarket, log: (line: string) => void): void {
+/** Reads the stored trades from seq `fromSeq` through the model; returns the last one's seq (0: none). Logs what it read and how long it took. */
+function readTrades(storeDir: string, instruments: number, market: DiffMarket, fromSeq: number, log: (line: string) => void): number {
   const t0 = performance.now();
   const store = EventStore.open(storeDir, { background: false });
   try {
@@ -51,10 +58,13 @@ function readTrades(storeDir: string, instruments: number, market: DiffMarket, l
     const view = new EventView(scratch);
     const all = Array.from({ length: instruments }, (_, i) => i);
     let trades = 0;
+    let lastSeq = 0;
     let lastLog = t0;
-    store.historyMerged("trades", all, 1, (bytes) => {
+    store.historyMerged("trades", all, fromSeq, (bytes) => {
       scratch.u8.set(bytes);
-      market.onEvent(view.wrap(scratch, 0));
+      const e = view.wrap(scratch, 0);
+      lastSeq = Math.max(lastSeq, e.seq);
+      market.onEvent(e);
       if (++trades % 100_000 === 0) {
         market.takeQuoteChanges();
         market.takeSeriesChanges();
@@ -69,7 +79,8 @@ function readTrades(storeDir: string, instruments: number, market: DiffMarket, l
     market.takeQuoteChanges();
     market.takeSeriesChanges();
     market.endRound();
-    log(`market data: history read in ${(performance.now() - t0).toFixed(0)} ms: ${trades} trades for the k-lines and the day's statistics`);
+    log(`market data: history read in ${(performance.now() - t0).toFixed(0)} ms: ${trades} trades for the k-lines and the day's statistics${fromSeq > 1 ? ` (from seq ${fromSeq})` : ""}`);
+    return lastSeq;
   } finally {
     store.tree.closeSync();
   }
@@ -80,7 +91,21 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
   const catalog = Catalog.open(d.catalogDir);
   const market = new DiffMarket((symbol: string) => catalog.getInstrument(symbol));
   d.seed.instruments.forEach((params, i) => market.seedInstrument(i, params));
-  if (d.history !== undefined) readTrades(d.history.storeDir, d.seed.instruments.length, market, log);
+  // The model holds every trade up to this seq.
+  let tradesThrough = 0;
+  const cp = d.checkpoint;
+  if (cp !== undefined) {
+    const r = readMarketCheckpoint(cp.dir);
+    if (r === undefined) log("market data: no checkpoint yet: every stored trade is read");
+    else if ("error" in r) log(`market data: the checkpoint is not used (${r.error}): every stored trade is read`);
+    else if (r.seq > cp.lastSeq) log(`market data: the checkpoint of seq ${r.seq} is past the journal's last seq ${cp.lastSeq}, not used: every stored trade is read`);
+    else {
+      const restored = market.data.restore(r.checkpoint);
+      tradesThrough = r.seq;
+      log(`market data: checkpoint of seq ${r.seq} restored (${restored.length} instrument${restored.length === 1 ? "" : "s"})`);
+    }
+  }
+  if (d.history !== undefined) tradesThrough = Math.max(tradesThrough, readTrades(d.history.storeDir, d.seed.instruments.length, market, tradesThrough + 1, log));
   parentPort?.postMessage({ historyRead: true });
   const startNs = BigInt(Date.now()) * 1_000_000n;
   d.seed.instruments.forEach((params, i) => {
@@ -97,19 +122,44 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
   const trades = consumer(d.topics.trades, "trades");
   const view = new EventView(Buf.alloc(8));
   const onEvent: RecordHandler = (buf, offset) => market.onEvent(view.wrap(buf, offset));
+  const onTrade: RecordHandler = (buf, offset) => {
+    const e = view.wrap(buf, offset);
+    if (e.kind === EventKind.trade) tradesThrough = e.seq;
+    market.onEvent(e);
+  };
+  let checkpointed = cp === undefined ? 0 : tradesThrough;
+  let checkpointAt = performance.now();
+  /** Writes the checkpoint if trades came since the last one. */
+  const checkpoint = (why: string): void => {
+    if (cp === undefined || tradesThrough <= checkpointed) return;
+    const t0 = performance.now();
+    try {
+      const bytes = writeMarketCheckpoint(cp.dir, tradesThrough, market.data.checkpoint());
+      checkpointed = tradesThrough;
+      if (why !== "" || performance.now() - t0 > 100) log(`market data: checkpoint of seq ${tradesThrough} written${why} (${(bytes / 1e6).toFixed(1)} MB in ${(performance.now() - t0).toFixed(0)} ms)`);
+    } catch (e) {
+      // The next start reads more trades; nothing is lost.
+      log(`market data: writing the checkpoint failed: ${(e as Error).message}`);
+    }
+  };
 
   try {
     while (!stopped() && control.status !== NodeStatus.fenced) {
       const durableSeen = control.durableLo();
       // l2 first: an instrument is defined there before its first trade.
-      const n = l2.poll(onEvent) + trades.poll(onEvent);
+      const n = l2.poll(onEvent) + trades.poll(onTrade);
       publisher.update();
+      if (cp !== undefined && performance.now() - checkpointAt >= cp.everyMs) {
+        checkpointAt = performance.now();
+        checkpoint("");
+      }
       if (n > 0) await yieldToEventLoop();
       // Until the journal makes more durable (at most 1 ms: a topic published just after
       // the durable seq moved is seen at the next pass, and an ack waiting for is read).
       else await control.durableMoved(durableSeen, 1);
     }
   } finally {
+    checkpoint(" at stop");
     publisher.close();
     await catalog.close();
   }

@@ -15,7 +15,7 @@
  */
 
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { mkdirSync } from "node:fs";
@@ -114,6 +114,9 @@ export interface NodeOptions {
   firstSeq?: number;
   onPluginReport?: (r: PluginReport) => void;
 }
+
+/** How often the market-data worker writes its checkpoint (`<dataDir>/market`) while trades come; also at stop. */
+const MARKET_CHECKPOINT_MS = 60_000;
 
 export class VenueNode {
   readonly engine: Engine;
@@ -445,7 +448,7 @@ export class VenueNode {
       topics: { trades: slot("trades", "market", this.marketSlots), l2: slot("l2", "market", this.marketSlots) },
       catalogDir: g.catalogDir,
       seed: { instruments: params, books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })) },
-      ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir } }),
+      ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir }, checkpoint: { dir: join(dirname(this.storeDir), "market"), everyMs: MARKET_CHECKPOINT_MS, lastSeq: this.loop.seq - 1 } }),
       port: channel.port1,
     };
     const gatewayData: GatewayWorkerData = {

@@ -4,7 +4,7 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -12,6 +12,8 @@ import { JournalWriter } from "../../src/wal/writer.ts";
 import { Buf, stamp } from "../../src/schema/layout.ts";
 import { Side } from "../../src/schema/codes.ts";
 import { writeNewOrder } from "../../src/schema/command.ts";
+import { MarketData } from "../../src/market/market.ts";
+import { writeMarketCheckpoint } from "../../src/market/checkpoint_file.ts";
 
 const BIN = join(import.meta.dirname, "..", "..", "bin", "venue.js");
 const venue = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
@@ -48,6 +50,26 @@ describe("venue inspect wal / verify", () => {
     const v = venue("verify", data);
     expect(v.status).toBe(0);
     expect(v.stdout).toMatch(/journal: 1 segment\(s\), 30 commands, seq 1\.\.30: OK/);
+  });
+
+  it("checks the market-data checkpoint: sound, past the journal's end, damaged", () => {
+    const data = journal(30, 1 << 20);
+    const market = join(data, "market");
+    writeMarketCheckpoint(market, 20, new MarketData(() => undefined).checkpoint());
+    const ok = venue("verify", data);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/market checkpoint: OK \(seq 20, 0 instrument\(s\)\)/);
+    writeMarketCheckpoint(market, 31, new MarketData(() => undefined).checkpoint());
+    const ahead = venue("verify", data);
+    expect(ahead.status).toBe(1);
+    expect(ahead.stdout).toMatch(/market checkpoint: seq 31 is beyond the journal's end \(30\)/);
+    const file = join(market, "market.checkpoint");
+    const fd = openSync(file, "r+");
+    writeSync(fd, Buffer.from("x"), 0, 1, statSync(file).size - 3);
+    closeSync(fd);
+    const bad = venue("verify", data);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/market checkpoint: DAMAGED: .*market\.checkpoint: the body's CRC32 does not match \(nothing is lost/);
   });
 
   it("reports a torn tail (what recovery will do) and damage in a sealed segment (exit 1), changing nothing", () => {

@@ -102,12 +102,14 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   await first.stop();
   await running;
 
-  // Second run: the same trees and the same bars, rebuilt from the event store.
+  // Second run: the same trees and the same bars, the bars from the market checkpoint the
+  // first run wrote at its stop (no trade after it to read), the trees from the event store.
   const logs: string[] = [];
   const second = node(logs);
   const running2 = second.start();
   base = await url(second);
-  expect(logs.join("\n")).toMatch(/market data: history read in \d+ ms: 1 trades for the k-lines/);
+  expect(logs.join("\n")).toMatch(/market data: checkpoint of seq \d+ restored \(1 instrument\)/);
+  expect(logs.join("\n")).toMatch(/market data: history read in \d+ ms: 0 trades for the k-lines and the day's statistics \(from seq \d+\)/);
   expect(logs.join("\n")).toMatch(/gateway: history read in \d+ ms: \d+ order, trade and transfer events of the trading day \(from seq 1\)/);
   u1 = await login(base, "u1", "secret-1");
   u2 = await login(base, "u2", "secret-2");
@@ -138,10 +140,15 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   await second.stop();
   await running2;
 
-  // Third run: the day starts after the settle, so the earlier day's orders stay gone; bars stay.
-  const third = node();
+  // Third run: the day starts after the settle, so the earlier day's orders stay gone; bars
+  // stay. Without the checkpoint (removed): the bars come from every stored trade again.
+  rmSync(join(dir, "data", "market"), { recursive: true, force: true });
+  const logs3: string[] = [];
+  const third = node(logs3);
   const running3 = third.start();
   base = await url(third);
+  expect(logs3.join("\n")).toMatch(/market data: no checkpoint yet: every stored trade is read/);
+  expect(logs3.join("\n")).toMatch(/market data: history read in \d+ ms: 1 trades for the k-lines/);
   u1 = await login(base, "u1", "secret-1");
   expect(Object.keys(orders(u1, "u1"))).toEqual(["n1"]);
   expect(u1.trade("u1")["trades"] ?? {}).toEqual({});
