@@ -93,8 +93,10 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
   d.seed.instruments.forEach((params, i) => market.seedInstrument(i, params));
   // The model holds every trade up to this seq.
   let tradesThrough = 0;
+  let restoredSeq = 0;
   const cp = d.checkpoint;
   if (cp !== undefined) {
+    const t0 = performance.now();
     const r = readMarketCheckpoint(cp.dir);
     if (r === undefined) log("market data: no checkpoint yet: every stored trade is read");
     else if ("error" in r) log(`market data: the checkpoint is not used (${r.error}): every stored trade is read`);
@@ -102,7 +104,8 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
     else {
       const restored = market.data.restore(r.checkpoint);
       tradesThrough = r.seq;
-      log(`market data: checkpoint of seq ${r.seq} restored (${restored.length} instrument${restored.length === 1 ? "" : "s"})`);
+      restoredSeq = r.seq;
+      log(`market data: checkpoint of seq ${r.seq} restored in ${(performance.now() - t0).toFixed(0)} ms (${restored.length} instrument${restored.length === 1 ? "" : "s"})`);
     }
   }
   if (d.history !== undefined) tradesThrough = Math.max(tradesThrough, readTrades(d.history.storeDir, d.seed.instruments.length, market, tradesThrough + 1, log));
@@ -127,7 +130,8 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
     if (e.kind === EventKind.trade) tradesThrough = e.seq;
     market.onEvent(e);
   };
-  let checkpointed = cp === undefined ? 0 : tradesThrough;
+  // Trades read past the checkpoint (or without one) go into the next one.
+  let checkpointed = restoredSeq;
   let checkpointAt = performance.now();
   /** Writes the checkpoint if trades came since the last one. */
   const checkpoint = (why: string): void => {

@@ -108,7 +108,7 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   const second = node(logs);
   const running2 = second.start();
   base = await url(second);
-  expect(logs.join("\n")).toMatch(/market data: checkpoint of seq \d+ restored \(1 instrument\)/);
+  expect(logs.join("\n")).toMatch(/market data: checkpoint of seq \d+ restored in \d+ ms \(1 instrument\)/);
   expect(logs.join("\n")).toMatch(/market data: history read in \d+ ms: 0 trades for the k-lines and the day's statistics \(from seq \d+\)/);
   expect(logs.join("\n")).toMatch(/gateway: history read in \d+ ms: \d+ order, trade and transfer events of the trading day \(from seq 1\)/);
   u1 = await login(base, "u1", "secret-1");
