@@ -170,6 +170,7 @@ export async function nodeStartCommand(
   }
   say();
   say(`DIFF gateway: ws://${address.host}:${address.port}/md (market data) and ws://${address.host}:${address.port}/trade (trading)`);
+  say(`L2 feed (whole books, numbered updates; not DIFF): ws://${address.host}:${address.port}/l2`);
   say(`health and metrics: http://${address.host}:${address.port}/health, /metrics`);
   say(`instruments: ${instruments.map((i) => i.symbol).join(", ")}`);
   if (seeded.users.length > 0) {
