@@ -30,7 +30,10 @@ export class MarketMirror implements MarketFeed {
   private markReady!: () => void;
   /** Resolves when the first update (every quote whole) has been applied. */
   readonly ready = new Promise<void>((r) => (this.markReady = r));
+  /** Updates received from the market worker. */
   updates = 0;
+  /** Passes of the market worker that found changes while this gateway had not answered (they went into a later update). */
+  held = 0;
 
   /** Called with each update, after the copy has taken it (the gateway forwards the changes). */
   onUpdate: (u: MarketUpdate) => void = () => {};
@@ -86,6 +89,7 @@ export class MarketMirror implements MarketFeed {
       }
       const series = m.update.series.map((c) => ({ symbol: c.symbol, duration: c.duration, lastId: c.lastId, top: clone(c.top as Json) as JsonObject }));
       this.updates++;
+      this.held = m.update.held;
       try {
         // L2 changes are sent bare (arrays and numbers), never composed: no copy needed.
         this.onUpdate({ quotes, series, l2: m.update.l2 });

@@ -176,8 +176,8 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   const nodeMetrics = nodeMetricsClient();
   const metrics = async (): Promise<string> => {
     const node = await nodeMetrics();
-    if (node === undefined) return `# venue node metrics: the main thread did not answer within ${NODE_METRICS_TIMEOUT_MS} ms; only the gateway's own follow\n${metricsText(gw)}`;
-    return node + metricsText(gw);
+    if (node === undefined) return `# venue node metrics: the main thread did not answer within ${NODE_METRICS_TIMEOUT_MS} ms; only the gateway's own follow\n${metricsText(gw, market)}`;
+    return node + metricsText(gw, market);
   };
   // Clients see quotes from their first message on.
   await market.ready;
@@ -248,7 +248,7 @@ function nodeMetricsClient(): () => Promise<string | undefined> {
 }
 
 /** The gateway's own metrics (connections, rejects, logins, traffic), Prometheus text. */
-function metricsText(gw: Gateway): string {
+function metricsText(gw: Gateway, market: MarketMirror): string {
   const s = gw.stats;
   const p = new PromText();
   p.family("venue_gateway_connections", "gauge", "Open DIFF connections.").sample(s.connections);
@@ -261,6 +261,8 @@ function metricsText(gw: Gateway): string {
   p.family("venue_gateway_orders_sent_total", "counter", "New orders the gateway passed to the engine.").sample(s.ordersSent);
   p.family("venue_gateway_busy_refusals_total", "counter", "New orders refused because the way into the engine was backed up (a slow disk holding the loop).").sample(s.busy);
   p.family("venue_gateway_rtn_data_total", "counter", "rtn_data messages sent to clients.").sample(s.rtnData);
+  p.family("venue_market_updates_total", "counter", "Updates (quote, k-line and L2 changes) the market-data worker sent the gateway.").sample(market.updates);
+  p.family("venue_market_updates_held_total", "counter", "Passes of the market-data worker that found changes while the gateway had not answered its earlier updates: the changes went into a later, coarser update.").sample(market.held);
   return p.text();
 }
 

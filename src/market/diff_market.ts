@@ -53,7 +53,8 @@ export interface ChartWindow {
 /**
  * Market worker to gateway, over their MessagePort, in this order per port:
  * - `update`: the quote fields that changed (each quote whole in the first) and the
- *   watched series that changed since the last update. The gateway answers each with
+ *   watched series that changed since the last update, and `held`, the passes so far that
+ *   found changes but no credit (a count for metrics). The gateway answers each with
  *   `ack`; at most `credit` updates are unanswered, and while none is left the changes
  *   gather into the next one (a slow gateway gets coarser updates, never a queue).
  * - `chart`: the answer to a chart request, by its `req` (null: unknown symbol or duration).
@@ -61,7 +62,7 @@ export interface ChartWindow {
  *   changes come in the updates from then on (`l2` of `update`).
  */
 export type MarketMessage =
-  | { update: { quotes: Array<[string, JsonObject]>; series: SeriesChange[]; l2: L2Change[] } }
+  | { update: { quotes: Array<[string, JsonObject]>; series: SeriesChange[]; l2: L2Change[]; held: number } }
   | { chart: { req: number; window: ChartWindow | null } }
   | { l2: { req: number; snapshot: L2BookSnapshot | null } };
 
@@ -308,7 +309,7 @@ export class MarketPublisher {
     this.first = false;
     this.credit--;
     this.sent++;
-    this.send({ update: { quotes, series, l2 } });
+    this.send({ update: { quotes, series, l2, held: this.held } });
     return true;
   }
 

@@ -84,6 +84,7 @@ describe("market data to the gateway over a port", () => {
     expect(publisher.update()).toBe(true);
     await settle();
     expect(updates.length).toBe(3);
+    expect(mirror.held).toBe(9); // for the gateway's metrics
     for (const u of updates) Object.assign(client, plain(u.quotes.get(CU) ?? {}));
     expect(plain(mirror.quote(CU))).toEqual(plain(diff.quote(CU)));
     expect(client).toEqual(plain(diff.quote(CU)));
