@@ -271,6 +271,10 @@ export const SETTINGS = {
     group: "gateway", kind: integer(1, 1_000_000), default: DEFAULT_SERVER_OPTIONS.maxConnectionsPerIp,
     description: "Open WebSocket connections from one remote address; one more is refused with 503.",
   }),
+  connectionsPerSecondPerIp: setting({
+    group: "gateway", kind: integer(1, 1_000_000), default: DEFAULT_SERVER_OPTIONS.connectionsPerSecondPerIp,
+    description: "New WebSocket connections a second from one remote address (bursts of twice that); more are refused with 429 before any handshake.",
+  }),
   maxFrameBytes: setting({
     group: "gateway", kind: size(KiB, 16 * MiB, false), default: DEFAULT_SERVER_OPTIONS.maxPayload,
     description: "The largest message a client may send; a larger one closes the connection (1009).",

@@ -86,6 +86,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
         allowedOrigins: c.allowedOrigins,
         maxConnections: c.maxConnections,
         maxConnectionsPerIp: c.maxConnectionsPerIp,
+        connectionsPerSecondPerIp: c.connectionsPerSecondPerIp,
         maxPayload: c.maxFrameBytes,
         pingMs: c.pingMs,
         headersTimeoutMs: c.headersTimeoutMs,

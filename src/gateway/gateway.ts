@@ -127,10 +127,11 @@ export interface GatewayStats {
 
 /**
  * Why a connection was refused before it had a session: an unknown path (404), an origin
- * not allowed (403), the node's or one address's connection cap (503), a handshake that
+ * not allowed (403), one address's rate of new connections (429), the node's or one
+ * address's connection cap (503), a handshake that
  * did not finish its headers in time (408) or was not valid HTTP (400, 431).
  */
-export type RefusedReason = "path" | "origin" | "capacity" | "per_ip" | "timeout" | "bad_request";
+export type RefusedReason = "path" | "origin" | "rate" | "capacity" | "per_ip" | "timeout" | "bad_request";
 
 export class Gateway {
   readonly trade: TradeView;
@@ -153,7 +154,7 @@ export class Gateway {
   readonly o: GatewayOptions;
   /** Where security-relevant decisions are written (logins, refused authorisations). */
   audit: (line: string) => void = () => {};
-  readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, busy: 0, rtnData: 0, refused: { path: 0, origin: 0, capacity: 0, per_ip: 0, timeout: 0, bad_request: 0 } };
+  readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, busy: 0, rtnData: 0, refused: { path: 0, origin: 0, rate: 0, capacity: 0, per_ip: 0, timeout: 0, bad_request: 0 } };
 
   constructor(
     private readonly auth: GatewayAuth,

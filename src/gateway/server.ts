@@ -6,7 +6,8 @@
  *
  * Limits, all configurable: a frame size cap (16 KiB; `ws` closes a larger message with
  * 1009 without buffering it), compression off, an Origin allowlist for browsers, a cap on
- * connections in all and per remote address, a ping every `pingMs` with the connection dropped if no pong came back,
+ * connections in all and per remote address, a rate of new connections per remote address
+ * (refused with 429 before any handshake), a ping every `pingMs` with the connection dropped if no pong came back,
  * handshake and header timeouts (slow handshakes), and the per-session caps in Session.
  */
 
@@ -14,6 +15,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Gateway, RefusedReason } from "./gateway.ts";
+import { TokenBucket } from "./session.ts";
+
+/** Remote addresses whose connection rate is tracked at once (past it, a new address is not limited until full buckets are forgotten). */
+const MAX_RATE_TRACKED = 100_000;
 
 export interface ServerOptions {
   host: string;
@@ -23,6 +28,8 @@ export interface ServerOptions {
   maxConnections: number;
   /** Open connections from one remote address at most. */
   maxConnectionsPerIp: number;
+  /** New connections a second from one remote address (bursts of twice that); more are refused with 429 before any handshake. */
+  connectionsPerSecondPerIp: number;
   /**
    * Origins a browser may connect from (exact, like "http://localhost:8080", or with a
    * port wildcard, "http://localhost:*"; "*" allows any). Clients that send no Origin
@@ -40,6 +47,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   maxPayload: 16 * 1024,
   maxConnections: 1000,
   maxConnectionsPerIp: 256,
+  connectionsPerSecondPerIp: 100,
   allowedOrigins: ["http://localhost:*", "http://127.0.0.1:*"],
   pingMs: 20_000,
   headersTimeoutMs: 10_000,
@@ -106,6 +114,13 @@ export async function startServer(
   const alive = new WeakMap<WebSocket, boolean>();
   /** Open connections (and handshakes under way) by remote address. */
   const perIp = new Map<string, number>();
+  /** New-connection buckets by remote address; full ones are forgotten (every 10 s, or when there are too many). */
+  const connectRate = new Map<string, TokenBucket>();
+  const forgetFull = (now: number): void => {
+    for (const [ip, b] of connectRate) if (b.full(now)) connectRate.delete(ip);
+  };
+  const forgetting = setInterval(() => forgetFull(Date.now()), 10_000);
+  forgetting.unref();
 
   const refuse = (socket: Duplex, status: number, text: string, reason: RefusedReason): void => {
     gw.stats.refused[reason]++;
@@ -132,8 +147,16 @@ export async function startServer(
       log(`gateway: refused a connection from origin ${JSON.stringify(req.headers.origin)?.slice(0, 100)}`);
       return refuse(socket, 403, "Forbidden", "origin");
     }
-    if (wss.clients.size >= o.maxConnections) return refuse(socket, 503, "Service Unavailable", "capacity");
     const ip = req.socket.remoteAddress ?? "?";
+    const now = Date.now();
+    let bucket = connectRate.get(ip);
+    if (bucket === undefined) {
+      if (connectRate.size >= MAX_RATE_TRACKED) forgetFull(now);
+      bucket = new TokenBucket(o.connectionsPerSecondPerIp, 2 * o.connectionsPerSecondPerIp, now);
+      if (connectRate.size < MAX_RATE_TRACKED) connectRate.set(ip, bucket);
+    }
+    if (!bucket.take(now)) return refuse(socket, 429, "Too Many Requests", "rate");
+    if (wss.clients.size >= o.maxConnections) return refuse(socket, 503, "Service Unavailable", "capacity");
     const fromIp = perIp.get(ip) ?? 0;
     if (fromIp >= o.maxConnectionsPerIp) {
       log(`gateway: refused a connection from ${ip}: ${fromIp} open from there already`);
@@ -208,6 +231,7 @@ export async function startServer(
     host: o.host,
     close: async () => {
       clearInterval(pinger);
+      clearInterval(forgetting);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await new Promise<void>((r) => http.close(() => r()));

@@ -41,6 +41,11 @@ export class TokenBucket {
     this.tokens -= n;
     return true;
   }
+
+  /** Whether the bucket would be full at `now` (nothing left to remember). */
+  full(now: number): boolean {
+    return this.tokens + (Math.max(0, now - this.at) / 1000) * this.rate >= this.burst;
+  }
 }
 
 export interface Chart {

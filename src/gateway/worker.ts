@@ -253,7 +253,7 @@ function metricsText(gw: Gateway, market: MarketMirror): string {
   const p = new PromText();
   p.family("venue_gateway_connections", "gauge", "Open DIFF connections.").sample(s.connections);
   p.family("venue_gateway_connections_opened_total", "counter", "Connections accepted since start.").sample(s.opened);
-  const refused = p.family("venue_gateway_connections_refused_total", "counter", "Connections refused before a session existed, by reason: path (404), origin (403), capacity and per_ip (503, the connection caps), timeout (408, headers too slow), bad_request (400 or 431).");
+  const refused = p.family("venue_gateway_connections_refused_total", "counter", "Connections refused before a session existed, by reason: path (404), origin (403), rate (429, new connections a second from one address), capacity and per_ip (503, the connection caps), timeout (408, headers too slow), bad_request (400 or 431).");
   for (const [reason, n] of Object.entries(s.refused)) refused.sample(n, { reason });
   p.family("venue_gateway_rejected_input_total", "counter", "Client messages refused (bad input, not allowed, rate limited).").sample(s.rejectedInput);
   p.family("venue_gateway_rate_limited_total", "counter", "Client messages and orders refused by a rate limit (also counted as rejected input).").sample(s.rateLimited);

@@ -26,6 +26,7 @@ import { DEFAULT_SESSION_LIMITS, TokenBucket } from "../../src/gateway/session.t
 import { DEFAULT_GATEWAY_OPTIONS } from "../../src/gateway/gateway.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
 import { checkTradeInvariants, DiffClient } from "./diff_client.ts";
+import { startGatewayNode } from "./node_kit.ts";
 import {
   connections, fuzzSpec, login, metric, Opcode, paddedMessage, percentile, RawWs, render, rssMiB, startAbuseNode, startFlooder,
   type AbuseNode, type FloodResult, type FuzzContext, type FuzzMessage,
@@ -398,7 +399,7 @@ describe("floods, connection caps and slow handshakes", () => {
   beforeAll(async () => {
     b = await startAbuseNode({
       users: [["hon", ["trader"]], ["atk", ["trader"]]],
-      server: { maxConnections: idleSockets, maxConnectionsPerIp: perIp, headersTimeoutMs: HEADERS_TIMEOUT_MS, pingMs: PING_MS },
+      server: { maxConnections: idleSockets, maxConnectionsPerIp: perIp, connectionsPerSecondPerIp: 100_000, headersTimeoutMs: HEADERS_TIMEOUT_MS, pingMs: PING_MS },
       depositMinor: 1e11,
     });
     honest = await login(b.url, "hon");
@@ -539,6 +540,29 @@ describe("floods, connection caps and slow handshakes", () => {
     polite.destroy();
     // The honest client is still there and trades.
     await roundTrips("after-timeouts", 5);
+  });
+});
+
+describe("the rate of new connections from one address", () => {
+  test("29: past it, connections are refused with 429 before any handshake; other addresses are not affected", async () => {
+    const g = await startGatewayNode({ prefix: "venue-gw-rate-", users: [], funded: [], server: { connectionsPerSecondPerIp: 5 } });
+    try {
+      const { hostname: host, port } = new URL(g.ws);
+      const burst = await Promise.all(Array.from({ length: 30 }, () => RawWs.connect(host, Number(port), "/md", { localAddress: "127.0.0.5" })));
+      const statuses = burst.map((c) => c.status);
+      const accepted = statuses.filter((x) => x === 101).length;
+      // The bucket holds a burst of 10 (twice the rate); at 5 a second, at most a few more refill meanwhile.
+      expect(accepted).toBeGreaterThanOrEqual(10);
+      expect(accepted).toBeLessThanOrEqual(13);
+      expect(statuses.filter((x) => x !== 101).every((x) => x === 429)).toBe(true);
+      const other = await RawWs.connect(host, Number(port), "/md", { localAddress: "127.0.0.6" });
+      expect(other.status).toBe(101);
+      expect(await refusedMetric(g.ws.replace("ws:", "http:"), "rate")).toBe(30 - accepted);
+      console.log(`connection rate: 30 at once from one address at 5/s (burst 10): ${accepted} accepted, ${30 - accepted} refused with 429`);
+      for (const c of [...burst, other]) c.destroy();
+    } finally {
+      await g.close();
+    }
   });
 });
 

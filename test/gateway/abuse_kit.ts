@@ -113,7 +113,8 @@ export async function startAbuseNode(o: {
     dataDir: join(dir, "data"),
     snapshotEvery: 0,
     log: (line: string) => logs.push(line),
-    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0, ...o.server }, options: { tradingDay: "20261124", ...o.gateway } },
+    // The fuzz opens a connection per run, as fast as they go: the per-address connection rate is another test's subject.
+    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0, connectionsPerSecondPerIp: 100_000, ...o.server }, options: { tradingDay: "20261124", ...o.gateway } },
   });
   const tap = new EngineTap();
   tap.install(node);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VenueNode, type NodeGatewayOptions, type NodeOptions } from "../../src/node/node.ts";
 import type { GatewayOptions } from "../../src/gateway/gateway.ts";
+import type { ServerOptions } from "../../src/gateway/server.ts";
 import { Catalog, type Role } from "../../src/catalog/catalog.ts";
 import { PasswordHasher } from "../../src/catalog/password.ts";
 import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
@@ -54,6 +55,8 @@ export async function startGatewayNode(o: {
   gateway?: Partial<GatewayOptions>;
   /** More node options (ring sizes, a journal file layer). */
   node?: Partial<NodeOptions>;
+  /** Server options (connection limits). */
+  server?: Partial<ServerOptions>;
 }): Promise<GatewayNode> {
   const dir = mkdtempSync(join(tmpdir(), o.prefix));
   await makeCatalog(join(dir, "catalog"), o.users);
@@ -62,7 +65,7 @@ export async function startGatewayNode(o: {
     snapshotEvery: 0,
     ...o.node,
     ...(o.log === undefined ? {} : { log: o.log }),
-    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false, ...o.gateway }, ...(o.admin === undefined ? {} : { admin: o.admin }) },
+    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0, ...o.server }, options: { tradingDay: "20261124", selfTransfers: false, ...o.gateway }, ...(o.admin === undefined ? {} : { admin: o.admin }) },
   });
   const d = node.drivers[0]!;
   const running = node.start();
