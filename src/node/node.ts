@@ -493,8 +493,10 @@ export class VenueNode {
     m.on("exit", (code) => {
       if (!gatewayStarted) this.releaseStorage();
       if (code !== 0) {
-        this.gatewayFailed(new VenueError("MARKET_WORKER_EXITED", `the market-data worker exited with code ${code}`));
-        this.loop.fence(new VenueError("MARKET_WORKER_EXITED", `the market-data worker exited with code ${code}`));
+        const e = new VenueError("MARKET_WORKER_EXITED", `the market-data worker exited with code ${code}`);
+        this.log(e.message, "market", "error");
+        this.gatewayFailed(e);
+        this.loop.fence(e);
       }
     });
   }
@@ -520,7 +522,11 @@ export class VenueNode {
     });
     w.on("exit", (code) => {
       this.releaseStorage();
-      if (code !== 0) this.loop.fence(new VenueError("GATEWAY_WORKER_EXITED", `the gateway worker exited with code ${code}`));
+      if (code !== 0) {
+        const e = new VenueError("GATEWAY_WORKER_EXITED", `the gateway worker exited with code ${code}`);
+        this.log(e.message, "gateway", "error");
+        this.loop.fence(e);
+      }
     });
   }
 
