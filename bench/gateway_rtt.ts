@@ -88,6 +88,7 @@ import { currencyCode } from "../src/schema/codes.ts";
 import { DEFAULT_WAIT, describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { benchArgs } from "./args.ts";
 import { diskInfo, sourceInfo } from "../src/bench/machine.ts";
+import { median, type Percentiles } from "../src/bench/stats.ts";
 
 // ---------------------------------------------------------------------------------------
 // Parameters and the order flow (shared by both processes)
@@ -508,14 +509,7 @@ const log = (line = ""): void => {
   process.stdout.write(line + "\n");
 };
 
-interface Pct {
-  count: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
+type Pct = Percentiles;
 
 type Histogram = ReturnType<typeof hdr.build>;
 const newHist = (): Histogram => hdr.build({ lowestDiscernibleValue: 1_000, highestTrackableValue: 600e9, numberOfSignificantValueDigits: 3 });
@@ -527,11 +521,6 @@ function pct(h: Histogram): Pct {
   // A percentile is its bucket's highest equivalent value: never above the recorded max.
   const at = (p: number): number => Math.min(h.getValueAtPercentile(p), h.maxValue);
   return { count: h.totalCount, p50: at(50), p99: at(99), p999: at(99.9), max: h.maxValue, mean: h.mean };
-}
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 const fmtNs = (ns: number): string => (!Number.isFinite(ns) ? "-" : ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(0)} µs`);
 const fmtInt = (n: number): string => Math.round(n).toLocaleString("en-US");

@@ -63,7 +63,8 @@ import { WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts";
 import { defineInstruments, instrumentCommands, referencePrice } from "../src/sim/order_flow.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
-import { cpuSample, diskInfo as machineDiskInfo, sourceInfo, type CpuSample, type SourceInfo } from "../src/bench/machine.ts";
+import { cpuSample, diskInfo as machineDiskInfo, sourceInfo, type CpuSample, type DiskInfo as MachineDiskInfo, type SourceInfo } from "../src/bench/machine.ts";
+import { median, percentilesOf, type Percentiles } from "../src/bench/stats.ts";
 import type { DriveResult, Envelope, JournalTask, WatchResult, WorkerReply } from "./journal_worker.ts";
 
 // Cells of the ctl array (the same values as in journal_worker.ts, imported here as types only
@@ -119,28 +120,11 @@ const nowNs = (): number => Number(process.hrtime.bigint());
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-interface Pct {
-  count: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
+type Pct = Percentiles;
 
 const hist = (): RecordableHistogram => createHistogram();
 const rec = (h: RecordableHistogram, ns: number): void => h.record(Math.max(1, Math.round(ns)));
-function pct(h: RecordableHistogram): Pct {
-  if (h.count === 0) return { count: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
-  return { count: h.count, p50: h.percentile(50), p99: h.percentile(99), p999: h.percentile(99.9), max: h.max, mean: h.mean };
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+const pct = percentilesOf;
 
 const fmtNs = (ns: number): string =>
   !Number.isFinite(ns) ? "-" : ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(1)} µs` : `${Math.round(ns)} ns`;
@@ -162,16 +146,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** The commit and the files under src/ and bench/ that differ from it (src/bench/machine.ts). */
 const gitInfo = (): SourceInfo => sourceInfo(join(import.meta.dirname, ".."), ["src", "bench"]);
 
-interface DiskInfo {
-  path: string;
-  df: string;
-  device: string;
-  mountPoint: string;
-  fsType: string;
-  mountOptions: string;
-  writeCache: string;
-  rotational: string;
-}
+type DiskInfo = MachineDiskInfo & { df: string };
 
 /** The disk under `path` (src/bench/machine.ts, as venue bench latency reports it) and `df -h` of it. */
 function diskInfo(path: string): DiskInfo {

@@ -43,6 +43,7 @@ import {
 } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
 import { sourceInfo, type SourceInfo } from "../src/bench/machine.ts";
+import { median } from "../src/bench/stats.ts";
 
 // ---------------------------------------------------------------------------------------
 // Parameters
@@ -198,11 +199,6 @@ function percentilesByKind(lat: Float64Array, n: number, kinds: Uint8Array): Rec
   return out;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const gcEntries: PerformanceEntry[] = [];
 const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcEntries.push(e); });

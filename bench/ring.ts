@@ -53,6 +53,7 @@ import { describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { benchArgs } from "./args.ts";
 import { sourceInfo, type SourceInfo } from "../src/bench/machine.ts";
 import type { Envelope, Latency, Task, TaskResult, WorkerReply } from "./ring_worker_main.ts";
+import { median } from "../src/bench/stats.ts";
 
 // Cells of the control array (the same values as in ring_worker_main.ts, which this file
 // imports only as types so as not to run the worker's top level here).
@@ -351,11 +352,6 @@ function floorLatency(ws: BenchWorker[], pings: number): Promise<LatencyRun> {
 // ---------------------------------------------------------------------------------------
 // Reporting helpers
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** The commit and the files under src/ and bench/ that differ from it (src/bench/machine.ts). */
 const gitInfo = (): SourceInfo => sourceInfo(join(import.meta.dirname, ".."), ["src", "bench"]);

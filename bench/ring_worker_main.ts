@@ -23,6 +23,7 @@ import { RingBuffer } from "ringbuf.js";
 import { Ring, RingConsumer, RingProducer } from "../src/bus/ring.ts";
 import type { WaitStrategy } from "../src/bus/wait.ts";
 import type { Buf } from "../src/schema/layout.ts";
+import { percentilesOf, type Percentiles } from "../src/bench/stats.ts";
 
 // ---------------------------------------------------------------------------------------
 // Shared with bench/ring.ts (type-only there)
@@ -55,14 +56,7 @@ export interface Envelope {
   timeoutMs: number;
 }
 
-export interface Latency {
-  count: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
+export type Latency = Percentiles;
 
 export interface TaskResult {
   /** From seeing GO to the last record received (consumers) or published (producers), ms. */
@@ -158,9 +152,7 @@ function result(t0: number, v: { records: number; bad: number; firstBad: number 
   return { elapsedMs: performance.now() - t0, records: v.records, bad: v.bad, firstBad: v.firstBad, waits, parks };
 }
 
-function latencyOf(h: ReturnType<typeof createHistogram>): Latency {
-  return { count: h.count, p50: h.percentile(50), p99: h.percentile(99), p999: h.percentile(99.9), max: h.max, mean: h.mean };
-}
+const latencyOf = percentilesOf;
 
 function newHistogram(): ReturnType<typeof createHistogram> {
   return createHistogram({ lowest: 1, highest: 60_000_000_000, figures: 3 });
