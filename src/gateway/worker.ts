@@ -10,7 +10,8 @@
  * once the market-data worker's first update (every quote) is in.
  */
 
-import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { parentPort, type MessagePort } from "node:worker_threads";
+import { workerMain } from "../node/worker_main.ts";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
@@ -266,13 +267,4 @@ function metricsText(gw: Gateway, market: MarketMirror): string {
   return p.text();
 }
 
-if (parentPort !== null && (workerData as { gateway?: GatewayWorkerData } | undefined)?.gateway !== undefined) {
-  let stop = false;
-  parentPort.on("message", (m: { stop?: boolean }) => {
-    if (m.stop === true) stop = true;
-  });
-  const log = (line: string): void => parentPort!.postMessage({ log: line });
-  await runGateway((workerData as { gateway: GatewayWorkerData }).gateway, log, () => stop);
-  parentPort.postMessage({ stopped: true });
-  process.exit(0);
-}
+await workerMain("gateway", runGateway);

@@ -12,7 +12,8 @@
  * whole. It writes a checkpoint every `everyMs` while trades come, and when it stops.
  */
 
-import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { parentPort, type MessagePort } from "node:worker_threads";
+import { workerMain } from "../node/worker_main.ts";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
 import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
@@ -169,13 +170,4 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
   }
 }
 
-if (parentPort !== null && (workerData as { market?: MarketWorkerData } | undefined)?.market !== undefined) {
-  let stop = false;
-  parentPort.on("message", (m: { stop?: boolean }) => {
-    if (m.stop === true) stop = true;
-  });
-  const log = (line: string): void => parentPort!.postMessage({ log: line });
-  await runMarket((workerData as { market: MarketWorkerData }).market, log, () => stop);
-  parentPort.postMessage({ stopped: true });
-  process.exit(0);
-}
+await workerMain("market", runMarket);
