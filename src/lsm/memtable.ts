@@ -9,6 +9,16 @@
  * value in place (the old value bytes stay in the arena until the table is dropped).
  * Heights are drawn from a fixed-seed generator: the same writes give the same shape.
  *
+ * Insert hints: event keys arrive in order within each partition (the first
+ * `hintBytes` bytes of a key: topic and instrument), interleaved across partitions. The
+ * table keeps, per partition (hashed into a small table of slots), the predecessors at
+ * every level of the last key it inserted there, the "splice". A put checks that the
+ * splice still brackets its key at each level it needs (predecessor < key <= successor);
+ * each level is a sorted list on its own, so a bracketing predecessor is all a level
+ * needs. A key in order costs a few comparisons of hot nodes instead of a search from the
+ * head; a hint that does not bracket (a collision, a key out of order) falls back to the
+ * search. Hints change no result and no shape, only the work.
+ *
  * One thread writes; after `seal` the table is read-only and may be read by any thread
  * that attaches to its buffers.
  */
@@ -25,6 +35,8 @@ const N_VAL_LEN = 3;
 const N_HEIGHT = 4;
 const N_NEXT = 5;
 const HEAD = 8;
+/** Hint slots (a power of two): partitions beyond this share slots and fall back more often. */
+const HINT_SLOTS = 256;
 
 /** Meta words (Float64): arena bytes used, node words used, entries, largest seq. */
 const M_ARENA = 0;
@@ -65,17 +77,27 @@ export class MemTable {
   private readonly prev = new Int32Array(MAX_HEIGHT);
   private level = 1;
   private sealedFlag = false;
+  /** Per hint slot, the predecessor at each level of the slot's last insert (HEAD at first). */
+  private hints: Int32Array | undefined;
+  private hintBytes = 0;
 
-  /** A new, empty table of `bytes` bytes of arena (its size threshold). */
-  static create(bytes: number): MemTable {
+  /**
+   * A new, empty table of `bytes` bytes of arena (its size threshold). `hintBytes`: the key
+   * prefix that names a partition whose keys mostly arrive in order (see the file comment);
+   * negative: no hints, a search from the head for every put.
+   */
+  static create(bytes: number, hintBytes = 0): MemTable {
     assert(bytes >= 4096, "a MemTable needs at least 4 KiB");
     // Node words: a node averages 6.3 words with p = 1/4; budget for small entries.
     const nodeWords = HEAD + MAX_HEIGHT + N_NEXT + Math.ceil(bytes / 4);
-    return new MemTable({
+    const t = new MemTable({
       arena: new SharedArrayBuffer(bytes),
       nodes: new SharedArrayBuffer(nodeWords * 4),
       meta: new SharedArrayBuffer(32),
     }, true);
+    if (hintBytes >= 0) t.hints = new Int32Array(HINT_SLOTS * MAX_HEIGHT).fill(HEAD);
+    t.hintBytes = hintBytes;
+    return t;
   }
 
   /** A view of a table sealed on another thread. */
@@ -144,16 +166,13 @@ export class MemTable {
     const k = this.arenaUsed;
     if (k + keyLen + vlen > arena.length) return false;
     copyInto(arena, k, key, keyOff, keyLen);
-    let x = HEAD;
-    for (let l = this.level - 1; l >= 0; l--) {
-      for (;;) {
-        const nx = nodes[x + N_NEXT + l]!;
-        if (nx === 0 || compareViews(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, adv, k, keyLen) >= 0) break;
-        x = nx;
-      }
-      this.prev[l] = x;
-    }
-    const found = nodes[x + N_NEXT]!;
+    const hints = this.hints;
+    const base = hints === undefined ? 0 : this.hintSlot(k, keyLen) * MAX_HEIGHT;
+    // Level 0 from the hint, or a search; either way prev[0] is the predecessor.
+    let hinted = hints !== undefined && this.brackets(hints[base]!, 0, k, keyLen);
+    if (hinted) this.prev[0] = hints![base]!;
+    else this.search(k, keyLen);
+    const found = nodes[this.prev[0]! + N_NEXT]!;
     if (found !== 0 && compareViews(adv, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, adv, k, keyLen) === 0) {
       nodes[found + N_VAL_OFF] = k;
       nodes[found + N_VAL_LEN] = value === undefined ? -1 : vlen;
@@ -164,6 +183,18 @@ export class MemTable {
     }
     const height = this.randomHeight();
     if (this.nodesUsed + N_NEXT + height > nodes.length) return false;
+    if (hinted) {
+      // The levels above 0 that the new node joins: each from its hint, else one search.
+      for (let l = 1; l < height; l++) {
+        const p = l < this.level ? hints![base + l]! : HEAD;
+        if (!this.brackets(p, l, k, keyLen)) {
+          hinted = false;
+          break;
+        }
+        this.prev[l] = p;
+      }
+      if (!hinted) this.search(k, keyLen);
+    }
     const n = this.nodesUsed;
     this.nodesUsed += N_NEXT + height;
     nodes[n + N_KEY_OFF] = k;
@@ -182,9 +213,47 @@ export class MemTable {
       nodes[n + N_NEXT + l] = nodes[p + N_NEXT + l]!;
       nodes[p + N_NEXT + l] = n;
     }
+    if (hints !== undefined) {
+      for (let l = 0; l < height; l++) hints[base + l] = n;
+      // After a search the levels above the node keep its predecessors there as hints.
+      if (!hinted) for (let l = height; l < this.level; l++) hints[base + l] = this.prev[l]!;
+    }
     this.entryCount++;
     if (seq > this.seq) this.seq = seq;
     return true;
+  }
+
+  /** Whether node `p` (at level `l`) precedes the key at arena `k` and its successor there does not. */
+  private brackets(p: number, l: number, k: number, keyLen: number): boolean {
+    const nodes = this.nodes;
+    const adv = this.adv;
+    if (p !== HEAD && compareViews(adv, nodes[p + N_KEY_OFF]!, nodes[p + N_KEY_LEN]!, adv, k, keyLen) >= 0) return false;
+    const nx = nodes[p + N_NEXT + l]!;
+    return nx === 0 || compareViews(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, adv, k, keyLen) >= 0;
+  }
+
+  /** Fills `prev` with the predecessors at every level of the key at arena `k`, from the head. */
+  private search(k: number, keyLen: number): void {
+    const nodes = this.nodes;
+    const adv = this.adv;
+    let x = HEAD;
+    for (let l = this.level - 1; l >= 0; l--) {
+      for (;;) {
+        const nx = nodes[x + N_NEXT + l]!;
+        if (nx === 0 || compareViews(adv, nodes[nx + N_KEY_OFF]!, nodes[nx + N_KEY_LEN]!, adv, k, keyLen) >= 0) break;
+        x = nx;
+      }
+      this.prev[l] = x;
+    }
+  }
+
+  /** The hint slot of the key at arena `k`: a hash of its first `hintBytes` bytes. */
+  private hintSlot(k: number, keyLen: number): number {
+    const n = this.hintBytes < keyLen ? this.hintBytes : keyLen;
+    const arena = this.arena;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ arena[k + i]!, 0x01000193);
+    return (h ^ (h >>> 16)) & (HINT_SLOTS - 1);
   }
 
   /** The value of `key`, `DELETED`, or undefined when the table does not hold the key. */

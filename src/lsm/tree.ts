@@ -143,7 +143,7 @@ export class LsmTree {
     this.background = o.background ?? true;
     this.markOf = o.markOf;
     this.mapTables = o.mapTables;
-    this.active = MemTable.create(this.memtableBytes);
+    this.active = MemTable.create(this.memtableBytes, this.partitionBytes);
     this.nextNumber = manifest.state.nextFile;
     this.rebuildLevels();
     this.schedule(); // a compaction may be due from before a restart
@@ -351,7 +351,7 @@ export class LsmTree {
     this.active.seal();
     this.immutable.push(this.active);
     this.marks.push(this.markOf?.());
-    this.active = MemTable.create(this.memtableBytes);
+    this.active = MemTable.create(this.memtableBytes, this.partitionBytes);
     this.schedule();
   }
 
