@@ -46,19 +46,6 @@ export interface CompactResult {
   bytesWritten: number;
 }
 
-/** How many key partitions (runs of keys sharing their first `bytes` bytes) a sorted source holds. */
-export function countPartitions(it: EntryIterator, bytes: number): number {
-  let n = 0;
-  const last = new Uint8Array(bytes);
-  let lastLen = -1;
-  for (it.seekFirst(); it.valid; it.next()) {
-    if (lastLen < 0 || (bytes > 0 && !samePrefix(last, 0, lastLen, it.buf, it.keyOff, it.keyLen, bytes))) n++;
-    lastLen = Math.min(it.keyLen, bytes);
-    for (let i = 0; i < lastLen; i++) last[i] = it.buf[it.keyOff + i]!;
-  }
-  return n;
-}
-
 function samePrefix(a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number, bytes: number): boolean {
   const n = Math.min(bytes, al, bl);
   if (n < bytes && al !== bl) return false;

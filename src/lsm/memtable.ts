@@ -25,6 +25,7 @@
 
 import { SST_KEY_MAX, compareViews } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
+import { ViewCache, copyView } from "../stdx/copy.ts";
 import { DELETED, type EntryIterator } from "./table_reader.ts";
 
 const MAX_HEIGHT = 12;
@@ -38,28 +39,18 @@ const HEAD = 8;
 /** Hint slots (a power of two): partitions beyond this share slots and fall back more often. */
 const HINT_SLOTS = 256;
 
-/** Meta words (Float64): arena bytes used, node words used, entries, largest seq. */
+/** Meta words (Float64): arena bytes used, node words used, entries, largest seq, partitions. */
 const M_ARENA = 0;
 const M_NODES = 1;
 const M_ENTRIES = 2;
 const M_MAX_SEQ = 3;
+const M_PARTITIONS = 4;
 
 /** The buffers a sealed MemTable is made of, for a job on another thread. */
 export interface MemTableBuffers {
   arena: SharedArrayBuffer;
   nodes: SharedArrayBuffer;
   meta: SharedArrayBuffer;
-}
-
-/** Copies without making a view when the source is whole; short runs byte by byte. */
-function copyInto(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number): void {
-  if (len <= 32) {
-    for (let i = 0; i < len; i++) dst[at + i] = src[off + i]!;
-  } else if (off === 0 && len === src.length) {
-    dst.set(src, at);
-  } else {
-    dst.set(src.subarray(off, off + len), at);
-  }
 }
 
 export class MemTable {
@@ -72,6 +63,7 @@ export class MemTable {
   private arenaUsed: number;
   private nodesUsed: number;
   private entryCount: number;
+  private partitionCount = 0;
   private seq: number;
   private rnd = 0x2545f491;
   private readonly prev = new Int32Array(MAX_HEIGHT);
@@ -80,6 +72,8 @@ export class MemTable {
   /** Per hint slot, the predecessor at each level of the slot's last insert (HEAD at first). */
   private hints: Int32Array | undefined;
   private hintBytes = 0;
+  private readonly keyViews = new ViewCache();
+  private readonly valueViews = new ViewCache();
 
   /**
    * A new, empty table of `bytes` bytes of arena (its size threshold). `hintBytes`: the key
@@ -93,7 +87,7 @@ export class MemTable {
     const t = new MemTable({
       arena: new SharedArrayBuffer(bytes),
       nodes: new SharedArrayBuffer(nodeWords * 4),
-      meta: new SharedArrayBuffer(32),
+      meta: new SharedArrayBuffer(40),
     }, true);
     if (hintBytes >= 0) t.hints = new Int32Array(HINT_SLOTS * MAX_HEIGHT).fill(HEAD);
     t.hintBytes = hintBytes;
@@ -122,6 +116,7 @@ export class MemTable {
       this.nodesUsed = this.meta[M_NODES]!;
       this.entryCount = this.meta[M_ENTRIES]!;
       this.seq = this.meta[M_MAX_SEQ]!;
+      this.partitionCount = this.meta[M_PARTITIONS]!;
       this.sealedFlag = true;
     }
   }
@@ -133,6 +128,14 @@ export class MemTable {
   /** Bytes used: the arena plus the nodes. */
   get bytesUsed(): number {
     return this.arenaUsed + this.nodesUsed * 4;
+  }
+
+  /**
+   * How many partitions (runs of keys sharing their first `hintBytes` bytes; all keys are
+   * one when `hintBytes` is not positive) the table holds: a flush writes a table for each.
+   */
+  get partitions(): number {
+    return this.partitionCount;
   }
 
   /** The largest sequence written with an entry (0 if none was given). */
@@ -165,7 +168,7 @@ export class MemTable {
     // search compares arena bytes with arena bytes through one DataView.
     const k = this.arenaUsed;
     if (k + keyLen + vlen > arena.length) return false;
-    copyInto(arena, k, key, keyOff, keyLen);
+    copyView(adv, k, this.keyViews.of(key), keyOff, keyLen);
     const hints = this.hints;
     const base = hints === undefined ? 0 : this.hintSlot(k, keyLen) * MAX_HEIGHT;
     // Level 0 from the hint, or a search; either way prev[0] is the predecessor.
@@ -176,7 +179,7 @@ export class MemTable {
     if (found !== 0 && compareViews(adv, nodes[found + N_KEY_OFF]!, nodes[found + N_KEY_LEN]!, adv, k, keyLen) === 0) {
       nodes[found + N_VAL_OFF] = k;
       nodes[found + N_VAL_LEN] = value === undefined ? -1 : vlen;
-      if (value !== undefined) copyInto(arena, k, value, valueOff, vlen);
+      if (value !== undefined) copyView(adv, k, this.valueViews.of(value), valueOff, vlen);
       this.arenaUsed = k + vlen;
       if (seq > this.seq) this.seq = seq;
       return true;
@@ -195,13 +198,16 @@ export class MemTable {
       }
       if (!hinted) this.search(k, keyLen);
     }
+    // A new partition when neither neighbour shares the key's prefix (a partition's keys are adjacent).
+    const p0 = this.prev[0]!;
+    if (this.hintBytes <= 0 ? this.entryCount === 0 : (p0 === HEAD || !this.samePrefix(p0, k, keyLen)) && (found === 0 || !this.samePrefix(found, k, keyLen))) this.partitionCount++;
     const n = this.nodesUsed;
     this.nodesUsed += N_NEXT + height;
     nodes[n + N_KEY_OFF] = k;
     nodes[n + N_KEY_LEN] = keyLen;
     nodes[n + N_VAL_OFF] = k + keyLen;
     nodes[n + N_VAL_LEN] = value === undefined ? -1 : vlen;
-    if (value !== undefined) copyInto(arena, k + keyLen, value, valueOff, vlen);
+    if (value !== undefined) copyView(adv, k + keyLen, this.valueViews.of(value), valueOff, vlen);
     this.arenaUsed = k + keyLen + vlen;
     nodes[n + N_HEIGHT] = height;
     if (height > this.level) {
@@ -245,6 +251,19 @@ export class MemTable {
       }
       this.prev[l] = x;
     }
+  }
+
+  /** Whether node `x`'s key and the key at arena `k` share their first `hintBytes` bytes (or are equal, if shorter). */
+  private samePrefix(x: number, k: number, keyLen: number): boolean {
+    const nodes = this.nodes;
+    const arena = this.arena;
+    const xo = nodes[x + N_KEY_OFF]!;
+    const xl = nodes[x + N_KEY_LEN]!;
+    const bytes = this.hintBytes;
+    const n = Math.min(bytes, xl, keyLen);
+    if (n < bytes && xl !== keyLen) return false;
+    for (let i = 0; i < n; i++) if (arena[xo + i] !== arena[k + i]) return false;
+    return true;
   }
 
   /** The hint slot of the key at arena `k`: a hash of its first `hintBytes` bytes. */
@@ -298,6 +317,7 @@ export class MemTable {
     this.meta[M_NODES] = this.nodesUsed;
     this.meta[M_ENTRIES] = this.entryCount;
     this.meta[M_MAX_SEQ] = this.seq;
+    this.meta[M_PARTITIONS] = this.partitionCount;
   }
 
   private randomHeight(): number {

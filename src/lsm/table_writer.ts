@@ -28,10 +28,12 @@ import {
   SST_TOMBSTONE,
   SST_VERSION,
   compareBytes,
+  compareViews,
   setU64,
 } from "../schema/sstable.ts";
 import { FilterBuilder } from "./bloom.ts";
-import { assert } from "../stdx/assert.ts";
+import { AssertionError, assert } from "../stdx/assert.ts";
+import { ViewCache, copyView } from "../stdx/copy.ts";
 
 export interface TableWriterOptions {
   /** Target payload bytes of a data block (default 4 KiB). */
@@ -61,7 +63,11 @@ export class TableWriter {
   private written = 0;
 
   private block = new Uint8Array(8192);
+  private blockView = new DataView(this.block.buffer);
   private blockLen = 0;
+  /** Views of the source arrays (a flush or compaction passes one buffer for many entries). */
+  private readonly keyViews = new ViewCache();
+  private readonly valueViews = new ViewCache();
   private offsets: Uint32Array = new Uint32Array(256);
   private count = 0;
 
@@ -85,8 +91,14 @@ export class TableWriter {
   /** Adds an entry; `value` undefined records a deletion. Keys must strictly increase. */
   add(key: Uint8Array, keyOff: number, keyLen: number, value: Uint8Array | undefined, valueOff = 0, valueLen = 0): void {
     assert(keyLen <= SST_KEY_MAX, "key too long");
-    if (this.lastLen >= 0) {
-      assert(compareBytes(this.last, 0, this.lastLen, key, keyOff, keyLen) < 0, `table ${this.path}: keys out of order`);
+    const kdv = this.keyViews.of(key);
+    if (this.count > 0) {
+      // The previous key is the block's last entry: compare in place.
+      const p = this.offsets[this.count - 1]!;
+      // (No template string in an argument: it would be built on every call.)
+      if (compareViews(this.blockView, p + SST_ENTRY_HEADER, this.block[p]! | (this.block[p + 1]! << 8), kdv, keyOff, keyLen) >= 0) this.outOfOrder();
+    } else if (this.lastLen >= 0) {
+      if (compareBytes(this.last, 0, this.lastLen, key, keyOff, keyLen) >= 0) this.outOfOrder();
     } else {
       this.smallest = key.slice(keyOff, keyOff + keyLen);
     }
@@ -94,34 +106,33 @@ export class TableWriter {
     const need = SST_ENTRY_HEADER + keyLen + vlen;
     if (this.count > 0 && this.blockLen + need + 4 * (this.count + 2) > this.blockBytes) this.endBlock();
     this.ensureBlock(need + 4 * (this.count + 2));
-    const b = this.block;
+    const bdv = this.blockView;
     let at = this.blockLen;
     if (this.count === this.offsets.length) this.offsets = grow32(this.offsets);
     this.offsets[this.count++] = at;
-    b[at] = keyLen & 0xff;
-    b[at + 1] = keyLen >>> 8;
-    const vw = value === undefined ? SST_TOMBSTONE : valueLen;
-    b[at + 2] = vw & 0xff;
-    b[at + 3] = (vw >>> 8) & 0xff;
-    b[at + 4] = (vw >>> 16) & 0xff;
-    b[at + 5] = vw >>> 24;
+    bdv.setUint16(at, keyLen, true);
+    bdv.setUint32(at + 2, value === undefined ? SST_TOMBSTONE : valueLen, true);
     at += SST_ENTRY_HEADER;
-    for (let i = 0; i < keyLen; i++) b[at + i] = key[keyOff + i]!;
-    at += keyLen;
-    if (value !== undefined) {
-      if (valueLen <= 32) for (let i = 0; i < valueLen; i++) b[at + i] = value[valueOff + i]!;
-      else b.set(value.subarray(valueOff, valueOff + valueLen), at);
-      at += valueLen;
+    if (value === key && valueOff === keyOff + keyLen) {
+      // Key and value side by side in one buffer (a MemTable's arena, a table's block): one copy.
+      copyView(bdv, at, kdv, keyOff, keyLen + vlen);
+      at += keyLen + vlen;
     } else {
-      this.deletions++;
+      copyView(bdv, at, kdv, keyOff, keyLen);
+      at += keyLen;
+      if (value !== undefined) {
+        copyView(bdv, at, this.valueViews.of(value), valueOff, valueLen);
+        at += valueLen;
+      }
     }
+    if (value === undefined) this.deletions++;
     this.blockLen = at;
-    if (this.last.length < keyLen) this.last = new Uint8Array(Math.max(keyLen, this.last.length * 2));
-    const last = this.last;
-    for (let i = 0; i < keyLen; i++) last[i] = key[keyOff + i]!;
-    this.lastLen = keyLen;
     this.filter.add(key, keyOff, keyLen);
     this.entries++;
+  }
+
+  private outOfOrder(): never {
+    throw new AssertionError(`table ${this.path}: keys out of order`);
   }
 
   /** Bytes the table will take so far (for splitting compaction output by size). */
@@ -203,12 +214,19 @@ export class TableWriter {
     const grown = new Uint8Array(Math.max(this.block.length * 2, this.blockLen + extra));
     grown.set(this.block.subarray(0, this.blockLen));
     this.block = grown;
+    this.blockView = new DataView(grown.buffer);
   }
 
   private endBlock(): void {
     const n = this.count;
+    // The block's last key: the order check across blocks and the index entry.
+    const p = this.offsets[n - 1]!;
+    const lastLen = this.block[p]! | (this.block[p + 1]! << 8);
+    if (this.last.length < lastLen) this.last = new Uint8Array(Math.max(lastLen, this.last.length * 2));
+    this.last.set(this.block.subarray(p + SST_ENTRY_HEADER, p + SST_ENTRY_HEADER + lastLen));
+    this.lastLen = lastLen;
     this.ensureBlock(4 * (n + 1));
-    const dv = new DataView(this.block.buffer);
+    const dv = this.blockView;
     let at = this.blockLen;
     for (let i = 0; i < n; i++, at += 4) dv.setUint32(at, this.offsets[i]!, true);
     dv.setUint32(at, n, true);

@@ -21,7 +21,7 @@ import { compareBytes, filterHash, tableName, tableNumber } from "../schema/ssta
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { REAL_FS, type JournalFs } from "../wal/file.ts";
-import { countPartitions, runCompact, runFlush, type CompactRequest, type CompactResult, type FlushRequest } from "./jobs.ts";
+import { runCompact, runFlush, type CompactRequest, type CompactResult, type FlushRequest } from "./jobs.ts";
 import { Manifest, ManifestCorruptError, toEntry, type LiveFile } from "./manifest.ts";
 import { MemTable } from "./memtable.ts";
 import { LevelIterator, MergingIterator } from "./merge.ts";
@@ -210,22 +210,26 @@ export class LsmTree {
   }
 
   put(key: Uint8Array, value: Uint8Array, seq = 0): void {
-    this.write(key, value, seq);
+    this.write(key, value, 0, value.length, seq);
+  }
+
+  /** As `put`, with the value `length` bytes of `buf` from `offset` (no view made of them). */
+  putRange(key: Uint8Array, buf: Uint8Array, offset: number, length: number, seq = 0): void {
+    this.write(key, buf, offset, length, seq);
   }
 
   delete(key: Uint8Array, seq = 0): void {
-    this.write(key, undefined, seq);
+    this.write(key, undefined, 0, 0, seq);
   }
 
-  private write(key: Uint8Array, value: Uint8Array | undefined, seq: number): void {
+  private write(key: Uint8Array, value: Uint8Array | undefined, valueOff: number, vlen: number, seq: number): void {
     if (this.failure !== undefined) throw new StoreFailedError("STORE_FAILED", `event store ${this.dir} takes no writes: ${this.failure.message}`, { cause: this.failure });
     assert(!this.closed, "the event store is closed");
-    const vlen = value?.length ?? 0;
-    if (this.active.put(key, 0, key.length, value, 0, vlen, seq)) return;
+    if (this.active.put(key, 0, key.length, value, valueOff, vlen, seq)) return;
     assert(this.active.entries > 0, `an entry of ${key.length + vlen} bytes does not fit an empty MemTable`);
     assert(this.immutable.length <= this.maxImmutable + 4, "writes outpace flushes: the writer must wait while the store is not writable");
     this.rotate();
-    assert(this.active.put(key, 0, key.length, value, 0, vlen, seq), `an entry of ${key.length + vlen} bytes does not fit an empty MemTable`);
+    assert(this.active.put(key, 0, key.length, value, valueOff, vlen, seq), `an entry of ${key.length + vlen} bytes does not fit an empty MemTable`);
   }
 
   /** The value of `key` (a copy), or undefined. */
@@ -378,7 +382,7 @@ export class LsmTree {
   }
 
   private flushRequest(mt: MemTable): FlushRequest {
-    const parts = countPartitions(mt.iterator(), this.partitionBytes);
+    const parts = mt.partitions;
     const numbers = Array.from({ length: parts }, () => this.nextNumber++);
     return { dir: this.dir, numbers, buffers: mt.buffers, blockBytes: this.blockBytes, partitionBytes: this.partitionBytes };
   }

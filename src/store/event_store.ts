@@ -73,10 +73,9 @@ export class EventStore {
     }
     const size = dv.getUint16(offset + 2, true);
     const instrument = dv.getUint32(offset + 4, true);
-    const record = buf.u8.subarray(offset, offset + size);
     const index = this.index[t]!;
     this.index[t] = index + 1;
-    this.tree.put(eventKey(this.key, t, instrument, seq, index), record, seq);
+    this.tree.putRange(eventKey(this.key, t, instrument, seq, index), buf.u8, offset, size, seq);
     if (seq > this.lastTimedSeq) {
       this.lastTimedSeq = seq;
       this.tree.put(timeKeyFromRecord(this.tkey, buf.u8, offset + H_TIMESTAMP, seq), EMPTY, seq);

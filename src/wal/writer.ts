@@ -17,7 +17,7 @@
 
 import { join } from "node:path";
 import { randomInt } from "node:crypto";
-import { assert } from "../stdx/assert.ts";
+import { AssertionError, assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { Buf } from "../schema/layout.ts";
 import { WAL_FRAME_OVERHEAD, WAL_GROUP_BYTES_MAX, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
@@ -109,7 +109,7 @@ export class JournalWriter {
   /** Frames one command (already stamped with `seq`) into the current group. */
   append(src: Buf, offset: number, size: number, seq: number): void {
     assert(this.broken === undefined, "the journal writer failed before: it must not be used again");
-    assert(seq === this.nextSeq, `journal: seq ${seq} where ${this.nextSeq} was expected`);
+    if (seq !== this.nextSeq) throw new AssertionError(`journal: seq ${seq} where ${this.nextSeq} was expected`); // (not assert: its message would be built every call)
     if (!this.fits(size)) this.commit();
     if (this.live.end + this.groupLen + size + WAL_FRAME_OVERHEAD > this.segmentBytes) {
       this.commit();
