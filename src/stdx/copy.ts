@@ -15,16 +15,32 @@ export function copyView(dst: DataView, at: number, src: DataView, off: number, 
   for (; i < len; i++) dst.setUint8(at + i, src.getUint8(off + i));
 }
 
-/** A DataView of the last array asked for, made again only when a different array comes. */
+/**
+ * DataViews of the last few arrays asked for (a writer that alternates between a handful of
+ * source buffers, such as one ring per topic, makes no view per call). A fifth array
+ * replaces the oldest.
+ */
 export class ViewCache {
-  private array: Uint8Array | undefined;
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  private readonly arrays: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined];
+  private readonly views: DataView[] = [];
+  private next = 0;
+
+  constructor() {
+    const empty = new DataView(new ArrayBuffer(0));
+    for (let i = 0; i < 4; i++) this.views.push(empty);
+  }
 
   of(b: Uint8Array): DataView {
-    if (b !== this.array) {
-      this.array = b;
-      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    }
-    return this.view;
+    const a = this.arrays;
+    if (a[0] === b) return this.views[0]!;
+    if (a[1] === b) return this.views[1]!;
+    if (a[2] === b) return this.views[2]!;
+    if (a[3] === b) return this.views[3]!;
+    const i = this.next;
+    this.next = (i + 1) & 3;
+    a[i] = b;
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.views[i] = v;
+    return v;
   }
 }
