@@ -5,7 +5,12 @@
  * warm point reads of present and absent keys, a range scan of one instrument's history,
  * and the write amplification of flushes and compactions.
  *
- *   npx tsx bench/lsm.ts [--commands N] [--quick]
+ *   npx tsx bench/lsm.ts [--commands N] [--rounds R] [--quick]
+ *
+ * Ingest runs in R rounds (default 3), each store in turn on a fresh directory, and reports
+ * the median of rounds (the first round also warms the JIT); the reads use the last round's
+ * stores. Venue's rounds share one job pool, as the node's storage worker keeps one for its
+ * life.
  *
  * Threads: the main thread, plus one piscina job thread for flushes and compactions
  * (ours), lmdb's and LevelDB's own background threads. No thread spins. Venue reads its
@@ -54,7 +59,8 @@ function row(name: string, cells: string[]): void {
 {
   const rates: number[] = [];
   for (let round = 0; round < 3; round++) {
-    const mt = MemTable.create(Math.max(1 << 20, N * 200));
+    // As the event store makes them: insert hints per partition (topic and instrument, 5 key bytes).
+    const mt = MemTable.create(Math.max(1 << 20, N * 200), 5);
     const t0 = performance.now();
     for (let i = 0; i < N; i++) mt.put(keyOf(i, key), 0, 16, value, 0, VALUE);
     rates.push(N / ((performance.now() - t0) / 1000));
@@ -70,40 +76,83 @@ const tmp = (p: string): string => {
   return d;
 };
 
-// 2. Ingest.
-const jobs = poolJobs(1);
-// As the event store opens it: tables partitioned by topic and instrument (5 key bytes).
-const tree = LsmTree.open(tmp("venue-bench-lsm-"), { jobs, memtableBytes: 16 << 20, partitionBytes: 5 });
-let t0 = performance.now();
-for (let i = 0; i < N; i++) {
-  if (!tree.writable) await tree.whenWritable();
-  tree.put(keyOf(i, key), value, 1 + Math.floor(i / 2));
-}
-await tree.flush();
-await tree.idle();
-const ourIngest = N / ((performance.now() - t0) / 1000);
-
-const lmdb = lmdbOpen({ path: tmp("venue-bench-lmdb-"), keyEncoding: "binary", encoding: "binary", noSync: false });
-t0 = performance.now();
+// 2. Ingest: rounds, each store in turn on a fresh directory; the median of rounds.
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const BATCH = 10_000;
-for (let b = 0; b < N; b += BATCH) {
-  lmdb.transactionSync(() => {
-    for (let i = b; i < Math.min(N, b + BATCH); i++) lmdb.putSync(Buffer.from(keyOf(i, key)), value);
-  });
+const jobs = poolJobs(1);
+async function ingestVenue(): Promise<{ tree: LsmTree; rate: number }> {
+  // As the event store opens it: tables partitioned by topic and instrument (5 key bytes).
+  const tree = LsmTree.open(tmp("venue-bench-lsm-"), { jobs, memtableBytes: 16 << 20, partitionBytes: 5 });
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    if (!tree.writable) await tree.whenWritable();
+    tree.put(keyOf(i, key), value, 1 + Math.floor(i / 2));
+  }
+  await tree.flush();
+  await tree.idle();
+  return { tree, rate: N / ((performance.now() - t0) / 1000) };
 }
-const lmdbIngest = N / ((performance.now() - t0) / 1000);
-
-const level = new ClassicLevel<Uint8Array, Uint8Array>(tmp("venue-bench-level-"), { keyEncoding: "view", valueEncoding: "view" });
-await level.open();
-t0 = performance.now();
-for (let b = 0; b < N; b += BATCH) {
-  const ops = [];
-  for (let i = b; i < Math.min(N, b + BATCH); i++) ops.push({ type: "put" as const, key: keyOf(i, new Uint8Array(16)), value });
-  await level.batch(ops);
+function ingestLmdb(): { lmdb: ReturnType<typeof lmdbOpen>; dir: string; rate: number } {
+  const dir = tmp("venue-bench-lmdb-");
+  const lmdb = lmdbOpen({ path: dir, keyEncoding: "binary", encoding: "binary", noSync: false });
+  const t0 = performance.now();
+  for (let b = 0; b < N; b += BATCH) {
+    lmdb.transactionSync(() => {
+      for (let i = b; i < Math.min(N, b + BATCH); i++) lmdb.putSync(Buffer.from(keyOf(i, key)), value);
+    });
+  }
+  return { lmdb, dir, rate: N / ((performance.now() - t0) / 1000) };
 }
-const levelIngest = N / ((performance.now() - t0) / 1000);
+async function ingestLevel(): Promise<{ level: ClassicLevel<Uint8Array, Uint8Array>; dir: string; rate: number }> {
+  const dir = tmp("venue-bench-level-");
+  const level = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+  await level.open();
+  const t0 = performance.now();
+  for (let b = 0; b < N; b += BATCH) {
+    const ops = [];
+    for (let i = b; i < Math.min(N, b + BATCH); i++) ops.push({ type: "put" as const, key: keyOf(i, new Uint8Array(16)), value });
+    await level.batch(ops);
+  }
+  return { level, dir, rate: N / ((performance.now() - t0) / 1000) };
+}
+const rates = { venue: [] as number[], lmdb: [] as number[], level: [] as number[] };
+let tree!: LsmTree;
+let lmdb!: ReturnType<typeof lmdbOpen>;
+let level!: ClassicLevel<Uint8Array, Uint8Array>;
+const rounds = args.quick ? 1 : args.rounds;
+for (let round = 0; round < rounds; round++) {
+  const last = round === rounds - 1;
+  // Each store's files are removed once its round is done (unwritten pages go with them),
+  // so no round writes behind another's dirty data.
+  const drop = (dir: string): void => rmSync(dir, { recursive: true, force: true });
+  const v = await ingestVenue();
+  rates.venue.push(v.rate);
+  if (!last) {
+    await v.tree.close();
+    drop(v.tree.dir);
+  }
+  const l = ingestLmdb();
+  rates.lmdb.push(l.rate);
+  if (!last) {
+    l.lmdb.close();
+    drop(l.dir);
+  }
+  const lv = await ingestLevel();
+  rates.level.push(lv.rate);
+  if (!last) {
+    await lv.level.close();
+    drop(lv.dir);
+  }
+  console.log(`  ingest round ${round + 1}/${rounds}: venue ${(v.rate / 1e6).toFixed(2)}M/s, lmdb ${(l.rate / 1e6).toFixed(2)}M/s, classic-level ${(lv.rate / 1e6).toFixed(2)}M/s`);
+  if (last) {
+    tree = v.tree;
+    lmdb = l.lmdb;
+    level = lv.level;
+  }
+}
+const [ourIngest, lmdbIngest, levelIngest] = [median(rates.venue), median(rates.lmdb), median(rates.level)];
 row("", ["venue", "lmdb", "classic-level"]);
-row("ingest (events/s)", [ourIngest, lmdbIngest, levelIngest].map((x) => `${(x / 1e6).toFixed(2)}M/s`));
+row(`ingest (events/s, median of ${rounds})`, [ourIngest, lmdbIngest, levelIngest].map((x) => `${(x / 1e6).toFixed(2)}M/s`));
 console.log(`  venue/lmdb ${(ourIngest / lmdbIngest).toFixed(2)}x (target >= 2x); batches of ${BATCH} for lmdb and classic-level`);
 
 // 3. Point reads, warm: the same random present keys, then absent ones.
@@ -160,7 +209,7 @@ console.log("  classic-level's get is async (a promise per read, awaited); the o
 {
   const from = eventKey(new Uint8Array(16), 1, 3, 0, 0);
   const to = eventKey(new Uint8Array(16), 1, 4, 0, 0);
-  t0 = performance.now();
+  let t0 = performance.now();
   const n = tree.scan(from, to, () => {});
   const ours = n / ((performance.now() - t0) / 1000);
   t0 = performance.now();
