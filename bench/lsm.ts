@@ -29,6 +29,7 @@ import { nativeStatus } from "../src/native/mmap.ts";
 import { eventKey } from "../src/schema/store.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
+import { median } from "../src/bench/stats.ts";
 
 const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 });
 const N = args.commands;
@@ -77,7 +78,6 @@ const tmp = (p: string): string => {
 };
 
 // 2. Ingest: rounds, each store in turn on a fresh directory; the median of rounds.
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const BATCH = 10_000;
 const jobs = poolJobs(1);
 async function ingestVenue(): Promise<{ tree: LsmTree; rate: number }> {
