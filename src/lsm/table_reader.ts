@@ -75,7 +75,20 @@ interface Block {
   table: number;
   count: number;
   dv: DataView;
+  /**
+   * A hash index of the block's keys, made in memory when the block is first read and kept
+   * with it (tables read through a mapping; see `indexBlock`), or undefined: a point read
+   * finds its entry with one probe of this small array instead of a binary search whose
+   * every step is a cache miss somewhere in the block.
+   */
+  slots: Uint16Array | undefined;
+  /** 32 - log2(slots.length): the slot of hash h is imul(h, SLOT_MULTIPLIER) >>> slotShift. */
+  slotShift: number;
 }
+
+const SLOT_MULTIPLIER = 0x9e3779b1;
+/** Blocks of more entries than a slot's 8-bit entry field can name are searched (no index). */
+const SLOT_ENTRIES_MAX = 255;
 
 export class TableReader {
   readonly meta: TableMeta;
@@ -87,6 +100,8 @@ export class TableReader {
   private readonly lastKeysDv: DataView;
   private readonly lastKeyOffsets: Uint32Array;
   private readonly lastKeyLengths: Uint16Array;
+  /** The first 16 bytes of each block's last key as four big-endian words, zero-padded (see `findBlock`). */
+  private readonly lastKeyWords: Uint32Array;
   private readonly verified: Uint8Array;
   private cached: Block | undefined;
   private cachedIndex = -1;
@@ -131,6 +146,7 @@ export class TableReader {
     this.blockLengths = new Uint32Array(n);
     this.lastKeyOffsets = new Uint32Array(n);
     this.lastKeyLengths = new Uint16Array(n);
+    this.lastKeyWords = new Uint32Array(4 * n);
     this.verified = new Uint8Array(n);
     this.blocks = source.mapped === true ? new Array<Block | undefined>(n) : undefined;
     this.lastKeys = index;
@@ -150,6 +166,11 @@ export class TableReader {
       this.blockLengths[i] = len;
       this.lastKeyOffsets[i] = p + 14;
       this.lastKeyLengths[i] = klen;
+      for (let w = 0; w < 4; w++) {
+        let x = 0;
+        for (let b = 4 * w; b < 4 * w + 4; b++) x = (x << 8) | (b < klen ? index[p + 14 + b]! : 0);
+        this.lastKeyWords[4 * i + w] = x >>> 0;
+      }
       if (i > 0 && compareBytes(index, this.lastKeyOffsets[i - 1]!, this.lastKeyLengths[i - 1]!, index, p + 14, klen) >= 0) {
         throw new TableCorruptError(path, indexAt + p, "index keys out of order");
       }
@@ -172,11 +193,17 @@ export class TableReader {
     const b = this.findBlock(klen);
     if (b < 0) return undefined;
     const block = this.block(b);
-    const i = seekInBlock(block, klen);
-    if (i >= block.count) return undefined;
     const dv = block.dv;
-    const off = dv.getUint32(block.table + 4 * i, true);
-    if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) !== 0) return undefined;
+    let off: number;
+    if (block.slots !== undefined) {
+      off = probeBlock(block, block.slots, hash, klen);
+      if (off < 0) return undefined;
+    } else {
+      const i = seekInBlock(block, klen);
+      if (i >= block.count) return undefined;
+      off = dv.getUint32(block.table + 4 * i, true);
+      if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) !== 0) return undefined;
+    }
     const vlen = dv.getUint32(off + 2, true);
     if (vlen === SST_TOMBSTONE) return DELETED;
     const v = off + SST_ENTRY_HEADER + dv.getUint16(off, true);
@@ -195,14 +222,25 @@ export class TableReader {
     this.source.close();
   }
 
-  /** The first block whose last key is >= the loaded key (`loadKey`) of `klen` bytes, or -1. */
+  /**
+   * The first block whose last key is >= the loaded key (`loadKey`) of `klen` bytes, or -1.
+   * Compares the first 16 bytes as words in one dense array (`lastKeyWords`), and the whole
+   * keys only where those tie.
+   */
   findBlock(klen: number): number {
     let lo = 0;
     let hi = this.blockCount;
-    const k = this.lastKeysDv;
+    const words = this.lastKeyWords;
+    const k0 = KEY_WORDS[0]!;
+    const k1 = KEY_WORDS[1]!;
+    const k2 = KEY_WORDS[2]!;
+    const k3 = KEY_WORDS[3]!;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareViews(k, this.lastKeyOffsets[mid]!, this.lastKeyLengths[mid]!, KEY_DV, 0, klen) < 0) lo = mid + 1;
+      const w = 4 * mid;
+      let c = words[w]! - k0 || words[w + 1]! - k1 || words[w + 2]! - k2 || words[w + 3]! - k3;
+      if (c === 0) c = compareViews(this.lastKeysDv, this.lastKeyOffsets[mid]!, this.lastKeyLengths[mid]!, KEY_DV, 0, klen);
+      if (c < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo < this.blockCount ? lo : -1;
@@ -232,7 +270,8 @@ export class TableReader {
       this.verified[i] = 1;
     }
     const count = dv.getUint32(len - 4, true);
-    const block: Block = { buf: raw, table: len - 4 - 4 * count, count, dv };
+    const block: Block = { buf: raw, table: len - 4 - 4 * count, count, dv, slots: undefined, slotShift: 0 };
+    if (this.blocks !== undefined && count <= SLOT_ENTRIES_MAX) indexBlock(block);
     this.cached = block;
     this.cachedIndex = i;
     if (this.blocks !== undefined) this.blocks[i] = block;
@@ -253,9 +292,57 @@ export class TableReader {
 const KEY = new Uint8Array(SST_KEY_MAX);
 const KEY_DV = new DataView(KEY.buffer);
 
+/** The first 16 bytes of the search key as big-endian words, zero-padded (see `findBlock`). */
+const KEY_WORDS = new Uint32Array(4);
+
 function loadKey(key: Uint8Array): number {
+  const n = key.length;
   KEY.set(key);
-  return key.length;
+  if (n < 16) KEY.fill(0, n, 16);
+  KEY_WORDS[0] = KEY_DV.getUint32(0, false);
+  KEY_WORDS[1] = KEY_DV.getUint32(4, false);
+  KEY_WORDS[2] = KEY_DV.getUint32(8, false);
+  KEY_WORDS[3] = KEY_DV.getUint32(12, false);
+  return n;
+}
+
+/**
+ * Gives `block` its hash index: open addressing with linear probing over at least twice as
+ * many slots as entries (so a probe sequence is short and always meets an empty slot), each
+ * slot 0 (empty) or the entry's index + 1 in the low byte and 8 bits of its key's
+ * `filterHash` in the high byte, so that most probes of other keys are told apart without
+ * reading the entry.
+ */
+function indexBlock(block: Block): void {
+  const dv = block.dv;
+  let bits = 3;
+  while (1 << bits < 2 * block.count) bits++;
+  const slots = new Uint16Array(1 << bits);
+  const mask = slots.length - 1;
+  const shift = 32 - bits;
+  for (let e = 0; e < block.count; e++) {
+    const off = dv.getUint32(block.table + 4 * e, true);
+    const h = filterHash(block.buf, off + SST_ENTRY_HEADER, dv.getUint16(off, true));
+    let s = Math.imul(h, SLOT_MULTIPLIER) >>> shift;
+    while (slots[s] !== 0) s = (s + 1) & mask;
+    slots[s] = ((h & 0xff) << 8) | (e + 1);
+  }
+  block.slots = slots;
+  block.slotShift = shift;
+}
+
+/** The offset of the entry of the loaded key (`loadKey`, `klen` bytes, `filterHash` `hash`) in `block`, or -1. */
+function probeBlock(block: Block, slots: Uint16Array, hash: number, klen: number): number {
+  const dv = block.dv;
+  const mask = slots.length - 1;
+  const tag = hash & 0xff;
+  for (let s = Math.imul(hash, SLOT_MULTIPLIER) >>> block.slotShift; ; s = (s + 1) & mask) {
+    const v = slots[s]!;
+    if (v === 0) return -1;
+    if (v >>> 8 !== tag) continue;
+    const off = dv.getUint32(block.table + 4 * ((v & 0xff) - 1), true);
+    if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) === 0) return off;
+  }
 }
 
 /** The first entry index in `block` whose key is >= the loaded key (count if none). */

@@ -103,6 +103,13 @@ export class LsmTree {
   private readonly immutable: MemTable[] = [];
   private readonly marks: unknown[] = [];
   private levels: LiveFile[][] = [];
+  /**
+   * For point reads, per level from 1 on: the first 16 bytes of each file's largest key as
+   * four big-endian words (zero-padded), so the search for a key's file compares words in
+   * one dense array; and each file's reader once looked up. Rebuilt with the levels.
+   */
+  private levelLargest: Uint32Array[] = [];
+  private levelReaders: (TableReader | undefined)[][] = [];
   private readonly readers = new Map<number, TableReader>();
   private readonly pins = new Map<number, number>();
   private readonly obsolete = new Set<number>();
@@ -251,12 +258,15 @@ export class LsmTree {
       v = this.reader(f.number).get(key, hash);
       if (v !== undefined) return v;
     }
+    loadWords(key);
     for (let l = 1; l < LEVELS; l++) {
       const files = this.levels[l]!;
       if (files.length === 0) continue;
-      const i = firstLargestAtLeast(files, key);
+      const i = firstLargestAtLeastWords(this.levelLargest[l]!, files, key);
       if (i < files.length && compareBytes(files[i]!.smallest, 0, files[i]!.smallest.length, key, 0, key.length) <= 0) {
-        v = this.reader(files[i]!.number).get(key, hash);
+        const readers = this.levelReaders[l]!;
+        const r = readers[i] ?? (readers[i] = this.reader(files[i]!.number));
+        v = r.get(key, hash);
         if (v !== undefined) return v;
       }
     }
@@ -566,6 +576,12 @@ export class LsmTree {
     levels[0]!.sort((a, b) => b.number - a.number);
     for (let l = 1; l < LEVELS; l++) levels[l]!.sort((a, b) => compareBytes(a.smallest, 0, a.smallest.length, b.smallest, 0, b.smallest.length));
     this.levels = levels;
+    this.levelLargest = levels.map((files) => {
+      const words = new Uint32Array(4 * files.length);
+      files.forEach((f, i) => keyWords(f.largest, words, 4 * i));
+      return words;
+    });
+    this.levelReaders = levels.map((files) => new Array<TableReader | undefined>(files.length).fill(undefined));
     this.stats.levels = this.levelStats();
   }
 
@@ -681,13 +697,45 @@ function overlaps(f: LiveFile, lo: Uint8Array, hi: Uint8Array): boolean {
   return compareBytes(f.largest, 0, f.largest.length, lo, 0, lo.length) >= 0 && compareBytes(f.smallest, 0, f.smallest.length, hi, 0, hi.length) <= 0;
 }
 
-function firstLargestAtLeast(files: LiveFile[], key: Uint8Array): number {
+/** The first 16 bytes of `key` as four big-endian words, zero-padded, into `out` at `at`. */
+function keyWords(key: Uint8Array, out: Uint32Array, at: number): void {
+  for (let w = 0; w < 4; w++) {
+    let x = 0;
+    for (let b = 0; b < 4; b++) {
+      const i = 4 * w + b;
+      x = (x << 8) | (i < key.length ? key[i]! : 0);
+    }
+    out[at + w] = x >>> 0;
+  }
+}
+
+/** The searched key's words (`loadWords`). */
+const KEY_WORDS = new Uint32Array(4);
+function loadWords(key: Uint8Array): void {
+  keyWords(key, KEY_WORDS, 0);
+}
+
+/**
+ * The index of the first file of a level whose largest key is >= `key` (files.length if
+ * none), comparing the loaded key's words (`loadWords`) with the level's
+ * `largest` words first; only a file whose first 16 bytes tie is compared byte by byte.
+ */
+function firstLargestAtLeastWords(largest: Uint32Array, files: LiveFile[], key: Uint8Array): number {
+  const k0 = KEY_WORDS[0]!;
+  const k1 = KEY_WORDS[1]!;
+  const k2 = KEY_WORDS[2]!;
+  const k3 = KEY_WORDS[3]!;
   let lo = 0;
   let hi = files.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const l = files[mid]!.largest;
-    if (compareBytes(l, 0, l.length, key, 0, key.length) < 0) lo = mid + 1;
+    const w = 4 * mid;
+    let c = largest[w]! - k0 || largest[w + 1]! - k1 || largest[w + 2]! - k2 || largest[w + 3]! - k3;
+    if (c === 0) {
+      const l = files[mid]!.largest;
+      c = compareBytes(l, 0, l.length, key, 0, key.length);
+    }
+    if (c < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

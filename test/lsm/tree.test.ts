@@ -62,7 +62,10 @@ function treeScan(t: LsmTree, from: Uint8Array, to: Uint8Array | undefined): str
   return out;
 }
 
-async function runOps(ops: Op[], partitionBytes: number): Promise<{ flushes: number; compactions: number; moves: number }> {
+async function runOps(ops: Op[], partitionBytes: number, prefix: number[] = []): Promise<{ flushes: number; compactions: number; moves: number }> {
+  // Every key (and scan bound) gets `prefix` in front: with 14 bytes, keys tie on the first 16
+  // bytes (the words point reads search by) and differ after them.
+  const bytes = (k: number[]): Uint8Array => Uint8Array.from([...prefix, ...k]);
   const dir = mkdtempSync(join(tmpdir(), "venue-lsm-"));
   const opts: LsmOptions = { memtableBytes: 4096, blockBytes: 256, targetFileBytes: 2048, l1Bytes: 8192, l0Trigger: 4, partitionBytes };
   let t = LsmTree.open(dir, opts);
@@ -76,29 +79,29 @@ async function runOps(ops: Op[], partitionBytes: number): Promise<{ flushes: num
       case "put": {
         const v = value(o.size, o.fill);
         if (!t.writable) await t.whenWritable();
-        t.put(Uint8Array.from(o.key), v, ++seq);
-        model.set(hex(Uint8Array.from(o.key)), v);
+        t.put(bytes(o.key), v, ++seq);
+        model.set(hex(bytes(o.key)), v);
         break;
       }
       case "del":
         if (!t.writable) await t.whenWritable();
-        t.delete(Uint8Array.from(o.key), ++seq);
-        model.delete(hex(Uint8Array.from(o.key)));
+        t.delete(bytes(o.key), ++seq);
+        model.delete(hex(bytes(o.key)));
         break;
       case "get": {
-        const got = t.get(Uint8Array.from(o.key));
-        const want = model.get(hex(Uint8Array.from(o.key)));
+        const got = t.get(bytes(o.key));
+        const want = model.get(hex(bytes(o.key)));
         expect(got === undefined ? undefined : hex(got)).toBe(want === undefined ? undefined : hex(want));
         break;
       }
       case "scan": {
-        const from = Uint8Array.from(o.from);
-        const to = o.to === null ? undefined : Uint8Array.from(o.to);
+        const from = bytes(o.from);
+        const to = o.to === null ? undefined : bytes(o.to);
         expect(treeScan(t, from, to)).toEqual(modelScan(model, from, to));
         break;
       }
       case "prefix": {
-        const p = Uint8Array.from(o.prefix);
+        const p = bytes(o.prefix);
         const out: string[] = [];
         t.scanPrefix(p, (k, v) => {
           out.push(`${hex(k)}=${hex(v)}`);
@@ -144,15 +147,16 @@ async function runOps(ops: Op[], partitionBytes: number): Promise<{ flushes: num
 }
 
 describe("LSM tree against a Map", () => {
-  for (const partitionBytes of [0, 1]) {
-    it(`random operations with flushes, compactions and reopenings${partitionBytes > 0 ? ", tables partitioned by the first key byte" : ""} (seed ${SEED})`, async () => {
+  for (const [partitionBytes, prefix] of [[0, []], [1, []], [0, new Array<number>(14).fill(0xab)]] as const) {
+    const what = partitionBytes > 0 ? ", tables partitioned by the first key byte" : prefix.length > 0 ? `, keys behind a common ${prefix.length}-byte prefix` : "";
+    it(`random operations with flushes, compactions and reopenings${what} (seed ${SEED})`, async () => {
       console.log(`lsm model: seed ${SEED} (replay with VENUE_SEED=${SEED})`);
       let flushes = 0;
       let compactions = 0;
       let moves = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(op, { minLength: 50, maxLength: 1500 }), async (ops) => {
-          const r = await runOps(ops, partitionBytes);
+          const r = await runOps(ops, partitionBytes, [...prefix]);
           flushes += r.flushes;
           compactions += r.compactions;
           moves += r.moves;
@@ -196,6 +200,29 @@ describe("tables a reader still uses", () => {
     const after = readdirSync(dir).filter((x) => x.endsWith(".sst"));
     for (const name of before) expect(after).not.toContain(name);
     expect(t.get(Uint8Array.of(0, 5))![0]).toBe(3);
+    await t.close();
+  });
+});
+
+describe("point reads of keys longer than 16 bytes", () => {
+  it("find every key when many tables' keys tie on their first 16 bytes", async () => {
+    // Point reads pick a level's table by the first 16 bytes of its largest key, then by the
+    // whole key where those tie: here every key ties, and the tables of each level split
+    // them by the bytes after the 16th.
+    const dir = mkdtempSync(join(tmpdir(), "venue-lsm-long-"));
+    const t = LsmTree.open(dir, { memtableBytes: 4096, blockBytes: 256, targetFileBytes: 2048, l1Bytes: 8192, l0Trigger: 4 });
+    const keyOf = (i: number, extra: number): Uint8Array => Uint8Array.from([...new Array<number>(16).fill(7), i >> 8, i & 0xff, ...new Array<number>(extra).fill(1)]);
+    for (let i = 0; i < 1500; i++) {
+      if (!t.writable) await t.whenWritable();
+      t.put(keyOf(i, i % 3), new Uint8Array(24).fill(i & 0xff), i + 1);
+    }
+    await t.flush();
+    await t.idle();
+    expect(t.levelStats().slice(1).some((l) => l.tables > 1)).toBe(true);
+    for (let i = 0; i < 1500; i++) {
+      expect(t.get(keyOf(i, i % 3))?.[0], `key ${i}`).toBe(i & 0xff);
+      expect(t.get(keyOf(i, (i % 3) + 1)), `absent key ${i}`).toBeUndefined();
+    }
     await t.close();
   });
 });
