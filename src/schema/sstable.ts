@@ -17,9 +17,11 @@
  *   entry:  key length (u16)  value length (u32; 0xffffffff = a deletion, no value bytes)
  *           key bytes  value bytes
  *
- * Filter block payload: hash count (u32), bit count (u32), the bits (bytes, rounded up).
- * A key's probes are h, h + d, h + 2d, ... (mod bit count) with h = filterHash(key) and
- * d = h rotated right by 17 bits; a clear bit proves the key is absent.
+ * Filter block payload: hash count (u32, low 8 bits; FILTER_BLOCKED in the rest for a
+ * blocked filter), bit count (u32), the bits (bytes, rounded up). A key's probes are h,
+ * h + d, h + 2d, ... with h = filterHash(key) and d = h rotated right by 17 bits, modulo
+ * 512 inside the key's 512-bit block (blocked) or modulo the bit count (not); a clear bit
+ * proves the key is absent. docs/formats/sstable.md has the block choice.
  *
  * Index block payload: block count (u32), then per data block: the block's offset (u64),
  * its payload length (u32), its last key's length (u16) and that key.
@@ -138,3 +140,11 @@ export function filterHash(key: Uint8Array, off: number, len: number): number {
 /** Bits per key and probes: about 1% false positives. */
 export const FILTER_BITS_PER_KEY = 10;
 export const FILTER_PROBES = 7;
+/**
+ * Set in the filter's probes word: the filter is blocked, every key's probes falling in one
+ * 512-bit (64-byte) block of it, so a read touches one cache line of the filter instead of
+ * one per probe. Tables are written with blocked filters; filters without the flag (spread
+ * probes) are still read.
+ */
+export const FILTER_BLOCKED = 0x100;
+export const FILTER_BLOCK_BITS = 512;
