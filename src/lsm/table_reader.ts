@@ -75,20 +75,15 @@ interface Block {
   table: number;
   count: number;
   dv: DataView;
-  /**
-   * A hash index of the block's keys, made in memory when the block is first read and kept
-   * with it (tables read through a mapping; see `indexBlock`), or undefined: a point read
-   * finds its entry with one probe of this small array instead of a binary search whose
-   * every step is a cache miss somewhere in the block.
-   */
-  slots: Uint16Array | undefined;
-  /** 32 - log2(slots.length): the slot of hash h is imul(h, SLOT_MULTIPLIER) >>> slotShift. */
-  slotShift: number;
 }
 
 const SLOT_MULTIPLIER = 0x9e3779b1;
 /** Blocks of more entries than a slot's 8-bit entry field can name are searched (no index). */
 const SLOT_ENTRIES_MAX = 255;
+/** Block states for point reads over a mapping (`TableReader.slotState`). */
+const SLOTS_UNREAD = 0;
+const SLOTS_INDEXED = 1;
+const SLOTS_NONE = 2;
 
 export class TableReader {
   readonly meta: TableMeta;
@@ -107,6 +102,21 @@ export class TableReader {
   private cachedIndex = -1;
   /** Over a mapping, every block once read (views, no copies); over pread, only the last. */
   private readonly blocks: (Block | undefined)[] | undefined;
+  /**
+   * Point reads over a mapping: the whole file as one view, and a hash index of each block's
+   * keys in one array, `slotsPerBlock` 16-bit slots a block (see `indexBlock`), made when the
+   * block is first read and checked. A point read then goes from the block number to its
+   * entry through these dense arrays and the mapped bytes, without the block's objects.
+   */
+  private readonly file: Uint8Array | undefined;
+  private readonly fileDv: DataView | undefined;
+  private slots: Uint16Array | undefined;
+  private readonly slotsPerBlock: number;
+  private readonly slotShift: number;
+  /** Per block: SLOTS_UNREAD, SLOTS_INDEXED or SLOTS_NONE (more entries than its slots can index: searched). */
+  private readonly slotState: Uint8Array;
+  /** Per block: the offset of its entry-offset table from the block's start (once indexed). */
+  private readonly entryTable: Uint32Array;
   private closed = false;
 
   /** Checks and opens a table; on failure the source is closed and the error thrown. */
@@ -179,6 +189,16 @@ export class TableReader {
     }
     if (expect !== dataEnd) throw new TableCorruptError(path, indexAt, "data blocks and index disagree on the data length");
     this.meta = { ...parseProps(path, getU64(fv, SF_PROPS_OFFSET), props, n), fileSize: size };
+    // Slots for about 1.5 times a block's average entry count, twice over (a probe sequence
+    // stays short and always meets an empty slot); a fuller block is searched instead.
+    let bits = 3;
+    while (1 << bits < 3 * Math.ceil(this.meta.entries / n) && bits < 9) bits++;
+    this.slotsPerBlock = 1 << bits;
+    this.slotShift = 32 - bits;
+    this.slotState = new Uint8Array(n);
+    this.entryTable = new Uint32Array(n);
+    this.file = source.mapped === true ? source.bytes(0, size) : undefined;
+    this.fileDv = this.file === undefined ? undefined : new DataView(this.file.buffer, this.file.byteOffset, this.file.byteLength);
   }
 
   /** Whether the filter admits `key` (false: certainly absent). */
@@ -192,22 +212,71 @@ export class TableReader {
     const klen = loadKey(key);
     const b = this.findBlock(klen);
     if (b < 0) return undefined;
+    if (this.fileDv !== undefined && !this.closed) {
+      if (this.slotState[b] === SLOTS_UNREAD) this.indexBlock(b);
+      if (this.slotState[b] === SLOTS_INDEXED) return this.probe(b, hash, klen);
+    }
     const block = this.block(b);
     const dv = block.dv;
-    let off: number;
-    if (block.slots !== undefined) {
-      off = probeBlock(block, block.slots, hash, klen);
-      if (off < 0) return undefined;
-    } else {
-      const i = seekInBlock(block, klen);
-      if (i >= block.count) return undefined;
-      off = dv.getUint32(block.table + 4 * i, true);
-      if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) !== 0) return undefined;
-    }
+    const i = seekInBlock(block, klen);
+    if (i >= block.count) return undefined;
+    const off = dv.getUint32(block.table + 4 * i, true);
+    if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) !== 0) return undefined;
     const vlen = dv.getUint32(off + 2, true);
     if (vlen === SST_TOMBSTONE) return DELETED;
     const v = off + SST_ENTRY_HEADER + dv.getUint16(off, true);
     return block.buf.subarray(v, v + vlen);
+  }
+
+  /**
+   * Gives block `b` its hash index (reading and checking the block first): open addressing
+   * with linear probing in its `slotsPerBlock` slots, each 0 (empty) or the entry's index + 1
+   * in the low byte and 8 bits of its key's `filterHash` in the high byte, so that most
+   * probes of other keys are told apart without reading the entry. A block with more than
+   * half as many entries as slots is left to the search.
+   */
+  private indexBlock(b: number): void {
+    const block = this.block(b);
+    if (2 * block.count > this.slotsPerBlock || block.count > SLOT_ENTRIES_MAX) {
+      this.slotState[b] = SLOTS_NONE;
+      return;
+    }
+    const slots = (this.slots ??= new Uint16Array(this.blockCount * this.slotsPerBlock));
+    const dv = block.dv;
+    const mask = this.slotsPerBlock - 1;
+    const base = b * this.slotsPerBlock;
+    for (let e = 0; e < block.count; e++) {
+      const off = dv.getUint32(block.table + 4 * e, true);
+      const h = filterHash(block.buf, off + SST_ENTRY_HEADER, dv.getUint16(off, true));
+      let s = Math.imul(h, SLOT_MULTIPLIER) >>> this.slotShift;
+      while (slots[base + s] !== 0) s = (s + 1) & mask;
+      slots[base + s] = ((h & 0xff) << 8) | (e + 1);
+    }
+    this.entryTable[b] = block.table;
+    this.slotState[b] = SLOTS_INDEXED;
+  }
+
+  /** The point read of the loaded key (`loadKey`, `klen` bytes, `filterHash` `hash`) in indexed block `b`. */
+  private probe(b: number, hash: number, klen: number): Uint8Array | undefined {
+    const slots = this.slots!;
+    const dv = this.fileDv!;
+    const start = this.blockOffsets[b]!;
+    const table = start + this.entryTable[b]!;
+    const mask = this.slotsPerBlock - 1;
+    const base = b * this.slotsPerBlock;
+    const tag = hash & 0xff;
+    for (let s = Math.imul(hash, SLOT_MULTIPLIER) >>> this.slotShift; ; s = (s + 1) & mask) {
+      const v = slots[base + s]!;
+      if (v === 0) return undefined;
+      if (v >>> 8 !== tag) continue;
+      const off = start + dv.getUint32(table + 4 * ((v & 0xff) - 1), true);
+      const keyLen = dv.getUint16(off, true);
+      if (compareViews(dv, off + SST_ENTRY_HEADER, keyLen, KEY_DV, 0, klen) !== 0) continue;
+      const vlen = dv.getUint32(off + 2, true);
+      if (vlen === SST_TOMBSTONE) return DELETED;
+      const at = off + SST_ENTRY_HEADER + keyLen;
+      return this.file!.subarray(at, at + vlen);
+    }
   }
 
   iterator(): EntryIterator {
@@ -270,8 +339,7 @@ export class TableReader {
       this.verified[i] = 1;
     }
     const count = dv.getUint32(len - 4, true);
-    const block: Block = { buf: raw, table: len - 4 - 4 * count, count, dv, slots: undefined, slotShift: 0 };
-    if (this.blocks !== undefined && count <= SLOT_ENTRIES_MAX) indexBlock(block);
+    const block: Block = { buf: raw, table: len - 4 - 4 * count, count, dv };
     this.cached = block;
     this.cachedIndex = i;
     if (this.blocks !== undefined) this.blocks[i] = block;
@@ -304,45 +372,6 @@ function loadKey(key: Uint8Array): number {
   KEY_WORDS[2] = KEY_DV.getUint32(8, false);
   KEY_WORDS[3] = KEY_DV.getUint32(12, false);
   return n;
-}
-
-/**
- * Gives `block` its hash index: open addressing with linear probing over at least twice as
- * many slots as entries (so a probe sequence is short and always meets an empty slot), each
- * slot 0 (empty) or the entry's index + 1 in the low byte and 8 bits of its key's
- * `filterHash` in the high byte, so that most probes of other keys are told apart without
- * reading the entry.
- */
-function indexBlock(block: Block): void {
-  const dv = block.dv;
-  let bits = 3;
-  while (1 << bits < 2 * block.count) bits++;
-  const slots = new Uint16Array(1 << bits);
-  const mask = slots.length - 1;
-  const shift = 32 - bits;
-  for (let e = 0; e < block.count; e++) {
-    const off = dv.getUint32(block.table + 4 * e, true);
-    const h = filterHash(block.buf, off + SST_ENTRY_HEADER, dv.getUint16(off, true));
-    let s = Math.imul(h, SLOT_MULTIPLIER) >>> shift;
-    while (slots[s] !== 0) s = (s + 1) & mask;
-    slots[s] = ((h & 0xff) << 8) | (e + 1);
-  }
-  block.slots = slots;
-  block.slotShift = shift;
-}
-
-/** The offset of the entry of the loaded key (`loadKey`, `klen` bytes, `filterHash` `hash`) in `block`, or -1. */
-function probeBlock(block: Block, slots: Uint16Array, hash: number, klen: number): number {
-  const dv = block.dv;
-  const mask = slots.length - 1;
-  const tag = hash & 0xff;
-  for (let s = Math.imul(hash, SLOT_MULTIPLIER) >>> block.slotShift; ; s = (s + 1) & mask) {
-    const v = slots[s]!;
-    if (v === 0) return -1;
-    if (v >>> 8 !== tag) continue;
-    const off = dv.getUint32(block.table + 4 * ((v & 0xff) - 1), true);
-    if (compareViews(dv, off + SST_ENTRY_HEADER, dv.getUint16(off, true), KEY_DV, 0, klen) === 0) return off;
-  }
 }
 
 /** The first entry index in `block` whose key is >= the loaded key (count if none). */
