@@ -78,8 +78,8 @@ interface Block {
 }
 
 const SLOT_MULTIPLIER = 0x9e3779b1;
-/** Blocks of more entries than a slot's 8-bit entry field can name are searched (no index). */
-const SLOT_ENTRIES_MAX = 255;
+/** Blocks longer than a slot's 16-bit entry offset can reach are searched (no index). */
+const SLOT_BLOCK_BYTES_MAX = 0xffff;
 /** Block states for point reads over a mapping (`TableReader.slotState`). */
 const SLOTS_UNREAD = 0;
 const SLOTS_INDEXED = 1;
@@ -104,19 +104,17 @@ export class TableReader {
   private readonly blocks: (Block | undefined)[] | undefined;
   /**
    * Point reads over a mapping: the whole file as one view, and a hash index of each block's
-   * keys in one array, `slotsPerBlock` 16-bit slots a block (see `indexBlock`), made when the
+   * keys in one array, `slotsPerBlock` 32-bit slots a block (see `indexBlock`), made when the
    * block is first read and checked. A point read then goes from the block number to its
    * entry through these dense arrays and the mapped bytes, without the block's objects.
    */
   private readonly file: Uint8Array | undefined;
   private readonly fileDv: DataView | undefined;
-  private slots: Uint16Array | undefined;
+  private slots: Uint32Array | undefined;
   private readonly slotsPerBlock: number;
   private readonly slotShift: number;
-  /** Per block: SLOTS_UNREAD, SLOTS_INDEXED or SLOTS_NONE (more entries than its slots can index: searched). */
+  /** Per block: SLOTS_UNREAD, SLOTS_INDEXED or SLOTS_NONE (more entries than its slots can index, or too long: searched). */
   private readonly slotState: Uint8Array;
-  /** Per block: the offset of its entry-offset table from the block's start (once indexed). */
-  private readonly entryTable: Uint32Array;
   private closed = false;
 
   /** Checks and opens a table; on failure the source is closed and the error thrown. */
@@ -196,7 +194,6 @@ export class TableReader {
     this.slotsPerBlock = 1 << bits;
     this.slotShift = 32 - bits;
     this.slotState = new Uint8Array(n);
-    this.entryTable = new Uint32Array(n);
     this.file = source.mapped === true ? source.bytes(0, size) : undefined;
     this.fileDv = this.file === undefined ? undefined : new DataView(this.file.buffer, this.file.byteOffset, this.file.byteLength);
   }
@@ -230,18 +227,19 @@ export class TableReader {
 
   /**
    * Gives block `b` its hash index (reading and checking the block first): open addressing
-   * with linear probing in its `slotsPerBlock` slots, each 0 (empty) or the entry's index + 1
-   * in the low byte and 8 bits of its key's `filterHash` in the high byte, so that most
-   * probes of other keys are told apart without reading the entry. A block with more than
-   * half as many entries as slots is left to the search.
+   * with linear probing in its `slotsPerBlock` slots, each 0 (empty) or the entry's offset in
+   * the block + 1 in the low 16 bits and 16 bits of its key's `filterHash` in the high ones,
+   * so that a probe goes straight to the entry, and most probes of other keys are told apart
+   * without reading it. A block with more than half as many entries as slots, or longer than
+   * 64 KiB, is left to the search.
    */
   private indexBlock(b: number): void {
     const block = this.block(b);
-    if (2 * block.count > this.slotsPerBlock || block.count > SLOT_ENTRIES_MAX) {
+    if (2 * block.count > this.slotsPerBlock || block.table >= SLOT_BLOCK_BYTES_MAX) {
       this.slotState[b] = SLOTS_NONE;
       return;
     }
-    const slots = (this.slots ??= new Uint16Array(this.blockCount * this.slotsPerBlock));
+    const slots = (this.slots ??= new Uint32Array(this.blockCount * this.slotsPerBlock));
     const dv = block.dv;
     const mask = this.slotsPerBlock - 1;
     const base = b * this.slotsPerBlock;
@@ -250,9 +248,8 @@ export class TableReader {
       const h = filterHash(block.buf, off + SST_ENTRY_HEADER, dv.getUint16(off, true));
       let s = Math.imul(h, SLOT_MULTIPLIER) >>> this.slotShift;
       while (slots[base + s] !== 0) s = (s + 1) & mask;
-      slots[base + s] = ((h & 0xff) << 8) | (e + 1);
+      slots[base + s] = ((h & 0xffff0000) | (off + 1)) >>> 0;
     }
-    this.entryTable[b] = block.table;
     this.slotState[b] = SLOTS_INDEXED;
   }
 
@@ -261,15 +258,14 @@ export class TableReader {
     const slots = this.slots!;
     const dv = this.fileDv!;
     const start = this.blockOffsets[b]!;
-    const table = start + this.entryTable[b]!;
     const mask = this.slotsPerBlock - 1;
     const base = b * this.slotsPerBlock;
-    const tag = hash & 0xff;
+    const tag = (hash & 0xffff0000) >>> 0;
     for (let s = Math.imul(hash, SLOT_MULTIPLIER) >>> this.slotShift; ; s = (s + 1) & mask) {
       const v = slots[base + s]!;
       if (v === 0) return undefined;
-      if (v >>> 8 !== tag) continue;
-      const off = start + dv.getUint32(table + 4 * ((v & 0xff) - 1), true);
+      if (((v & 0xffff0000) >>> 0) !== tag) continue;
+      const off = start + (v & 0xffff) - 1;
       const keyLen = dv.getUint16(off, true);
       if (compareViews(dv, off + SST_ENTRY_HEADER, keyLen, KEY_DV, 0, klen) !== 0) continue;
       const vlen = dv.getUint32(off + 2, true);
