@@ -203,15 +203,18 @@ export class TableReader {
     return this.filter.mayContain(key, 0, key.length);
   }
 
-  /** The value of `key`, `DELETED`, or undefined when the table does not hold the key. */
-  get(key: Uint8Array, hash = filterHash(key, 0, key.length)): Uint8Array | undefined {
+  /**
+   * The value of `key` (a view of the table's bytes, or a copy when `copy`: one allocation,
+   * not a view and then its copy), `DELETED`, or undefined when the table does not hold the key.
+   */
+  get(key: Uint8Array, hash = filterHash(key, 0, key.length), copy = false): Uint8Array | undefined {
     if (!this.filter.mayContainHash(hash)) return undefined;
     const klen = loadKey(key);
     const b = this.findBlock(klen);
     if (b < 0) return undefined;
     if (this.fileDv !== undefined && !this.closed) {
       if (this.slotState[b] === SLOTS_UNREAD) this.indexBlock(b);
-      if (this.slotState[b] === SLOTS_INDEXED) return this.probe(b, hash, klen);
+      if (this.slotState[b] === SLOTS_INDEXED) return this.probe(b, hash, klen, copy);
     }
     const block = this.block(b);
     const dv = block.dv;
@@ -222,7 +225,7 @@ export class TableReader {
     const vlen = dv.getUint32(off + 2, true);
     if (vlen === SST_TOMBSTONE) return DELETED;
     const v = off + SST_ENTRY_HEADER + dv.getUint16(off, true);
-    return block.buf.subarray(v, v + vlen);
+    return copy ? block.buf.slice(v, v + vlen) : block.buf.subarray(v, v + vlen);
   }
 
   /**
@@ -253,8 +256,8 @@ export class TableReader {
     this.slotState[b] = SLOTS_INDEXED;
   }
 
-  /** The point read of the loaded key (`loadKey`, `klen` bytes, `filterHash` `hash`) in indexed block `b`. */
-  private probe(b: number, hash: number, klen: number): Uint8Array | undefined {
+  /** The point read of the loaded key (`loadKey`, `klen` bytes, `filterHash` `hash`) in indexed block `b` (as `get`). */
+  private probe(b: number, hash: number, klen: number, copy: boolean): Uint8Array | undefined {
     const slots = this.slots!;
     const dv = this.fileDv!;
     const start = this.blockOffsets[b]!;
@@ -271,7 +274,7 @@ export class TableReader {
       const vlen = dv.getUint32(off + 2, true);
       if (vlen === SST_TOMBSTONE) return DELETED;
       const at = off + SST_ENTRY_HEADER + keyLen;
-      return this.file!.subarray(at, at + vlen);
+      return copy ? this.file!.slice(at, at + vlen) : this.file!.subarray(at, at + vlen);
     }
   }
 

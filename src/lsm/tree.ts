@@ -241,21 +241,22 @@ export class LsmTree {
 
   /** The value of `key` (a copy), or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
-    const v = this.lookup(key);
-    return v === undefined || v === DELETED ? undefined : v.slice();
+    const v = this.lookup(key, true);
+    return v === DELETED ? undefined : v;
   }
 
-  private lookup(key: Uint8Array): Uint8Array | undefined {
+  /** The value of `key` (a view, or a copy when `copy`), DELETED, or undefined. */
+  private lookup(key: Uint8Array, copy = false): Uint8Array | undefined {
     let v = this.active.get(key);
-    if (v !== undefined) return v;
+    if (v !== undefined) return copy && v !== DELETED ? v.slice() : v;
     for (let i = this.immutable.length - 1; i >= 0; i--) {
       v = this.immutable[i]!.get(key);
-      if (v !== undefined) return v;
+      if (v !== undefined) return copy && v !== DELETED ? v.slice() : v;
     }
     const hash = filterHash(key, 0, key.length);
     for (const f of this.levels[0]!) {
       if (!inRange(f, key)) continue;
-      v = this.reader(f.number).get(key, hash);
+      v = this.reader(f.number).get(key, hash, copy);
       if (v !== undefined) return v;
     }
     loadWords(key);
@@ -266,7 +267,7 @@ export class LsmTree {
       if (i < files.length && compareBytes(files[i]!.smallest, 0, files[i]!.smallest.length, key, 0, key.length) <= 0) {
         const readers = this.levelReaders[l]!;
         const r = readers[i] ?? (readers[i] = this.reader(files[i]!.number));
-        v = r.get(key, hash);
+        v = r.get(key, hash, copy);
         if (v !== undefined) return v;
       }
     }
