@@ -17,6 +17,28 @@ export function obj(): JsonObject {
   return Object.create(null) as JsonObject;
 }
 
+/**
+ * The objects `record()` makes: their prototype is an empty object with a null prototype,
+ * so, as with `obj()`, no key reaches Object.prototype (`__proto__` is an own key like any
+ * other). Unlike `obj()`, which V8 keeps as a hash table, they are ordinary objects whose
+ * keys live in a shape shared by every record built with the same keys in the same order.
+ */
+function RecordObject(): void {}
+RecordObject.prototype = Object.create(null) as object;
+
+/**
+ * An object for a record of fixed keys (an order, a trade, a position, an account), of
+ * which a tree holds many: about half the memory of `obj()`'s. Containers keyed by ids stay
+ * `obj()`. `applyPatch` makes a record in the target where the patch has one.
+ */
+export function record(): JsonObject {
+  return new (RecordObject as unknown as new () => JsonObject)();
+}
+
+function isRecord(v: JsonObject): boolean {
+  return v instanceof (RecordObject as unknown as new () => JsonObject);
+}
+
 /** A deep copy (null-prototype objects). */
 export function clone(v: Json): Json {
   if (Array.isArray(v)) return v.map(clone);
@@ -40,7 +62,7 @@ export function applyPatch(target: JsonObject, patch: JsonObject): boolean {
       delete target[k];
     } else if (isObject(p)) {
       let t = target[k];
-      if (!isObject(t)) target[k] = t = obj();
+      if (!isObject(t)) target[k] = t = isRecord(p) ? record() : obj();
       if (applyPatch(t, p) || Object.keys(p).length === 0 || Object.keys(t).length > 0) set = true;
       else delete target[k];
     } else {

@@ -17,7 +17,7 @@ import { EventKind, type EventView, ACCOUNT_FIELD, POSITION_FIELD, NO_ACCOUNT } 
 import { CommandKind } from "../schema/command.ts";
 import { Offset, OrderStatus, OrderType, Reason, Side, Tif, currencyText, nameOf } from "../schema/codes.ts";
 import { diffMoney, diffPrice, type InstrumentInfo } from "../catalog/instrument.ts";
-import { applyPatch, obj, type Json, type JsonObject } from "./patch.ts";
+import { applyPatch, obj, record, type Json, type JsonObject } from "./patch.ts";
 import { nextWeekday } from "../market/time.ts";
 
 export interface Notify {
@@ -188,7 +188,7 @@ export class TradeView {
     this.names[o.accountIndex] = o.account;
     const info = this.instrument(o.instrument);
     this.track(o.orderNo, { account: o.account, orderId: o.orderId, symbol: info?.symbol ?? `#${o.instrument}`, side: o.side, offset: o.offset });
-    const t = obj();
+    const t = record();
     t["user_id"] = o.account;
     t["order_id"] = o.orderId;
     t["exchange_id"] = info?.exchangeId ?? "";
@@ -321,7 +321,7 @@ export class TradeView {
    * exists from now on as FINISHED, as DIFF clients expect. Returns its change.
    */
   rejectAtEdge(account: string, orderId: string, fields: JsonObject, message: string, code: number, nowNs: bigint): AccountChange {
-    const o = obj();
+    const o = record();
     for (const k of Object.keys(fields)) o[k] = fields[k]!;
     o["user_id"] = account;
     o["order_id"] = orderId;
@@ -366,7 +366,7 @@ export class TradeView {
   private orderPatch(name: string, orderId: string): JsonObject {
     const orders = this.section(this.change(name).patch, "orders");
     let o = orders[orderId] as JsonObject | undefined;
-    if (o === undefined) orders[orderId] = o = obj();
+    if (o === undefined) orders[orderId] = o = record();
     return o;
   }
 
@@ -444,7 +444,7 @@ export class TradeView {
         return;
       case CommandKind.withdraw:
       case CommandKind.deposit: {
-        const t = obj();
+        const t = record();
         t["datetime"] = nsNumber(e.timestampNs);
         t["currency"] = "CNY";
         t["amount"] = 0;
@@ -494,7 +494,7 @@ export class TradeView {
       const ref = this.orders.get(maker ? e.makerOrderNo : e.takerOrderNo);
       if (ref === undefined) continue;
       const key = `${ref.orderId}|${e.tradeNo}`;
-      const t = obj();
+      const t = record();
       t["user_id"] = ref.account;
       t["trade_id"] = key;
       t["order_id"] = ref.orderId;
@@ -519,7 +519,7 @@ export class TradeView {
     if (name === undefined) return;
     const cur = currencyText(e.currency);
     const f = (k: keyof typeof ACCOUNT_FIELD): number => diffMoney(e.i64(ACCOUNT_FIELD[k]));
-    const a = obj();
+    const a = record();
     a["user_id"] = name;
     a["currency"] = cur;
     a["pre_balance"] = f("preBalance");
@@ -547,7 +547,7 @@ export class TradeView {
     if (name === undefined || info === undefined) return;
     const n = (k: keyof typeof POSITION_FIELD): number => e.i64(POSITION_FIELD[k]);
     const m = (k: keyof typeof POSITION_FIELD): number => diffMoney(n(k));
-    const p = obj();
+    const p = record();
     p["user_id"] = name;
     p["exchange_id"] = info.exchangeId;
     p["instrument_id"] = info.insId;
@@ -596,7 +596,7 @@ export class TradeView {
   private transfer(e: EventView): void {
     const name = e.transferAccountId();
     this.names[e.moneyAccount] = name;
-    const t = obj();
+    const t = record();
     const deposit = e.direction === 1;
     t["datetime"] = nsNumber(e.timestampNs);
     t["currency"] = currencyText(e.currency);

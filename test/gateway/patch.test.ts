@@ -4,7 +4,7 @@
  */
 
 import { expect, it } from "vitest";
-import { applyPatch, clone, isObject, obj, type Json, type JsonObject } from "../../src/gateway/patch.ts";
+import { applyPatch, clone, isObject, obj, record, type Json, type JsonObject } from "../../src/gateway/patch.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 
 /** The plain rule: every object the patch touches is deleted if it ends up empty. */
@@ -60,4 +60,33 @@ it("applies patches to trees built from patches exactly as the plain rule does",
     }
     expect(canon(b), `case ${i}`).toBe(canon(a));
   }
+});
+
+it("keeps records records: no key reaches Object.prototype, JSON is the same as obj()'s, and a patch's record makes one in the tree", () => {
+  const r = record();
+  const o = obj();
+  for (const x of [r, o]) {
+    x["__proto__"] = { polluted: true } as unknown as Json;
+    x["constructor"] = 1;
+    x["toString"] = "s";
+  }
+  expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
+  expect(Object.keys(r)).toEqual(["__proto__", "constructor", "toString"]);
+  expect(JSON.stringify(r)).toBe(JSON.stringify(o));
+  expect("hasOwnProperty" in r).toBe(false);
+  expect(isObject(r)).toBe(true);
+  // A record in a patch makes a record in the tree (the tree's orders and trades are records).
+  const tree = obj();
+  const patch = obj();
+  const orders = obj();
+  const order = record();
+  order["status"] = "ALIVE";
+  orders["o1"] = order;
+  patch["orders"] = orders;
+  applyPatch(tree, patch);
+  const made = (tree["orders"] as JsonObject)["o1"] as JsonObject;
+  expect(made).not.toBe(order);
+  expect(Object.getPrototypeOf(made)).toBe(Object.getPrototypeOf(record()));
+  expect(Object.getPrototypeOf(tree["orders"])).toBe(null);
+  expect(made["status"]).toBe("ALIVE");
 });
