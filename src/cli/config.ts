@@ -299,6 +299,10 @@ export const SETTINGS = {
     group: "gateway", kind: integer(100, 1_000_000), default: DEFAULT_GATEWAY_OPTIONS.maxTrades,
     description: "Trades each account's DIFF tree keeps for the day (oldest dropped first, from the view only).",
   }),
+  maxTreeRecords: setting({
+    group: "gateway", kind: integer(1_000, 100_000_000), default: DEFAULT_GATEWAY_OPTIONS.maxTreeRecords,
+    description: "Finished orders and trades all accounts' DIFF trees keep together (the oldest of any account dropped first, from the view only): it bounds the gateway's memory per node, at roughly 0.5 to 1 KB a record.",
+  }),
   pingMs: setting({
     group: "gateway", kind: integer(1_000, 3_600_000), default: DEFAULT_SERVER_OPTIONS.pingMs,
     description: "A ping to every connection this often; one that has not answered the last ping is dropped.",

@@ -99,6 +99,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
         ordersPerSecond: c.ordersPerSecond,
         maxFinishedOrders: c.maxFinishedOrders,
         maxTrades: c.maxTrades,
+        maxTreeRecords: c.maxTreeRecords,
         limits: { ...DEFAULT_SESSION_LIMITS, maxBufferedBytes: c.maxBufferedBytes },
       },
     },

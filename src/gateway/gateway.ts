@@ -87,6 +87,8 @@ export interface GatewayOptions {
   /** Finished orders and trades each account's DIFF tree keeps (oldest dropped first): they bound the worker's memory per account. */
   maxFinishedOrders: number;
   maxTrades: number;
+  /** Finished orders and trades all the trees keep together (oldest dropped first, any account): the bound per node. */
+  maxTreeRecords: number;
 }
 
 export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
@@ -98,6 +100,7 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   limits: DEFAULT_SESSION_LIMITS,
   maxFinishedOrders: 10_000,
   maxTrades: 20_000,
+  maxTreeRecords: 500_000,
 };
 
 const ID_PATTERN = /^[^=#|;/\s]+$/;
@@ -166,7 +169,7 @@ export class Gateway {
     options: Partial<GatewayOptions> = {},
   ) {
     this.o = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
-    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades });
+    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades, maxRecords: this.o.maxTreeRecords });
   }
 
   /** The engine's instrument `index` has `symbol` (from the state at start or an instrument event). */

@@ -9,8 +9,9 @@
  * MONEY_DECS (money). Orders are keyed by the client's order id, trades by
  * `<order id>|<trade number>`.
  *
- * Bounds: finished orders and trades kept per account are capped (oldest dropped first,
- * from the view only: the event store keeps every event).
+ * Bounds: finished orders and trades kept per account are capped, and so are all of them
+ * together over the node (oldest dropped first, from the view only: the event store keeps
+ * every event).
  */
 
 import { EventKind, type EventView, ACCOUNT_FIELD, POSITION_FIELD, NO_ACCOUNT } from "../schema/event.ts";
@@ -44,11 +45,21 @@ export interface TradeViewOptions {
   maxFinishedOrders?: number;
   /** Trades kept per account (default 20,000). */
   maxTrades?: number;
+  /**
+   * Finished orders and trades kept over all accounts together (default 500,000): past it
+   * the oldest go, whichever account holds them, so the view's memory is bounded per node
+   * and not only per account.
+   */
+  maxRecords?: number;
   /** The trading day shown in `session` and `trading_day` (YYYYMMDD). */
   tradingDay: string;
 }
 
 const DIRECTION = ["", "BUY", "SELL"];
+/** The sections `keep` counts, by index. */
+const SECTION_ORDERS = 0;
+const SECTION_TRADES = 1;
+const SECTIONS = ["orders", "trades"];
 /** DIFF offsets by engine Offset code. */
 export const OFFSET = ["OPEN", "OPEN", "CLOSE", "CLOSETODAY"];
 
@@ -162,6 +173,18 @@ export class TradeView {
   private readonly byClientId = new Map<string, OrderRef>();
   private readonly maxFinished: number;
   private readonly maxTrades: number;
+  private readonly maxRecords: number;
+  /** Finished orders and trades in the trees (transfers are not counted). */
+  private kept = 0;
+  /**
+   * Every finished order and trade in the order they came, over all accounts: account name,
+   * section and id at the same index, from `keptHead` on. Entries whose record an account's
+   * own cap or a new day already removed stay until the queue is compacted.
+   */
+  private keptNames: string[] = [];
+  private keptSections: number[] = [];
+  private keptIds: string[] = [];
+  private keptHead = 0;
   private seqno = 0;
   tradingDay: string;
   /** The command being read ends the trading day. */
@@ -175,7 +198,13 @@ export class TradeView {
   ) {
     this.maxFinished = o.maxFinishedOrders ?? 10_000;
     this.maxTrades = o.maxTrades ?? 20_000;
+    this.maxRecords = o.maxRecords ?? 500_000;
     this.tradingDay = o.tradingDay;
+  }
+
+  /** Finished orders and trades in all the trees together (what `maxRecords` bounds). */
+  get records(): number {
+    return this.kept;
   }
 
   /** Learns an account's index (from the engine's state at start). */
@@ -278,6 +307,10 @@ export class TradeView {
       applyPatch(acct.tree, inner);
       this.trim(acct, inner);
       if (this.dayEnding) this.rollDay(acct, inner, c.notifies);
+    }
+    this.trimNode(out);
+    for (const [name, c] of out) {
+      const inner = c.patch;
       const wrapped = obj();
       const trade = obj();
       trade[name] = inner;
@@ -298,12 +331,14 @@ export class TradeView {
     for (const id of Object.keys(orders)) {
       if ((orders[id] as JsonObject)["status"] === "ALIVE") continue;
       delete orders[id];
+      this.kept--;
       this.section(patch, "orders")[id] = null as Json;
     }
     for (const section of ["trades", "transfers"]) {
       const s = acct.tree[section] as JsonObject;
       for (const id of Object.keys(s)) {
         delete s[id];
+        if (section === "trades") this.kept--;
         this.section(patch, section)[id] = null as Json;
       }
     }
@@ -510,6 +545,7 @@ export class TradeView {
       t["seqno"] = ++this.seqno;
       this.section(this.change(ref.account).patch, "trades")[key] = t;
       this.tree(ref.account).trades.push(key);
+      this.keep(ref.account, SECTION_TRADES, key);
       this.change(ref.account).notifies.push({ level: "INFO", code: 406, content: `trade ${ref.symbol} ${DIRECTION[ref.side]} ${e.qty} @ ${price}` });
     }
   }
@@ -614,6 +650,57 @@ export class TradeView {
 
   private acctFinished(name: string, orderId: string): void {
     this.tree(name).finished.push(orderId);
+    this.keep(name, SECTION_ORDERS, orderId);
+  }
+
+  /** Counts a finished order or a trade that is entering an account's tree, and queues it for `trimNode`. */
+  private keep(name: string, section: number, id: string): void {
+    this.kept++;
+    this.keptNames.push(name);
+    this.keptSections.push(section);
+    this.keptIds.push(id);
+  }
+
+  /** Whether the tree of `name` still holds the finished order or trade `id`. */
+  private holds(name: string, section: number, id: string): boolean {
+    const r = (this.accounts.get(name)?.tree[SECTIONS[section]!] as JsonObject | undefined)?.[id] as JsonObject | undefined;
+    return r !== undefined && (section !== SECTION_ORDERS || r["status"] !== "ALIVE");
+  }
+
+  /**
+   * Drops the oldest finished orders and trades of any account while the trees hold more
+   * than `maxRecords` together, adding each deletion to its account's patch in `out` (an
+   * account this command did not touch gets a change of its own).
+   */
+  private trimNode(out: Map<string, AccountChange>): void {
+    while (this.kept > this.maxRecords && this.keptHead < this.keptIds.length) {
+      const k = this.keptHead++;
+      const name = this.keptNames[k]!;
+      const section = this.keptSections[k]!;
+      const id = this.keptIds[k]!;
+      if (!this.holds(name, section, id)) continue; // gone already (its account's cap, a new day)
+      delete (this.tree(name).tree[SECTIONS[section]!] as JsonObject)[id];
+      this.kept--;
+      let c = out.get(name);
+      if (c === undefined) out.set(name, (c = { patch: obj(), notifies: [] }));
+      this.section(c.patch, SECTIONS[section]!)[id] = null as Json;
+    }
+    // Compact once the entries behind the head, or those no tree holds, outnumber the kept ones.
+    if (this.keptIds.length - this.keptHead > 2 * this.kept + 4096 || (this.keptHead >= 4096 && this.keptHead >= this.keptIds.length - this.keptHead)) {
+      const names: string[] = [];
+      const sections: number[] = [];
+      const ids: string[] = [];
+      for (let k = this.keptHead; k < this.keptIds.length; k++) {
+        if (!this.holds(this.keptNames[k]!, this.keptSections[k]!, this.keptIds[k]!)) continue;
+        names.push(this.keptNames[k]!);
+        sections.push(this.keptSections[k]!);
+        ids.push(this.keptIds[k]!);
+      }
+      this.keptNames = names;
+      this.keptSections = sections;
+      this.keptIds = ids;
+      this.keptHead = 0;
+    }
   }
 
   /** Drops the oldest finished orders and trades past the caps (from the view and, by patch, from clients). */
@@ -624,8 +711,10 @@ export class TradeView {
       const gone = list.dropOldest(max);
       const s = this.section(patch, section);
       for (const id of gone) {
-        if (section === "orders" && (tree[id] as JsonObject | undefined)?.["status"] === "ALIVE") continue;
+        const r = tree[id] as JsonObject | undefined;
+        if (r === undefined || (section === "orders" && r["status"] === "ALIVE")) continue; // gone already (the node's cap), or alive
         delete tree[id];
+        this.kept--;
         s[id] = null as Json;
       }
     };

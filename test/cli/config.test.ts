@@ -258,7 +258,7 @@ describe("venue start's node options", () => {
     expect(options({ argv: ["--wait", "spin-park", "--wait-spins", "10"] }).wait).toEqual({ kind: "spinPark", spins: 10, parkMs: 1 });
     expect(options({ argv: ["--wait", "spin"] }).wait).toEqual({ kind: "spin" });
     expect(options({ argv: ["--trading-day", "20240102"] }).gateway?.options?.tradingDay).toBe("20240102");
-    expect(options({ argv: ["--max-finished-orders", "500"], env: { VENUE_MAX_TRADES: "800" } }).gateway?.options).toMatchObject({ maxFinishedOrders: 500, maxTrades: 800 });
+    expect(options({ argv: ["--max-finished-orders", "500", "--max-tree-records", "2000"], env: { VENUE_MAX_TRADES: "800" } }).gateway?.options).toMatchObject({ maxFinishedOrders: 500, maxTrades: 800, maxTreeRecords: 2000 });
   });
 });
 

@@ -65,3 +65,76 @@ describe("trade tree caps", () => {
     }
   });
 });
+
+describe("the node's cap on trade trees", () => {
+  for (const [perAccount, rounds] of [[1_000, 1_500], [4, 600]] as const) {
+  it(`keeps the newest finished orders and trades of all accounts together up to maxRecords, and clients in step (accounts' own caps ${perAccount})`, () => {
+    const v = new Venue({}, undefined, undefined, true);
+    const cu = v.defineCatalog(CU.symbol);
+    const MAX = 9;
+    // Long enough that the queue of records behind the node's cap is compacted (past 4,096 entries).
+    const view = new TradeView((i) => (i === cu ? CU : undefined), { maxFinishedOrders: perAccount, maxTrades: perAccount, maxRecords: MAX, tradingDay: "20261124" });
+    const names = ["a1", "a2", "a3"];
+    const clients = new Map(names.map((n) => [n, clone(view.snapshot(n) as Json) as JsonObject]));
+    const scratch = Buf.alloc(1 << 12);
+    const ev = new EventView(scratch);
+    let fed = 0;
+    const feed = (): void => {
+      for (; fed < v.events.length; fed++) {
+        scratch.u8.set(v.events[fed]!);
+        const e = ev.wrap(scratch, 0);
+        view.onEvent(e);
+        const next = v.events[fed + 1];
+        if (next === undefined || new DataView(next.buffer, next.byteOffset).getUint32(8, true) !== e.seq) {
+          for (const [name, change] of view.endCommand()) {
+            const client = clients.get(name);
+            if (client !== undefined) applyPatch(client, (change.patch["trade"] as JsonObject)[name] as JsonObject);
+          }
+        }
+      }
+    };
+    feed();
+    // Records in the order they finished, over all accounts: `account section id`.
+    const made: string[] = [];
+    const held = (): string[] => {
+      const out: string[] = [];
+      for (const n of names) {
+        const t = view.snapshot(n);
+        for (const [id, o] of Object.entries(t["orders"] as JsonObject)) if ((o as JsonObject)["status"] === "FINISHED") out.push(`${n} orders ${id}`);
+        for (const id of Object.keys(t["trades"] as JsonObject)) out.push(`${n} trades ${id}`);
+      }
+      return out.sort();
+    };
+    let orderNo = 0;
+    for (let k = 0; k < rounds; k++) {
+      // Accounts take turns: a resting sell taken by the next account's IOC buy (two finished
+      // orders, a trade in each account), now and then an IOC that finds nothing (one finished order).
+      const seller = names[k % 3]!;
+      const buyer = names[(k + 1) % 3]!;
+      const s = ++orderNo;
+      v.order(cu, seller, "sell", 75_000, 1);
+      const b = ++orderNo;
+      v.order(cu, buyer, "buy", 75_000, 1, "ioc");
+      made.push(`${seller} orders o${s}`, `${seller} trades o${s}|${k + 1}`, `${buyer} orders o${b}`, `${buyer} trades o${b}|${k + 1}`);
+      if (k % 5 === 0) {
+        const x = ++orderNo;
+        v.order(cu, seller, "buy", 70_000, 1, "ioc");
+        made.push(`${seller} orders o${x}`);
+      }
+      feed();
+      const got = held();
+      expect(view.records).toBe(got.length);
+      expect(got.length).toBeLessThanOrEqual(MAX);
+      for (const r of made.slice(-4)) expect(got).toContain(r);
+      if (perAccount >= 1_000) {
+        // Only the node's cap at work: exactly the newest MAX of what was made (their order
+        // within one command is the view's, so the command's own records are left out).
+        expect(got).toHaveLength(Math.min(MAX, made.length));
+        const newest = new Set(made.slice(-(MAX + 5)));
+        for (const r of got) expect(newest.has(r), r).toBe(true);
+      }
+      for (const n of names) expect(clients.get(n)).toEqual(JSON.parse(JSON.stringify(view.snapshot(n))));
+    }
+  });
+  }
+});
