@@ -34,6 +34,24 @@ import {
 
 export { CatalogError, CatalogErrorCode, ROLES, type Account, type Role, type User } from "./records.ts";
 
+/** Settlement statements kept per account (the newest; about four months of trading days). */
+export const STATEMENTS_KEPT = 90;
+
+interface Statement {
+  text: string;
+  createdNs: string;
+}
+
+/** A trading day as DIFF writes one: an integer YYYYMMDD. */
+export function isTradingDay(day: unknown): day is number {
+  return Number.isSafeInteger(day) && (day as number) >= 19000101 && (day as number) <= 99991231 && (day as number) % 100 >= 1 && (day as number) % 100 <= 31 && Math.floor((day as number) / 100) % 100 >= 1 && Math.floor((day as number) / 100) % 100 <= 12;
+}
+
+/** Statement keys sort by account, then day (eight digits sort as the days do). */
+function statementKey(account: string, tradingDay: number): string {
+  return `${account}\u0000${tradingDay}`;
+}
+
 /** On-disk format of the catalog; a catalog of another format is refused at open. */
 export const CATALOG_FORMAT = 1;
 const MAX_DBS = 8;
@@ -61,6 +79,7 @@ export class Catalog {
     private readonly accounts: Database<Account, string>,
     private readonly instruments: Database<InstrumentInfo, string>,
     private readonly meta: Database<number, string>,
+    private readonly statements: Database<Statement, string>,
     private readonly nowNs: () => bigint,
   ) {}
 
@@ -74,7 +93,7 @@ export class Catalog {
       throw new CatalogError("io", `cannot open the catalog in ${dir}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     const db = <V>(name: string): Database<V, string> => env.openDB<V, string>(name, { encoding: "json" });
-    const catalog = new Catalog(env, db("users"), db("accounts"), db("instruments"), db("meta"), options.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n));
+    const catalog = new Catalog(env, db("users"), db("accounts"), db("instruments"), db("meta"), db("statements"), options.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n));
     const format = catalog.meta.get("format");
     if (format !== undefined && format !== CATALOG_FORMAT) {
       void env.close();
@@ -233,6 +252,30 @@ export class Catalog {
       for (const i of added) this.instruments.putSync(i.symbol, i);
       return { users: newUsers, instruments: added };
     });
+  }
+
+  // ---- settlement statements -------------------------------------------------------------
+
+  /**
+   * Keeps the settlement statement of `account` for `tradingDay` (YYYYMMDD), replacing one
+   * of the same day, and drops the account's oldest past STATEMENTS_KEPT.
+   */
+  async putStatement(account: string, tradingDay: number, text: string): Promise<void> {
+    this.live();
+    if (ownerPart(account) === undefined) throw new CatalogError("invalid", `bad account id ${JSON.stringify(account)?.slice(0, 80)}`);
+    if (!isTradingDay(tradingDay)) throw new CatalogError("invalid", `bad trading day ${tradingDay}`);
+    await this.write(() => {
+      this.statements.putSync(statementKey(account, tradingDay), { text, createdNs: String(this.nowNs()) });
+      const keys = [...this.statements.getKeys({ start: account + "\u0000", end: account + "\u0001" })];
+      for (const k of keys.slice(0, Math.max(0, keys.length - STATEMENTS_KEPT))) this.statements.removeSync(k);
+    });
+  }
+
+  /** The settlement statement of `account` for `tradingDay`, or undefined. */
+  getStatement(account: string, tradingDay: number): string | undefined {
+    this.live();
+    if (typeof account !== "string" || ownerPart(account) === undefined || !isTradingDay(tradingDay)) return undefined;
+    return this.statements.get(statementKey(account, tradingDay))?.text;
   }
 
   /** Closes the environment after writes in flight commit; every later call throws `closed`. */

@@ -15,6 +15,7 @@
 import { currencyCode, Offset, OrderType, Side, Tif } from "../schema/codes.ts";
 import { CommandKind, MAX_ORDER_ID_BYTES, MAX_ACCOUNT_ID_BYTES } from "../schema/command.ts";
 import { enginePrice, engineMoney, type InstrumentInfo } from "../catalog/instrument.ts";
+import { isTradingDay } from "../catalog/catalog.ts";
 import { EventKind, type EventView } from "../schema/event.ts";
 import { clone, isObject, obj, unsafeShape, type Json, type JsonObject } from "./patch.ts";
 import { TradeView, type AccountChange, type LiveOrder } from "./trade_view.ts";
@@ -25,6 +26,12 @@ export interface LoginResult {
   user: string;
   account: string;
   roles: readonly Role[];
+}
+
+/** Where settlement statements are kept (the catalog, in the gateway worker). */
+export interface StatementStore {
+  put(account: string, tradingDay: number, text: string): Promise<void>;
+  get(account: string, tradingDay: number): string | undefined;
 }
 
 export interface GatewayAuth {
@@ -157,6 +164,8 @@ export class Gateway {
   readonly o: GatewayOptions;
   /** Where security-relevant decisions are written (logins, refused authorisations). */
   audit: (line: string) => void = () => {};
+  /** Where settlement statements go as each trading day ends, and `qry_settlement_info` reads them; none: the query answers that there is none. */
+  statements: StatementStore | undefined;
   readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, busy: 0, rtnData: 0, refused: { path: 0, origin: 0, rate: 0, capacity: 0, per_ip: 0, timeout: 0, bad_request: 0 } };
 
   constructor(
@@ -170,6 +179,9 @@ export class Gateway {
   ) {
     this.o = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
     this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades, maxRecords: this.o.maxTreeRecords });
+    this.trade.onStatement = (account, day, text) => {
+      this.statements?.put(account, day, text).catch((err: unknown) => this.audit(`gateway: the settlement statement of ${account} for ${day} was not kept: ${err instanceof Error ? err.message : String(err)}`));
+    };
   }
 
   /** The engine's instrument `index` has `symbol` (from the state at start or an instrument event). */
@@ -394,6 +406,8 @@ export class Gateway {
         return void this.login(s, msg);
       case "change_password":
         return void this.changePassword(s, msg);
+      case "qry_settlement_info":
+        return this.settlementInfo(s, msg);
       case "confirm_settlement":
       case "qry_account_info":
       case "qry_account_register":
@@ -824,6 +838,23 @@ export class Gateway {
     const instrument = this.indexOf.get(this.trade.symbolOf(account, orderId) ?? "");
     this.sink.cancel({ instrument: instrument ?? 0xfffffffe, account, orderId });
     this.sink.flush();
+  }
+
+  /**
+   * `qry_settlement_info`: the bare packet DIFF describes, with the statement of the
+   * session's account for `trading_day` (empty, and a notify, when none is kept).
+   */
+  private settlementInfo(s: Session, m: Record<string, unknown>): void {
+    if (s.account === undefined || s.user === undefined) return this.refuse(s, "log in first", 422);
+    const day = m["trading_day"];
+    if (!isTradingDay(day)) return this.refuse(s, "qry_settlement_info needs trading_day, an integer YYYYMMDD");
+    const text = this.statements?.get(s.account, day);
+    s.sendBare({ aid: "qry_settlement_info", trading_day: day, user_name: s.user, settlement_info: text ?? "" });
+    if (text === undefined) {
+      s.pushNotify({ level: "INFO", code: 1008, content: `no settlement statement of ${s.account} for ${day}` });
+      this.touched.add(s);
+      this.flush();
+    }
   }
 
   private transfer(s: Session, m: Record<string, unknown>): void {

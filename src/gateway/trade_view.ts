@@ -20,6 +20,7 @@ import { Offset, OrderStatus, OrderType, Reason, Side, Tif, currencyText, nameOf
 import { diffMoney, diffPrice, type InstrumentInfo } from "../catalog/instrument.ts";
 import { applyPatch, obj, record, type Json, type JsonObject } from "./patch.ts";
 import { nextWeekday } from "../market/time.ts";
+import { settlementStatement } from "./statement.ts";
 
 export interface Notify {
   level: "INFO" | "WARNING" | "ERROR";
@@ -189,6 +190,14 @@ export class TradeView {
   tradingDay: string;
   /** The command being read ends the trading day. */
   private dayEnding = false;
+  /** The trading day that command ends. */
+  private endingDay = "";
+  /**
+   * Called with each account's settlement statement as a trading day ends (the day,
+   * YYYYMMDD, and the text `settlementStatement` makes of the account's tree as it stood
+   * before the settlement's changes).
+   */
+  onStatement: ((account: string, tradingDay: number, text: string) => void) | undefined;
   // The command being read: per account, its patch and notifies.
   private readonly open = new Map<string, AccountChange>();
 
@@ -284,6 +293,7 @@ export class TradeView {
       case EventKind.dayEnded: {
         // Every account's tree rolls at the end of this command (endCommand).
         this.dayEnding = true;
+        this.endingDay = this.tradingDay;
         this.tradingDay = nextWeekday(this.tradingDay);
         for (const name of this.accounts.keys()) this.change(name);
         return;
@@ -304,6 +314,7 @@ export class TradeView {
     for (const [name, c] of out) {
       const acct = this.tree(name);
       const inner = c.patch;
+      if (this.dayEnding && this.onStatement !== undefined) this.onStatement(name, Number(this.endingDay), settlementStatement(name, Number(this.endingDay), acct.tree));
       applyPatch(acct.tree, inner);
       this.trim(acct, inner);
       if (this.dayEnding) this.rollDay(acct, inner, c.notifies);

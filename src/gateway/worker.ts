@@ -135,6 +135,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     gw.flush();
   };
   gw.audit = log;
+  gw.statements = { put: (account, day, text) => auth.catalog.putStatement(account, day, text), get: (account, day) => auth.catalog.getStatement(account, day) };
 
   // The state at start, with the history the event store holds.
   d.seed.instruments.forEach((params, i) => gw.defineInstrument(i, params.symbol));

@@ -7,7 +7,7 @@
 
 import { open } from "lmdb";
 import { afterEach, describe, expect, it } from "vitest";
-import { Catalog, CatalogError, seedDemo, type CatalogErrorCode } from "../../src/catalog/catalog.ts";
+import { Catalog, CatalogError, STATEMENTS_KEPT, seedDemo, type CatalogErrorCode } from "../../src/catalog/catalog.ts";
 import { PasswordHasher } from "../../src/catalog/password.ts";
 import { DEMO_INSTRUMENTS, type InstrumentInfo } from "../../src/catalog/instrument.ts";
 import { fakeRecord, tempDir } from "./catalog_kit.ts";
@@ -315,5 +315,38 @@ describe("seedDemo", () => {
     } finally {
       await hasher.close();
     }
+  });
+});
+
+describe("settlement statements", () => {
+  it("keeps each account's newest statements by day, replaces a day's, survives reopening, and refuses bad days", async () => {
+    const dir = tempDir();
+    const c = openCatalog(dir);
+    await c.addUser("alice", ["trader"], fakeRecord(1));
+    await c.addAccount("alice.b", "alice");
+    await c.putStatement("alice", 20261124, "day one");
+    await c.putStatement("alice.b", 20261124, "other account");
+    await c.putStatement("alice", 20261124, "day one, again");
+    expect(c.getStatement("alice", 20261124)).toBe("day one, again");
+    expect(c.getStatement("alice.b", 20261124)).toBe("other account");
+    expect(c.getStatement("alice", 20261125)).toBeUndefined();
+    expect(c.getStatement("alice", 2026112)).toBeUndefined();
+    // Past STATEMENTS_KEPT days, the oldest go (this account's only).
+    const days: number[] = [];
+    for (let d = new Date(Date.UTC(2027, 0, 1)); days.length < STATEMENTS_KEPT + 5; d = new Date(d.getTime() + 86_400_000)) {
+      days.push(Number(d.toISOString().slice(0, 10).replaceAll("-", "")));
+    }
+    for (const day of days) await c.putStatement("alice", day, `statement ${day}`);
+    expect(c.getStatement("alice", 20261124)).toBeUndefined();
+    for (const day of days.slice(0, 5)) expect(c.getStatement("alice", day)).toBeUndefined();
+    for (const day of days.slice(5)) expect(c.getStatement("alice", day)).toBe(`statement ${day}`);
+    expect(c.getStatement("alice.b", 20261124)).toBe("other account");
+    await rejects(c.putStatement("alice", 20261332, "x"), "invalid", /bad trading day/);
+    await rejects(c.putStatement("alice", 1.5, "x"), "invalid", /bad trading day/);
+    await rejects(c.putStatement("no one", 20261124, "x"), "invalid", /bad account id/);
+    await c.close();
+    const again = openCatalog(dir);
+    expect(again.getStatement("alice", days.at(-1)!)).toBe(`statement ${days.at(-1)}`);
+    expect(again.getStatement("alice.b", 20261124)).toBe("other account");
   });
 });

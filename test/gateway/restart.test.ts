@@ -132,6 +132,22 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   expect(u1.trade("u1")["transfers"] ?? {}).toEqual({});
   expect((u1.trade("u1")["session"] as JsonObject)["trading_day"]).toBe("20261125");
   expect(u1.notifies.some((n) => n.content === "trading day 20261125 begins")).toBe(true);
+  // The day's settlement statement: made as the day ended, from u1's tree before the roll.
+  const statement = async (c: DiffClient, account: string, day: number): Promise<JsonObject> => {
+    const had = c.bare.length;
+    c.send({ aid: "qry_settlement_info", trading_day: day });
+    await c.until(`the statement of ${day}`, () => c.bare.slice(had).some((p) => p["aid"] === "qry_settlement_info"));
+    const p = c.bare.slice(had).find((x) => x["aid"] === "qry_settlement_info")!;
+    expect(p).toMatchObject({ trading_day: day, user_name: account });
+    return p;
+  };
+  const s1 = String((await statement(u1, "u1", 20261124))["settlement_info"]);
+  expect(s1).toMatch(/^Settlement statement\nAccount: u1\nTrading day: 20261124\n/);
+  expect(s1).toMatch(/Trades \(1\)/);
+  expect(s1).toMatch(/SHFE\.cu2601/);
+  expect(s1).toMatch(/Money \(CNY\)/);
+  expect((await statement(u1, "u1", 20261123))["settlement_info"]).toBe("");
+  expect(u1.notifies.some((n) => n.code === 1008)).toBe(true);
   // The new day's first order.
   u1.send(order("u1", "n1", "BUY", 1, 74_000));
   await u1.until("n1 alive", () => status(u1, "u1", "n1") === "ALIVE");
@@ -151,6 +167,7 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   expect(logs3.join("\n")).toMatch(/market data: history read in \d+ ms: 1 trades for the k-lines/);
   u1 = await login(base, "u1", "secret-1");
   expect(Object.keys(orders(u1, "u1"))).toEqual(["n1"]);
+  expect((await statement(u1, "u1", 20261124))["settlement_info"]).toBe(s1); // kept in the catalog
   expect(u1.trade("u1")["trades"] ?? {}).toEqual({});
   // The day shown is the one after the settle's (by the clock), as the configured day is older.
   const [from, to] = settledAround.map((ms) => nextWeekday(chinaDate(Math.floor(ms! / 1000))));

@@ -14,6 +14,7 @@ import { TradeView } from "../../src/gateway/trade_view.ts";
 import { applyPatch, clone, type Json, type JsonObject } from "../../src/gateway/patch.ts";
 import { EventView } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
+import { writeSettle } from "../../src/schema/command.ts";
 import { DEMO_INSTRUMENTS } from "../../src/catalog/instrument.ts";
 import { Venue } from "../market/market_kit.ts";
 
@@ -137,4 +138,45 @@ describe("the node's cap on trade trees", () => {
     }
   });
   }
+});
+
+describe("settlement statements", () => {
+  it("are made for every account as the day ends, from its tree before the settlement rolls it", () => {
+    const v = new Venue({}, undefined, undefined, true);
+    const cu = v.defineCatalog(CU.symbol);
+    const view = new TradeView((i) => (i === cu ? CU : undefined), { tradingDay: "20261124" });
+    const made: Array<{ account: string; day: number; text: string }> = [];
+    view.onStatement = (account, day, text) => made.push({ account, day, text });
+    const scratch = Buf.alloc(1 << 12);
+    const ev = new EventView(scratch);
+    let fed = 0;
+    const feed = (): void => {
+      for (; fed < v.events.length; fed++) {
+        scratch.u8.set(v.events[fed]!);
+        const e = ev.wrap(scratch, 0);
+        view.onEvent(e);
+        const next = v.events[fed + 1];
+        if (next === undefined || new DataView(next.buffer, next.byteOffset).getUint32(8, true) !== e.seq) view.endCommand();
+      }
+    };
+    v.order(cu, "a1", "sell", 75_000, 2);
+    v.order(cu, "a2", "buy", 75_000, 2, "ioc");
+    feed();
+    const before = view.snapshot("a1");
+    const commission = ((before["accounts"] as JsonObject)["CNY"] as JsonObject)["commission"] as number;
+    expect(commission).toBeGreaterThan(0);
+    expect(made).toEqual([]);
+    v.apply((b, o) => writeSettle(b, o));
+    feed();
+    const a1 = made.find((m) => m.account === "a1")!;
+    expect(a1.day).toBe(20261124);
+    expect(made.map((m) => m.account).sort()).toEqual([...new Set(made.map((m) => m.account))].sort());
+    expect(made.some((m) => m.account === "a2")).toBe(true);
+    expect(a1.text).toMatch(/^Settlement statement\nAccount: a1\nTrading day: 20261124\n/);
+    // The day's figures, not the next day's: the commission the day charged (the settlement resets it).
+    expect(a1.text).toMatch(new RegExp(`Commission +${commission.toFixed(2).replace(".", "\\.")}\\n`));
+    expect(((view.snapshot("a1")["accounts"] as JsonObject)["CNY"] as JsonObject)["commission"]).toBe(0);
+    expect(a1.text).toMatch(/Trades \(1\)\n.*\n +\d\d:\d\d:\d\d\.\d{3} +SHFE\.cu2601 +SELL +OPEN +2 +75000 /);
+    expect(a1.text).toMatch(/Positions \(1\)\n.*\n +SHFE\.cu2601 +0 +0 +2 +75000 /);
+  });
 });
