@@ -12,6 +12,7 @@
 
 import { describe, expect, it } from "vitest";
 import { MarketData } from "../../src/market/market.ts";
+import { crc32 } from "node:zlib";
 import { decodeMarketCheckpoint, encodeMarketCheckpoint } from "../../src/schema/market_checkpoint.ts";
 import { EventView } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
@@ -98,5 +99,22 @@ describe("market checkpoint", () => {
     expect(decodeMarketCheckpoint(good.subarray(0, good.length - 2))).toMatchObject({ error: expect.stringMatching(/^the file is \d+ bytes/) });
     expect(decodeMarketCheckpoint(Buffer.from('{"format":"other","version":1}\n{}\n'))).toMatchObject({ error: expect.stringMatching(/^not a market checkpoint/) });
     expect(decodeMarketCheckpoint(Buffer.from("garbage"))).toEqual({ error: "no header line" });
+    // An array reference past the doubles (a CRC that matches, as a buggy writer would make it).
+    const json = Buffer.from('{"day":"","instruments":[{"stats":{"f64":[0,9]}}]}');
+    const body = Buffer.concat([json, Buffer.alloc(((json.length + 7) & ~7) - json.length + 64)]); // eight doubles, nine asked for
+    const header = { format: "venue-market-checkpoint", version: 2, seq: 1, bytes: body.length, json: json.length, crc32: crc32(body) };
+    expect(decodeMarketCheckpoint(Buffer.concat([Buffer.from(JSON.stringify(header) + "\n"), body, Buffer.from("\n")]))).toMatchObject({ error: expect.stringMatching(/outside its doubles/) });
+  });
+
+  it("reads version 1 files (arrays as base64 in the JSON) as it reads what it writes", () => {
+    const m = new MarketData(catalogLookup, OPTIONS);
+    const cp = m.checkpoint();
+    const v1Body = Buffer.from(JSON.stringify(cp, (_k, v: unknown) => (v instanceof Float64Array ? { f64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") } : v)));
+    const v1 = Buffer.concat([Buffer.from(JSON.stringify({ format: "venue-market-checkpoint", version: 1, seq: 7, bytes: v1Body.length, crc32: crc32(v1Body) }) + "\n"), v1Body, Buffer.from("\n")]);
+    const a = decodeMarketCheckpoint(v1);
+    const b = decodeMarketCheckpoint(encodeMarketCheckpoint(7, cp));
+    expect("error" in a).toBe(false);
+    expect(a).toEqual(b);
+    expect(JSON.parse(encodeMarketCheckpoint(7, cp).subarray(0, 200).toString().split("\n")[0]!)).toMatchObject({ version: 2 });
   });
 });
