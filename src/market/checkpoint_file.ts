@@ -5,6 +5,7 @@
  */
 
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { open as openAsync, rename as renameAsync, rm as rmAsync } from "node:fs/promises";
 import { join } from "node:path";
 import { REAL_FS, type JournalFs } from "../wal/file.ts";
 import { MARKET_CHECKPOINT_NAME, decodeMarketCheckpoint, encodeMarketCheckpoint } from "../schema/market_checkpoint.ts";
@@ -28,6 +29,33 @@ export function writeMarketCheckpoint(dir: string, seq: number, cp: MarketCheckp
   fs.rename(tmp, path);
   fs.fsyncDir(dir);
   return bytes.length;
+}
+
+/**
+ * Writes checkpoint bytes made by `encodeMarketCheckpoint` as `writeMarketCheckpoint` does
+ * (temporary file, fsync, rename, directory fsync), with the file operations on libuv's
+ * threads, so the market worker's thread only encodes. Resolves when the file is durable.
+ */
+export async function writeMarketCheckpointBytes(dir: string, bytes: Uint8Array): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, MARKET_CHECKPOINT_NAME);
+  const tmp = `${path}.tmp`;
+  await rmAsync(tmp, { force: true }); // left by an interrupted attempt
+  const f = await openAsync(tmp, "wx");
+  try {
+    let done = 0;
+    while (done < bytes.length) done += (await f.write(bytes, done, bytes.length - done, done)).bytesWritten;
+    await f.sync();
+  } finally {
+    await f.close();
+  }
+  await renameAsync(tmp, path);
+  const d = await openAsync(dir, "r");
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }
 
 /** The checkpoint in `dir`: undefined if there is none, or why it cannot be used. */

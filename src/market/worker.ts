@@ -24,7 +24,8 @@ import type { InstrumentParams } from "../schema/command.ts";
 import { Catalog } from "../catalog/catalog.ts";
 import { EventStore } from "../store/event_store.ts";
 import { DiffMarket, MarketPublisher } from "./diff_market.ts";
-import { readMarketCheckpoint, writeMarketCheckpoint } from "./checkpoint_file.ts";
+import { readMarketCheckpoint, writeMarketCheckpoint, writeMarketCheckpointBytes } from "./checkpoint_file.ts";
+import { encodeMarketCheckpoint } from "../schema/market_checkpoint.ts";
 
 export interface MarketWorkerData {
   control: SharedArrayBuffer;
@@ -134,7 +135,7 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
   // Trades read past the checkpoint (or without one) go into the next one.
   let checkpointed = restoredSeq;
   let checkpointAt = performance.now();
-  /** Writes the checkpoint if trades came since the last one. */
+  /** Writes the checkpoint if trades came since the last one (at stop: here and now). */
   const checkpoint = (why: string): void => {
     if (cp === undefined || tradesThrough <= checkpointed) return;
     const t0 = performance.now();
@@ -147,6 +148,34 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
       log(`market data: writing the checkpoint failed: ${(e as Error).message}`);
     }
   };
+  /** The periodic checkpoint being written, if any. */
+  let writing: Promise<void> | undefined;
+  /**
+   * As `checkpoint`, while the worker runs: the model is copied and encoded on this thread,
+   * and the file written and fsynced on libuv's threads while events go on being read.
+   */
+  const checkpointInBackground = (): void => {
+    if (cp === undefined || tradesThrough <= checkpointed || writing !== undefined) return;
+    const seq = tradesThrough;
+    const t0 = performance.now();
+    let bytes: Buffer;
+    try {
+      bytes = encodeMarketCheckpoint(seq, market.data.checkpoint());
+    } catch (e) {
+      log(`market data: writing the checkpoint failed: ${(e as Error).message}`);
+      return;
+    }
+    const held = performance.now() - t0;
+    writing = writeMarketCheckpointBytes(cp.dir, bytes).then(
+      () => {
+        checkpointed = Math.max(checkpointed, seq);
+        log(`market data: checkpoint of seq ${seq} written (${(bytes.length / 1e6).toFixed(1)} MB; the thread held ${held.toFixed(0)} ms for it, the file took ${(performance.now() - t0 - held).toFixed(0)} ms more)`);
+      },
+      (e: unknown) => log(`market data: writing the checkpoint failed: ${(e as Error).message}`),
+    ).finally(() => {
+      writing = undefined;
+    });
+  };
 
   try {
     while (!stopped() && control.status !== NodeStatus.fenced) {
@@ -156,7 +185,7 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
       publisher.update();
       if (cp !== undefined && performance.now() - checkpointAt >= cp.everyMs) {
         checkpointAt = performance.now();
-        checkpoint("");
+        checkpointInBackground();
       }
       if (n > 0) await yieldToEventLoop();
       // Until the journal makes more durable (at most 1 ms: a topic published just after
@@ -164,6 +193,7 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
       else await control.durableMoved(durableSeen, 1);
     }
   } finally {
+    await writing;
     checkpoint(" at stop");
     publisher.close();
     await catalog.close();

@@ -58,6 +58,8 @@ export interface NodeGatewayOptions {
   hashThreads?: number;
   /** Their nice value (default 10: the scheduler prefers the node's other threads). */
   hashNice?: number;
+  /** How often the market-data worker writes its checkpoint while trades come (default 60 s; it also writes one at stop). */
+  marketCheckpointMs?: number;
   /** The admin HTTP API's token lifetime and limits. */
   admin?: Partial<AdminOptions>;
 }
@@ -448,7 +450,7 @@ export class VenueNode {
       topics: { trades: slot("trades", "market", this.marketSlots), l2: slot("l2", "market", this.marketSlots) },
       catalogDir: g.catalogDir,
       seed: { instruments: params, books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })) },
-      ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir }, checkpoint: { dir: join(dirname(this.storeDir), "market"), everyMs: MARKET_CHECKPOINT_MS, lastSeq: this.loop.seq - 1 } }),
+      ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir }, checkpoint: { dir: join(dirname(this.storeDir), "market"), everyMs: g.marketCheckpointMs ?? MARKET_CHECKPOINT_MS, lastSeq: this.loop.seq - 1 } }),
       port: channel.port1,
     };
     const gatewayData: GatewayWorkerData = {

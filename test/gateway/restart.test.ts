@@ -26,7 +26,8 @@ function node(logs: string[] = []): VenueNode {
     dataDir: join(dir, "data"),
     snapshotEvery: 0,
     log: (l) => logs.push(l),
-    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false } },
+    // A checkpoint every 200 ms while trades come (written off the market worker's thread), besides the one at stop.
+    gateway: { catalogDir: join(dir, "catalog"), server: { port: 0 }, options: { tradingDay: "20261124", selfTransfers: false }, marketCheckpointMs: 200 },
   });
 }
 
@@ -74,7 +75,8 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   await makeCatalog(join(dir, "catalog"), [["u1", ["trader"], "secret-1"], ["u2", ["trader"], "secret-2"]]);
 
   // First run: a fill, a cancel, an engine rejection and transfers.
-  const first = node();
+  const firstLogs: string[] = [];
+  const first = node(firstLogs);
   const d = first.drivers[0]!;
   const running = first.start();
   d.submit((b, o) => writeDefineInstrument(b, o, engineParams(CU)));
@@ -95,6 +97,9 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   expect(Object.keys(u1.trade("u1")["trades"] as JsonObject)).toHaveLength(1);
   expect(Object.keys(u1.trade("u1")["transfers"] as JsonObject)).toHaveLength(1);
   const before = { u1: day(u1, "u1"), u2: day(u2, "u2") };
+  // The periodic checkpoint, written in the background while the worker runs.
+  for (let i = 0; i < 200 && !firstLogs.some((l) => /market data: checkpoint of seq \d+ written \([\d.]+ MB; the thread held \d+ ms for it, the file took \d+ ms more\)/.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(firstLogs.join("\n")).toMatch(/market data: checkpoint of seq \d+ written \([\d.]+ MB; the thread held/);
   const bars = await chart(base);
   expect(bars["last_id"]).toBe(0);
   u1.close();

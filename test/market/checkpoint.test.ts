@@ -13,6 +13,10 @@
 import { describe, expect, it } from "vitest";
 import { MarketData } from "../../src/market/market.ts";
 import { crc32 } from "node:zlib";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readMarketCheckpoint, writeMarketCheckpointBytes } from "../../src/market/checkpoint_file.ts";
 import { decodeMarketCheckpoint, encodeMarketCheckpoint } from "../../src/schema/market_checkpoint.ts";
 import { EventView } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
@@ -104,6 +108,22 @@ describe("market checkpoint", () => {
     const body = Buffer.concat([json, Buffer.alloc(((json.length + 7) & ~7) - json.length + 64)]); // eight doubles, nine asked for
     const header = { format: "venue-market-checkpoint", version: 2, seq: 1, bytes: body.length, json: json.length, crc32: crc32(body) };
     expect(decodeMarketCheckpoint(Buffer.concat([Buffer.from(JSON.stringify(header) + "\n"), body, Buffer.from("\n")]))).toMatchObject({ error: expect.stringMatching(/outside its doubles/) });
+  });
+
+  it("writes the encoded bytes off the thread as the synchronous write does: read back whole, over a leftover temporary file", async () => {
+    const m = new MarketData(catalogLookup, OPTIONS);
+    const dir = mkdtempSync(join(tmpdir(), "venue-market-cp-"));
+    try {
+      writeFileSync(join(dir, "market.checkpoint.tmp"), "left by a crash");
+      const bytes = encodeMarketCheckpoint(11, m.checkpoint());
+      await writeMarketCheckpointBytes(dir, bytes);
+      expect(readFileSync(join(dir, "market.checkpoint"))).toEqual(bytes);
+      expect(existsSync(join(dir, "market.checkpoint.tmp"))).toBe(false);
+      expect(readMarketCheckpoint(dir)).toEqual(decodeMarketCheckpoint(bytes));
+      expect(readMarketCheckpoint(dir)).toMatchObject({ seq: 11 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads version 1 files (arrays as base64 in the JSON) as it reads what it writes", () => {
