@@ -5,6 +5,7 @@
  * 0 done, 1 the run failed, 2 usage.
  */
 
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { Progress } from "../bench/progress.ts";
@@ -38,8 +39,9 @@ options:
                           (default: the --out folder)
   --keep                  keep the data folder
   --out DIR               where latency.json and latency.svg go (default .bench-out)
-  --wait W                the node's wait strategy, as venue start takes it: spin-park (default),
-                          spin, park; the probe and the plugin wait the same way
+  --wait W                the node's wait strategy, as venue start takes it: auto (default: park
+                          on 2 cores or fewer, spin-park above), spin-park, spin, park; the probe
+                          and the plugin wait the same way
   --driver-spin           the driver busy-spins between bursts instead of parking
   --no-plugin             no plugin stage
   --no-store              no event store (one consumer thread fewer)
@@ -107,8 +109,10 @@ export function parseLatencyOptions(argv: string[]): LatencyOptions {
     rates.push(r);
   }
   if (rates.length === 0) throw new UsageError("--rates: give at least one rate");
-  const wait = values.wait ?? "spin-park";
-  if (wait !== "spin-park" && wait !== "spin" && wait !== "park") throw new UsageError(`--wait: expected spin-park, spin or park, got ${wait}`);
+  const asked = values.wait ?? "auto";
+  if (asked !== "auto" && asked !== "spin-park" && asked !== "spin" && asked !== "park") throw new UsageError(`--wait: expected auto, spin-park, spin or park, got ${asked}`);
+  // As venue start resolves it: spinning threads on 2 cores take the cores the journal needs.
+  const wait = asked === "auto" ? (availableParallelism() <= 2 ? "park" : "spin-park") : asked;
   const outDir = resolve(values.out ?? ".bench-out");
   const dataParent = resolve(values.data ?? outDir);
   return {

@@ -8,7 +8,7 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseLatencyOptions } from "../../src/cli/bench.ts";
@@ -90,7 +90,8 @@ describe("venue bench latency", () => {
     expect(r.status, r.stderr).toBe(0);
     // The terminal table says where it ran and how threads wait.
     expect(r.stdout).toMatch(/machine: .+logical CPUs/);
-    expect(r.stdout).toMatch(/wait strategy: spin-park/);
+    // The default wait is venue start's: auto, park on 2 cores or fewer.
+    expect(r.stdout).toMatch(availableParallelism() <= 2 ? /wait strategy: park / : /wait strategy: spin-park /);
     expect(r.stdout).toMatch(/thread\(s\) spin/);
     expect(r.stdout).toMatch(/raw fdatasync, same disk, same run/);
     expect(r.stdout).toMatch(/target \(BENCH.md\)/);
