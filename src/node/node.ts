@@ -58,6 +58,12 @@ export interface NodeGatewayOptions {
   hashThreads?: number;
   /** Their nice value (default 10: the scheduler prefers the node's other threads). */
   hashNice?: number;
+  /**
+   * The nice value of the gateway's and market-data worker's threads (default 0): above 0
+   * the scheduler prefers the engine loop and the journal worker when they compete for a
+   * core, as under a flood of connections on a small machine.
+   */
+  edgeNice?: number;
   /** How often the market-data worker writes its checkpoint while trades come (default 60 s; it also writes one at stop). */
   marketCheckpointMs?: number;
   /** The admin HTTP API's token lifetime and limits. */
@@ -452,6 +458,7 @@ export class VenueNode {
       seed: { instruments: params, books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })) },
       ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir }, checkpoint: { dir: join(dirname(this.storeDir), "market"), everyMs: g.marketCheckpointMs ?? MARKET_CHECKPOINT_MS, lastSeq: this.loop.seq - 1 } }),
       port: channel.port1,
+      ...(g.edgeNice === undefined ? {} : { nice: g.edgeNice }),
     };
     const gatewayData: GatewayWorkerData = {
       control: this.control.sab,
@@ -464,6 +471,7 @@ export class VenueNode {
       ...(g.admin === undefined ? {} : { admin: g.admin }),
       ...(g.hashThreads === undefined ? {} : { hashThreads: g.hashThreads }),
       ...(g.hashNice === undefined ? {} : { hashNice: g.hashNice }),
+      ...(g.edgeNice === undefined ? {} : { nice: g.edgeNice }),
       ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir, dayFromSeq: engine.dayFromSeq } }),
       seed: {
         instruments: params,
