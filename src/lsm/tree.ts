@@ -247,7 +247,8 @@ export class LsmTree {
 
   /** The value of `key` (a view, or a copy when `copy`), DELETED, or undefined. */
   private lookup(key: Uint8Array, copy = false): Uint8Array | undefined {
-    let v = this.active.get(key);
+    // (An empty MemTable, as the active one is after a flush, is not searched.)
+    let v = this.active.entries === 0 ? undefined : this.active.get(key);
     if (v !== undefined) return copy && v !== DELETED ? v.slice() : v;
     for (let i = this.immutable.length - 1; i >= 0; i--) {
       v = this.immutable[i]!.get(key);
