@@ -77,6 +77,14 @@ interface Block {
   dv: DataView;
 }
 
+/** Blocks per fence (`TableReader.fenceWords`): 16 entries of 16 bytes, four cache lines. */
+const FENCE_STRIDE = 16;
+
+/** The block whose last key fence `f` holds, in a table of `n` blocks. */
+function fenceBlock(f: number, n: number): number {
+  return Math.min(FENCE_STRIDE * f + FENCE_STRIDE - 1, n - 1);
+}
+
 const SLOT_MULTIPLIER = 0x9e3779b1;
 /** Blocks longer than a slot's 16-bit entry offset can reach are searched (no index). */
 const SLOT_BLOCK_BYTES_MAX = 0xffff;
@@ -97,6 +105,13 @@ export class TableReader {
   private readonly lastKeyLengths: Uint16Array;
   /** The first 16 bytes of each block's last key as four big-endian words, zero-padded (see `findBlock`). */
   private readonly lastKeyWords: Uint32Array;
+  /**
+   * The same words of every FENCE_STRIDE-th block's last key (blocks FENCE_STRIDE - 1,
+   * 2 * FENCE_STRIDE - 1, ..., and the last block): a small array that stays in cache, which
+   * `findBlock` searches first, so that its search of `lastKeyWords` stays within a few
+   * adjacent cache lines.
+   */
+  private readonly fenceWords: Uint32Array;
   private readonly verified: Uint8Array;
   private cached: Block | undefined;
   private cachedIndex = -1;
@@ -155,6 +170,7 @@ export class TableReader {
     this.lastKeyOffsets = new Uint32Array(n);
     this.lastKeyLengths = new Uint16Array(n);
     this.lastKeyWords = new Uint32Array(4 * n);
+    this.fenceWords = new Uint32Array(4 * Math.ceil(n / FENCE_STRIDE));
     this.verified = new Uint8Array(n);
     this.blocks = source.mapped === true ? new Array<Block | undefined>(n) : undefined;
     this.lastKeys = index;
@@ -186,6 +202,7 @@ export class TableReader {
       p += 14 + klen;
     }
     if (expect !== dataEnd) throw new TableCorruptError(path, indexAt, "data blocks and index disagree on the data length");
+    for (let f = 0; f < this.fenceWords.length / 4; f++) this.fenceWords.set(this.lastKeyWords.subarray(4 * fenceBlock(f, n), 4 * fenceBlock(f, n) + 4), 4 * f);
     this.meta = { ...parseProps(path, getU64(fv, SF_PROPS_OFFSET), props, n), fileSize: size };
     // Slots for about 1.5 times a block's average entry count, twice over (a probe sequence
     // stays short and always meets an empty slot); a fuller block is searched instead.
@@ -296,13 +313,31 @@ export class TableReader {
    * keys only where those tie.
    */
   findBlock(klen: number): number {
-    let lo = 0;
-    let hi = this.blockCount;
-    const words = this.lastKeyWords;
+    const n = this.blockCount;
     const k0 = KEY_WORDS[0]!;
     const k1 = KEY_WORDS[1]!;
     const k2 = KEY_WORDS[2]!;
     const k3 = KEY_WORDS[3]!;
+    // The first fence whose block's last key is >= the key: the block is in its stretch.
+    const fences = this.fenceWords;
+    let lo = 0;
+    let hi = fences.length >>> 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const w = 4 * mid;
+      let c = fences[w]! - k0 || fences[w + 1]! - k1 || fences[w + 2]! - k2 || fences[w + 3]! - k3;
+      if (c === 0) {
+        const b = fenceBlock(mid, n);
+        c = compareViews(this.lastKeysDv, this.lastKeyOffsets[b]!, this.lastKeyLengths[b]!, KEY_DV, 0, klen);
+      }
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === fences.length >>> 2) return -1;
+    // Within the stretch: blocks FENCE_STRIDE * lo up to the fence's own.
+    const words = this.lastKeyWords;
+    hi = fenceBlock(lo, n);
+    lo = FENCE_STRIDE * lo;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const w = 4 * mid;
@@ -311,8 +346,9 @@ export class TableReader {
       if (c < 0) lo = mid + 1;
       else hi = mid;
     }
-    return lo < this.blockCount ? lo : -1;
+    return lo;
   }
+
 
   block(i: number): Block {
     if (i === this.cachedIndex && this.cached !== undefined) return this.cached;
