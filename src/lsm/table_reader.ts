@@ -32,6 +32,7 @@ import {
   getU64,
 } from "../schema/sstable.ts";
 import { VenueError } from "../stdx/errors.ts";
+import { copyOut } from "../stdx/copy.ts";
 import { Filter } from "./bloom.ts";
 import type { TableMeta } from "./table_writer.ts";
 
@@ -242,7 +243,7 @@ export class TableReader {
     const vlen = dv.getUint32(off + 2, true);
     if (vlen === SST_TOMBSTONE) return DELETED;
     const v = off + SST_ENTRY_HEADER + dv.getUint16(off, true);
-    return copy ? block.buf.slice(v, v + vlen) : block.buf.subarray(v, v + vlen);
+    return copy ? copyOut(block.buf, v, v + vlen) : block.buf.subarray(v, v + vlen);
   }
 
   /**
@@ -291,7 +292,7 @@ export class TableReader {
       const vlen = dv.getUint32(off + 2, true);
       if (vlen === SST_TOMBSTONE) return DELETED;
       const at = off + SST_ENTRY_HEADER + keyLen;
-      return copy ? this.file!.slice(at, at + vlen) : this.file!.subarray(at, at + vlen);
+      return copy ? copyOut(this.file!, at, at + vlen) : this.file!.subarray(at, at + vlen);
     }
   }
 

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { compareBytes, filterHash, tableName, tableNumber } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
+import { copyOut } from "../stdx/copy.ts";
 import { REAL_FS, type JournalFs } from "../wal/file.ts";
 import { runCompact, runFlush, type CompactRequest, type CompactResult, type FlushRequest } from "./jobs.ts";
 import { Manifest, ManifestCorruptError, toEntry, type LiveFile } from "./manifest.ts";
@@ -239,7 +240,10 @@ export class LsmTree {
     assert(this.active.put(key, 0, key.length, value, valueOff, vlen, seq), `an entry of ${key.length + vlen} bytes does not fit an empty MemTable`);
   }
 
-  /** The value of `key` (a copy), or undefined. */
+  /**
+   * The value of `key` (a copy: a Buffer that may share its ArrayBuffer with other small
+   * buffers, as Node's pooled ones do), or undefined.
+   */
   get(key: Uint8Array): Uint8Array | undefined {
     const v = this.lookup(key, true);
     return v === DELETED ? undefined : v;
@@ -249,10 +253,10 @@ export class LsmTree {
   private lookup(key: Uint8Array, copy = false): Uint8Array | undefined {
     // (An empty MemTable, as the active one is after a flush, is not searched.)
     let v = this.active.entries === 0 ? undefined : this.active.get(key);
-    if (v !== undefined) return copy && v !== DELETED ? v.slice() : v;
+    if (v !== undefined) return copy && v !== DELETED ? copyOut(v, 0, v.length) : v;
     for (let i = this.immutable.length - 1; i >= 0; i--) {
       v = this.immutable[i]!.get(key);
-      if (v !== undefined) return copy && v !== DELETED ? v.slice() : v;
+      if (v !== undefined) return copy && v !== DELETED ? copyOut(v, 0, v.length) : v;
     }
     const hash = filterHash(key, 0, key.length);
     for (const f of this.levels[0]!) {

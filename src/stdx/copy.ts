@@ -44,3 +44,16 @@ export class ViewCache {
     return v;
   }
 }
+
+/**
+ * A copy of `src[from, to)` as a Buffer (a Uint8Array). Small copies come from Node's shared
+ * pool (slices of one 8 KiB ArrayBuffer, as `Buffer.allocUnsafe` gives), not a new backing
+ * store each: a fresh Uint8Array above 64 bytes is a separate allocation outside the heap
+ * that the garbage collector tracks, several times the cost of the copy itself. So the
+ * result's `buffer` may hold other bytes: read it through its `byteOffset` and `length`.
+ */
+export function copyOut(src: Uint8Array, from: number, to: number): Uint8Array {
+  const out = Buffer.allocUnsafe(to - from);
+  out.set(src.subarray(from, to));
+  return out;
+}

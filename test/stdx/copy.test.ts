@@ -1,11 +1,11 @@
 /**
- * The hot-path copy and its view cache: every length and alignment copies exactly, nothing
+ * The hot-path copies and the view cache: every length and alignment copies exactly, nothing
  * outside the range is touched, and the cache hands out a view of the array asked for, even
  * when more arrays alternate than it keeps.
  */
 
 import { describe, expect, it } from "vitest";
-import { ViewCache, copyView } from "../../src/stdx/copy.ts";
+import { ViewCache, copyOut, copyView } from "../../src/stdx/copy.ts";
 
 describe("copyView", () => {
   it("copies every length at every alignment, and only that range", () => {
@@ -45,5 +45,22 @@ describe("ViewCache", () => {
       expect(v.byteLength).toBe(b.byteLength);
       expect(v.getUint8(0)).toBe(i + 1);
     }
+  });
+});
+
+describe("copyOut", () => {
+  it("copies the range into bytes of its own: changing either side leaves the other alone", () => {
+    const src = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    const a = copyOut(src, 10, 130);
+    const b = copyOut(src, 0, 0);
+    const c = copyOut(src, 200, 300);
+    expect([...a]).toEqual([...src.subarray(10, 130)]);
+    expect(b.length).toBe(0);
+    expect([...c]).toEqual([...src.subarray(200, 300)]);
+    a.fill(0);
+    expect([...src.subarray(10, 130)]).toEqual(Array.from({ length: 120 }, (_, i) => (i + 10) & 0xff));
+    expect([...c]).toEqual([...src.subarray(200, 300)]); // a neighbour in the pool is untouched
+    src.fill(7);
+    expect(c[0]).toBe(200);
   });
 });
