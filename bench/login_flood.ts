@@ -241,8 +241,31 @@ try {
     });
     return lat;
   };
+  /**
+   * The journal's fdatasync histogram as the node's metrics show it (cumulative counts by
+   * upper bound, seconds); the journal worker reports once a second while it commits.
+   */
+  const fsyncs = async (): Promise<Map<string, number>> => {
+    await new Promise((r) => setTimeout(r, 1_100));
+    const m = new Map<string, number>();
+    for (const line of node.metricsText().split("\n")) {
+      const x = /^venue_journal_fdatasync_seconds_bucket\{le="([^"]+)"\} (\d+)$/.exec(line);
+      if (x !== null) m.set(x[1]!, Number(x[2]));
+    }
+    return m;
+  };
+  /** What one phase's fdatasyncs were: how many, the share above 1 ms, and the bucket holding the p99. */
+  const fsyncShare = (a: Map<string, number>, b: Map<string, number>): { n: number; over1ms: number; p99UpTo: string } => {
+    const les = [...b.keys()];
+    const n = (b.get("+Inf") ?? 0) - (a.get("+Inf") ?? 0);
+    const atMost = (le: string): number => (b.get(le) ?? 0) - (a.get(le) ?? 0);
+    const p99 = les.find((le) => atMost(le) >= 0.99 * n) ?? "+Inf";
+    return { n, over1ms: n === 0 ? 0 : 1 - atMost("0.001") / n, p99UpTo: p99 === "+Inf" ? "above 1 s" : `at most ${Number(p99) * 1e3} ms` };
+  };
   await phase(Math.min(3, SECONDS)); // warm-up (JIT, the workers' first work), not counted
+  const f0 = await fsyncs();
   const base = await phase(SECONDS);
+  const f1 = await fsyncs();
   const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--flood-child", url, "--logins", String(LOGINS), "--seconds", String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
   if (FLOOD_NICE !== 0 && child.pid !== undefined) setPriority(child.pid, FLOOD_NICE);
   let childOut = "";
@@ -251,15 +274,20 @@ try {
   await new Promise((r) => setTimeout(r, 500)); // the flood's connections open
   const flood = await phase(SECONDS);
   await childDone;
+  const f2 = await fsyncs();
+  const syncs = { withoutLogins: fsyncShare(f0, f1), withLogins: fsyncShare(f1, f2) };
   const floodCounts = JSON.parse(childOut.trim().split("\n").at(-1) ?? "{}") as { attempts?: number; answers?: Record<string, number> };
   const row = (xs: number[]): { n: number; p50: number; p99: number; p999: number; max: number } => ({ n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), p999: pct(xs, 99.9), max: pct(xs, 100) });
   const b = row(base);
   const f = row(flood);
-  out["commit"] = { withoutLogins: b, withLogins: f, p99Ratio: f.p99 / b.p99, flood: floodCounts };
+  out["commit"] = { withoutLogins: b, withLogins: f, p99Ratio: f.p99 / b.p99, flood: floodCounts, fdatasync: syncs };
   console.log(`\nsubmission -> durable, ${RATE} deposits/s open loop, ${SECONDS} s each (ms):`);
   console.log("                      n       p50     p99    p99.9     max");
   for (const [name, r] of [["without logins", b], [`with ${LOGINS} logins`, f]] as const) {
     console.log(`  ${name.padEnd(18)} ${String(r.n).padStart(6)} ${r.p50.toFixed(3).padStart(8)} ${r.p99.toFixed(3).padStart(7)} ${r.p999.toFixed(3).padStart(8)} ${r.max.toFixed(3).padStart(7)}`);
+  }
+  for (const [name, x] of [["without logins", syncs.withoutLogins], [`with ${LOGINS} logins`, syncs.withLogins]] as const) {
+    console.log(`  the journal's fdatasyncs ${name}: ${x.n}, ${(x.over1ms * 100).toFixed(1)}% above 1 ms, p99 ${x.p99UpTo} (from the node's metrics, whose buckets are coarse)`);
   }
   console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} (proposed bound 1.10), hashing at nice ${NICE}, the gateway and market-data threads at nice ${EDGE_NICE}, the flood's client at nice ${FLOOD_NICE}, new connections from one address ${CONNECT_RATE >= 1_000_000 ? "not limited" : `at most ${CONNECT_RATE}/s`}; the flood: ${JSON.stringify(floodCounts)}`);
 
