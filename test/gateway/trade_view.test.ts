@@ -10,7 +10,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { TradeView } from "../../src/gateway/trade_view.ts";
+import { TradeView, type AccountChange } from "../../src/gateway/trade_view.ts";
 import { applyPatch, clone, type Json, type JsonObject } from "../../src/gateway/patch.ts";
 import { EventView } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
@@ -20,28 +20,35 @@ import { Venue } from "../market/market_kit.ts";
 
 const CU = DEMO_INSTRUMENTS[0]!;
 
+/**
+ * Feeds the venue's events not yet fed to `view`, ending each command where the next one's
+ * events begin, and hands each command's changes to `onChanges`.
+ */
+function feeder(v: Venue, view: TradeView, onChanges: (changes: Map<string, AccountChange>) => void = () => {}): () => void {
+  const scratch = Buf.alloc(1 << 12);
+  const ev = new EventView(scratch);
+  let fed = 0;
+  return () => {
+    for (; fed < v.events.length; fed++) {
+      scratch.u8.set(v.events[fed]!);
+      const e = ev.wrap(scratch, 0);
+      view.onEvent(e);
+      const next = v.events[fed + 1];
+      if (next === undefined || new DataView(next.buffer, next.byteOffset).getUint32(8, true) !== e.seq) onChanges(view.endCommand());
+    }
+  };
+}
+
 describe("trade tree caps", () => {
   it("keeps the newest finished orders and trades up to the caps, every alive order, and clients in step", () => {
     const v = new Venue({}, undefined, undefined, true);
     const cu = v.defineCatalog(CU.symbol);
     const view = new TradeView((i) => (i === cu ? CU : undefined), { maxFinishedOrders: 5, maxTrades: 7, tradingDay: "20261124" });
     const client = clone(view.snapshot("a1") as Json) as JsonObject;
-    const scratch = Buf.alloc(1 << 12);
-    const ev = new EventView(scratch);
-    let fed = 0;
-    const feed = (): void => {
-      for (; fed < v.events.length; fed++) {
-        scratch.u8.set(v.events[fed]!);
-        const e = ev.wrap(scratch, 0);
-        view.onEvent(e);
-        // One command's events end where the next command's begin.
-        const next = v.events[fed + 1];
-        if (next === undefined || new DataView(next.buffer, next.byteOffset).getUint32(8, true) !== e.seq) {
-          const change = view.endCommand().get("a1");
-          if (change !== undefined) applyPatch(client, ((change.patch["trade"] as JsonObject)["a1"] as JsonObject));
-        }
-      }
-    };
+    const feed = feeder(v, view, (changes) => {
+      const change = changes.get("a1");
+      if (change !== undefined) applyPatch(client, (change.patch["trade"] as JsonObject)["a1"] as JsonObject);
+    });
     feed();
     // a1 rests one order that never trades (it stays alive), then trades 1,100 rounds with a2:
     // a resting sell of a1 taken by a2 (a1's order finishes, one trade) and an IOC buy of a1
@@ -77,23 +84,12 @@ describe("the node's cap on trade trees", () => {
     const view = new TradeView((i) => (i === cu ? CU : undefined), { maxFinishedOrders: perAccount, maxTrades: perAccount, maxRecords: MAX, tradingDay: "20261124" });
     const names = ["a1", "a2", "a3"];
     const clients = new Map(names.map((n) => [n, clone(view.snapshot(n) as Json) as JsonObject]));
-    const scratch = Buf.alloc(1 << 12);
-    const ev = new EventView(scratch);
-    let fed = 0;
-    const feed = (): void => {
-      for (; fed < v.events.length; fed++) {
-        scratch.u8.set(v.events[fed]!);
-        const e = ev.wrap(scratch, 0);
-        view.onEvent(e);
-        const next = v.events[fed + 1];
-        if (next === undefined || new DataView(next.buffer, next.byteOffset).getUint32(8, true) !== e.seq) {
-          for (const [name, change] of view.endCommand()) {
-            const client = clients.get(name);
-            if (client !== undefined) applyPatch(client, (change.patch["trade"] as JsonObject)[name] as JsonObject);
-          }
-        }
+    const feed = feeder(v, view, (changes) => {
+      for (const [name, change] of changes) {
+        const client = clients.get(name);
+        if (client !== undefined) applyPatch(client, (change.patch["trade"] as JsonObject)[name] as JsonObject);
       }
-    };
+    });
     feed();
     // Records in the order they finished, over all accounts: `account section id`.
     const made: string[] = [];
@@ -147,18 +143,7 @@ describe("settlement statements", () => {
     const view = new TradeView((i) => (i === cu ? CU : undefined), { tradingDay: "20261124" });
     const made: Array<{ account: string; day: number; text: string }> = [];
     view.onStatement = (account, day, text) => made.push({ account, day, text });
-    const scratch = Buf.alloc(1 << 12);
-    const ev = new EventView(scratch);
-    let fed = 0;
-    const feed = (): void => {
-      for (; fed < v.events.length; fed++) {
-        scratch.u8.set(v.events[fed]!);
-        const e = ev.wrap(scratch, 0);
-        view.onEvent(e);
-        const next = v.events[fed + 1];
-        if (next === undefined || new DataView(next.buffer, next.byteOffset).getUint32(8, true) !== e.seq) view.endCommand();
-      }
-    };
+    const feed = feeder(v, view);
     v.order(cu, "a1", "sell", 75_000, 2);
     v.order(cu, "a2", "buy", 75_000, 2, "ioc");
     feed();
