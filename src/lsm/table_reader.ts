@@ -27,9 +27,11 @@ import {
   SST_VERSION,
   SST_KEY_MAX,
   compareBytes,
+  comparePrefixWords,
   compareViews,
   filterHash,
   getU64,
+  prefixWords,
 } from "../schema/sstable.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { copyOut } from "../stdx/copy.ts";
@@ -191,11 +193,7 @@ export class TableReader {
       this.blockLengths[i] = len;
       this.lastKeyOffsets[i] = p + 14;
       this.lastKeyLengths[i] = klen;
-      for (let w = 0; w < 4; w++) {
-        let x = 0;
-        for (let b = 4 * w; b < 4 * w + 4; b++) x = (x << 8) | (b < klen ? index[p + 14 + b]! : 0);
-        this.lastKeyWords[4 * i + w] = x >>> 0;
-      }
+      prefixWords(index, p + 14, klen, this.lastKeyWords, 4 * i);
       if (i > 0 && compareBytes(index, this.lastKeyOffsets[i - 1]!, this.lastKeyLengths[i - 1]!, index, p + 14, klen) >= 0) {
         throw new TableCorruptError(path, indexAt + p, "index keys out of order");
       }
@@ -315,18 +313,13 @@ export class TableReader {
    */
   findBlock(klen: number): number {
     const n = this.blockCount;
-    const k0 = KEY_WORDS[0]!;
-    const k1 = KEY_WORDS[1]!;
-    const k2 = KEY_WORDS[2]!;
-    const k3 = KEY_WORDS[3]!;
     // The first fence whose block's last key is >= the key: the block is in its stretch.
     const fences = this.fenceWords;
     let lo = 0;
     let hi = fences.length >>> 2;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const w = 4 * mid;
-      let c = fences[w]! - k0 || fences[w + 1]! - k1 || fences[w + 2]! - k2 || fences[w + 3]! - k3;
+      let c = comparePrefixWords(fences, 4 * mid, KEY_WORDS);
       if (c === 0) {
         const b = fenceBlock(mid, n);
         c = compareViews(this.lastKeysDv, this.lastKeyOffsets[b]!, this.lastKeyLengths[b]!, KEY_DV, 0, klen);
@@ -341,8 +334,7 @@ export class TableReader {
     lo = FENCE_STRIDE * lo;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const w = 4 * mid;
-      let c = words[w]! - k0 || words[w + 1]! - k1 || words[w + 2]! - k2 || words[w + 3]! - k3;
+      let c = comparePrefixWords(words, 4 * mid, KEY_WORDS);
       if (c === 0) c = compareViews(this.lastKeysDv, this.lastKeyOffsets[mid]!, this.lastKeyLengths[mid]!, KEY_DV, 0, klen);
       if (c < 0) lo = mid + 1;
       else hi = mid;
@@ -400,14 +392,9 @@ const KEY_DV = new DataView(KEY.buffer);
 const KEY_WORDS = new Uint32Array(4);
 
 function loadKey(key: Uint8Array): number {
-  const n = key.length;
   KEY.set(key);
-  if (n < 16) KEY.fill(0, n, 16);
-  KEY_WORDS[0] = KEY_DV.getUint32(0, false);
-  KEY_WORDS[1] = KEY_DV.getUint32(4, false);
-  KEY_WORDS[2] = KEY_DV.getUint32(8, false);
-  KEY_WORDS[3] = KEY_DV.getUint32(12, false);
-  return n;
+  prefixWords(key, 0, key.length, KEY_WORDS, 0);
+  return key.length;
 }
 
 /** The first entry index in `block` whose key is >= the loaded key (count if none). */

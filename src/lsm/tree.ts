@@ -17,7 +17,7 @@
 
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { compareBytes, filterHash, tableName, tableNumber } from "../schema/sstable.ts";
+import { compareBytes, comparePrefixWords, filterHash, prefixWords, tableName, tableNumber } from "../schema/sstable.ts";
 import { assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { copyOut } from "../stdx/copy.ts";
@@ -584,7 +584,7 @@ export class LsmTree {
     this.levels = levels;
     this.levelLargest = levels.map((files) => {
       const words = new Uint32Array(4 * files.length);
-      files.forEach((f, i) => keyWords(f.largest, words, 4 * i));
+      files.forEach((f, i) => prefixWords(f.largest, 0, f.largest.length, words, 4 * i));
       return words;
     });
     this.levelReaders = levels.map((files) => new Array<TableReader | undefined>(files.length).fill(undefined));
@@ -703,22 +703,10 @@ function overlaps(f: LiveFile, lo: Uint8Array, hi: Uint8Array): boolean {
   return compareBytes(f.largest, 0, f.largest.length, lo, 0, lo.length) >= 0 && compareBytes(f.smallest, 0, f.smallest.length, hi, 0, hi.length) <= 0;
 }
 
-/** The first 16 bytes of `key` as four big-endian words, zero-padded, into `out` at `at`. */
-function keyWords(key: Uint8Array, out: Uint32Array, at: number): void {
-  for (let w = 0; w < 4; w++) {
-    let x = 0;
-    for (let b = 0; b < 4; b++) {
-      const i = 4 * w + b;
-      x = (x << 8) | (i < key.length ? key[i]! : 0);
-    }
-    out[at + w] = x >>> 0;
-  }
-}
-
-/** The searched key's words (`loadWords`). */
+/** The searched key's prefix words (`loadWords`). */
 const KEY_WORDS = new Uint32Array(4);
 function loadWords(key: Uint8Array): void {
-  keyWords(key, KEY_WORDS, 0);
+  prefixWords(key, 0, key.length, KEY_WORDS, 0);
 }
 
 /**
@@ -727,16 +715,11 @@ function loadWords(key: Uint8Array): void {
  * `largest` words first; only a file whose first 16 bytes tie is compared byte by byte.
  */
 function firstLargestAtLeastWords(largest: Uint32Array, files: LiveFile[], key: Uint8Array): number {
-  const k0 = KEY_WORDS[0]!;
-  const k1 = KEY_WORDS[1]!;
-  const k2 = KEY_WORDS[2]!;
-  const k3 = KEY_WORDS[3]!;
   let lo = 0;
   let hi = files.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const w = 4 * mid;
-    let c = largest[w]! - k0 || largest[w + 1]! - k1 || largest[w + 2]! - k2 || largest[w + 3]! - k3;
+    let c = comparePrefixWords(largest, 4 * mid, KEY_WORDS);
     if (c === 0) {
       const l = files[mid]!.largest;
       c = compareBytes(l, 0, l.length, key, 0, key.length);

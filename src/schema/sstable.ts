@@ -113,6 +113,36 @@ export function compareViews(a: DataView, ao: number, al: number, b: DataView, b
   return al - bl;
 }
 
+/**
+ * The first 16 bytes of the key `src[off, off + len)` as four big-endian words, zero-padded,
+ * into `out` from `at`. Key prefixes as words compare in key order (`comparePrefixWords`),
+ * so searches over many keys keep these in dense arrays and compare whole keys only on a tie.
+ */
+export function prefixWords(src: Uint8Array, off: number, len: number, out: Uint32Array, at: number): void {
+  if (len >= 16) {
+    // Point reads load every key they search for: no loop, no per-byte bound check.
+    out[at] = ((src[off]! << 24) | (src[off + 1]! << 16) | (src[off + 2]! << 8) | src[off + 3]!) >>> 0;
+    out[at + 1] = ((src[off + 4]! << 24) | (src[off + 5]! << 16) | (src[off + 6]! << 8) | src[off + 7]!) >>> 0;
+    out[at + 2] = ((src[off + 8]! << 24) | (src[off + 9]! << 16) | (src[off + 10]! << 8) | src[off + 11]!) >>> 0;
+    out[at + 3] = ((src[off + 12]! << 24) | (src[off + 13]! << 16) | (src[off + 14]! << 8) | src[off + 15]!) >>> 0;
+    return;
+  }
+  for (let w = 0; w < 4; w++) {
+    let x = 0;
+    for (let b = 4 * w; b < 4 * w + 4; b++) x = (x << 8) | (b < len ? src[off + b]! : 0);
+    out[at + w] = x >>> 0;
+  }
+}
+
+/**
+ * Compares the prefix words at `a[ai..ai+4)` with `b[0..4)`: negative, 0 or positive as the
+ * keys' first 16 bytes compare (0 also when one key is the other zero-padded: compare the
+ * whole keys then).
+ */
+export function comparePrefixWords(a: Uint32Array, ai: number, b: Uint32Array): number {
+  return a[ai]! - b[0]! || a[ai + 1]! - b[1]! || a[ai + 2]! - b[2]! || a[ai + 3]! - b[3]!;
+}
+
 export function compareKeys(a: Uint8Array, b: Uint8Array): number {
   return compareBytes(a, 0, a.length, b, 0, b.length);
 }
