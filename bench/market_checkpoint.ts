@@ -67,7 +67,7 @@ try {
     v2.push(performance.now() - t);
     sizes = [a.length, b.length];
     t = performance.now();
-    writeMarketCheckpoint(dir, 1, cp);
+    await writeMarketCheckpoint(dir, 1, cp);
     write.push(performance.now() - t);
     console.log(`  round ${r + 1}/${rounds}: encode v1 ${v1[r]!.toFixed(1)} ms, v2 ${v2[r]!.toFixed(1)} ms; writeMarketCheckpoint (v2 encode + write + fsyncs) ${write[r]!.toFixed(1)} ms`);
   }

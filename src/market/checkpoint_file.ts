@@ -7,34 +7,20 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { open as openAsync, rename as renameAsync, rm as rmAsync } from "node:fs/promises";
 import { join } from "node:path";
-import { REAL_FS, type JournalFs } from "../wal/file.ts";
 import { MARKET_CHECKPOINT_NAME, decodeMarketCheckpoint, encodeMarketCheckpoint } from "../schema/market_checkpoint.ts";
 import type { MarketCheckpoint } from "./market.ts";
 
-/** Writes the checkpoint of `seq`; returns its size in bytes. */
-export function writeMarketCheckpoint(dir: string, seq: number, cp: MarketCheckpoint, fs: JournalFs = REAL_FS): number {
-  mkdirSync(dir, { recursive: true });
+/** Writes the checkpoint of `seq` (as `writeMarketCheckpointBytes`); resolves with its size in bytes once it is durable. */
+export async function writeMarketCheckpoint(dir: string, seq: number, cp: MarketCheckpoint): Promise<number> {
   const bytes = encodeMarketCheckpoint(seq, cp);
-  const path = join(dir, MARKET_CHECKPOINT_NAME);
-  const tmp = `${path}.tmp`;
-  fs.unlink(tmp); // left by an interrupted attempt
-  const f = fs.create(tmp);
-  try {
-    let done = 0;
-    while (done < bytes.length) done += f.pwrite(bytes, done, bytes.length - done, done);
-    f.fsync();
-  } finally {
-    f.close();
-  }
-  fs.rename(tmp, path);
-  fs.fsyncDir(dir);
+  await writeMarketCheckpointBytes(dir, bytes);
   return bytes.length;
 }
 
 /**
- * Writes checkpoint bytes made by `encodeMarketCheckpoint` as `writeMarketCheckpoint` does
- * (temporary file, fsync, rename, directory fsync), with the file operations on libuv's
- * threads, so the market worker's thread only encodes. Resolves when the file is durable.
+ * Writes checkpoint bytes made by `encodeMarketCheckpoint`: a temporary file, fsync, rename,
+ * directory fsync, with the file operations on libuv's threads, so the market worker's
+ * thread only encodes. Resolves when the file is durable.
  */
 export async function writeMarketCheckpointBytes(dir: string, bytes: Uint8Array): Promise<void> {
   mkdirSync(dir, { recursive: true });

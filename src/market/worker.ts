@@ -25,7 +25,7 @@ import type { InstrumentParams } from "../schema/command.ts";
 import { Catalog } from "../catalog/catalog.ts";
 import { EventStore } from "../store/event_store.ts";
 import { DiffMarket, MarketPublisher } from "./diff_market.ts";
-import { readMarketCheckpoint, writeMarketCheckpoint, writeMarketCheckpointBytes } from "./checkpoint_file.ts";
+import { readMarketCheckpoint, writeMarketCheckpointBytes } from "./checkpoint_file.ts";
 import { encodeMarketCheckpoint } from "../schema/market_checkpoint.ts";
 
 export interface MarketWorkerData {
@@ -139,27 +139,15 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
   // Trades read past the checkpoint (or without one) go into the next one.
   let checkpointed = restoredSeq;
   let checkpointAt = performance.now();
-  /** Writes the checkpoint if trades came since the last one (at stop: here and now). */
-  const checkpoint = (why: string): void => {
-    if (cp === undefined || tradesThrough <= checkpointed) return;
-    const t0 = performance.now();
-    try {
-      const bytes = writeMarketCheckpoint(cp.dir, tradesThrough, market.data.checkpoint());
-      checkpointed = tradesThrough;
-      if (why !== "" || performance.now() - t0 > 100) log(`market data: checkpoint of seq ${tradesThrough} written${why} (${(bytes / 1e6).toFixed(1)} MB in ${(performance.now() - t0).toFixed(0)} ms)`);
-    } catch (e) {
-      // The next start reads more trades; nothing is lost.
-      log(`market data: writing the checkpoint failed: ${(e as Error).message}`);
-    }
-  };
-  /** The periodic checkpoint being written, if any. */
+  /** The checkpoint being written, if any: one at a time. */
   let writing: Promise<void> | undefined;
   /**
-   * As `checkpoint`, while the worker runs: the model is copied and encoded on this thread,
-   * and the file written and fsynced on libuv's threads while events go on being read.
+   * Writes the checkpoint if trades came since the last one: the model is copied and
+   * encoded on this thread, and the file written and fsynced on libuv's threads while
+   * events go on being read. Resolves when it (or the one in flight) is durable.
    */
-  const checkpointInBackground = (): void => {
-    if (cp === undefined || tradesThrough <= checkpointed || writing !== undefined) return;
+  const checkpoint = (why: string): Promise<void> => {
+    if (cp === undefined || tradesThrough <= checkpointed || writing !== undefined) return writing ?? Promise.resolve();
     const seq = tradesThrough;
     const t0 = performance.now();
     let bytes: Buffer;
@@ -167,18 +155,22 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
       bytes = encodeMarketCheckpoint(seq, market.data.checkpoint());
     } catch (e) {
       log(`market data: writing the checkpoint failed: ${(e as Error).message}`);
-      return;
+      return Promise.resolve();
     }
     const held = performance.now() - t0;
-    writing = writeMarketCheckpointBytes(cp.dir, bytes).then(
-      () => {
-        checkpointed = Math.max(checkpointed, seq);
-        log(`market data: checkpoint of seq ${seq} written (${(bytes.length / 1e6).toFixed(1)} MB; the thread held ${held.toFixed(0)} ms for it, the file took ${(performance.now() - t0 - held).toFixed(0)} ms more)`);
-      },
-      (e: unknown) => log(`market data: writing the checkpoint failed: ${(e as Error).message}`),
-    ).finally(() => {
-      writing = undefined;
-    });
+    writing = writeMarketCheckpointBytes(cp.dir, bytes)
+      .then(
+        () => {
+          checkpointed = Math.max(checkpointed, seq);
+          log(`market data: checkpoint of seq ${seq} written${why} (${(bytes.length / 1e6).toFixed(1)} MB; the thread held ${held.toFixed(0)} ms for it, the file took ${(performance.now() - t0 - held).toFixed(0)} ms more)`);
+        },
+        // The next start reads more trades; nothing is lost.
+        (e: unknown) => log(`market data: writing the checkpoint failed: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        writing = undefined;
+      });
+    return writing;
   };
 
   try {
@@ -189,7 +181,7 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
       publisher.update();
       if (cp !== undefined && performance.now() - checkpointAt >= cp.everyMs) {
         checkpointAt = performance.now();
-        checkpointInBackground();
+        void checkpoint("");
       }
       if (n > 0) await yieldToEventLoop();
       // Until the journal makes more durable (at most 1 ms: a topic published just after
@@ -198,7 +190,7 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
     }
   } finally {
     await writing;
-    checkpoint(" at stop");
+    await checkpoint(" at stop");
     publisher.close();
     await catalog.close();
   }

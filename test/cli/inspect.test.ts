@@ -52,14 +52,14 @@ describe("venue inspect wal / verify", () => {
     expect(v.stdout).toMatch(/journal: 1 segment\(s\), 30 commands, seq 1\.\.30: OK/);
   });
 
-  it("checks the market-data checkpoint: sound, past the journal's end, damaged", () => {
+  it("checks the market-data checkpoint: sound, past the journal's end, damaged", async () => {
     const data = journal(30, 1 << 20);
     const market = join(data, "market");
-    writeMarketCheckpoint(market, 20, new MarketData(() => undefined).checkpoint());
+    await writeMarketCheckpoint(market, 20, new MarketData(() => undefined).checkpoint());
     const ok = venue("verify", data);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/market checkpoint: OK \(seq 20, 0 instrument\(s\)\)/);
-    writeMarketCheckpoint(market, 31, new MarketData(() => undefined).checkpoint());
+    await writeMarketCheckpoint(market, 31, new MarketData(() => undefined).checkpoint());
     const ahead = venue("verify", data);
     expect(ahead.status).toBe(1);
     expect(ahead.stdout).toMatch(/market checkpoint: seq 31 is beyond the journal's end \(30\)/);
