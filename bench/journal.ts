@@ -13,6 +13,9 @@
  *                new-order commands (72 bytes, 96 framed; written with writeNewOrder,
  *                stamped with layout.stamp before each append), one commit (one write, one
  *                fdatasync) per group: commands/s and commit latency. The group-commit curve.
+ *                Each G on a zero-filled segment (written with zeros and synced first, as
+ *                the node's segment preparer makes them) and on a fallocated one (as a
+ *                segment made when needed), each sized to hold the whole run.
  *                Floor and writer chunks alternate in R rounds (default 3); histograms
  *                gather every round, rates are the median of rounds.
  *   3 node       the whole path as the node runs it: VenueNode({ dataDir, drivers: 1 })
@@ -54,6 +57,8 @@ import os from "node:os";
 import { Engine } from "../src/engine/engine.ts";
 import { VenueNode } from "../src/node/node.ts";
 import { JournalWriter } from "../src/wal/writer.ts";
+import { InlineSegmentSupply } from "../src/wal/prepare.ts";
+import { REAL_FS } from "../src/wal/file.ts";
 import { copyRecord } from "../src/bus/copy.ts";
 import { DEFAULT_WAIT, describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { Buf, stamp } from "../src/schema/layout.ts";
@@ -234,8 +239,12 @@ function floorChunk(f: FloorFile, n: number): void {
   f.rates.push(done / (ns / 1e9));
 }
 
+/** How a writer's segment was made: zero-filled ahead (as the node's are once its preparer has run) or fallocated when needed. */
+type SegmentKind = "zero-filled" | "fallocated";
+
 interface WriterRun {
   g: number;
+  kind: SegmentKind;
   writer: JournalWriter;
   seq: number;
   h: RecordableHistogram;
@@ -695,12 +704,26 @@ async function main(): Promise<number> {
   const pool = Buf.alloc(4096 * CMD);
   const prng = new Prng(args.seed);
   for (let i = 0; i < 4096; i++) writeCommand(pool, i * CMD, i, prng);
-  const writers: WriterRun[] = GROUPS.map((g) => {
-    const dir = join(TMP, `writer-g${g}`);
-    mkdirSync(dir, { recursive: true });
-    return { g, writer: new JournalWriter({ dir, nextSeq: 1 }), seq: 1, h: hist(), commits: 0, commands: 0, ns: 0, appendNs: 0, rates: [] };
-  });
   const commitsFor = (g: number): number => Math.max(1, Math.min(COMMITS[g] ?? FSYNCS, Math.floor(WRITER_RECORDS_MAX / g)));
+  // Each G twice: on a zero-filled segment (made by the same code as the node's preparer, on
+  // this thread before the writer starts) and on a fallocated one. One segment each, sized to
+  // hold the warm-up and every commit (no rotation in the figures).
+  const writers: WriterRun[] = [];
+  for (const g of GROUPS) {
+    for (const kind of ["zero-filled", "fallocated"] as const) {
+      const dir = join(TMP, `writer-g${g}-${kind}`);
+      mkdirSync(dir, { recursive: true });
+      const segmentBytes = Math.ceil(((commitsFor(g) + 2) * g * (CMD + WAL_FRAME_OVERHEAD) + (8 << 20)) / (1 << 20)) * (1 << 20);
+      let supply: InlineSegmentSupply | undefined;
+      if (kind === "zero-filled") {
+        supply = new InlineSegmentSupply(REAL_FS, dir, segmentBytes);
+        supply.request();
+      }
+      const writer = new JournalWriter({ dir, nextSeq: 1, segmentBytes, ...(supply ? { supply, prepareAfterBytes: 1 << 40 } : {}) });
+      if ((writer.preparedSegments === 1) !== (kind === "zero-filled")) throw new Error(`writer G=${g}: its segment is not ${kind}`);
+      writers.push({ g, kind, writer, seq: 1, h: hist(), commits: 0, commands: 0, ns: 0, appendNs: 0, rates: [] });
+    }
+  }
   // Warm-up (JIT, first blocks of each file), not recorded.
   for (const w of writers) {
     for (let k = 0; k < Math.min(w.g, 4096) * 2; k++) {
@@ -717,7 +740,7 @@ async function main(): Promise<number> {
       const d0 = diskSample(disk.device);
       for (const f of floors) floorChunk(f, Math.ceil(FSYNCS / ROUNDS));
       for (const w of writers) writerChunk(w, pool, Math.ceil(commitsFor(w.g) / ROUNDS));
-      log(`  round ${r + 1}/${ROUNDS}: floor ${floors.map((f) => `${f.name} ${fmtRate(f.rates[r]!)}`).join(", ")}; writer ${writers.map((w) => `G=${w.g} ${fmtRate(w.rates[r]!)}`).join(", ")} (${((performance.now() - t0) / 1000).toFixed(1)} s; ${fmtDisturb(disturbance(s0, sysSample()))}; ${fmtDisk(d0, diskSample(disk.device))})`);
+      log(`  round ${r + 1}/${ROUNDS}: floor ${floors.map((f) => `${f.name} ${fmtRate(f.rates[r]!)}`).join(", ")}; writer ${writers.map((w) => `G=${w.g}${w.kind === "zero-filled" ? "z" : "f"} ${fmtRate(w.rates[r]!)}`).join(", ")} (${((performance.now() - t0) / 1000).toFixed(1)} s; ${fmtDisturb(disturbance(s0, sysSample()))}; ${fmtDisk(d0, diskSample(disk.device))})`);
     }
   } finally {
     for (const f of floors) closeSync(f.fd);
@@ -726,6 +749,7 @@ async function main(): Promise<number> {
   const floorRes = floors.map((f) => ({ name: f.name, fsyncs: f.fsyncs, fsyncsPerS: median(f.rates), fdatasync: pct(f.h) }));
   const writerRes = writers.map((w) => ({
     g: w.g,
+    segment: w.kind,
     commits: w.commits,
     commands: w.commands,
     commandsPerS: median(w.rates),
@@ -745,11 +769,12 @@ async function main(): Promise<number> {
   log("");
   log(`2. JournalWriter alone, one thread: G new orders (${CMD} B, ${CMD + WAL_FRAME_OVERHEAD} B framed) appended, then commit() = one write + one fdatasync`);
   log(`   commit target: p99 <= ${TARGET_FACTOR} x floor p99 (${fmtNs(floorP99)}) + 50 µs = ${fmtNs(commitBound)}`);
-  log(`   ${pad("G", 5)}${pad("commits", 9)}${pad("commands/s", 12)}${pad("append/cmd", 12)}${pad("commit p50", 11)}${pad("p99", 10)}${pad("p99.9", 10)}${pad("max", 10)}${pad("p99/floor", 11)}${pad("p99/sparse", 12)}  target`);
+  log(`   segments: zero-filled (written with zeros and synced ahead, as the node's preparer makes them) or fallocated (blocks reserved, unwritten: a commit also converts them)`);
+  log(`   ${padR("segment", 13)}${pad("G", 5)}${pad("commits", 9)}${pad("commands/s", 12)}${pad("append/cmd", 12)}${pad("commit p50", 11)}${pad("p99", 10)}${pad("p99.9", 10)}${pad("max", 10)}${pad("p99/floor", 11)}${pad("p99/sparse", 12)}  target`);
   for (const w of writerRes) {
     const c = w.commit;
     log(
-      `   ${pad(String(w.g), 5)}${pad(fmtInt(w.commits), 9)}${pad(fmtRate(w.commandsPerS), 12)}${pad(fmtNs(w.appendNsPerCommand), 12)}${pad(fmtNs(c.p50), 11)}${pad(fmtNs(c.p99), 10)}${pad(fmtNs(c.p999), 10)}${pad(fmtNs(c.max), 10)}` +
+      `   ${padR(w.segment, 13)}${pad(String(w.g), 5)}${pad(fmtInt(w.commits), 9)}${pad(fmtRate(w.commandsPerS), 12)}${pad(fmtNs(w.appendNsPerCommand), 12)}${pad(fmtNs(c.p50), 11)}${pad(fmtNs(c.p99), 10)}${pad(fmtNs(c.p999), 10)}${pad(fmtNs(c.max), 10)}` +
         `${pad((c.p99 / floorP99).toFixed(2) + "x", 11)}${pad((c.p99 / sparseP99).toFixed(2) + "x", 12)}  ${met(c.p99 <= commitBound)}`,
     );
   }
@@ -819,7 +844,7 @@ async function main(): Promise<number> {
   for (const m of MODES) log(threadsLine(pacedRuns.get(m)!));
   log("");
 
-  const g4096 = writerRes[writerRes.length - 1]!;
+  const g4096 = writerRes.find((w) => w.g === 4096 && w.segment === "zero-filled")!;
   log(`targets (../shared/BENCH.md, journal)`);
   log(`   >= 1M commands/s sustained with group commit:`);
   log(`     node with journal, saturated  ${pad(fmtRate(sat.rate), 10)} -> ${met(sat.rate >= TARGET_RATE)}   (wait spin: ${fmtRate(spinSat.rate)} -> ${met(spinSat.rate >= TARGET_RATE)}; the same node without a journal: ${fmtRate(memSat.rate)})`);
@@ -829,7 +854,8 @@ async function main(): Promise<number> {
   log(`   commit p99 <= 1.2 x raw fdatasync p99 + 50 µs = ${fmtNs(commitBound)} (raw p99 ${fmtNs(floorP99)} preallocated; ${fmtNs(sparseP99)} sparse):`);
   const targetRow = (what: string, p99: number): string => `     ${padR(what, 36)}${pad(fmtNs(p99), 10)}${pad((p99 / floorP99).toFixed(2) + "x", 9)}  ${met(p99 <= commitBound)}`;
   log(`     ${padR("what", 36)}${pad("p99", 10)}${pad("/ raw", 9)}`);
-  for (const w of writerRes) log(targetRow(`writer alone, G=${w.g}, commit`, w.commit.p99));
+  for (const w of writerRes) log(targetRow(`writer alone, G=${w.g}, ${w.segment}, commit`, w.commit.p99));
+  log(`     (the node's segments are zero-filled once its preparer has made the first; until then, and with prepareSegments: false, fallocated)`);
   log(targetRow("node journal, saturated, gap", sat.interval.p99));
   log(targetRow("node journal, paced, gap", paced.interval.p99));
   log(targetRow("node journal+spin, saturated, gap", spinSat.interval.p99));
@@ -863,7 +889,7 @@ async function main(): Promise<number> {
           commitP99: {
             boundNs: commitBound,
             floorP99Ns: floorP99,
-            writer: writerRes.map((w) => ({ g: w.g, p99Ns: w.commit.p99, ratio: w.commit.p99 / floorP99, met: w.commit.p99 <= commitBound })),
+            writer: writerRes.map((w) => ({ g: w.g, segment: w.segment, p99Ns: w.commit.p99, ratio: w.commit.p99 / floorP99, met: w.commit.p99 <= commitBound })),
             nodeGapP99Ns: { saturated: sat.interval.p99, paced: paced.interval.p99, spinSaturated: spinSat.interval.p99, spinPaced: spinPaced.interval.p99 },
           },
         },

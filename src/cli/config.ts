@@ -200,6 +200,14 @@ export const SETTINGS = {
     group: "journal and snapshots", kind: size(MiB, GiB, false), default: DEFAULT_SEGMENT_BYTES,
     description: "The size of each journal segment file (allocated up front).",
   }),
+  prepareSegments: setting({
+    group: "journal and snapshots", kind: boolean(), default: true,
+    description: "Make each next journal segment ahead, on a thread of its own, written with zeros, so that group commits into it write data only (faster fdatasyncs than into fallocated blocks). Off: segments are made when needed.",
+  }),
+  prepareBytesPerSecond: setting({
+    group: "journal and snapshots", kind: size(MiB, 16 * GiB, false), default: 128 * MiB,
+    description: "How fast the next segment is written with zeros, at most (bytes a second); the rest of the disk's bandwidth stays with the journal.",
+  }),
   snapshotEvery: setting({
     group: "journal and snapshots", kind: integer(0, 1_000_000_000), default: 1_000_000,
     description: "Commands between engine snapshots; 0 takes none (recovery then replays the whole journal).",

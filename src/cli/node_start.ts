@@ -69,6 +69,8 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     dataDir: c.data,
     log,
     segmentBytes: c.segmentBytes,
+    prepareSegments: c.prepareSegments,
+    prepareBytesPerSecond: c.prepareBytesPerSecond,
     snapshotEvery: c.snapshotEvery,
     pruneJournal: c.pruneJournal,
     eventStore: c.eventStore,

@@ -24,6 +24,9 @@ import { listSnapshots, readNewestSnapshot, type LoadedSnapshot } from "../wal/s
 import { StateShapeError, captureState, restoreState } from "../engine/state.ts";
 import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
 import { JournalMetrics, type JournalMetricsSnapshot, type JournalWorkerData } from "../wal/journal_worker.ts";
+import { closePreparer, newPrepCells } from "../wal/prepare.ts";
+import type { PreparerWorkerData } from "../wal/prepare_worker.ts";
+import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
@@ -80,6 +83,14 @@ export interface NodeOptions {
   dataDir?: string;
   /** Journal segment size (default 1 GiB). */
   segmentBytes?: number;
+  /**
+   * Make journal segments ahead, zero-filled, on a thread of their own (src/wal/prepare.ts;
+   * default true): commits into them write data only. False: each segment is made when
+   * needed (fallocate).
+   */
+  prepareSegments?: boolean;
+  /** The pace of that preparation, bytes a second (default 128 MiB/s). */
+  prepareBytesPerSecond?: number;
   /** Commands between engine snapshots (with a data directory; default 1,000,000; 0: none). */
   snapshotEvery?: number;
   /** See JournalWorkerData.fsModule (fault injection in tests). */
@@ -140,6 +151,7 @@ export class VenueNode {
   private started: Promise<void> | undefined;
   private journalWorker: Worker | undefined;
   private journalExited: Promise<void> | undefined;
+  private preparer: { data: PreparerWorkerData; worker?: Worker; exited?: Promise<void> } | undefined;
   /** The journal writer's counts, once its worker has exited (after `stop`). */
   journalStats: { groups: number; records: number; durableSeq: number } | undefined;
   /** What recovery found (with a data directory). */
@@ -291,7 +303,9 @@ export class VenueNode {
       firstSeq = this.recovery.nextSeq;
       this.journal.openSlot(0, "gating", true);
       this.control.setDurable(firstSeq - 1);
-      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule, slowCommitMs: o.slowCommitMs };
+      const prepCells = o.prepareSegments === false ? undefined : newPrepCells();
+      if (prepCells !== undefined) this.preparer = { data: { cells: prepCells, dir, segmentBytes: o.segmentBytes ?? DEFAULT_SEGMENT_BYTES, bytesPerSecond: o.prepareBytesPerSecond } };
+      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule, slowCommitMs: o.slowCommitMs, prepCells };
     }
     const inboundBytes = bytes.inbound ?? 1 << 20;
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));
@@ -344,6 +358,17 @@ export class VenueNode {
   /** Starts the plugins and the engine loop. Resolves when the loop stops. */
   start(): Promise<void> {
     assert(this.started === undefined, "the node is already started");
+    if (this.preparer !== undefined) {
+      const p = this.preparer;
+      const w = new Worker(new URL("../../workers/segments.mjs", import.meta.url), { workerData: { preparer: p.data }, name: "segments" });
+      p.worker = w;
+      p.exited = new Promise((res) => w.once("exit", () => res()));
+      w.on("message", (m: { log?: string }) => {
+        if (m.log !== undefined) this.log(m.log, "journal");
+      });
+      // Not fatal: without it the journal makes its segments itself.
+      w.on("error", (err) => this.log(`the segment preparer failed: ${String(err)}; journal segments are made when needed`, "journal", "warn"));
+    }
     if (this.journalData !== undefined) {
       const w = new Worker(new URL("../../workers/journal.mjs", import.meta.url), { workerData: { journal: this.journalData }, name: "journal" });
       this.journalWorker = w;
@@ -564,6 +589,10 @@ export class VenueNode {
     } finally {
       // The loop has set the status to stopped (or fenced): the journal worker commits what is left and exits.
       await this.journalExited;
+      if (this.preparer?.worker !== undefined) {
+        closePreparer(this.preparer.data.cells); // it ends after its current chunk, removing a file it had not finished
+        await this.preparer.exited;
+      }
       // Every durable event is published now: the storage worker drains the rings, flushes and exits.
       // After a clean stop everything applied is durable and published: the store may say it holds it all.
       const clean = this.control.status === NodeStatus.stopped && this.durableSeq === this.loop.seq - 1;

@@ -71,6 +71,13 @@ export function segmentName(firstSeq: number): string {
   return `journal-${String(firstSeq).padStart(16, "0")}.wal`;
 }
 
+/**
+ * The next segment, being made (or made and waiting): every byte zero, written and synced,
+ * so that a group commit into it writes data blocks only. Not a segment: recovery and
+ * `venue verify` pass it by; the writer renames it to a segment's name when it takes it.
+ */
+export const PREPARED_SEGMENT_NAME = "journal-next.tmp";
+
 /** The first seq in a segment's name, or -1 if the name is not a segment's. */
 export function segmentFirstSeq(name: string): number {
   const m = /^journal-(\d{16})\.wal$/.exec(name);

@@ -28,6 +28,7 @@ import { NodeStatus } from "../schema/control.ts";
 import type { Buf } from "../schema/layout.ts";
 import { JournalWriter, type LiveSegment } from "./writer.ts";
 import { REAL_FS, type JournalFile, type JournalFs } from "./file.ts";
+import { SharedSegmentSupply } from "./prepare.ts";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { Histogram, exponentialBounds, type HistogramSnapshot } from "../stdx/histogram.ts";
@@ -48,6 +49,8 @@ export interface JournalWorkerData {
   fsModule?: string | undefined;
   /** A group commit this slow (ms) or slower marks the journal degraded (default SLOW_COMMIT_MS). */
   slowCommitMs?: number | undefined;
+  /** The state cell of the segment preparer's thread (src/wal/prepare.ts), if the node runs one. */
+  prepCells?: SharedArrayBuffer | undefined;
 }
 
 /** Default threshold of a slow group commit: 100 ms, about 50 times a healthy NVMe fdatasync. */
@@ -271,6 +274,7 @@ export class JournalLoop {
       fs: this.metrics.wrap(fs),
       ...(d.live ? { live: d.live } : {}),
       ...(d.segmentBytes ? { segmentBytes: d.segmentBytes } : {}),
+      ...(d.prepCells ? { supply: new SharedSegmentSupply(d.prepCells, d.dir) } : {}),
     });
     this.writer = writer;
     const metrics = this.metrics;

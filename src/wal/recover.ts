@@ -6,10 +6,10 @@
  * recovery with JournalCorruptError naming the file and offset. Main thread, at start.
  */
 
-import { closeSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
 import { REAL_FS, type JournalFs } from "./file.ts";
 import { join } from "node:path";
-import { segmentFirstSeq } from "../schema/wal.ts";
+import { PREPARED_SEGMENT_NAME, segmentFirstSeq } from "../schema/wal.ts";
 import { JournalCorruptError, readSegmentHeader, scanSegment, type OnRecord } from "./segment.ts";
 import type { LiveSegment } from "./writer.ts";
 import { Buf } from "../schema/layout.ts";
@@ -59,6 +59,11 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
   const log = o.log ?? (() => {});
   const fs = o.fs ?? REAL_FS;
   let names = listSegments(dir);
+  // A segment being prepared when the node stopped: not part of the journal, made again when needed.
+  if (!o.readOnly && existsSync(join(dir, PREPARED_SEGMENT_NAME))) {
+    fs.unlink(join(dir, PREPARED_SEGMENT_NAME));
+    log(`journal: removed ${PREPARED_SEGMENT_NAME}, a segment prepared ahead and not used`);
+  }
   // A segment whose header never made it to disk (a crash while rotating) and that holds
   // nothing is the tail of the journal, torn: remove it.
   const newest = names[names.length - 1];

@@ -8,11 +8,21 @@
  * used again (no retry: after a failed fsync the page cache may already have dropped the
  * data, so a retry that succeeds proves nothing). Disk full says so.
  *
- * New segments: created exclusively, header written, sized to `segmentBytes` with its
- * blocks allocated (fallocate through the native addon, so a full disk shows when a
- * segment is made rather than in the middle of one; where that cannot be done, ftruncate:
- * a sparse file whose blocks the file system allocates as groups land), fsynced, and the
- * directory fsynced before the first record goes in.
+ * New segments come zero-filled from a SegmentSupply where one is ready (src/wal/prepare.ts:
+ * every byte written and synced ahead, so a commit's fdatasync writes data only): the
+ * writer writes the header into the prepared file, syncs it, renames it to the segment's
+ * name and syncs the directory before the first record goes in. Otherwise a segment is
+ * created exclusively, its header written, sized to `segmentBytes` with its blocks allocated
+ * (fallocate through the native addon, so a full disk shows when a segment is made rather
+ * than in the middle of one; where that cannot be done, ftruncate: a sparse file whose
+ * blocks the file system allocates as groups land), synced, and the directory synced.
+ *
+ * A live segment that was not zero-filled (the first of a new journal, the one a restart
+ * appends to, or one made when no prepared file was ready) is left early, between two
+ * groups, as soon as a prepared one is ready: the writer rotates to it and cuts the old
+ * segment's file at its last record (a sealed segment's records end where its file ends, or
+ * at a zero word, both as recovery reads them). Preparation is asked for once the live
+ * segment holds `prepareAfterBytes`, so a journal that never grows that far never asks.
  */
 
 import { join } from "node:path";
@@ -20,9 +30,10 @@ import { randomInt } from "node:crypto";
 import { AssertionError, assert } from "../stdx/assert.ts";
 import { VenueError } from "../stdx/errors.ts";
 import { Buf } from "../schema/layout.ts";
-import { WAL_FRAME_OVERHEAD, WAL_GROUP_BYTES_MAX, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
+import { PREPARED_SEGMENT_NAME, WAL_FRAME_OVERHEAD, WAL_GROUP_BYTES_MAX, WAL_HEADER_BYTES, segmentName } from "../schema/wal.ts";
 import { writeFrame, writeSegmentHeader } from "./segment.ts";
 import { REAL_FS, type JournalFile, type JournalFs } from "./file.ts";
+import type { SegmentSupply } from "./prepare.ts";
 
 export class JournalWriteError extends VenueError {
   constructor(what: string, file: string, cause: unknown) {
@@ -56,6 +67,10 @@ export interface WriterOptions {
   nowNs?: () => bigint;
   /** The file operations (tests put a fault-injecting layer here). */
   fs?: JournalFs;
+  /** Zero-filled segments made ahead (the node's preparer thread); none: every segment is made when needed. */
+  supply?: SegmentSupply;
+  /** Bytes the live segment holds before the next segment is asked of `supply` (default segmentBytes / 64). */
+  prepareAfterBytes?: number;
 }
 
 export const DEFAULT_SEGMENT_BYTES = 1 << 30;
@@ -73,9 +88,18 @@ export class JournalWriter {
   private nextSeq: number;
   private broken: JournalWriteError | undefined;
   private readonly nowNs: () => bigint;
+  private readonly supply: SegmentSupply | undefined;
+  private readonly prepareAfterBytes: number;
+  /** The live segment came zero-filled from the supply. */
+  private liveZeroed = false;
+  /** The next segment was asked of the supply since the live one began. */
+  private requested = false;
   /** Groups committed and records in them, for metrics and tests. */
   groups = 0;
   records = 0;
+  /** Segments made from prepared (zero-filled) files, and rotations made early to reach one. */
+  preparedSegments = 0;
+  earlyRotations = 0;
   /** Seq of the last record made durable. */
   durableSeq: number;
 
@@ -88,6 +112,8 @@ export class JournalWriter {
     this.durableSeq = o.nextSeq - 1;
     this.nowNs = o.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
     this.fs = o.fs ?? REAL_FS;
+    this.supply = o.supply;
+    this.prepareAfterBytes = o.prepareAfterBytes ?? this.segmentBytes >> 6;
     if (o.live !== undefined) {
       this.live = { ...o.live };
       const path = join(o.dir, o.live.name);
@@ -97,7 +123,7 @@ export class JournalWriter {
         throw new JournalWriteError("open", path, err);
       }
     } else {
-      this.rotate(0, 0, randomInt(1, 0xffffffff));
+      this.rotate(0, 0, randomInt(1, 0xffffffff), false);
     }
   }
 
@@ -113,7 +139,9 @@ export class JournalWriter {
     if (!this.fits(size)) this.commit();
     if (this.live.end + this.groupLen + size + WAL_FRAME_OVERHEAD > this.segmentBytes) {
       this.commit();
-      this.rotate(this.live.segment + 1, this.live.lastCrc, this.live.salt);
+      this.rotate(this.live.segment + 1, this.live.lastCrc, this.live.salt, false);
+    } else if (this.groupLen === 0 && this.supply !== undefined) {
+      this.betweenGroups(this.supply);
     }
     this.groupLastCrc = writeFrame(this.group, this.groupLen, src, offset, size, seq, this.live.salt, this.groupRecords);
     this.groupLen += size + WAL_FRAME_OVERHEAD;
@@ -147,6 +175,21 @@ export class JournalWriter {
     return this.durableSeq;
   }
 
+  /** Between two groups: ask for the next segment when due; leave a live segment that is not zero-filled once one is ready. */
+  private betweenGroups(supply: SegmentSupply): void {
+    // Never from an empty segment: its successor would have its first seq, and its name.
+    if (!this.liveZeroed && this.live.end > WAL_HEADER_BYTES && supply.ready()) {
+      this.rotate(this.live.segment + 1, this.live.lastCrc, this.live.salt, true);
+    } else if (!this.requested && this.live.end >= this.prepareAfterBytes) {
+      this.requested = true;
+      try {
+        supply.request(); // the node's supply only signals its thread; one that prepares inline may fail here
+      } catch (err) {
+        throw this.fail("preparation of the next segment", PREPARED_SEGMENT_NAME, err);
+      }
+    }
+  }
+
   get liveSegment(): LiveSegment {
     return { ...this.live };
   }
@@ -161,23 +204,54 @@ export class JournalWriter {
     return this.broken;
   }
 
-  private rotate(segment: number, prevCrc: number, salt: number): void {
+  /**
+   * Makes segment `segment` (first seq: the next one) and moves to it. `early`: the live
+   * segment is left before it is full, so its file is cut at its last record.
+   */
+  private rotate(segment: number, prevCrc: number, salt: number, early: boolean): void {
     const name = segmentName(this.nextSeq);
     const path = join(this.o.dir, name);
-    this.file?.close();
+    const old = this.file;
+    const oldLive = early ? this.live : undefined;
+    this.file = undefined;
+    const header = Buf.alloc(WAL_HEADER_BYTES);
+    writeSegmentHeader(header, { segment, salt, prevCrc, firstSeq: this.nextSeq, createdNs: this.nowNs() });
+    const prepared = this.supply?.take();
     try {
-      const file = this.fs.create(path);
-      this.file = file;
-      const header = Buf.alloc(WAL_HEADER_BYTES);
-      writeSegmentHeader(header, { segment, salt, prevCrc, firstSeq: this.nextSeq, createdNs: this.nowNs() });
-      file.pwrite(header.u8, 0, WAL_HEADER_BYTES, 0);
-      if (file.preallocate !== undefined) file.preallocate(this.segmentBytes);
-      else file.ftruncate(this.segmentBytes);
-      file.fsync();
+      if (prepared !== undefined) {
+        // Zero-filled and synced by the preparer: the header, then the name.
+        const file = this.fs.open(prepared);
+        this.file = file;
+        file.pwrite(header.u8, 0, WAL_HEADER_BYTES, 0);
+        file.fdatasync();
+        this.fs.rename(prepared, path);
+      } else {
+        const file = this.fs.create(path);
+        this.file = file;
+        file.pwrite(header.u8, 0, WAL_HEADER_BYTES, 0);
+        if (file.preallocate !== undefined) file.preallocate(this.segmentBytes);
+        else file.ftruncate(this.segmentBytes);
+        file.fsync();
+      }
       this.fs.fsyncDir(this.o.dir);
     } catch (err) {
+      old?.close();
       throw this.fail("segment creation", name, err);
     }
+    if (oldLive !== undefined && old !== undefined) {
+      try {
+        old.ftruncate(oldLive.end);
+        old.fsync();
+      } catch (err) {
+        old.close();
+        throw this.fail("truncation of a segment left early", oldLive.name, err);
+      }
+    }
+    old?.close();
+    if (early) this.earlyRotations++;
+    if (prepared !== undefined) this.preparedSegments++;
     this.live = { name, segment, salt, end: WAL_HEADER_BYTES, lastCrc: prevCrc };
+    this.liveZeroed = prepared !== undefined;
+    this.requested = false;
   }
 }

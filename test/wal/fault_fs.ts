@@ -32,6 +32,8 @@ export class FaultFs implements JournalFs {
   private pending: Pending[] = [];
   private created: string[] = [];
   private renames: Array<{ from: string; to: string }> = [];
+  /** The name each open file goes by now (a rename moves it, as an fd follows its file). */
+  private names: Array<{ path: string }> = [];
   ops = 0;
   /** The operation number at which the process dies (SimulatedCrash), if any. */
   crashAt = -1;
@@ -63,6 +65,7 @@ export class FaultFs implements JournalFs {
     this.renames.push({ from, to });
     // The file is known by its new name now: its pending writes and creation follow it.
     for (const p of this.pending) if (p.path === from) p.path = to;
+    for (const n of this.names) if (n.path === from) n.path = to;
     this.created = this.created.map((c) => (c === from ? to : c));
   }
 
@@ -142,13 +145,16 @@ export class FaultFs implements JournalFs {
     }
   }
 
-  private wrap(path: string, f: JournalFile): JournalFile {
+  private wrap(openedAs: string, f: JournalFile): JournalFile {
     const fs = this;
+    const name = { path: openedAs };
+    this.names.push(name);
     const durable = (): void => {
-      fs.pending = fs.pending.filter((p) => p.path !== path);
+      fs.pending = fs.pending.filter((p) => p.path !== name.path);
     };
     return {
       pwrite(src, offset, len, position) {
+        const path = name.path;
         const data = src.slice(offset, offset + len);
         const record = (bytes: Uint8Array): void => {
           fs.pending.push({ path, kind: "write", position, old: readOld(path, position, bytes.length), data: bytes.slice(), oldSize: statSync(path).size });
@@ -163,16 +169,17 @@ export class FaultFs implements JournalFs {
         return f.pwrite(data, 0, len, position);
       },
       fdatasync() {
-        fs.tick(path, undefined);
+        fs.tick(name.path, undefined);
         f.fdatasync();
         durable();
       },
       fsync() {
-        fs.tick(path, undefined);
+        fs.tick(name.path, undefined);
         f.fsync();
         durable();
       },
       ftruncate(size) {
+        const path = name.path;
         fs.tick(path, undefined);
         const oldSize = statSync(path).size;
         const cut = size < oldSize ? readOld(path, size, oldSize - size) : new Uint8Array(0);
@@ -180,6 +187,7 @@ export class FaultFs implements JournalFs {
         f.ftruncate(size);
       },
       close() {
+        fs.names = fs.names.filter((n) => n !== name);
         f.close();
       },
     };
