@@ -37,6 +37,11 @@ export class Cells {
     return Atomics.add(this.i32, i, v);
   }
 
+  /** Stores `v` if cell `i` holds `expected`; returns the value it held (so `=== expected`: it was stored). */
+  compareExchange(i: number, expected: number, v: number): number {
+    return Atomics.compareExchange(this.i32, i, expected, v);
+  }
+
   /** Blocks while cell `i` holds `expected`, for at most `ms` (fractions allowed); returns whether it was woken or found it changed. */
   waitWhile(i: number, expected: number, ms: number): boolean {
     return Atomics.wait(this.i32, i, expected, ms) !== "timed-out";

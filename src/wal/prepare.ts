@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { PREPARED_SEGMENT_NAME } from "../schema/wal.ts";
 import { REAL_FS, type JournalFs } from "./file.ts";
+import { Cells } from "../bus/cells.ts";
 
 /** States of the preparation cell (cell 0 of the shared Int32Array). */
 export const PrepState = {
@@ -123,46 +124,49 @@ export class InlineSegmentSupply implements SegmentSupply {
   }
 }
 
-/** The writer's side of a preparer thread: the state cell in shared memory. */
+/**
+ * The writer's side of a preparer thread: the state cell in shared memory (Cells: every
+ * access sequentially consistent, so the preparer's writes and sync of the file happen
+ * before the `ready` a `take` sees).
+ */
 export class SharedSegmentSupply implements SegmentSupply {
-  private readonly cells: Int32Array;
+  private readonly cells: Cells;
   readonly path: string;
 
   constructor(sab: SharedArrayBuffer, dir: string) {
-    this.cells = new Int32Array(sab, 0, PREP_CELLS);
+    this.cells = new Cells(sab);
     this.path = join(dir, PREPARED_SEGMENT_NAME);
   }
 
   ready(): boolean {
-    // seq-cst load: the preparer stored `ready` after its last write and sync of the file.
-    return Atomics.load(this.cells, STATE) === PrepState.ready;
+    return this.cells.load(STATE) === PrepState.ready;
   }
 
   take(): string | undefined {
     // Only the writer moves the cell out of `ready`, so a load then a store is enough.
-    if (Atomics.load(this.cells, STATE) !== PrepState.ready) return undefined;
-    Atomics.store(this.cells, STATE, PrepState.idle);
+    if (this.cells.load(STATE) !== PrepState.ready) return undefined;
+    this.cells.store(STATE, PrepState.idle);
     return this.path;
   }
 
   request(): void {
     // From idle or failed only: one that is being made, or waits, is not asked for again.
-    if (Atomics.compareExchange(this.cells, STATE, PrepState.idle, PrepState.requested) === PrepState.idle ||
-      Atomics.compareExchange(this.cells, STATE, PrepState.failed, PrepState.requested) === PrepState.failed) {
-      Atomics.notify(this.cells, STATE);
+    if (this.cells.compareExchange(STATE, PrepState.idle, PrepState.requested) === PrepState.idle ||
+      this.cells.compareExchange(STATE, PrepState.failed, PrepState.requested) === PrepState.failed) {
+      this.cells.notify(STATE);
     }
   }
 }
 
 export function newPrepCells(): SharedArrayBuffer {
-  return new SharedArrayBuffer(PREP_CELLS * 4);
+  return Cells.create(PREP_CELLS).sab;
 }
 
 /** Asks the preparer to end (after its current chunk); it removes a file it had not finished. */
 export function closePreparer(sab: SharedArrayBuffer): void {
-  const cells = new Int32Array(sab, 0, PREP_CELLS);
-  Atomics.store(cells, STATE, PrepState.closed);
-  Atomics.notify(cells, STATE);
+  const cells = new Cells(sab);
+  cells.store(STATE, PrepState.closed);
+  cells.notify(STATE);
 }
 
 export interface PreparerOptions {
@@ -179,31 +183,31 @@ export interface PreparerOptions {
  * the cell says `closed`. Blocks its thread (Atomics.wait), so it runs on a worker of its own.
  */
 export function runPreparer(sab: SharedArrayBuffer, o: PreparerOptions): void {
-  const cells = new Int32Array(sab, 0, PREP_CELLS);
+  const cells = new Cells(sab);
   const fs = o.fs ?? REAL_FS;
   const path = join(o.dir, PREPARED_SEGMENT_NAME);
   const rate = o.bytesPerSecond ?? 128 << 20;
   const log = o.log ?? (() => {});
   for (;;) {
-    const state = Atomics.load(cells, STATE);
+    const state = cells.load(STATE);
     if (state === PrepState.closed) return;
     if (state !== PrepState.requested) {
-      Atomics.wait(cells, STATE, state, 1_000);
+      cells.waitWhile(STATE, state, 1_000);
       continue;
     }
-    if (Atomics.compareExchange(cells, STATE, PrepState.requested, PrepState.preparing) !== PrepState.requested) continue;
+    if (cells.compareExchange(STATE, PrepState.requested, PrepState.preparing) !== PrepState.requested) continue;
     const t0 = performance.now();
     const pace = (written: number): boolean => {
       // Sleep until the bytes written are due at `rate`; stop early if the node closes.
       const due = t0 + (written / rate) * 1000;
-      for (let now = performance.now(); now < due; now = performance.now()) {
-        if (Atomics.wait(cells, STATE, PrepState.preparing, due - now) === "not-equal") break;
+      for (let now = performance.now(); now < due && cells.load(STATE) === PrepState.preparing; now = performance.now()) {
+        cells.waitWhile(STATE, PrepState.preparing, due - now);
       }
-      return Atomics.load(cells, STATE) === PrepState.preparing;
+      return cells.load(STATE) === PrepState.preparing;
     };
     try {
       if (prepareSegmentFile(fs, path, o.segmentBytes, pace)) {
-        if (Atomics.compareExchange(cells, STATE, PrepState.preparing, PrepState.ready) === PrepState.preparing) {
+        if (cells.compareExchange(STATE, PrepState.preparing, PrepState.ready) === PrepState.preparing) {
           log(`journal: the next segment is ready (${o.segmentBytes} bytes of zeros in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
         }
       } else {
@@ -213,7 +217,7 @@ export function runPreparer(sab: SharedArrayBuffer, o: PreparerOptions): void {
       fs.unlink(path);
       const code = (err as { code?: string }).code;
       log(`journal: could not prepare the next segment (${code === "ENOSPC" ? "the disk is full" : String((err as Error).message ?? err)}); segments are made when needed instead`);
-      Atomics.compareExchange(cells, STATE, PrepState.preparing, PrepState.failed);
+      cells.compareExchange(STATE, PrepState.preparing, PrepState.failed);
     }
   }
 }

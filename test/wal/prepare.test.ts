@@ -15,6 +15,7 @@ import { JournalWriter } from "../../src/wal/writer.ts";
 import { recoverJournal, listSegments } from "../../src/wal/recover.ts";
 import { InlineSegmentSupply, PrepState, SharedSegmentSupply, closePreparer, newPrepCells } from "../../src/wal/prepare.ts";
 import { REAL_FS } from "../../src/wal/file.ts";
+import { Cells } from "../../src/bus/cells.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { PREPARED_SEGMENT_NAME, WAL_HEADER_BYTES } from "../../src/schema/wal.ts";
 import { journalCommand, recoverChecked } from "./journal_kit.ts";
@@ -170,8 +171,8 @@ describe("the preparer's thread", () => {
     const { exited } = startPreparer(cells, dir, 64 << 20, 8 << 20);
     const supply = new SharedSegmentSupply(cells, dir);
     supply.request();
-    const state = new Int32Array(cells);
-    await until(() => Atomics.load(state, 0) === PrepState.preparing && existsSync(join(dir, PREPARED_SEGMENT_NAME)), "preparation under way");
+    const state = new Cells(cells);
+    await until(() => state.load(0) === PrepState.preparing && existsSync(join(dir, PREPARED_SEGMENT_NAME)), "preparation under way");
     closePreparer(cells);
     expect(await exited).toBe(0);
     expect(existsSync(join(dir, PREPARED_SEGMENT_NAME))).toBe(false);
@@ -184,8 +185,8 @@ describe("the preparer's thread", () => {
     const { logs, exited } = startPreparer(cells, dir, 1 << 20);
     const supply = new SharedSegmentSupply(cells, dir);
     supply.request();
-    const state = new Int32Array(cells);
-    await until(() => Atomics.load(state, 0) === PrepState.failed && logs.length > 0, "the failure");
+    const state = new Cells(cells);
+    await until(() => state.load(0) === PrepState.failed && logs.length > 0, "the failure");
     expect(logs.join("\n")).toMatch(/could not prepare the next segment/);
     expect(supply.take()).toBeUndefined();
     // Asked again once the directory exists: it is made.
