@@ -202,11 +202,11 @@ export const SETTINGS = {
   }),
   prepareSegments: setting({
     group: "journal and snapshots", kind: boolean(), default: true,
-    description: "Make each next journal segment ahead, on a thread of its own, written with zeros, so that group commits into it write data only (faster fdatasyncs than into fallocated blocks). Off: segments are made when needed.",
+    description: "Make each next journal segment ahead, on a thread of its own, written with zeros while the journal is quiet, so that group commits into it write data only (faster fdatasyncs than into fallocated blocks). Off: segments are made when needed.",
   }),
   prepareBytesPerSecond: setting({
     group: "journal and snapshots", kind: size(MiB, 16 * GiB, false), default: 128 * MiB,
-    description: "How fast the next segment is written with zeros, at most (bytes a second); the rest of the disk's bandwidth stays with the journal.",
+    description: "How fast the next segment is written with zeros, at most (bytes a second), when the journal is quiet.",
   }),
   snapshotEvery: setting({
     group: "journal and snapshots", kind: integer(0, 1_000_000_000), default: 1_000_000,

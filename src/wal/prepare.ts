@@ -18,10 +18,15 @@
  * the state cell below; the file is the preparer's until it says `ready`, and the writer's
  * from the moment it takes it.
  *
- * The preparer writes 1 MiB at a time and syncs every PREPARE_SYNC_BYTES, so the page cache
- * never holds much of it and the disk never gets a burst, and paces itself to at most
- * `bytesPerSecond` (default 128 MiB/s, so a 1 GiB segment in 8 s) to leave the device to the
- * journal's own commits.
+ * Zeros on their way to the disk tax every concurrent group commit (a commit's fdatasync
+ * ends with a flush of the device's write cache, which then holds them too): measured in
+ * the node at 100k commands/s, a preparer writing throughout took the commit p99 from
+ * 2–2.4 ms to 3.5–4.2 ms even at 16–32 MiB/s, and to 15–18 ms at 128 MiB/s in 32 MiB syncs.
+ * So the preparer writes only while the journal is quiet: in chunks of PREPARE_CHUNK_BYTES,
+ * each synced at once, and only when no group was committed in the last QUIET_MS (the
+ * writer counts its commits in a cell, `noteCommit`). A commit that arrives during a chunk
+ * waits for at most that chunk. It also keeps to `bytesPerSecond` (default 128 MiB/s). Under
+ * constant load no quiet comes, nothing is prepared, and segments are made when needed.
  */
 
 import { join } from "node:path";
@@ -48,42 +53,44 @@ export const PrepState = {
 
 export const PREP_CELLS = 4;
 const STATE = 0;
+/** Group commits so far (the writer's `noteCommit`): the preparer writes while it stays put. */
+const COMMITS = 1;
 
-/** Bytes written between two syncs of the file being prepared. */
-export const PREPARE_SYNC_BYTES = 32 << 20;
-const CHUNK = 1 << 20;
+/** Bytes the preparer writes and syncs at a time. */
+export const PREPARE_CHUNK_BYTES = 256 << 10;
+/** How long the journal must have committed nothing before the preparer writes a chunk. */
+export const QUIET_MS = 50;
 
 /**
  * Where the writer gets zero-filled segments. `take` returns the path of a ready one
  * (segment-sized, all zeros, synced) and makes it the caller's, or undefined; `request`
- * asks for the next; `ready` says whether `take` would return one.
+ * asks for the next; `ready` says whether `take` would return one; `noteCommit` is called
+ * after each group commit (the preparer keeps out of the way of a busy journal).
  */
 export interface SegmentSupply {
   ready(): boolean;
   take(): string | undefined;
   request(): void;
+  noteCommit(): void;
 }
 
 /**
- * Writes `bytes` zero bytes into a new file at `path` (any old file there is removed first)
- * and syncs it. `pace(written)` is called after each chunk (the preparer sleeps in it).
+ * Writes `bytes` zero bytes into a new file at `path` (any old file there is removed first),
+ * a chunk at a time, each synced, and syncs the file at the end. `before(written)` is called
+ * before each chunk (the preparer waits in it for a quiet journal); false stops it. Returns
+ * whether the file was finished.
  */
-export function prepareSegmentFile(fs: JournalFs, path: string, bytes: number, pace?: (written: number) => boolean): boolean {
+export function prepareSegmentFile(fs: JournalFs, path: string, bytes: number, before?: (written: number) => boolean): boolean {
   fs.unlink(path);
   const file = fs.create(path);
   try {
-    const zeros = new Uint8Array(Math.min(CHUNK, bytes));
-    let sinceSync = 0;
+    const zeros = new Uint8Array(Math.min(PREPARE_CHUNK_BYTES, bytes));
     for (let at = 0; at < bytes; ) {
+      if (before !== undefined && !before(at)) return false;
       const n = Math.min(zeros.length, bytes - at);
       for (let done = 0; done < n; ) done += file.pwrite(zeros, done, n - done, at + done);
+      file.fdatasync();
       at += n;
-      sinceSync += n;
-      if (sinceSync >= PREPARE_SYNC_BYTES) {
-        file.fdatasync();
-        sinceSync = 0;
-      }
-      if (pace !== undefined && !pace(at)) return false;
     }
     file.fsync();
     return true;
@@ -122,6 +129,8 @@ export class InlineSegmentSupply implements SegmentSupply {
     this.state = PrepState.ready;
     this.prepared++;
   }
+
+  noteCommit(): void {}
 }
 
 /**
@@ -156,6 +165,10 @@ export class SharedSegmentSupply implements SegmentSupply {
       this.cells.notify(STATE);
     }
   }
+
+  noteCommit(): void {
+    this.cells.add(COMMITS, 1);
+  }
 }
 
 export function newPrepCells(): SharedArrayBuffer {
@@ -172,8 +185,10 @@ export function closePreparer(sab: SharedArrayBuffer): void {
 export interface PreparerOptions {
   dir: string;
   segmentBytes: number;
-  /** Pace of the zero writes (default 128 MiB/s: 1 GiB in 8 s). */
+  /** Pace of the zero writes, at most (default 128 MiB/s: 1 GiB in 8 s of quiet). */
   bytesPerSecond?: number;
+  /** How long the journal must have been quiet before a chunk (default QUIET_MS). */
+  quietMs?: number;
   fs?: JournalFs;
   log?: (line: string) => void;
 }
@@ -188,6 +203,7 @@ export function runPreparer(sab: SharedArrayBuffer, o: PreparerOptions): void {
   const path = join(o.dir, PREPARED_SEGMENT_NAME);
   const rate = o.bytesPerSecond ?? 128 << 20;
   const log = o.log ?? (() => {});
+  const quietMs = o.quietMs ?? QUIET_MS;
   for (;;) {
     const state = cells.load(STATE);
     if (state === PrepState.closed) return;
@@ -197,18 +213,30 @@ export function runPreparer(sab: SharedArrayBuffer, o: PreparerOptions): void {
     }
     if (cells.compareExchange(STATE, PrepState.requested, PrepState.preparing) !== PrepState.requested) continue;
     const t0 = performance.now();
-    const pace = (written: number): boolean => {
-      // Sleep until the bytes written are due at `rate`; stop early if the node closes.
+    let busyWaits = 0;
+    let seen = cells.load(COMMITS);
+    let quietSince = t0;
+    /** Waits until the journal has been quiet for quietMs and the pace allows the next chunk; false if closed meanwhile. */
+    const before = (written: number): boolean => {
       const due = t0 + (written / rate) * 1000;
-      for (let now = performance.now(); now < due && cells.load(STATE) === PrepState.preparing; now = performance.now()) {
-        cells.waitWhile(STATE, PrepState.preparing, due - now);
+      for (;;) {
+        if (cells.load(STATE) !== PrepState.preparing) return false;
+        const now = performance.now();
+        const commits = cells.load(COMMITS);
+        if (commits !== seen) {
+          seen = commits;
+          quietSince = now;
+          busyWaits++;
+        }
+        const wait = Math.max(due - now, quietSince + quietMs - now);
+        if (wait <= 0) return true;
+        cells.waitWhile(STATE, PrepState.preparing, Math.min(wait, quietMs));
       }
-      return cells.load(STATE) === PrepState.preparing;
     };
     try {
-      if (prepareSegmentFile(fs, path, o.segmentBytes, pace)) {
+      if (prepareSegmentFile(fs, path, o.segmentBytes, before)) {
         if (cells.compareExchange(STATE, PrepState.preparing, PrepState.ready) === PrepState.preparing) {
-          log(`journal: the next segment is ready (${o.segmentBytes} bytes of zeros in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+          log(`journal: the next segment is ready (${o.segmentBytes} bytes of zeros in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${busyWaits} waits for a quiet journal)`);
         }
       } else {
         fs.unlink(path); // closed half-way: nothing half-made is left

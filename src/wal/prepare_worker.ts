@@ -11,6 +11,7 @@ export interface PreparerWorkerData {
   dir: string;
   segmentBytes: number;
   bytesPerSecond?: number | undefined;
+  quietMs?: number | undefined;
 }
 
 const data = (workerData as { preparer?: PreparerWorkerData } | undefined)?.preparer;
@@ -18,5 +19,6 @@ if (parentPort !== null && data !== undefined) {
   const port = parentPort;
   const o: PreparerOptions = { dir: data.dir, segmentBytes: data.segmentBytes, log: (line) => port.postMessage({ log: line }) };
   if (data.bytesPerSecond !== undefined) o.bytesPerSecond = data.bytesPerSecond;
+  if (data.quietMs !== undefined) o.quietMs = data.quietMs;
   runPreparer(data.cells, o);
 }

@@ -69,7 +69,7 @@ export interface WriterOptions {
   fs?: JournalFs;
   /** Zero-filled segments made ahead (the node's preparer thread); none: every segment is made when needed. */
   supply?: SegmentSupply;
-  /** Bytes the live segment holds before the next segment is asked of `supply` (default segmentBytes / 64). */
+  /** Bytes the live segment holds before the next segment is asked of `supply` (default 1 MiB, or segmentBytes / 64 if less). */
   prepareAfterBytes?: number;
 }
 
@@ -113,7 +113,7 @@ export class JournalWriter {
     this.nowNs = o.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
     this.fs = o.fs ?? REAL_FS;
     this.supply = o.supply;
-    this.prepareAfterBytes = o.prepareAfterBytes ?? this.segmentBytes >> 6;
+    this.prepareAfterBytes = o.prepareAfterBytes ?? Math.min(1 << 20, this.segmentBytes >> 6);
     if (o.live !== undefined) {
       this.live = { ...o.live };
       const path = join(o.dir, o.live.name);
@@ -165,6 +165,7 @@ export class JournalWriter {
     } catch (err) {
       throw this.fail("fdatasync", path, err);
     }
+    this.supply?.noteCommit();
     this.live.end += this.groupLen;
     this.live.lastCrc = this.groupLastCrc;
     this.records += this.groupRecords;

@@ -138,9 +138,9 @@ describe("zero-filled segments", () => {
 });
 
 describe("the preparer's thread", () => {
-  function startPreparer(cells: SharedArrayBuffer, dir: string, segmentBytes: number, bytesPerSecond?: number): { worker: Worker; logs: string[]; exited: Promise<number> } {
+  function startPreparer(cells: SharedArrayBuffer, dir: string, segmentBytes: number, bytesPerSecond?: number, quietMs?: number): { worker: Worker; logs: string[]; exited: Promise<number> } {
     const logs: string[] = [];
-    const worker = new Worker(new URL("../../workers/segments.mjs", import.meta.url), { workerData: { preparer: { cells, dir, segmentBytes, bytesPerSecond } } });
+    const worker = new Worker(new URL("../../workers/segments.mjs", import.meta.url), { workerData: { preparer: { cells, dir, segmentBytes, bytesPerSecond, quietMs } } });
     worker.on("message", (m: { log?: string }) => m.log !== undefined && logs.push(m.log));
     const exited = new Promise<number>((res) => worker.once("exit", res));
     return { worker, logs, exited };
@@ -160,6 +160,32 @@ describe("the preparer's thread", () => {
     await until(() => logs.length > 0, "the preparer's log line");
     expect(logs.join("\n")).toContain("the next segment is ready");
     expect(supply.ready()).toBe(false);
+    closePreparer(cells);
+    expect(await exited).toBe(0);
+  });
+
+  it("writes nothing while the journal commits, and finishes once it is quiet", async () => {
+    const dir = tempDir();
+    const cells = newPrepCells();
+    // Quiet means no commit for 1 s here; the journal below commits every 20 ms for 1.5 s.
+    const { logs, exited } = startPreparer(cells, dir, 1 << 20, undefined, 1_000);
+    const supply = new SharedSegmentSupply(cells, dir);
+    const path = join(dir, PREPARED_SEGMENT_NAME);
+    supply.noteCommit();
+    const busy = setInterval(() => supply.noteCommit(), 20);
+    try {
+      supply.request();
+      await until(() => existsSync(path), "the file being prepared");
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(statSync(path).size).toBe(0); // not one chunk while commits kept coming
+      expect(supply.ready()).toBe(false);
+    } finally {
+      clearInterval(busy);
+    }
+    await until(() => supply.ready(), "the prepared segment, once the journal is quiet");
+    expect(statSync(path).size).toBe(1 << 20);
+    await until(() => logs.length > 0, "the preparer's log line");
+    expect(logs[0]).toMatch(/waits for a quiet journal/);
     closePreparer(cells);
     expect(await exited).toBe(0);
   });
