@@ -21,7 +21,7 @@ import { VenueError } from "../stdx/errors.ts";
 import { mkdirSync } from "node:fs";
 import { listSegments, recoverJournal, type Recovery } from "../wal/recover.ts";
 import { listSnapshots, readNewestSnapshot, type LoadedSnapshot } from "../wal/snapshot_file.ts";
-import { StateShapeError, captureState, restoreState } from "../engine/state.ts";
+import { CaptureBuffers, StateShapeError, captureState, restoreState } from "../engine/state.ts";
 import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
 import { JournalMetrics, type JournalMetricsSnapshot, type JournalWorkerData } from "../wal/journal_worker.ts";
 import { closePreparer, newPrepCells } from "../wal/prepare.ts";
@@ -203,8 +203,11 @@ export class VenueNode {
   /** The storage worker's latest metrics report (with an event store). */
   private storageMetrics: StorageMetricsSnapshot | undefined;
   /** Snapshots written since start: seq, file, ms from capture to rename, bytes. */
-  readonly snapshots: Array<{ seq: number; name: string; ms: number; bytes: number; captureMs: number }> = [];
+  readonly snapshots: Array<{ seq: number; name: string; ms: number; bytes: number; captureMs: number; reusedBytes: number }> = [];
   private lastCaptureMs = 0;
+  private lastCaptureReusedBytes = 0;
+  /** The last snapshot's buffers, given back by the snapshot worker: the next capture copies into them. */
+  private readonly captureBuffers = new CaptureBuffers();
 
   constructor(o: NodeOptions = {}) {
     this.engine = o.engine ?? new Engine();
@@ -391,10 +394,12 @@ export class VenueNode {
       this.snapshotWorker = w;
       w.on("message", (r: SnapshotReply) => {
         this.snapshotInFlight = false;
+        this.captureBuffers.give(r.buffers);
         this.snapshotWritten();
         if ("done" in r) {
-          this.snapshots.push({ seq: r.done, name: r.name, ms: r.ms, bytes: r.bytes, captureMs: this.lastCaptureMs });
-          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread, written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`, "snapshots");
+          const reused = this.lastCaptureReusedBytes;
+          this.snapshots.push({ seq: r.done, name: r.name, ms: r.ms, bytes: r.bytes, captureMs: this.lastCaptureMs, reusedBytes: reused });
+          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread (${(reused / 1e6).toFixed(1)} MB into the previous snapshot's buffers), written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`, "snapshots");
         } else {
           this.log(`snapshot of seq ${r.failed} failed: ${r.message} (the journal still holds everything)`, "snapshots", "error");
         }
@@ -627,8 +632,9 @@ export class VenueNode {
   /** Takes a snapshot of the state as of `seq` now (the loop has applied exactly up to it). */
   private snapshot(seq: number): void {
     const t0 = performance.now();
-    const state = captureState(this.engine);
+    const state = captureState(this.engine, this.captureBuffers);
     this.lastCaptureMs = performance.now() - t0;
+    this.lastCaptureReusedBytes = this.captureBuffers.reusedBytes;
     this.snapshotInFlight = true;
     this.snapshotIdle = new Promise((r) => (this.snapshotWritten = r));
     this.lastSnapshotSeq = seq;

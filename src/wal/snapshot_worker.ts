@@ -30,7 +30,8 @@ export interface SnapshotJob {
   createdNs: bigint;
 }
 
-export type SnapshotReply = { done: number; name: string; ms: number; bytes: number; pruned: string[] } | { failed: number; message: string };
+/** `buffers`: the state's buffers, given back (transferred) for the next capture to copy into. */
+export type SnapshotReply = ({ done: number; name: string; ms: number; bytes: number; pruned: string[] } | { failed: number; message: string }) & { buffers: ArrayBuffer[] };
 
 const data = (workerData as { snapshot?: SnapshotWorkerData } | undefined)?.snapshot;
 if (parentPort !== null && data !== undefined) {
@@ -38,15 +39,16 @@ if (parentPort !== null && data !== undefined) {
   const port = parentPort;
   port.on("message", (job: SnapshotJob) => {
     const t0 = performance.now();
+    const buffers = job.state.blobs.map((b) => b.buffer as ArrayBuffer);
     try {
       if (!control.awaitDurable(job.seq, 60_000)) throw new Error(`seq ${job.seq} did not become durable within 60 s`);
       const name = writeSnapshot(data.dir, job.seq, job.state, job.createdNs);
       const replayFrom = data.storeDir === undefined ? undefined : storeReplayFrom(data.storeDir);
       const pruned = pruneAfterSnapshot(data.dir, data.journalDir, data.pruneJournal, replayFrom);
       const bytes = job.state.blobs.reduce((n, b) => n + b.length, 0);
-      port.postMessage({ done: job.seq, name, ms: performance.now() - t0, bytes, pruned } satisfies SnapshotReply);
+      port.postMessage({ done: job.seq, name, ms: performance.now() - t0, bytes, pruned, buffers } satisfies SnapshotReply, buffers);
     } catch (err) {
-      port.postMessage({ failed: job.seq, message: err instanceof Error ? err.message : String(err) } satisfies SnapshotReply);
+      port.postMessage({ failed: job.seq, message: err instanceof Error ? err.message : String(err), buffers } satisfies SnapshotReply, buffers);
     }
   });
 }

@@ -59,6 +59,11 @@ describe("snapshots", () => {
     const snaps = files.filter((f) => f.endsWith(".snap"));
     expect(snaps.length).toBe(Math.min(2, node.snapshots.length)); // the newest two are kept
     expect(files.some((f) => f.endsWith(".tmp"))).toBe(false);
+    // Every capture after the first copies into the buffers the worker gave back, and the
+    // newest (the one the restart restores) did too: what it restores proves the copy whole.
+    expect(node.snapshots.length).toBeGreaterThanOrEqual(2);
+    expect(node.snapshots[0]!.reusedBytes).toBe(0);
+    expect(node.snapshots.at(-1)!.reusedBytes).toBeGreaterThan(0);
 
     // Restart: snapshot plus the journal after it.
     const restartLogs: string[] = [];
