@@ -180,6 +180,12 @@ export function renderNodeMetrics(m: NodeMetricsInput): string {
     p.histogram("venue_journal_fdatasync_seconds", "Latency of each journal fdatasync alone.", j.fdatasyncSeconds);
     p.histogram("venue_journal_group_commands", "Commands per group commit.", j.groupCommands);
     p.histogram("venue_journal_group_bytes", "Bytes per group commit (framing included).", j.groupBytes);
+    // Counted by the journal worker and sent with its reports (zero until the first).
+    const seg = j.segments ?? { made: 0, prepared: 0, leftEarly: 0 };
+    p.family("venue_journal_segments_total", "counter", "Journal segments made since start: zero-filled ahead by the segment preparer, or when needed (fallocate).");
+    p.sample(seg.prepared, { made: "prepared" });
+    p.sample(seg.made - seg.prepared, { made: "when_needed" });
+    p.family("venue_journal_segments_left_early_total", "counter", "Segments the journal left before they were full, for a zero-filled one (cut at their last record).").sample(seg.leftEarly);
   }
 
   if (m.storage !== undefined) {

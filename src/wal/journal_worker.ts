@@ -76,6 +76,8 @@ export interface JournalMetricsSnapshot {
   fdatasyncSeconds: HistogramSnapshot;
   groupCommands: HistogramSnapshot;
   groupBytes: HistogramSnapshot;
+  /** Segments this worker made: all, those from prepared (zero-filled) files, and how many it left early for one. */
+  segments?: { made: number; prepared: number; leftEarly: number };
 }
 
 // Cells of JournalMetrics.cells: kept in a Float64Array so that updating them never boxes a number.
@@ -263,7 +265,9 @@ export class JournalLoop {
   /** A group commit this slow or slower marks the journal degraded (JournalWorkerData.slowCommitMs). */
   private readonly slowCommitMs: number;
 
-  constructor(d: JournalWorkerData, fs: JournalFs = REAL_FS, private readonly onReport?: (m: JournalMetricsSnapshot) => void, clock?: MetricsClock) {
+  private readonly onReport: ((m: JournalMetricsSnapshot) => void) | undefined;
+
+  constructor(d: JournalWorkerData, fs: JournalFs = REAL_FS, onReport?: (m: JournalMetricsSnapshot) => void, clock?: MetricsClock) {
     this.metrics = new JournalMetrics(clock);
     this.slowCommitMs = d.slowCommitMs ?? SLOW_COMMIT_MS;
     this.control = new Control(d.control);
@@ -277,6 +281,11 @@ export class JournalLoop {
       ...(d.prepCells ? { supply: new SharedSegmentSupply(d.prepCells, d.dir) } : {}),
     });
     this.writer = writer;
+    // Each report carries the writer's segment counts (a report allocates anyway: once a second at most).
+    this.onReport = onReport === undefined ? undefined : (m) => {
+      m.segments = { made: writer.segmentsMade, prepared: writer.preparedSegments, leftEarly: writer.earlyRotations };
+      onReport(m);
+    };
     const metrics = this.metrics;
     this.append = (buf: Buf, offset: number): void => {
       const size = buf.dv.getUint16(offset + 2, true);

@@ -97,7 +97,8 @@ export class JournalWriter {
   /** Groups committed and records in them, for metrics and tests. */
   groups = 0;
   records = 0;
-  /** Segments made from prepared (zero-filled) files, and rotations made early to reach one. */
+  /** Segments made (the first included), those of them from prepared (zero-filled) files, and rotations made early to reach one. */
+  segmentsMade = 0;
   preparedSegments = 0;
   earlyRotations = 0;
   /** Seq of the last record made durable. */
@@ -224,7 +225,7 @@ export class JournalWriter {
         const file = this.fs.open(prepared);
         this.file = file;
         file.pwrite(header.u8, 0, WAL_HEADER_BYTES, 0);
-        file.fdatasync();
+        file.fsync(); // not fdatasync: the journal's metrics count each fdatasync as a group commit
         this.fs.rename(prepared, path);
       } else {
         const file = this.fs.create(path);
@@ -249,6 +250,7 @@ export class JournalWriter {
       }
     }
     old?.close();
+    this.segmentsMade++;
     if (early) this.earlyRotations++;
     if (prepared !== undefined) this.preparedSegments++;
     this.live = { name, segment, salt, end: WAL_HEADER_BYTES, lastCrc: prevCrc };

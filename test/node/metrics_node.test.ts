@@ -65,7 +65,7 @@ const EXPECTED = [
   "venue_node_status", "venue_journal_degraded", "venue_node_next_seq", "venue_journal_durable_seq", "venue_journal_pending_commands",
   "venue_engine_commands_applied_total", "venue_engine_events_published_total", "venue_engine_malformed_commands_total", "venue_engine_loop_slices_total",
   "venue_ring_capacity_bytes", "venue_ring_lag_bytes", "venue_ring_lag_ratio", "venue_ring_overruns_total", "venue_ring_producer_waits_total", "venue_ring_cut_offs_total",
-  "venue_journal_groups_total", "venue_journal_commands_total", "venue_journal_written_bytes_total",
+  "venue_journal_groups_total", "venue_journal_commands_total", "venue_journal_written_bytes_total", "venue_journal_segments_total", "venue_journal_segments_left_early_total",
   "venue_journal_commit_seconds", "venue_journal_fdatasync_seconds", "venue_journal_group_commands", "venue_journal_group_bytes",
   "venue_store_events_total", "venue_store_events_skipped_total", "venue_store_flushed_seq", "venue_store_memtable_bytes", "venue_store_memtables_sealed", "venue_store_writable", "venue_store_failed",
   "venue_store_flushes_total", "venue_store_flushed_bytes_total", "venue_store_flushes_running", "venue_store_flush_seconds",
@@ -108,6 +108,10 @@ describe("GET /metrics", () => {
     expect(valueOf(after, "venue_journal_group_commands_sum")).toBe(valueOf(after, "venue_journal_commands_total"));
     expect(valueOf(after, "venue_journal_fdatasync_seconds_count")).toBeGreaterThanOrEqual(groups);
     expect(valueOf(after, "venue_journal_written_bytes_total")).toBeGreaterThan(0);
+    // A new journal's first segment is made when needed; nothing here fills 1 MiB, so none is prepared.
+    expect(valueOf(after, "venue_journal_segments_total", { made: "when_needed" })).toBe(1);
+    expect(valueOf(after, "venue_journal_segments_total", { made: "prepared" })).toBe(0);
+    expect(valueOf(after, "venue_journal_segments_left_early_total")).toBe(0);
     // The stored events sit in the active MemTable (far below its flush threshold).
     expect(valueOf(after, "venue_store_memtable_bytes")).toBeGreaterThan(0);
     expect(valueOf(after, "venue_store_memtables_sealed")).toBe(0);
