@@ -73,8 +73,19 @@ extern "C" {
     fn sysconf(name: c_int) -> c_long;
     fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
     fn setpriority(which: c_int, who: c_int, prio: c_int) -> c_int;
+    fn getrlimit(resource: c_int, rlim: *mut Rlimit) -> c_int;
     fn __errno_location() -> *mut c_int;
 }
+
+/// struct rlimit on 64-bit Linux: two rlim_t (u64).
+#[repr(C)]
+struct Rlimit {
+    cur: u64,
+    max: u64,
+}
+
+/// RLIMIT_NOFILE on x86_64 and aarch64 Linux.
+const RLIMIT_NOFILE: c_int = 7;
 
 // The same values on x86_64 and aarch64 Linux.
 const O_RDONLY: c_int = 0;
@@ -401,6 +412,17 @@ pub fn nice_this_thread(nice: c_int) -> Result<(), OsError> {
     }
 }
 
+/// This process's open-file limits (RLIMIT_NOFILE): (soft, hard). Node raises the soft one
+/// to the hard one as it starts, so under Node they are equal.
+pub fn open_file_limit() -> Result<(u64, u64), OsError> {
+    let mut r = Rlimit { cur: 0, max: 0 };
+    // SAFETY: getrlimit writes one struct rlimit, which `r` is.
+    if unsafe { getrlimit(RLIMIT_NOFILE, &mut r) } != 0 {
+        return Err(OsError::last("getrlimit"));
+    }
+    Ok((r.cur, r.max))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +435,12 @@ mod tests {
     static SERIAL: Mutex<()> = Mutex::new(());
     fn serial() -> MutexGuard<'static, ()> {
         SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[test]
+    fn reads_the_open_file_limits() {
+        let (soft, hard) = open_file_limit().expect("getrlimit");
+        assert!(soft >= 3 && soft <= hard);
     }
 
     fn temp_path(name: &str) -> std::path::PathBuf {

@@ -261,6 +261,20 @@ unsafe fn js_nice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
     Ok(v)
 }
 
+/// openFileLimit(): { soft, hard }: this process's RLIMIT_NOFILE.
+unsafe fn js_open_file_limit(env: Env, _args: &[Value]) -> Result<Value> {
+    let (soft, hard) = map::open_file_limit().map_err(Failure::Os)?;
+    let mut o = null_mut();
+    ok(napi_create_object(env, &mut o), "napi_create_object")?;
+    // RLIM_INFINITY (u64::MAX) becomes a double near 1.8e19: "no limit" to any caller.
+    for (name, x) in [(c"soft", soft as f64), (c"hard", hard as f64)] {
+        let mut v = null_mut();
+        ok(napi_create_double(env, x, &mut v), "napi_create_double")?;
+        ok(napi_set_named_property(env, o, name.as_ptr(), v), "napi_set_named_property")?;
+    }
+    Ok(o)
+}
+
 unsafe fn js_is_mapped(env: Env, args: &[Value]) -> Result<Value> {
     let path = path_arg(env, arg(args, 0)?)?;
     let mapped = map::is_mapped_path(&path).map_err(Failure::Os)?;
@@ -288,11 +302,14 @@ unsafe extern "C" fn cb_fallocate(env: Env, info: CallbackInfo) -> Value {
 unsafe extern "C" fn cb_nice_this_thread(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_nice_this_thread)
 }
+unsafe extern "C" fn cb_open_file_limit(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_open_file_limit)
+}
 
 /// Node calls this once per env (the main thread and each worker) that loads the addon.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let functions: [(&std::ffi::CStr, Callback); 7] = [
+    let functions: [(&std::ffi::CStr, Callback); 8] = [
         (c"map", Some(cb_map)),
         (c"unmap", Some(cb_unmap)),
         (c"advise", Some(cb_advise)),
@@ -300,6 +317,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Va
         (c"isMapped", Some(cb_is_mapped)),
         (c"fallocate", Some(cb_fallocate)),
         (c"niceThisThread", Some(cb_nice_this_thread)),
+        (c"openFileLimit", Some(cb_open_file_limit)),
     ];
     for (name, cb) in functions {
         let mut f = null_mut();

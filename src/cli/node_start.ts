@@ -18,6 +18,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
+import { openFileLimit } from "../native/mmap.ts";
 import { VenueNode, type NodeOptions } from "../node/node.ts";
 import { Catalog, seedDemo, type SeedResult } from "../catalog/catalog.ts";
 import { PasswordHasher } from "../catalog/password.ts";
@@ -108,6 +109,30 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
   };
 }
 
+/** File descriptors the node holds besides its connections: journal, snapshots, catalog, store, workers, pipes (generous). */
+export const NODE_FDS_RESERVE = 256;
+
+/**
+ * Warns when the open-file limit leaves fewer descriptors than `maxConnections` (each
+ * connection is one; the kernel's accept would fail below the gateway's cap, and clients
+ * would see their connection dropped). Node has already raised the soft limit to the hard
+ * one. Returns the limit, or undefined where it cannot be read (no native addon).
+ */
+export function checkOpenFileLimit(maxConnections: number, log: NodeLog): number | undefined {
+  let limits;
+  try {
+    limits = openFileLimit();
+  } catch (err) {
+    log(`open files: the limit could not be read (${String(err)})`, "node", "warn");
+    return undefined;
+  }
+  if (limits === undefined) return undefined; // no addon: the file layer's fallback already said so
+  if (limits.soft < maxConnections + NODE_FDS_RESERVE) {
+    log(`open files: the limit (${limits.soft}) leaves room for about ${Math.max(0, limits.soft - NODE_FDS_RESERVE)} connections, fewer than maxConnections (${maxConnections}); raise it (ulimit -n, or LimitNOFILE= in a systemd unit) or lower maxConnections`, "node", "warn");
+  }
+  return limits.soft;
+}
+
 export async function nodeStartCommand(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -150,6 +175,7 @@ export async function nodeStartCommand(
   await catalog.close();
 
   say(`Venue: starting the node in ${dataDir}`);
+  checkOpenFileLimit(config.maxConnections, log);
   const overrides = describeOverrides(request);
   if (overrides.length > 0) say("settings other than the defaults:");
   for (const line of overrides) say(`  ${line}`);

@@ -218,6 +218,7 @@ interface Addon {
   /** Absent from builds before it was added: callers fall back. */
   fallocate?(fd: number, offset: number, length: number): void;
   niceThisThread?(nice: number): void;
+  openFileLimit?(): { soft: number; hard: number };
 }
 
 const ADDON_PATH = fileURLToPath(new URL("../../native/venue_native.node", import.meta.url));
@@ -300,6 +301,16 @@ export function niceThisThread(nice: number): boolean {
   if (addon === null || addon.niceThisThread === undefined) return false;
   addon.niceThisThread(nice);
   return true;
+}
+
+/**
+ * The process's open-file limits (RLIMIT_NOFILE; 2^64 - 1 means none), or undefined where
+ * they cannot be read (no addon). Node raises the soft limit to the hard one as it starts.
+ */
+export function openFileLimit(): { soft: number; hard: number } | undefined {
+  const addon = load().addon;
+  if (addon === null || addon.openFileLimit === undefined) return undefined;
+  return addon.openFileLimit();
 }
 
 /** Live mappings of the whole process (zeros without the addon). */
