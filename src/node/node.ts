@@ -24,7 +24,7 @@ import { listSnapshots, readNewestSnapshot, type LoadedSnapshot } from "../wal/s
 import { CaptureBuffers, StateShapeError, captureState, restoreState } from "../engine/state.ts";
 import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
 import { JournalMetrics, type JournalMetricsSnapshot, type JournalWorkerData } from "../wal/journal_worker.ts";
-import { closePreparer, newPrepCells } from "../wal/prepare.ts";
+import { closePreparer, keepPrepared, newPrepCells } from "../wal/prepare.ts";
 import type { PreparerWorkerData } from "../wal/prepare_worker.ts";
 import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
 import { Engine } from "../engine/engine.ts";
@@ -33,7 +33,7 @@ import { InboundProducer } from "../bus/inbound.ts";
 import { Ring } from "../bus/ring.ts";
 import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
 import { TOPICS, TOPICS_OF_KIND, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
-import { segmentFirstSeq } from "../schema/wal.ts";
+import { PREPARED_SEGMENT_NAME, segmentFirstSeq } from "../schema/wal.ts";
 import { EventStore } from "../store/event_store.ts";
 import { JOB_SECONDS_BOUNDS, type StorageMetricsSnapshot, type StorageStats, type StorageWorkerData } from "../store/storage_worker.ts";
 import type { AdminOptions } from "../gateway/admin.ts";
@@ -307,7 +307,11 @@ export class VenueNode {
       this.journal.openSlot(0, "gating", true);
       this.control.setDurable(firstSeq - 1);
       const prepCells = o.prepareSegments === false ? undefined : newPrepCells();
-      if (prepCells !== undefined) this.preparer = { data: { cells: prepCells, dir, segmentBytes: o.segmentBytes ?? DEFAULT_SEGMENT_BYTES, bytesPerSecond: o.prepareBytesPerSecond } };
+      if (prepCells !== undefined) {
+        const segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+        this.preparer = { data: { cells: prepCells, dir, segmentBytes, bytesPerSecond: o.prepareBytesPerSecond } };
+        if (keepPrepared(prepCells, dir, segmentBytes)) recoveryLog(`journal: a segment prepared before the stop is ready for use (${PREPARED_SEGMENT_NAME})`);
+      }
       this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule, slowCommitMs: o.slowCommitMs, prepCells };
     }
     const inboundBytes = bytes.inbound ?? 1 << 20;

@@ -72,11 +72,15 @@ export function segmentName(firstSeq: number): string {
 }
 
 /**
- * The next segment, being made (or made and waiting): every byte zero, written and synced,
- * so that a group commit into it writes data blocks only. Not a segment: recovery and
- * `venue verify` pass it by; the writer renames it to a segment's name when it takes it.
+ * The next segment, made ahead: every byte zero, written and synced, so that a group commit
+ * into it writes data blocks only. Written as PREPARING_SEGMENT_NAME, renamed to
+ * PREPARED_SEGMENT_NAME once whole and synced (so a file by that name is whole, across a
+ * crash or a restart too). Neither is a segment: recovery and `venue verify` pass them by
+ * (recovery removes an unfinished one); the writer renames a prepared one to a segment's
+ * name when it takes it.
  */
-export const PREPARED_SEGMENT_NAME = "journal-next.tmp";
+export const PREPARING_SEGMENT_NAME = "journal-next.tmp";
+export const PREPARED_SEGMENT_NAME = "journal-next.zero";
 
 /** The first seq in a segment's name, or -1 if the name is not a segment's. */
 export function segmentFirstSeq(name: string): number {

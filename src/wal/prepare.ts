@@ -10,8 +10,10 @@
  * zero-filled segment against 248 / 390 µs on a fallocated one (docs/BENCHMARKS.md).
  *
  * Writing a segment's worth of zeros takes seconds, so it is done ahead, on a thread of its own
- * (the preparer, `runPreparer`, started by the node), into `journal/journal-next.tmp`
- * (PREPARED_SEGMENT_NAME). The journal writer takes the file when it next makes a segment:
+ * (the preparer, `runPreparer`, started by the node), into `journal/journal-next.tmp`, renamed
+ * `journal-next.zero` once whole and synced (PREPARING_ and PREPARED_SEGMENT_NAME): a file by
+ * that name is whole, so a node that starts and finds one of its segment size uses it
+ * (`keepPrepared`). The journal writer takes the file when it next makes a segment:
  * it writes the header into it, syncs it, renames it and syncs the directory (JournalWriter).
  * When none is ready it makes one as before (fallocate), and moves to a zero-filled one as
  * soon as that is ready (see JournalWriter: an early rotation). The two threads share only
@@ -31,7 +33,8 @@
 
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { PREPARED_SEGMENT_NAME } from "../schema/wal.ts";
+import { PREPARED_SEGMENT_NAME, PREPARING_SEGMENT_NAME } from "../schema/wal.ts";
+import { existsSync, statSync } from "node:fs";
 import { REAL_FS, type JournalFs } from "./file.ts";
 import { Cells } from "../bus/cells.ts";
 
@@ -75,28 +78,57 @@ export interface SegmentSupply {
 }
 
 /**
- * Writes `bytes` zero bytes into a new file at `path` (any old file there is removed first),
- * a chunk at a time, each synced, and syncs the file at the end. `before(written)` is called
- * before each chunk (the preparer waits in it for a quiet journal); false stops it. Returns
- * whether the file was finished.
+ * Writes `bytes` zero bytes into a new PREPARING_SEGMENT_NAME in `dir` (any old one removed
+ * first), a chunk at a time, each synced, syncs the file, and renames it PREPARED_SEGMENT_NAME.
+ * `before(written)` is called before each chunk (the preparer waits in it for a quiet
+ * journal); false stops it, and the unfinished file is removed. Returns whether the prepared
+ * file was made.
  */
-export function prepareSegmentFile(fs: JournalFs, path: string, bytes: number, before?: (written: number) => boolean): boolean {
+export function prepareSegmentFile(fs: JournalFs, dir: string, bytes: number, before?: (written: number) => boolean): boolean {
+  const path = join(dir, PREPARING_SEGMENT_NAME);
   fs.unlink(path);
   const file = fs.create(path);
+  let stopped = false;
   try {
     const zeros = new Uint8Array(Math.min(PREPARE_CHUNK_BYTES, bytes));
     for (let at = 0; at < bytes; ) {
-      if (before !== undefined && !before(at)) return false;
+      if (before !== undefined && !before(at)) {
+        stopped = true;
+        break;
+      }
       const n = Math.min(zeros.length, bytes - at);
       for (let done = 0; done < n; ) done += file.pwrite(zeros, done, n - done, at + done);
       file.fdatasync();
       at += n;
     }
-    file.fsync();
-    return true;
+    if (!stopped) file.fsync();
   } finally {
     file.close();
   }
+  if (stopped) {
+    fs.unlink(path); // nothing half-made is left
+    return false;
+  }
+  // Whole and synced before the rename, so the name is never on a file that is not. (The
+  // rename needs no directory sync: lost in a crash, the file is an unfinished one again.)
+  fs.rename(path, join(dir, PREPARED_SEGMENT_NAME));
+  return true;
+}
+
+/**
+ * At a node's start, before its preparer and journal worker run: keeps a prepared segment
+ * left by the last run if it has this segment size (it is whole: see PREPARED_SEGMENT_NAME)
+ * and marks the cell `ready`, or removes it. Returns whether one was kept.
+ */
+export function keepPrepared(sab: SharedArrayBuffer, dir: string, segmentBytes: number, fs: JournalFs = REAL_FS): boolean {
+  const path = join(dir, PREPARED_SEGMENT_NAME);
+  if (!existsSync(path)) return false;
+  if (statSync(path).size !== segmentBytes) {
+    fs.unlink(path);
+    return false;
+  }
+  new Cells(sab).store(STATE, PrepState.ready);
+  return true;
 }
 
 /**
@@ -108,7 +140,7 @@ export class InlineSegmentSupply implements SegmentSupply {
   readonly path: string;
   prepared = 0;
 
-  constructor(private readonly fs: JournalFs, dir: string, private readonly bytes: number) {
+  constructor(private readonly fs: JournalFs, private readonly dir: string, private readonly bytes: number) {
     this.path = join(dir, PREPARED_SEGMENT_NAME);
   }
 
@@ -125,7 +157,7 @@ export class InlineSegmentSupply implements SegmentSupply {
   request(): void {
     if (this.state === PrepState.ready) return;
     this.state = PrepState.failed;
-    prepareSegmentFile(this.fs, this.path, this.bytes);
+    prepareSegmentFile(this.fs, this.dir, this.bytes);
     this.state = PrepState.ready;
     this.prepared++;
   }
@@ -200,7 +232,6 @@ export interface PreparerOptions {
 export function runPreparer(sab: SharedArrayBuffer, o: PreparerOptions): void {
   const cells = new Cells(sab);
   const fs = o.fs ?? REAL_FS;
-  const path = join(o.dir, PREPARED_SEGMENT_NAME);
   const rate = o.bytesPerSecond ?? 128 << 20;
   const log = o.log ?? (() => {});
   const quietMs = o.quietMs ?? QUIET_MS;
@@ -234,15 +265,18 @@ export function runPreparer(sab: SharedArrayBuffer, o: PreparerOptions): void {
       }
     };
     try {
-      if (prepareSegmentFile(fs, path, o.segmentBytes, before)) {
+      if (prepareSegmentFile(fs, o.dir, o.segmentBytes, before)) {
         if (cells.compareExchange(STATE, PrepState.preparing, PrepState.ready) === PrepState.preparing) {
           log(`journal: the next segment is ready (${o.segmentBytes} bytes of zeros in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${busyWaits} waits for a quiet journal)`);
         }
-      } else {
-        fs.unlink(path); // closed half-way: nothing half-made is left
       }
+      // else: closed half-way; prepareSegmentFile removed what it had written
     } catch (err) {
-      fs.unlink(path);
+      try {
+        fs.unlink(join(o.dir, PREPARING_SEGMENT_NAME));
+      } catch {
+        // the directory itself may be what failed; the next start removes the file
+      }
       const code = (err as { code?: string }).code;
       log(`journal: could not prepare the next segment (${code === "ENOSPC" ? "the disk is full" : String((err as Error).message ?? err)}); segments are made when needed instead`);
       cells.compareExchange(STATE, PrepState.preparing, PrepState.failed);

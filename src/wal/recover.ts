@@ -9,7 +9,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
 import { REAL_FS, type JournalFs } from "./file.ts";
 import { join } from "node:path";
-import { PREPARED_SEGMENT_NAME, segmentFirstSeq } from "../schema/wal.ts";
+import { PREPARING_SEGMENT_NAME, segmentFirstSeq } from "../schema/wal.ts";
 import { JournalCorruptError, readSegmentHeader, scanSegment, type OnRecord } from "./segment.ts";
 import type { LiveSegment } from "./writer.ts";
 import { Buf } from "../schema/layout.ts";
@@ -59,10 +59,11 @@ export function recoverJournal(dir: string, apply: OnRecord, o: RecoverOptions =
   const log = o.log ?? (() => {});
   const fs = o.fs ?? REAL_FS;
   let names = listSegments(dir);
-  // A segment being prepared when the node stopped: not part of the journal, made again when needed.
-  if (!o.readOnly && existsSync(join(dir, PREPARED_SEGMENT_NAME))) {
-    fs.unlink(join(dir, PREPARED_SEGMENT_NAME));
-    log(`journal: removed ${PREPARED_SEGMENT_NAME}, a segment prepared ahead and not used`);
+  // A segment being prepared when the node stopped: not part of the journal, made again when
+  // needed. (A finished one, PREPARED_SEGMENT_NAME, is whole: the node may use it.)
+  if (!o.readOnly && existsSync(join(dir, PREPARING_SEGMENT_NAME))) {
+    fs.unlink(join(dir, PREPARING_SEGMENT_NAME));
+    log(`journal: removed ${PREPARING_SEGMENT_NAME}, a segment whose preparation a stop interrupted`);
   }
   // A segment whose header never made it to disk (a crash while rotating) and that holds
   // nothing is the tail of the journal, torn: remove it.

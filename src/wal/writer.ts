@@ -166,7 +166,6 @@ export class JournalWriter {
     } catch (err) {
       throw this.fail("fdatasync", path, err);
     }
-    this.supply?.noteCommit();
     this.live.end += this.groupLen;
     this.live.lastCrc = this.groupLastCrc;
     this.records += this.groupRecords;
@@ -174,21 +173,29 @@ export class JournalWriter {
     this.groupLen = 0;
     this.groupRecords = 0;
     this.durableSeq = this.groupLastSeq;
+    if (this.supply !== undefined) {
+      this.supply.noteCommit();
+      this.askWhenDue(this.supply);
+    }
     return this.durableSeq;
   }
 
-  /** Between two groups: ask for the next segment when due; leave a live segment that is not zero-filled once one is ready. */
+  /** Between two groups: leave a live segment that is not zero-filled once a prepared one is ready. */
   private betweenGroups(supply: SegmentSupply): void {
     // Never from an empty segment: its successor would have its first seq, and its name.
     if (!this.liveZeroed && this.live.end > WAL_HEADER_BYTES && supply.ready()) {
       this.rotate(this.live.segment + 1, this.live.lastCrc, this.live.salt, true);
-    } else if (!this.requested && this.live.end >= this.prepareAfterBytes) {
-      this.requested = true;
-      try {
-        supply.request(); // the node's supply only signals its thread; one that prepares inline may fail here
-      } catch (err) {
-        throw this.fail("preparation of the next segment", PREPARED_SEGMENT_NAME, err);
-      }
+    }
+  }
+
+  /** After a commit: ask for the next segment once the live one holds `prepareAfterBytes`. */
+  private askWhenDue(supply: SegmentSupply): void {
+    if (this.requested || this.live.end < this.prepareAfterBytes) return;
+    this.requested = true;
+    try {
+      supply.request(); // the node's supply only signals its thread; one that prepares inline may fail here
+    } catch (err) {
+      throw this.fail("preparation of the next segment", PREPARED_SEGMENT_NAME, err);
     }
   }
 

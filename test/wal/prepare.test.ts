@@ -13,11 +13,14 @@ import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { JournalWriter } from "../../src/wal/writer.ts";
 import { recoverJournal, listSegments } from "../../src/wal/recover.ts";
-import { InlineSegmentSupply, PrepState, SharedSegmentSupply, closePreparer, newPrepCells } from "../../src/wal/prepare.ts";
+import { InlineSegmentSupply, PrepState, SharedSegmentSupply, closePreparer, keepPrepared, newPrepCells } from "../../src/wal/prepare.ts";
 import { REAL_FS } from "../../src/wal/file.ts";
 import { Cells } from "../../src/bus/cells.ts";
 import { Buf } from "../../src/schema/layout.ts";
-import { PREPARED_SEGMENT_NAME, WAL_HEADER_BYTES } from "../../src/schema/wal.ts";
+import { PREPARED_SEGMENT_NAME, PREPARING_SEGMENT_NAME, WAL_HEADER_BYTES } from "../../src/schema/wal.ts";
+import { VenueNode } from "../../src/node/node.ts";
+import { CommandKind, writeTransfer } from "../../src/schema/command.ts";
+import { writeFileSync } from "node:fs";
 import { journalCommand, recoverChecked } from "./journal_kit.ts";
 import { until } from "../until.ts";
 
@@ -123,17 +126,57 @@ describe("zero-filled segments", () => {
     expect(recoverChecked(dir2)).toBe(10);
   });
 
-  it("recovery removes a prepared file left behind", () => {
+  it("recovery removes an unfinished prepared file and keeps a finished one, which a start keeps only at its segment size", () => {
     const dir = tempDir();
     const w = new JournalWriter({ dir, nextSeq: 1, segmentBytes: 16 << 10 });
     appendRange(w, 1, 10);
     w.close();
     new InlineSegmentSupply(REAL_FS, dir, 16 << 10).request();
-    expect(existsSync(join(dir, PREPARED_SEGMENT_NAME))).toBe(true);
+    writeFileSync(join(dir, PREPARING_SEGMENT_NAME), new Uint8Array(4096));
     const logs: string[] = [];
     expect(recoverJournal(dir, () => {}, { log: (l) => logs.push(l) }).records).toBe(10);
+    expect(existsSync(join(dir, PREPARING_SEGMENT_NAME))).toBe(false);
+    expect(logs.join("\n")).toContain(PREPARING_SEGMENT_NAME);
+    // The finished one is whole (it was renamed only after its sync): kept, and `ready` at a start of the same segment size.
+    expect(statSync(join(dir, PREPARED_SEGMENT_NAME)).size).toBe(16 << 10);
+    const cells = newPrepCells();
+    expect(keepPrepared(cells, dir, 16 << 10)).toBe(true);
+    expect(new SharedSegmentSupply(cells, dir).ready()).toBe(true);
+    // Another segment size: removed, nothing ready.
+    const other = newPrepCells();
+    expect(keepPrepared(other, dir, 32 << 10)).toBe(false);
     expect(existsSync(join(dir, PREPARED_SEGMENT_NAME))).toBe(false);
-    expect(logs.join("\n")).toContain(PREPARED_SEGMENT_NAME);
+    expect(new SharedSegmentSupply(other, dir).ready()).toBe(false);
+  });
+
+  it("a node keeps the segment it prepared across a restart, and moves to it at its first group", async () => {
+    const dir = tempDir();
+    const journal = join(dir, "journal");
+    const deposit = (d: VenueNode["drivers"][number], n: number): void => {
+      for (let k = 0; k < n; k++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${k % 7}`, 156, 100));
+      d.flush();
+    };
+    const first = new VenueNode({ dataDir: dir, drivers: 1, segmentBytes: 64 << 10, eventStore: false, snapshotEvery: 0 });
+    const running = first.start();
+    deposit(first.drivers[0]!, 50); // over 1 KiB (1/64 of the segment): the next segment is asked for
+    await until(() => first.durableSeq === 50, "50 durable");
+    await until(() => existsSync(join(journal, PREPARED_SEGMENT_NAME)), "the prepared segment (the journal is quiet)");
+    await first.stop();
+    await running;
+    expect(listSegments(journal)).toHaveLength(1);
+    const logs: string[] = [];
+    const second = new VenueNode({ dataDir: dir, drivers: 1, segmentBytes: 64 << 10, eventStore: false, snapshotEvery: 0, log: (l) => logs.push(l) });
+    expect(logs.join("\n")).toContain("a segment prepared before the stop is ready for use");
+    const again = second.start();
+    deposit(second.drivers[0]!, 20);
+    await until(() => second.durableSeq === 70, "70 durable");
+    await second.stop();
+    await again;
+    // The restart's live segment (not known to be zero-filled) was left for the kept one.
+    const segments = listSegments(journal);
+    expect(segments).toHaveLength(2);
+    expect(statSync(join(journal, segments[1]!)).size).toBe(64 << 10);
+    expect(recoverJournal(journal, () => {}).records).toBe(70);
   });
 });
 
@@ -170,7 +213,7 @@ describe("the preparer's thread", () => {
     // Quiet means no commit for 1 s here; the journal below commits every 20 ms for 1.5 s.
     const { logs, exited } = startPreparer(cells, dir, 1 << 20, undefined, 1_000);
     const supply = new SharedSegmentSupply(cells, dir);
-    const path = join(dir, PREPARED_SEGMENT_NAME);
+    const path = join(dir, PREPARING_SEGMENT_NAME);
     supply.noteCommit();
     const busy = setInterval(() => supply.noteCommit(), 20);
     try {
@@ -183,7 +226,8 @@ describe("the preparer's thread", () => {
       clearInterval(busy);
     }
     await until(() => supply.ready(), "the prepared segment, once the journal is quiet");
-    expect(statSync(path).size).toBe(1 << 20);
+    expect(existsSync(path)).toBe(false);
+    expect(statSync(join(dir, PREPARED_SEGMENT_NAME)).size).toBe(1 << 20);
     await until(() => logs.length > 0, "the preparer's log line");
     expect(logs[0]).toMatch(/waits for a quiet journal/);
     closePreparer(cells);
@@ -198,10 +242,10 @@ describe("the preparer's thread", () => {
     const supply = new SharedSegmentSupply(cells, dir);
     supply.request();
     const state = new Cells(cells);
-    await until(() => state.load(0) === PrepState.preparing && existsSync(join(dir, PREPARED_SEGMENT_NAME)), "preparation under way");
+    await until(() => state.load(0) === PrepState.preparing && existsSync(join(dir, PREPARING_SEGMENT_NAME)), "preparation under way");
     closePreparer(cells);
     expect(await exited).toBe(0);
-    expect(existsSync(join(dir, PREPARED_SEGMENT_NAME))).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
     expect(supply.ready()).toBe(false);
   });
 
