@@ -50,21 +50,21 @@
 
 import { Worker } from "node:worker_threads";
 import { createHistogram, performance, type RecordableHistogram } from "node:perf_hooks";
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { Engine } from "../src/engine/engine.ts";
 import { VenueNode } from "../src/node/node.ts";
 import { JournalWriter } from "../src/wal/writer.ts";
-import { InlineSegmentSupply } from "../src/wal/prepare.ts";
+import { InlineSegmentSupply, prepareSegmentFile } from "../src/wal/prepare.ts";
 import { REAL_FS } from "../src/wal/file.ts";
 import { copyRecord } from "../src/bus/copy.ts";
 import { DEFAULT_WAIT, describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { Buf, stamp } from "../src/schema/layout.ts";
 import { writeNewOrder } from "../src/schema/command.ts";
 import { Side } from "../src/schema/codes.ts";
-import { WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts";
+import { PREPARED_SEGMENT_NAME, WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts";
 import { defineInstruments, instrumentCommands, referencePrice } from "../src/sim/order_flow.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
@@ -442,9 +442,13 @@ interface WriterStats {
  * memory: no data directory (the loop marks batches durable); journal: with one and no event
  * store, the node's default wait; journal-spin: the same, every thread of the node
  * busy-spinning (wait "spin"); journal-store: with one and the event store (as `venue
- * start` runs it: a storage worker writing every event, flushes and compactions on piscina).
+ * start` runs it: a storage worker writing every event, flushes and compactions on piscina);
+ * journal-zero: as journal, on a zero-filled segment (one prepared before the node starts, as
+ * the node's preparer leaves one after a quiet spell; ZERO_SEGMENT_BYTES, the run fits in it).
  */
-type Mode = "memory" | "journal" | "journal-spin" | "journal-store";
+type Mode = "memory" | "journal" | "journal-zero" | "journal-spin" | "journal-store";
+/** The journal-zero node's segment size: room for the whole run (~100 bytes a command). */
+const ZERO_SEGMENT_BYTES = quick ? 32 << 20 : 256 << 20;
 const SPIN: WaitStrategy = { kind: "spin" };
 
 interface RunningNode {
@@ -461,7 +465,13 @@ interface RunningNode {
 function startNode(mode: Mode, dir: string): RunningNode {
   const engine = new Engine();
   defineInstruments(engine, instrumentCommands(INSTRUMENTS));
-  const node = new VenueNode({ engine, drivers: 1, ...(mode !== "memory" ? { dataDir: dir, eventStore: mode === "journal-store" } : {}), ...(mode === "journal-spin" ? { wait: SPIN } : {}) });
+  if (mode === "journal-zero") {
+    // The node's start finds it whole and ready, and its journal's first segment is made from it.
+    mkdirSync(join(dir, "journal"), { recursive: true });
+    prepareSegmentFile(REAL_FS, join(dir, "journal"), ZERO_SEGMENT_BYTES);
+  }
+  const node = new VenueNode({ engine, drivers: 1, ...(mode !== "memory" ? { dataDir: dir, eventStore: mode === "journal-store" } : {}), ...(mode === "journal-spin" ? { wait: SPIN } : {}), ...(mode === "journal-zero" ? { segmentBytes: ZERO_SEGMENT_BYTES } : {}) });
+  if (mode === "journal-zero" && existsSync(join(dir, "journal", PREPARED_SEGMENT_NAME)) === false) throw new Error("journal-zero: the prepared segment was not kept");
   const firstSeq = node.loop.seq;
   const before = new Set(threadCpuMs().keys());
   let fault: Error | undefined;
@@ -785,7 +795,7 @@ async function main(): Promise<number> {
   const watcher = new BenchWorker("journal-bench watcher");
   const driver = new BenchWorker("journal-bench paced driver");
   const ws = { watcher, driver };
-  const MODES: Mode[] = ["memory", "journal", "journal-spin", "journal-store"];
+  const MODES: Mode[] = ["memory", "journal", "journal-zero", "journal-spin", "journal-store"];
   const satRuns = new Map<Mode, NodeResult>();
   const pacedRuns = new Map<Mode, NodeResult>();
   try {
@@ -802,7 +812,7 @@ async function main(): Promise<number> {
   const spinSat = satRuns.get("journal-spin")!;
   const paced = pacedRuns.get("journal")!;
   const spinPaced = pacedRuns.get("journal-spin")!;
-  const LABEL: Record<Mode, string> = { memory: "in memory", journal: "journal", "journal-spin": "journal, spin", "journal-store": "journal + store" };
+  const LABEL: Record<Mode, string> = { memory: "in memory", journal: "journal", "journal-zero": "journal, zeroed", "journal-spin": "journal, spin", "journal-store": "journal + store" };
 
   const perSync = (r: NodeResult): string => (r.writer !== undefined ? (r.writer.records / r.writer.groups).toFixed(0) : r.mode === "memory" ? "-" : "?");
   const header = `   ${padR("node", 16)}${pad("durable/s", 10)}${pad("per sync", 9)}${pad("changes", 9)}${pad("gap p50", 10)}${pad("gap p99", 10)}  ${padR("latency", 10)}${pad("p50", 10)}${pad("p99", 10)}${pad("p99.9", 10)}${pad("max", 10)}`;
@@ -824,6 +834,7 @@ async function main(): Promise<number> {
   log(`3. node, saturated: ${fmtInt(COMMANDS)} new orders after ${fmtInt(WARM)} warm-up, pushed from the main thread between the loop's slices (<= ${fmtInt(Math.floor(((1 << 20) * 0.75) / CMD))} in the 1 MiB driver ring)`);
   log(`   in memory:     VenueNode({ drivers: 1 }), no dataDir: the loop marks each batch durable itself (the same flow without the journal)`);
   log(`   journal:       VenueNode({ dataDir, eventStore: false, drivers: 1 }): recovery, journal worker thread, group commit; default wait (${describeWait(DEFAULT_WAIT)})`);
+  log(`   journal, zeroed: the same on a zero-filled segment (${ZERO_SEGMENT_BYTES >> 20} MiB, prepared before the start, as the node's preparer leaves one after a quiet spell); the journal's first segment is fallocated`);
   log(`   journal, spin: the same with wait "spin": the loop and the journal worker busy-spin (two spinning threads on ${cores} cores)`);
   log(`   journal + store: VenueNode({ dataDir, drivers: 1 }) as venue start runs it: the journal and the event store (a storage worker writing every event; flushes and compactions on piscina)`);
   log(`   per sync = commands per fdatasync (the journal worker's own counts, warm-up included); changes = durable-seq changes the watcher saw;`);
