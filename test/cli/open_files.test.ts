@@ -6,42 +6,21 @@
  * connections.
  */
 
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { afterAll, expect, test } from "vitest";
+import { startVenue, type VenueChild } from "./venue_child.ts";
 
-const BIN = join(import.meta.dirname, "..", "..", "bin", "venue.js");
 const dir = mkdtempSync(join(tmpdir(), "venue-nofile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const hardLimit = Number(execFileSync("sh", ["-c", "ulimit -Hn"]).toString().trim().replace("unlimited", "Infinity"));
 
 /** `venue start` under `ulimitArgs` (a shell's ulimit options), on its own data folder and any free port. */
-function start(name: string, ulimitArgs: string, extra: string[] = []): { child: ChildProcess; output: () => string; url: Promise<string>; exit: Promise<number | null> } {
-  const args = [BIN, "start", "--data", join(dir, name), "--port", "0", ...extra].map((a) => `'${a}'`).join(" ");
-  const child = spawn("sh", ["-c", `ulimit ${ulimitArgs} && exec '${process.execPath}' ${args}`], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += String(d)));
-  child.stderr!.on("data", (d) => (out += String(d)));
-  const url = new Promise<string>((res, rej) => {
-    const t = setInterval(() => {
-      const m = /DIFF gateway: (ws:\/\/[\d.]+:\d+)\/md/.exec(out);
-      if (m !== null && out.includes("Ctrl-C stops the node gracefully")) {
-        clearInterval(t);
-        res(m[1]!);
-      }
-    }, 50);
-    child.once("exit", () => {
-      clearInterval(t);
-      rej(new Error(`venue start exited early:\n${out}`));
-    });
-  });
-  const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
-  return { child, output: () => out, url, exit };
-}
+const start = (name: string, ulimitArgs: string, extra: string[] = []): VenueChild => startVenue(["--data", join(dir, name), "--port", "0", ...extra], ulimitArgs);
 
 /** Opens `n` market-data connections at once; resolves with how many got the DIFF greeting. */
 async function connectMany(url: string, n: number): Promise<{ greeted: number; sockets: WebSocket[] }> {

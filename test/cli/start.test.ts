@@ -5,40 +5,18 @@
  * restart, which replays nothing, the order is still there.
  */
 
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { DiffClient } from "../gateway/diff_client.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
+import { startVenue, type VenueChild } from "./venue_child.ts";
 
-const BIN = join(import.meta.dirname, "..", "..", "bin", "venue.js");
 const dir = mkdtempSync(join(tmpdir(), "venue-start-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function start(): { child: ChildProcess; output: () => string; url: Promise<string>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, "start", "--data", join(dir, "data"), "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += String(d)));
-  child.stderr!.on("data", (d) => (out += String(d)));
-  const url = new Promise<string>((res, rej) => {
-    const t = setInterval(() => {
-      // The URL, once the whole banner is out (its last line): the output comes in chunks.
-      const m = /DIFF gateway: (ws:\/\/[\d.]+:\d+)\/md/.exec(out);
-      if (m !== null && out.includes("Ctrl-C stops the node gracefully")) {
-        clearInterval(t);
-        res(m[1]!);
-      }
-    }, 50);
-    child.once("exit", () => {
-      clearInterval(t);
-      rej(new Error(`venue start exited early:\n${out}`));
-    });
-  });
-  const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
-  return { child, output: () => out, url, exit };
-}
+const start = (): VenueChild => startVenue(["--data", join(dir, "data"), "--port", "0"]);
 
 async function loginDemo1(url: string): Promise<DiffClient> {
   const c = await DiffClient.connect(`${url}/trade`);
