@@ -22,8 +22,9 @@
  *
  * Zeros on their way to the disk tax every concurrent group commit (a commit's fdatasync
  * ends with a flush of the device's write cache, which then holds them too): measured in
- * the node at 100k commands/s, a preparer writing throughout took the commit p99 from
- * 2–2.4 ms to 3.5–4.2 ms even at 16–32 MiB/s, and to 15–18 ms at 128 MiB/s in 32 MiB syncs.
+ * the node at 100k commands/s, a preparer writing throughout took the submit → durable p99
+ * from 2.1–2.9 ms to 3.5–4.2 ms even at 16–32 MiB/s in small syncs, and to 15–18.5 ms at
+ * 128 MiB/s in 32 MiB syncs (docs/BENCHMARKS.md).
  * So the preparer writes only while the journal is quiet: in chunks of PREPARE_CHUNK_BYTES,
  * each synced at once, and only when no group was committed in the last QUIET_MS (the
  * writer counts its commits in a cell, `noteCommit`). A commit that arrives during a chunk
