@@ -223,16 +223,21 @@ unsafe fn js_advise(env: Env, args: &[Value]) -> Result<Value> {
     Ok(v)
 }
 
-unsafe fn js_stats(env: Env, _args: &[Value]) -> Result<Value> {
-    let (live, bytes) = map::stats();
+/// A plain object of number properties.
+unsafe fn numbers_object(env: Env, fields: &[(&std::ffi::CStr, f64)]) -> Result<Value> {
     let mut o = null_mut();
     ok(napi_create_object(env, &mut o), "napi_create_object")?;
-    for (name, x) in [(c"live", live as f64), (c"bytes", bytes as f64)] {
+    for (name, x) in fields {
         let mut v = null_mut();
-        ok(napi_create_double(env, x, &mut v), "napi_create_double")?;
+        ok(napi_create_double(env, *x, &mut v), "napi_create_double")?;
         ok(napi_set_named_property(env, o, name.as_ptr(), v), "napi_set_named_property")?;
     }
     Ok(o)
+}
+
+unsafe fn js_stats(env: Env, _args: &[Value]) -> Result<Value> {
+    let (live, bytes) = map::stats();
+    numbers_object(env, &[(c"live", live as f64), (c"bytes", bytes as f64)])
 }
 
 /// fallocate(fd, offset, length): blocks for the range, the file extended to cover it.
@@ -264,15 +269,8 @@ unsafe fn js_nice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
 /// openFileLimit(): { soft, hard }: this process's RLIMIT_NOFILE.
 unsafe fn js_open_file_limit(env: Env, _args: &[Value]) -> Result<Value> {
     let (soft, hard) = map::open_file_limit().map_err(Failure::Os)?;
-    let mut o = null_mut();
-    ok(napi_create_object(env, &mut o), "napi_create_object")?;
     // RLIM_INFINITY (u64::MAX) becomes a double near 1.8e19: "no limit" to any caller.
-    for (name, x) in [(c"soft", soft as f64), (c"hard", hard as f64)] {
-        let mut v = null_mut();
-        ok(napi_create_double(env, x, &mut v), "napi_create_double")?;
-        ok(napi_set_named_property(env, o, name.as_ptr(), v), "napi_set_named_property")?;
-    }
-    Ok(o)
+    numbers_object(env, &[(c"soft", soft as f64), (c"hard", hard as f64)])
 }
 
 unsafe fn js_is_mapped(env: Env, args: &[Value]) -> Result<Value> {

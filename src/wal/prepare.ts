@@ -55,7 +55,7 @@ export const PrepState = {
   closed: 5,
 } as const;
 
-export const PREP_CELLS = 4;
+const PREP_CELLS = 4;
 const STATE = 0;
 /** Group commits so far (the writer's `noteCommit`): the preparer writes while it stays put. */
 const COMMITS = 1;
