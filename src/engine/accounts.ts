@@ -444,9 +444,9 @@ export class Accounts {
     const mv = this.markPrice[i]! * this.multiplier[i]!;
     for (let s = 0; s < 2; s++) {
       const value = mv * this.volume(p, s);
-      const sign = s === 0 ? 1 : -1;
-      const pp = sign * (value - this.pos[pb + P_POS_COST + s]!);
-      const fp = sign * (value - this.pos[pb + P_OPEN_COST + s]!);
+      // Short: cost - value, not -(value - cost), which is -0 at no profit (events carry the sign).
+      const pp = s === 0 ? value - this.pos[pb + P_POS_COST]! : this.pos[pb + P_POS_COST + 1]! - value;
+      const fp = s === 0 ? value - this.pos[pb + P_OPEN_COST]! : this.pos[pb + P_OPEN_COST + 1]! - value;
       this.money[ab + A_POSPROFIT] = this.money[ab + A_POSPROFIT]! + pp - this.pos[pb + P_POSPROFIT + s]!;
       this.money[ab + A_FLOAT] = this.money[ab + A_FLOAT]! + fp - this.pos[pb + P_FLOAT + s]!;
       this.pos[pb + P_POSPROFIT + s] = pp;
@@ -485,9 +485,9 @@ export class Accounts {
       const valueLong = mv * longLots;
       const valueShort = mv * shortLots;
       const posProfitLong = valueLong - x[pb + P_POS_COST]!;
-      const posProfitShort = -(valueShort - x[pb + P_POS_COST + 1]!);
+      const posProfitShort = x[pb + P_POS_COST + 1]! - valueShort; // not -(value - cost): no -0 (see revalue)
       const floatLong = valueLong - x[pb + P_OPEN_COST]!;
-      const floatShort = -(valueShort - x[pb + P_OPEN_COST + 1]!);
+      const floatShort = x[pb + P_OPEN_COST + 1]! - valueShort;
       const dMargin = marginLong - x[pb + P_MARGIN]! + (marginShort - x[pb + P_MARGIN + 1]!);
       const dPosProfit = posProfitLong - x[pb + P_POSPROFIT]! + (posProfitShort - x[pb + P_POSPROFIT + 1]!);
       const dFloat = floatLong - x[pb + P_FLOAT]! + (floatShort - x[pb + P_FLOAT + 1]!);
@@ -706,11 +706,10 @@ export class Accounts {
     for (let a = 0; a < this.moneyCount; a++) this.emitAccount(out, a);
   }
 
-  /** The account event of money account `a` (fields staged in ACCOUNT_FIELD order). */
+  /** The account event of money account `a`: its fields written into the event, in ACCOUNT_FIELD order. */
   private emitAccount(out: EventBuffer, a: number): void {
     const ab = a * A_STRIDE;
     const m = this.money;
-    const f = out.fields;
     const pre = m[ab + A_PRE]!;
     const deposit = m[ab + A_DEPOSIT]!;
     const withdraw = m[ab + A_WITHDRAW]!;
@@ -722,29 +721,29 @@ export class Accounts {
     const frozenCommission = m[ab + A_FROZEN_COMMISSION]!;
     const staticBalance = pre + deposit - withdraw;
     const balance = staticBalance + close + posProfit - commission;
-    f[0] = pre;
-    f[1] = deposit;
-    f[2] = withdraw;
-    f[3] = staticBalance;
-    f[4] = close;
-    f[5] = commission;
-    f[6] = posProfit;
-    f[7] = m[ab + A_FLOAT]!;
-    f[8] = balance;
-    f[9] = margin;
-    f[10] = frozenMargin;
-    f[11] = frozenCommission;
-    f[12] = balance - margin - frozenMargin - frozenCommission;
-    f[13] = this.ratedRiskRatioBp(a);
-    out.account(this.moneyCurrencyCode[a]!, this.moneyAccount[a]!);
+    const q = out.account(this.moneyCurrencyCode[a]!, this.moneyAccount[a]!);
+    const f = out.figures;
+    f[q] = pre;
+    f[q + 1] = deposit;
+    f[q + 2] = withdraw;
+    f[q + 3] = staticBalance;
+    f[q + 4] = close;
+    f[q + 5] = commission;
+    f[q + 6] = posProfit;
+    f[q + 7] = m[ab + A_FLOAT]!;
+    f[q + 8] = balance;
+    f[q + 9] = margin;
+    f[q + 10] = frozenMargin;
+    f[q + 11] = frozenCommission;
+    f[q + 12] = balance - margin - frozenMargin - frozenCommission; // available
+    f[q + 13] = this.ratedRiskRatioBp(a);
   }
 
-  /** The position event of position `p` (fields staged in POSITION_FIELD order). */
+  /** The position event of position `p`: its fields written into the event, in POSITION_FIELD order. */
   private emitPosition(out: EventBuffer, p: number): void {
     const i = this.posInstrument[p]!;
     const pb = p * P_STRIDE;
     const x = this.pos;
-    const f = out.fields;
     const distinct = (this.flags[i]! & InstrumentFlag.closeTodayDistinct) !== 0;
     // Elsewhere than SHFE/INE one counter holds a side's frozen volume; report it as earlier lots first.
     const longHis = x[pb + P_HIS]!;
@@ -753,26 +752,27 @@ export class Accounts {
     const shortFrozen = x[pb + P_FROZEN_HIS + 1]! + x[pb + P_FROZEN_TODAY + 1]!;
     const longFrozenHis = distinct ? x[pb + P_FROZEN_HIS]! : Math.min(longHis, longFrozen);
     const shortFrozenHis = distinct ? x[pb + P_FROZEN_HIS + 1]! : Math.min(shortHis, shortFrozen);
-    f[0] = x[pb + P_TODAY]!;
-    f[1] = longHis;
-    f[2] = x[pb + P_TODAY + 1]!;
-    f[3] = shortHis;
-    f[4] = longFrozen - longFrozenHis;
-    f[5] = longFrozenHis;
-    f[6] = shortFrozen - shortFrozenHis;
-    f[7] = shortFrozenHis;
-    f[8] = x[pb + P_OPEN_COST]!;
-    f[9] = x[pb + P_OPEN_COST + 1]!;
-    f[10] = x[pb + P_POS_COST]!;
-    f[11] = x[pb + P_POS_COST + 1]!;
-    f[12] = x[pb + P_MARGIN]!;
-    f[13] = x[pb + P_MARGIN + 1]!;
-    f[14] = x[pb + P_POSPROFIT]!;
-    f[15] = x[pb + P_POSPROFIT + 1]!;
-    f[16] = x[pb + P_FLOAT]!;
-    f[17] = x[pb + P_FLOAT + 1]!;
-    f[18] = this.markPrice[i]!;
-    out.position(i, this.posAccount[p]!);
+    const q = out.position(i, this.posAccount[p]!);
+    const f = out.figures;
+    f[q] = x[pb + P_TODAY]!;
+    f[q + 1] = longHis;
+    f[q + 2] = x[pb + P_TODAY + 1]!;
+    f[q + 3] = shortHis;
+    f[q + 4] = longFrozen - longFrozenHis;
+    f[q + 5] = longFrozenHis;
+    f[q + 6] = shortFrozen - shortFrozenHis;
+    f[q + 7] = shortFrozenHis;
+    f[q + 8] = x[pb + P_OPEN_COST]!;
+    f[q + 9] = x[pb + P_OPEN_COST + 1]!;
+    f[q + 10] = x[pb + P_POS_COST]!;
+    f[q + 11] = x[pb + P_POS_COST + 1]!;
+    f[q + 12] = x[pb + P_MARGIN]!;
+    f[q + 13] = x[pb + P_MARGIN + 1]!;
+    f[q + 14] = x[pb + P_POSPROFIT]!;
+    f[q + 15] = x[pb + P_POSPROFIT + 1]!;
+    f[q + 16] = x[pb + P_FLOAT]!;
+    f[q + 17] = x[pb + P_FLOAT + 1]!;
+    f[q + 18] = this.markPrice[i]!;
   }
 
   /** Money account `a` (if >= 0) and position `p` (if >= 0) changed; `a`'s margin or balance may have. */

@@ -565,7 +565,7 @@ export class TradeView {
     const name = this.names[e.moneyAccount];
     if (name === undefined) return;
     const cur = currencyText(e.currency);
-    const f = (k: keyof typeof ACCOUNT_FIELD): number => diffMoney(e.i64(ACCOUNT_FIELD[k]));
+    const f = (k: keyof typeof ACCOUNT_FIELD): number => diffMoney(e.figure(ACCOUNT_FIELD[k]));
     const a = record();
     a["user_id"] = name;
     a["currency"] = cur;
@@ -584,7 +584,7 @@ export class TradeView {
     a["frozen_commission"] = f("frozenCommission");
     a["frozen_premium"] = 0;
     a["available"] = f("available");
-    a["risk_ratio"] = e.i64(ACCOUNT_FIELD.riskRatioBp) / 10_000;
+    a["risk_ratio"] = e.figure(ACCOUNT_FIELD.riskRatioBp) / 10_000;
     this.section(this.change(name).patch, "accounts")[cur] = a;
   }
 
@@ -592,7 +592,7 @@ export class TradeView {
     const name = this.names[e.moneyAccount];
     const info = this.instrument(e.instrument);
     if (name === undefined || info === undefined) return;
-    const n = (k: keyof typeof POSITION_FIELD): number => e.i64(POSITION_FIELD[k]);
+    const n = (k: keyof typeof POSITION_FIELD): number => e.figure(POSITION_FIELD[k]);
     const m = (k: keyof typeof POSITION_FIELD): number => diffMoney(n(k));
     const p = record();
     p["user_id"] = name;

@@ -28,8 +28,8 @@
  *   l2          1  24 u8 side · 28 u32 orderCount · 32 i64 price · 40 i64 qty         48
  *   tradingState 1 24 u8 state                                                       32
  *   instrument  1,2 as the defineInstrument command (same version), header instrument = its index
- *   account     1  25 currency (3 ASCII) · 28 u32 account · 32.. i64 fields (ACCOUNT_FIELD)  144
- *   position    1  header instrument · 28 u32 account · 32.. i64 fields (POSITION_FIELD)   184
+ *   account     2  25 currency (3 ASCII) · 28 u32 account · 32.. f64 fields (ACCOUNT_FIELD)  144
+ *   position    2  header instrument · 28 u32 account · 32.. f64 fields (POSITION_FIELD)   184
  *   riskBreach  1  25 currency · 24 u8 action · 28 u32 account · 32 i64 riskRatioBp          56
  *                  40 i64 balance · 48 i64 margin
  *   transfer    1  24 u8 direction (1 deposit, 2 withdraw) · 25 currency · 28 u32 account 48+id
@@ -75,10 +75,16 @@ export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
 export const EVENT_VERSION = 1;
 export const TRADE_VERSION = 2;
+/**
+ * Account and position events from version 2 hold their fields as f64 (integers, exact below
+ * 2^53): the engine's own numbers, stored with one write each. Version 1 held them as i64;
+ * `EventView.figure` reads both, so events stored before the change still read.
+ */
+export const FIGURES_VERSION = 2;
 export const NO_ACCOUNT = 0xffffffff;
 export const RISK_RATIO_MAX = 0x7fffffff;
 
-/** Offsets of the i64 fields of an account event. */
+/** Offsets of the fields of an account event (f64 each; see FIGURES_VERSION). */
 export const ACCOUNT_FIELD = {
   preBalance: 32, deposit: 40, withdraw: 48, staticBalance: 56, closeProfit: 64, commission: 72,
   positionProfit: 80, floatProfit: 88, balance: 96, margin: 104, frozenMargin: 112, frozenCommission: 120,
@@ -86,7 +92,7 @@ export const ACCOUNT_FIELD = {
 } as const;
 export const ACCOUNT_SIZE = 144;
 
-/** Offsets of the i64 fields of a position event. */
+/** Offsets of the fields of a position event (f64 each). */
 export const POSITION_FIELD = {
   longToday: 32, longHis: 40, shortToday: 48, shortHis: 56,
   longFrozenToday: 64, longFrozenHis: 72, shortFrozenToday: 80, shortFrozenHis: 88,
@@ -95,14 +101,11 @@ export const POSITION_FIELD = {
   floatProfitLong: 160, floatProfitShort: 168, markPrice: 176,
 } as const;
 export const POSITION_SIZE = 184;
-/** How many i64 fields each has: EventBuffer.account and .position write field j at byte 32 + 8j. */
+/** How many fields each has: field j is at byte 32 + 8j (f64 word 4 + j of the record). */
 export const ACCOUNT_FIELD_COUNT = 14;
 export const POSITION_FIELD_COUNT = 19;
 assert(Object.values(ACCOUNT_FIELD).every((f, j) => f === 32 + 8 * j) && ACCOUNT_SIZE === 32 + 8 * ACCOUNT_FIELD_COUNT, "account fields out of order");
 assert(Object.values(POSITION_FIELD).every((f, j) => f === 32 + 8 * j) && POSITION_SIZE === 32 + 8 * POSITION_FIELD_COUNT, "position fields out of order");
-
-/** 2^-32: multiplying by it is exact, like dividing by 2^32. */
-const TWO_NEG_32 = 1 / 4294967296;
 
 const E_CURRENCY = 25;
 const E_MONEY_ACCOUNT = 28;
@@ -259,8 +262,12 @@ export class EventView {
   get takerCloseProfit(): number { return readI64(this.dv, this.offset + E_TAKER_CLOSE_PROFIT); }
 
   // account / position / riskBreach
-  /** The i64 at `field` (an ACCOUNT_FIELD or POSITION_FIELD offset). */
+  /** The i64 at `field` (an offset in this event). */
   i64(field: number): number { return readI64(this.dv, this.offset + field); }
+  /** A field of an account or position event (an ACCOUNT_FIELD or POSITION_FIELD offset), of either version. */
+  figure(field: number): number {
+    return this.version >= FIGURES_VERSION ? this.dv.getFloat64(this.offset + field, true) : readI64(this.dv, this.offset + field);
+  }
   get moneyAccount(): number { return this.dv.getUint32(this.offset + E_MONEY_ACCOUNT, true); }
   get currency(): number {
     const o = this.offset + E_CURRENCY;
@@ -297,8 +304,10 @@ export class EventView {
  */
 export class EventBuffer {
   buf: Buf;
-  /** The same bytes as 32-bit words: records and their i64 fields are 8-aligned (see `account`). */
+  /** The same bytes as 32-bit words: records and their i64 fields are 8-aligned. */
   private i32: Int32Array;
+  /** The same bytes as 64-bit floats, for the fields of account and position events (see `account`). */
+  figures: Float64Array;
   private capacity: number;
   length = 0;
   count = 0;
@@ -306,16 +315,12 @@ export class EventBuffer {
   private seqHi = 0;
   private tsLo = 0;
   private tsHi = 0;
-  /**
-   * Staging for the fields of the next account or position event (see `account`): the
-   * caller writes them here, in ACCOUNT_FIELD or POSITION_FIELD order, then calls the writer.
-   */
-  readonly fields = new Float64Array(Math.max(ACCOUNT_FIELD_COUNT, POSITION_FIELD_COUNT));
 
   constructor(initialBytes = 1 << 16, readonly maxBytes = 1 << 30) {
     assert(initialBytes >= 256 && initialBytes <= maxBytes, "bad event buffer size");
     this.buf = Buf.alloc(initialBytes);
     this.i32 = new Int32Array(this.buf.buffer);
+    this.figures = new Float64Array(this.buf.buffer);
     this.capacity = initialBytes;
   }
 
@@ -364,6 +369,7 @@ export class EventBuffer {
     next.u8.set(this.buf.u8.subarray(0, this.length));
     this.buf = next;
     this.i32 = new Int32Array(next.buffer);
+    this.figures = new Float64Array(next.buffer);
     this.capacity = size;
   }
 
@@ -495,104 +501,34 @@ export class EventBuffer {
   }
 
   /**
-   * An account event: the money account's keys, and its fields from `fields[0..13]`, which
-   * the caller has written in ACCOUNT_FIELD order.
+   * Claims an account event and writes its keys; returns the index in `figures` of its first
+   * field. The caller writes the ACCOUNT_FIELD_COUNT fields there, in ACCOUNT_FIELD order,
+   * before it claims another event.
    *
    * Account and position events are most of the accounts topic (one per touched account and
-   * position per command, thousands per mark), so these two writers are built for it:
-   * - the values come through `fields`, a Float64Array, not as arguments: a double passed
-   *   to a call V8 does not inline is boxed into a new heap number, an allocation per field
-   *   (balances are far above the small-integer range);
-   * - each i64 is two word stores: the low word is the value mod 2^32 (an Int32Array store
-   *   converts exactly that way), the high word floor(value / 2^32). Every value must be a
-   *   safe integer; the account model's arithmetic keeps them within +-2^53
-   *   (NOTIONAL_PER_LOT_MAX and the lot limits);
-   * - the stores are written out, every field read first: a loop, or a read between two
-   *   stores (which V8 must assume may alias it), measured about 40% slower.
+   * position per command, thousands per mark), so their fields are written where they go:
+   * f64 stores, one per field, straight from the caller's own numbers (no staging, no split
+   * into 32-bit halves, and no double passed through a call, which V8 boxes when it does not
+   * inline the call). Every value must be an integer within +-2^53, as the account model's
+   * arithmetic keeps them. The header and keys are word stores, as in `claim`.
    */
-  account(currency: number, account: number): void {
-    const o = this.claim(EventKind.account, ACCOUNT_SIZE, 0xffffffff);
+  account(currency: number, account: number): number {
+    const o = this.claim(EventKind.account, ACCOUNT_SIZE, 0xffffffff, FIGURES_VERSION);
     const w = this.i32;
-    const f = this.fields;
     const k = o >> 2;
     w[k + 6] = (currency & 0xffffff) << 8; // byte 24 zero, 25..27 the currency
     w[k + 7] = account;
-    const v0 = f[0]!;
-    const v1 = f[1]!;
-    const v2 = f[2]!;
-    const v3 = f[3]!;
-    const v4 = f[4]!;
-    const v5 = f[5]!;
-    const v6 = f[6]!;
-    const v7 = f[7]!;
-    const v8 = f[8]!;
-    const v9 = f[9]!;
-    const v10 = f[10]!;
-    const v11 = f[11]!;
-    const v12 = f[12]!;
-    const v13 = f[13]!;
-    w[k + 8] = v0; w[k + 9] = Math.floor(v0 * TWO_NEG_32);
-    w[k + 10] = v1; w[k + 11] = Math.floor(v1 * TWO_NEG_32);
-    w[k + 12] = v2; w[k + 13] = Math.floor(v2 * TWO_NEG_32);
-    w[k + 14] = v3; w[k + 15] = Math.floor(v3 * TWO_NEG_32);
-    w[k + 16] = v4; w[k + 17] = Math.floor(v4 * TWO_NEG_32);
-    w[k + 18] = v5; w[k + 19] = Math.floor(v5 * TWO_NEG_32);
-    w[k + 20] = v6; w[k + 21] = Math.floor(v6 * TWO_NEG_32);
-    w[k + 22] = v7; w[k + 23] = Math.floor(v7 * TWO_NEG_32);
-    w[k + 24] = v8; w[k + 25] = Math.floor(v8 * TWO_NEG_32);
-    w[k + 26] = v9; w[k + 27] = Math.floor(v9 * TWO_NEG_32);
-    w[k + 28] = v10; w[k + 29] = Math.floor(v10 * TWO_NEG_32);
-    w[k + 30] = v11; w[k + 31] = Math.floor(v11 * TWO_NEG_32);
-    w[k + 32] = v12; w[k + 33] = Math.floor(v12 * TWO_NEG_32);
-    w[k + 34] = v13; w[k + 35] = Math.floor(v13 * TWO_NEG_32);
+    return (o >> 3) + 4;
   }
 
-  /** A position event: its keys, and its fields from `fields[0..18]` in POSITION_FIELD order (as `account`). */
-  position(instrument: number, account: number): void {
-    const o = this.claim(EventKind.position, POSITION_SIZE, instrument);
+  /** As `account`, for a position event: POSITION_FIELD_COUNT fields, in POSITION_FIELD order. */
+  position(instrument: number, account: number): number {
+    const o = this.claim(EventKind.position, POSITION_SIZE, instrument, FIGURES_VERSION);
     const w = this.i32;
-    const f = this.fields;
     const k = o >> 2;
     w[k + 6] = 0;
     w[k + 7] = account;
-    const v0 = f[0]!;
-    const v1 = f[1]!;
-    const v2 = f[2]!;
-    const v3 = f[3]!;
-    const v4 = f[4]!;
-    const v5 = f[5]!;
-    const v6 = f[6]!;
-    const v7 = f[7]!;
-    const v8 = f[8]!;
-    const v9 = f[9]!;
-    const v10 = f[10]!;
-    const v11 = f[11]!;
-    const v12 = f[12]!;
-    const v13 = f[13]!;
-    const v14 = f[14]!;
-    const v15 = f[15]!;
-    const v16 = f[16]!;
-    const v17 = f[17]!;
-    const v18 = f[18]!;
-    w[k + 8] = v0; w[k + 9] = Math.floor(v0 * TWO_NEG_32);
-    w[k + 10] = v1; w[k + 11] = Math.floor(v1 * TWO_NEG_32);
-    w[k + 12] = v2; w[k + 13] = Math.floor(v2 * TWO_NEG_32);
-    w[k + 14] = v3; w[k + 15] = Math.floor(v3 * TWO_NEG_32);
-    w[k + 16] = v4; w[k + 17] = Math.floor(v4 * TWO_NEG_32);
-    w[k + 18] = v5; w[k + 19] = Math.floor(v5 * TWO_NEG_32);
-    w[k + 20] = v6; w[k + 21] = Math.floor(v6 * TWO_NEG_32);
-    w[k + 22] = v7; w[k + 23] = Math.floor(v7 * TWO_NEG_32);
-    w[k + 24] = v8; w[k + 25] = Math.floor(v8 * TWO_NEG_32);
-    w[k + 26] = v9; w[k + 27] = Math.floor(v9 * TWO_NEG_32);
-    w[k + 28] = v10; w[k + 29] = Math.floor(v10 * TWO_NEG_32);
-    w[k + 30] = v11; w[k + 31] = Math.floor(v11 * TWO_NEG_32);
-    w[k + 32] = v12; w[k + 33] = Math.floor(v12 * TWO_NEG_32);
-    w[k + 34] = v13; w[k + 35] = Math.floor(v13 * TWO_NEG_32);
-    w[k + 36] = v14; w[k + 37] = Math.floor(v14 * TWO_NEG_32);
-    w[k + 38] = v15; w[k + 39] = Math.floor(v15 * TWO_NEG_32);
-    w[k + 40] = v16; w[k + 41] = Math.floor(v16 * TWO_NEG_32);
-    w[k + 42] = v17; w[k + 43] = Math.floor(v17 * TWO_NEG_32);
-    w[k + 44] = v18; w[k + 45] = Math.floor(v18 * TWO_NEG_32);
+    return (o >> 3) + 4;
   }
 
   /** A deposit (direction 1) or withdrawal (2) that was applied, with the account's id bytes. */

@@ -248,12 +248,12 @@ export class EventRenderer {
       }
       case EventKind.account: {
         const out: Record<string, unknown> = { account: this.account(e.moneyAccount), currency: currencyText(e.currency) };
-        for (const [name, field] of Object.entries(ACCOUNT_FIELD)) out[name] = e.i64(field);
+        for (const [name, field] of Object.entries(ACCOUNT_FIELD)) out[name] = e.figure(field);
         return out;
       }
       case EventKind.position: {
         const out: Record<string, unknown> = { symbol: this.symbol(e.instrument), account: this.account(e.moneyAccount) };
-        for (const [name, field] of Object.entries(POSITION_FIELD)) out[name] = e.i64(field);
+        for (const [name, field] of Object.entries(POSITION_FIELD)) out[name] = e.figure(field);
         return out;
       }
       case EventKind.transfer: {

@@ -29,6 +29,7 @@
  *                 RISK_RATIO_MAX when balance <= 0 with margin); after `settle`: preBalance =
  *                 balance and the day's figures zero; in every position event: volumes
  *                 >= 0, frozen volumes >= 0, frozen today <= today and frozen his <= his;
+ *                 every figure of both a safe integer;
  *   [conservation] over the latest account events of each currency:
  *                 Σ balance + Σ commission - Σ (preBalance + deposit - withdraw)
  *                   = Σ (closeProfit + positionProfit) = 0
@@ -490,9 +491,18 @@ function breachKey(b: RefBreach | EngineEvent): string {
   return show([r["account"], r["currency"], r["riskRatioBp"], r["balance"], r["margin"]]);
 }
 
+/** Every figure of an account or position event is a safe integer (the binary events' -0 check is in determinism.test.ts). */
+function checkFigures(e: EngineEvent, fields: readonly string[]): void {
+  for (const k of fields) {
+    const v = num(e, k);
+    check(Number.isSafeInteger(v), "event invariants", () => `${k} is ${String(v)}, not a safe integer: ${show(e)}`);
+  }
+}
+
 function checkAccountEvent(e: EngineEvent): void {
   const f = (k: string): number => num(e, k);
   const what = (): string => show(e);
+  checkFigures(e, ACCOUNT_FIELDS);
   check(f("staticBalance") === f("preBalance") + f("deposit") - f("withdraw"), "event invariants", () => `staticBalance != preBalance + deposit - withdraw: ${what()}`);
   check(f("balance") === f("staticBalance") + f("closeProfit") + f("positionProfit") - f("commission"), "event invariants",
     () => `balance != staticBalance + closeProfit + positionProfit - commission: ${what()}`);
@@ -514,6 +524,7 @@ function checkSettled(e: EngineEvent): void {
 
 function checkPositionEvent(e: EngineEvent): void {
   const f = (k: string): number => num(e, k);
+  checkFigures(e, POSITION_FIELDS);
   for (const s of ["long", "short"]) {
     const today = f(`${s}Today`);
     const his = f(`${s}His`);

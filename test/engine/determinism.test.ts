@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { seedFromEnv } from "../../src/stdx/prng.ts";
 import { randomCommands } from "./random_commands.ts";
-import { replayText } from "../../src/replay/replayer.ts";
+import { Replayer, replayText } from "../../src/replay/replayer.ts";
+import { ACCOUNT_FIELD, EventKind, EventView, POSITION_FIELD } from "../../src/schema/event.ts";
 import { DEFAULT_ENGINE_CONFIG } from "../../src/engine/engine.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -34,6 +35,31 @@ describe("determinism", () => {
     expect(a.split("\n").some((l) => l.includes('"ev":"position"') && l.includes('"shortHis":'))).toBe(true);
     expect(a.split("\n").some((l) => l.includes('"closeProfit":') && !l.includes('"closeProfit":0'))).toBe(true);
     expect(sha(b)).toBe(sha(a));
+  });
+
+  it("writes every figure of account and position events as a safe integer, never -0", () => {
+    // The figures are f64 in the binary events (FIGURES_VERSION): a -0 would be a different
+    // byte pattern for the same number, and JSON text would hide it.
+    const r = new Replayer();
+    const view = new EventView(r.engine.out.buf);
+    let figures = 0;
+    const bad: string[] = [];
+    for (const line of commands.split("\n")) {
+      r.feed(line, () => {});
+      const out = r.engine.out;
+      for (let o = 0; o < out.length; o += out.buf.dv.getUint16(o + 2, true)) {
+        const e = view.wrap(out.buf, o);
+        const fields = e.kind === EventKind.account ? ACCOUNT_FIELD : e.kind === EventKind.position ? POSITION_FIELD : null;
+        if (fields === null) continue;
+        for (const [name, f] of Object.entries(fields)) {
+          const v = e.figure(f);
+          figures++;
+          if (!Number.isSafeInteger(v) || Object.is(v, -0)) bad.push(`${line} -> ${name} ${Object.is(v, -0) ? "-0" : v}`);
+        }
+      }
+    }
+    expect(figures).toBeGreaterThan(10_000);
+    expect(bad.slice(0, 5)).toEqual([]);
   });
 
   it("gives byte-identical output from `venue replay` in separate processes", () => {

@@ -23,7 +23,7 @@ import {
   writeSettle,
   writeTransfer,
 } from "../../src/schema/command.ts";
-import { ACCOUNT_FIELD_COUNT, EventBuffer, EventKind, EventView, POSITION_FIELD_COUNT } from "../../src/schema/event.ts";
+import { ACCOUNT_FIELD, ACCOUNT_FIELD_COUNT, EventBuffer, EventKind, EventView, POSITION_FIELD_COUNT } from "../../src/schema/event.ts";
 import { Offset, OrderStatus, OrderType, Reason, RiskAction, Side, Stp, Tif, TradingState, currencyCode } from "../../src/schema/codes.ts";
 import { CommandKind } from "../../src/schema/command.ts";
 
@@ -85,12 +85,12 @@ function eventSamples(): Array<[string, string]> {
   add("instrument", () => ev.instrument(4, def.u8, 0, defSize));
   add("account", () => {
     // Field j (from 0, in ACCOUNT_FIELD order) holds -1000 (j + 1).
-    for (let j = 0; j < ACCOUNT_FIELD_COUNT; j++) ev.fields[j] = -1000 * (j + 1);
-    ev.account(currencyCode("CNY"), 9);
+    const q = ev.account(currencyCode("CNY"), 9);
+    for (let j = 0; j < ACCOUNT_FIELD_COUNT; j++) ev.figures[q + j] = -1000 * (j + 1);
   });
   add("position", () => {
-    for (let j = 0; j < POSITION_FIELD_COUNT; j++) ev.fields[j] = 7 * (j + 1);
-    ev.position(1, 9);
+    const q = ev.position(1, 9);
+    for (let j = 0; j < POSITION_FIELD_COUNT; j++) ev.figures[q + j] = 7 * (j + 1);
   });
   add("riskBreach", () => ev.riskBreach(currencyCode("CNY"), 9, RiskAction.liquidation, 10_500, 95_000, 99_750));
   add("transfer", () => ev.transfer(1, currencyCode("CNY"), 9, 1_000_000, cmd.u8, v.accountOffset, v.accountLen));
@@ -127,5 +127,22 @@ describe("binary layouts", () => {
     ev.trade(3, Side.sell, 77, -105, 3, 40, 42, 8, 9, 2, 0);
     const e = new EventView(ev.buf).wrap(ev.buf, 0);
     expect([e.kind, e.seq, e.timestampNs, e.price, e.makerOrderNo, e.takerAccount]).toEqual([EventKind.trade, SEQ, TS, -105, 40, 9]);
+  });
+
+  it("reads the fields of account events of both versions (f64 from version 2, i64 before)", () => {
+    const ev = new EventBuffer(1024);
+    const big = 2 ** 53 - 1;
+    const q = ev.account(currencyCode("CNY"), 9);
+    for (let j = 0; j < ACCOUNT_FIELD_COUNT; j++) ev.figures[q + j] = j === 0 ? -big : -1000 * (j + 1);
+    const v2 = new EventView(ev.buf).wrap(ev.buf, 0);
+    expect(v2.version).toBe(2);
+    expect(Object.values(ACCOUNT_FIELD).map((f) => v2.figure(f))).toEqual(Array.from({ length: ACCOUNT_FIELD_COUNT }, (_, j) => (j === 0 ? -big : -1000 * (j + 1))));
+    // An event stored by a build before version 2: the golden bytes of that build.
+    const v1hex = "08019000ffffffff9a785634120000007b0acc02f7ef041800434e590900000018fcffffffffffff30f8ffffffffffff48f4ffffffffffff60f0ffffffffffff78ecffffffffffff90e8ffffffffffffa8e4ffffffffffffc0e0ffffffffffffd8dcfffffffffffff0d8ffffffffffff08d5ffffffffffff20d1ffffffffffff38cdffffffffffff50c9ffffffffffff";
+    const old = Buf.alloc(256);
+    old.u8.set(Buffer.from(v1hex, "hex"));
+    const v1 = new EventView(old).wrap(old, 0);
+    expect([v1.kind, v1.version, v1.moneyAccount]).toEqual([EventKind.account, 1, 9]);
+    expect(Object.values(ACCOUNT_FIELD).map((f) => v1.figure(f))).toEqual(Array.from({ length: ACCOUNT_FIELD_COUNT }, (_, j) => -1000 * (j + 1)));
   });
 });
