@@ -70,10 +70,13 @@ const POSITION_LOTS_MAX = 1 << 30;
 /** How many of an account's positions a lookup walks before it asks the hash table. */
 const ACCOUNT_POSITIONS_WALKED = 8;
 
-// Money account record, f64 units.
+// Money account record, f64 units: the figures, the risk ratio as last rated, and the keys
+// an event carries (two i32 in one f64 slot, read through `moneyWords`). What a command
+// reads of a money account is in its record: two cache lines, not one per array.
 const A_PRE = 0, A_DEPOSIT = 1, A_WITHDRAW = 2, A_CLOSE = 3, A_COMMISSION = 4, A_POSPROFIT = 5;
-const A_FLOAT = 6, A_MARGIN = 7, A_FROZEN_MARGIN = 8, A_FROZEN_COMMISSION = 9;
-const A_STRIDE = 10;
+const A_FLOAT = 6, A_MARGIN = 7, A_FROZEN_MARGIN = 8, A_FROZEN_COMMISSION = 9, A_RISK = 10;
+const A_KEYS = 11; // i32 words 2 * (base + A_KEYS): account index, then currency code
+const A_STRIDE = 12;
 // Position record, f64 units. Side-indexed fields are at base + side offset (long 0, short 1).
 const P_TODAY = 0, P_HIS = 2, P_FROZEN_TODAY = 4, P_FROZEN_HIS = 6, P_OPEN_COST = 8, P_POS_COST = 10;
 const P_MARGIN = 12, P_POSPROFIT = 14, P_FLOAT = 16;
@@ -103,18 +106,16 @@ export class Accounts {
 
   // Money accounts.
   private money = new Float64Array(64 * A_STRIDE);
-  private moneyAccount = new Int32Array(64);
+  /** The money records as i32 words (their A_KEYS slot). */
+  private moneyWords = new Int32Array(this.money.buffer);
   private moneyCurrency = new Int32Array(64);
-  /** The currency code of each money account (what events carry). */
-  private moneyCurrencyCode = new Int32Array(64);
   private inBreach = new Uint8Array(64);
   /**
-   * Each money account's risk ratio as of its last change, and a flag set while a change to
-   * its margin or balance in the current command awaits rating by `breaches`. Freezing and
+   * A flag set while a change to a money account's margin or balance in the current command
+   * awaits rating by `breaches`, which keeps the ratio in the record (A_RISK). Freezing and
    * releasing (new orders, cancels: most commands) move neither, so most commands rate no
    * account, and the pre-trade check reads the ratio instead of computing it.
    */
-  private riskRatio = new Float64Array(64);
   private unrated = new Uint8Array(64);
   moneyCount = 0;
   private readonly moneyIndex = new IntPairMap(64);
@@ -625,7 +626,7 @@ export class Accounts {
   }
 
   accountOfMoney(a: number): number {
-    return this.moneyAccount[a]!;
+    return this.moneyWords[(a * A_STRIDE + A_KEYS) * 2]!;
   }
 
   currencyOfMoney(a: number): number {
@@ -656,11 +657,11 @@ export class Accounts {
       if (this.unrated[a] === 0) continue;
       this.unrated[a] = 0;
       const ratio = this.riskRatioBp(a);
-      this.riskRatio[a] = ratio;
+      this.money[a * A_STRIDE + A_RISK] = ratio;
       const over = ratio >= this.risk.liquidationBp;
       if (over && this.inBreach[a] === 0) {
         this.inBreach[a] = 1;
-        each(this.moneyAccount[a]!, a);
+        each(this.moneyWords[(a * A_STRIDE + A_KEYS) * 2]!, a);
       } else if (!over) {
         this.inBreach[a] = 0;
       }
@@ -670,11 +671,12 @@ export class Accounts {
   /** The risk ratio of money account `a` as rated after its last change (current between commands). */
   private ratedRiskRatioBp(a: number): number {
     assert(this.unrated[a] === 0, "risk ratio read before its change was rated");
-    return this.riskRatio[a]!;
+    return this.money[a * A_STRIDE + A_RISK]!;
   }
 
   emitBreach(out: EventBuffer, a: number): void {
-    out.riskBreach(this.currencies[this.moneyCurrency[a]!]!, this.moneyAccount[a]!, 1, this.riskRatio[a]!, this.balance(a), this.money[a * A_STRIDE + A_MARGIN]!);
+    const ab = a * A_STRIDE;
+    out.riskBreach(this.moneyWords[(ab + A_KEYS) * 2 + 1]!, this.moneyWords[(ab + A_KEYS) * 2]!, 1, this.money[ab + A_RISK]!, this.balance(a), this.money[ab + A_MARGIN]!);
   }
 
   /**
@@ -721,7 +723,7 @@ export class Accounts {
     const frozenCommission = m[ab + A_FROZEN_COMMISSION]!;
     const staticBalance = pre + deposit - withdraw;
     const balance = staticBalance + close + posProfit - commission;
-    const q = out.account(this.moneyCurrencyCode[a]!, this.moneyAccount[a]!);
+    const q = out.account(this.moneyWords[(ab + A_KEYS) * 2 + 1]!, this.moneyWords[(ab + A_KEYS) * 2]!);
     const f = out.figures;
     f[q] = pre;
     f[q + 1] = deposit;
@@ -811,20 +813,18 @@ export class Accounts {
     let a = this.moneyIndex.get(account, cur);
     if (a >= 0) return a;
     a = this.moneyCount++;
-    if (a === this.moneyAccount.length) {
+    if (a * A_STRIDE === this.money.length) {
       const cap = a * 2;
       this.money = growF64(this.money, cap * A_STRIDE);
-      this.moneyAccount = growI32(this.moneyAccount, cap);
+      this.moneyWords = new Int32Array(this.money.buffer);
       this.moneyCurrency = growI32(this.moneyCurrency, cap);
-      this.moneyCurrencyCode = growI32(this.moneyCurrencyCode, cap);
       this.inBreach = growU8(this.inBreach, cap);
-      this.riskRatio = growF64(this.riskRatio, cap);
       this.unrated = growU8(this.unrated, cap);
       this.dirtyMoneyFlag = growU8(this.dirtyMoneyFlag, cap);
     }
-    this.moneyAccount[a] = account;
+    this.moneyWords[(a * A_STRIDE + A_KEYS) * 2] = account;
+    this.moneyWords[(a * A_STRIDE + A_KEYS) * 2 + 1] = this.currencies[cur]!;
     this.moneyCurrency[a] = cur;
-    this.moneyCurrencyCode[a] = this.currencies[cur]!;
     this.moneyIndex.set(account, cur, a);
     return a;
   }
