@@ -77,6 +77,8 @@ const A_PRE = 0, A_DEPOSIT = 1, A_WITHDRAW = 2, A_CLOSE = 3, A_COMMISSION = 4, A
 const A_FLOAT = 6, A_MARGIN = 7, A_FROZEN_MARGIN = 8, A_FROZEN_COMMISSION = 9, A_RISK = 10;
 const A_KEYS = 11; // i32 words 2 * (base + A_KEYS): account index, then currency code
 const A_STRIDE = 12;
+/** The i32 index of money account `a`'s keys: its account index, then (next word) its currency code. */
+const keyWord = (a: number): number => (a * A_STRIDE + A_KEYS) * 2;
 // Position record, f64 units. Side-indexed fields are at base + side offset (long 0, short 1).
 const P_TODAY = 0, P_HIS = 2, P_FROZEN_TODAY = 4, P_FROZEN_HIS = 6, P_OPEN_COST = 8, P_POS_COST = 10;
 const P_MARGIN = 12, P_POSPROFIT = 14, P_FLOAT = 16;
@@ -108,7 +110,6 @@ export class Accounts {
   private money = new Float64Array(64 * A_STRIDE);
   /** The money records as i32 words (their A_KEYS slot). */
   private moneyWords = new Int32Array(this.money.buffer);
-  private moneyCurrency = new Int32Array(64);
   private inBreach = new Uint8Array(64);
   /**
    * A flag set while a change to a money account's margin or balance in the current command
@@ -626,11 +627,11 @@ export class Accounts {
   }
 
   accountOfMoney(a: number): number {
-    return this.moneyWords[(a * A_STRIDE + A_KEYS) * 2]!;
+    return this.moneyWords[keyWord(a)]!;
   }
 
   currencyOfMoney(a: number): number {
-    return this.currencies[this.moneyCurrency[a]!]!;
+    return this.moneyWords[keyWord(a) + 1]!;
   }
 
   private volume(p: number, s: number): number {
@@ -661,7 +662,7 @@ export class Accounts {
       const over = ratio >= this.risk.liquidationBp;
       if (over && this.inBreach[a] === 0) {
         this.inBreach[a] = 1;
-        each(this.moneyWords[(a * A_STRIDE + A_KEYS) * 2]!, a);
+        each(this.accountOfMoney(a), a);
       } else if (!over) {
         this.inBreach[a] = 0;
       }
@@ -676,7 +677,7 @@ export class Accounts {
 
   emitBreach(out: EventBuffer, a: number): void {
     const ab = a * A_STRIDE;
-    out.riskBreach(this.moneyWords[(ab + A_KEYS) * 2 + 1]!, this.moneyWords[(ab + A_KEYS) * 2]!, 1, this.money[ab + A_RISK]!, this.balance(a), this.money[ab + A_MARGIN]!);
+    out.riskBreach(this.currencyOfMoney(a), this.accountOfMoney(a), 1, this.money[ab + A_RISK]!, this.balance(a), this.money[ab + A_MARGIN]!);
   }
 
   /**
@@ -723,7 +724,7 @@ export class Accounts {
     const frozenCommission = m[ab + A_FROZEN_COMMISSION]!;
     const staticBalance = pre + deposit - withdraw;
     const balance = staticBalance + close + posProfit - commission;
-    const q = out.account(this.moneyWords[(ab + A_KEYS) * 2 + 1]!, this.moneyWords[(ab + A_KEYS) * 2]!);
+    const q = out.account(this.currencyOfMoney(a), this.accountOfMoney(a));
     const f = out.figures;
     f[q] = pre;
     f[q + 1] = deposit;
@@ -817,14 +818,12 @@ export class Accounts {
       const cap = a * 2;
       this.money = growF64(this.money, cap * A_STRIDE);
       this.moneyWords = new Int32Array(this.money.buffer);
-      this.moneyCurrency = growI32(this.moneyCurrency, cap);
       this.inBreach = growU8(this.inBreach, cap);
       this.unrated = growU8(this.unrated, cap);
       this.dirtyMoneyFlag = growU8(this.dirtyMoneyFlag, cap);
     }
-    this.moneyWords[(a * A_STRIDE + A_KEYS) * 2] = account;
-    this.moneyWords[(a * A_STRIDE + A_KEYS) * 2 + 1] = this.currencies[cur]!;
-    this.moneyCurrency[a] = cur;
+    this.moneyWords[keyWord(a)] = account;
+    this.moneyWords[keyWord(a) + 1] = this.currencies[cur]!;
     this.moneyIndex.set(account, cur, a);
     return a;
   }
