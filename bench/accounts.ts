@@ -12,7 +12,9 @@
  *
  * Reports throughput (median of rounds), per-command latency percentiles (each command
  * timed alone with performance.now(), overhead not subtracted), events per command, and
- * the overhead of accounts over bare matching. Target: overhead <= 30%. Single-threaded;
+ * the overhead of accounts over bare matching: the extra time per command, accounts over bare
+ * (median of the rounds), beside the throughput loss and a best-chunk figure that drops
+ * preemption. Target: overhead <= 30%. Single-threaded;
  * no spinning thread. Results also go to .bench-out/accounts.json.
  */
 
@@ -45,7 +47,10 @@ interface Run {
   lat: Float64Array;
 }
 
-function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: boolean): Run {
+/** Commands per chunk for the best-chunk figure: each chunk's fastest time over the rounds. */
+const CHUNK = 5_000;
+
+function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: boolean, bestChunk?: Float64Array): Run {
   const { buf, offsets } = enc;
   const out = e.out;
   const mark = Buf.alloc(64);
@@ -53,7 +58,14 @@ function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: b
   const lat = new Float64Array(timeEach ? n : 0);
   let events = 0;
   const t0 = performance.now();
+  let chunkStart = t0;
   for (let i = 0; i < n; i++) {
+    if (bestChunk !== undefined && i % CHUNK === 0 && i > 0) {
+      const now = performance.now();
+      const c = i / CHUNK - 1;
+      if (now - chunkStart < bestChunk[c]!) bestChunk[c] = now - chunkStart;
+      chunkStart = now;
+    }
     const s = timeEach ? performance.now() : 0;
     e.apply(buf, offsets[i]!);
     if (marks && i % MARK_EVERY === MARK_EVERY - 1) e.apply(mark, 0);
@@ -61,7 +73,12 @@ function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: b
     events += out.count;
     out.clear();
   }
-  return { ms: performance.now() - t0, events, lat };
+  const end = performance.now();
+  if (bestChunk !== undefined && n % CHUNK === 0) {
+    const c = n / CHUNK - 1;
+    if (end - chunkStart < bestChunk[c]!) bestChunk[c] = end - chunkStart;
+  }
+  return { ms: end - t0, events, lat };
 }
 
 function percentiles(lat: Float64Array): { p50: number; p99: number; p999: number; max: number } {
@@ -88,20 +105,31 @@ function main(): void {
   const ev = { bare: 0, accounts: 0 };
   let latBare: Float64Array = new Float64Array(0);
   let latAcc: Float64Array = new Float64Array(0);
+  const chunks = Math.floor(COMMANDS / CHUNK);
+  const best = { bare: new Float64Array(chunks).fill(Infinity), accounts: new Float64Array(chunks).fill(Infinity) };
+  const roundOverhead: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const b = run(newEngine(false), bareEnc, COMMANDS, false, false);
-    const a = run(newEngine(true), moneyEnc, COMMANDS, true, false);
+    const b = run(newEngine(false), bareEnc, COMMANDS, false, false, best.bare);
+    const a = run(newEngine(true), moneyEnc, COMMANDS, true, false, best.accounts);
     tp.bare.push(COMMANDS / (b.ms / 1000));
     tp.accounts.push(COMMANDS / (a.ms / 1000));
     ev.bare = b.events;
     ev.accounts = a.events;
     latBare = run(newEngine(false), bareEnc, COMMANDS, false, true).lat;
     latAcc = run(newEngine(true), moneyEnc, COMMANDS, true, true).lat;
-    console.log(`  round ${r + 1}/${ROUNDS}: bare ${(tp.bare[r]! / 1e6).toFixed(2)}M/s, accounts ${(tp.accounts[r]! / 1e6).toFixed(2)}M/s, overhead ${((1 - tp.accounts[r]! / tp.bare[r]!) * 100).toFixed(1)}%`);
+    roundOverhead.push(a.ms / b.ms - 1);
+    console.log(`  round ${r + 1}/${ROUNDS}: bare ${(tp.bare[r]! / 1e6).toFixed(2)}M/s, accounts ${(tp.accounts[r]! / 1e6).toFixed(2)}M/s, overhead ${(roundOverhead[r]! * 100).toFixed(1)}% more time per command`);
   }
   const bare = median(tp.bare);
   const acc = median(tp.accounts);
-  const overhead = 1 - acc / bare;
+  // Overhead: the extra time a command takes with accounts, relative to bare matching
+  // (accounts ns per command / bare ns per command - 1), the median of the rounds' figures
+  // (each round runs both, one after the other). Throughput loss (1 - accounts/bare rate) is
+  // the smaller figure for the same runs and is printed beside it, not judged.
+  const overhead = median(roundOverhead);
+  const throughputLoss = 1 - acc / bare;
+  const sum = (xs: Float64Array): number => xs.reduce((x, y) => x + y, 0);
+  const bestOverhead = chunks > 0 ? sum(best.accounts) / sum(best.bare) - 1 : NaN;
   const pb = percentiles(latBare);
   const pa = percentiles(latAcc);
   console.log("");
@@ -109,10 +137,12 @@ function main(): void {
   console.log(`  throughput                       ${(bare / 1e6).toFixed(2)}M/s            ${(acc / 1e6).toFixed(2)}M/s`);
   console.log(`  latency p50 / p99 / p99.9        ${us(pb.p50)} / ${us(pb.p99)} / ${us(pb.p999)}   ${us(pa.p50)} / ${us(pa.p99)} / ${us(pa.p999)}`);
   console.log(`  events per command               ${(ev.bare / COMMANDS).toFixed(2)}               ${(ev.accounts / COMMANDS).toFixed(2)}`);
-  console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}%   target <= 30%: ${overhead <= 0.3 ? "met" : "NOT met"}`);
+  console.log(`  throughput loss                  ${(throughputLoss * 100).toFixed(1)}% (1 - accounts rate / bare rate, medians)`);
+  console.log(`  best ${CHUNK.toLocaleString("en-US")}-command chunks       ${(bestOverhead * 100).toFixed(1)}% more time (each chunk's fastest round, summed: preemption drops out)`);
+  console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}% more time per command (median of rounds)   target <= 30%: ${overhead <= 0.3 ? "met" : "NOT met"}`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "accounts.json");
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, markEvery: MARK_EVERY }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, markEvery: MARK_EVERY }, null, 2));
   console.log(`wrote ${file}`);
 }
 
