@@ -50,6 +50,7 @@ import { VenueNode } from "../node/node.ts";
 import { Cells } from "../bus/cells.ts";
 import { DEFAULT_WAIT, describeWait, type WaitStrategy } from "../bus/wait.ts";
 import type { Buf } from "../schema/layout.ts";
+import { CommitTraceReader, createCommitTrace, type CommitEntry } from "../wal/commit_trace.ts";
 import { stampAnchor } from "./clock.ts";
 import {
   ACCOUNTS,
@@ -165,6 +166,26 @@ export interface StepResult {
   cutOffs: number;
   /** [percentile, ns] per stage, for plots. */
   curves: Partial<Record<Stage | "releasedFromSubmit", Array<[number, number]>>>;
+  /** The journal worker's group commits during the step (src/wal/commit_trace.ts), or null without a journal. */
+  journal: StepJournal | null;
+}
+
+/**
+ * The durable stage taken apart with the journal's record of its group commits. Per commit:
+ * its write (first write started to fdatasync started) and its fdatasync. Per order, the
+ * commit that made it durable splits sequenced -> durable into four parts that add up to it:
+ * waiting for its group's write (the commit before it still running, the journal worker's
+ * wake-up and the framing), that group's write, its fdatasync, and seen (the durable seq
+ * published and the first observer woken).
+ */
+export interface StepJournal {
+  commits: number;
+  commandsPerCommit: number;
+  write: Pct;
+  fdatasync: Pct;
+  perOrder: { toWrite: Pct; write: Pct; fdatasync: Pct; seen: Pct };
+  /** Durable orders no recorded commit covered (none, unless the record overflowed). */
+  unmatched: number;
 }
 
 export interface ThreadNote {
@@ -219,6 +240,8 @@ const TARGET_RATE = 100_000;
 /** The warm-up's rate (JIT, first segment blocks, rings touched): not recorded. */
 const WARMUP_RATE = 100_000;
 const TARGET_PLUS_NS = 100_000;
+/** Group commits the journal's record keeps (48 bytes each): a step reads its own after it ends. */
+const COMMIT_TRACE_CAPACITY = 1 << 18;
 const STAGE_TEXT: Record<Stage, string> = {
   submitted: "submitted: the driver published it to the inbound ring",
   sequenced: "sequenced: the engine loop's stamp (applied right after)",
@@ -312,6 +335,7 @@ class Rig {
     readonly probe: WorkerHandle,
     readonly plugin: boolean,
     private readonly io: LatencyIo,
+    private readonly trace: CommitTraceReader | undefined,
   ) {
     this.cells = new Cells(shared.cells);
     this.step = new Float64Array(shared.step);
@@ -393,6 +417,7 @@ class Rig {
     const snaps0 = node.snapshots.length;
     const prod0 = node.loop.producerStats();
     const cpu0 = cpuSample();
+    const commits0 = this.trace?.count ?? 0;
     const t0 = performance.now();
     cells.store(C_GO, n);
     cells.notify(C_GO);
@@ -434,7 +459,53 @@ class Rig {
     result.snapshots = node.snapshots.slice(snaps0).map((s) => ({ seq: s.seq, captureMs: s.captureMs }));
     result.producerWaits = prod1.reduce((a, p) => a + p.waits, 0) - prod0.reduce((a, p) => a + p.waits, 0);
     result.cutOffs = prod1.reduce((a, p) => a + p.cutOffs, 0) - prod0.reduce((a, p) => a + p.cutOffs, 0);
+    if (this.trace !== undefined) result.journal = this.journalFigures(this.trace.read(commits0, this.trace.count), base, orders);
     return result;
+  }
+
+  /** StepJournal of the step just run, from its commits and the orders' stage times. */
+  private journalFigures(commits: CommitEntry[], base: number, orders: number): StepJournal {
+    const write = newHist();
+    const sync = newHist();
+    let commands = 0;
+    for (const c of commits) {
+      recordNs(write, c.syncStartNs - c.groupStartNs);
+      recordNs(sync, c.syncEndNs - c.syncStartNs);
+      commands += c.commands;
+    }
+    const toWrite = newHist();
+    const oWrite = newHist();
+    const oSync = newHist();
+    const seen = newHist();
+    const t0 = this.step[S_T0_NS]!;
+    const period = this.step[S_PERIOD_NS]!;
+    const seqd = this.lat.sequenced;
+    const dur = this.lat.durable;
+    let unmatched = 0;
+    let k = 0;
+    for (let i = 0; i < orders; i++) {
+      if (Number.isNaN(seqd[i]!) || Number.isNaN(dur[i]!)) continue;
+      const seq = base + i;
+      while (k < commits.length && commits[k]!.lastSeq < seq) k++;
+      if (k === commits.length) {
+        unmatched++;
+        continue;
+      }
+      const c = commits[k]!;
+      const sched = t0 + i * period;
+      recordNs(toWrite, c.groupStartNs - (sched + seqd[i]! * 1e3));
+      recordNs(oWrite, c.syncStartNs - c.groupStartNs);
+      recordNs(oSync, c.syncEndNs - c.syncStartNs);
+      recordNs(seen, sched + dur[i]! * 1e3 - c.syncEndNs);
+    }
+    return {
+      commits: commits.length,
+      commandsPerCommit: commits.length > 0 ? commands / commits.length : NaN,
+      write: pctOf(write),
+      fdatasync: pctOf(sync),
+      perOrder: { toWrite: pctOf(toWrite), write: pctOf(oWrite), fdatasync: pctOf(oSync), seen: pctOf(seen) },
+      unmatched,
+    };
   }
 
   /** Histograms and verdict of the step just run (main thread, after the step: the node is idle). */
@@ -492,6 +563,7 @@ class Rig {
       producerWaits: 0,
       cutOffs: 0,
       curves,
+      journal: null,
     };
   }
 
@@ -568,8 +640,10 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
   const capacity = Math.ceil(Math.max(WARMUP_RATE * o.warmupSeconds, ...fixed.map((r) => r * o.seconds), searchTop)) + 1;
   const shared = createShared(capacity);
   const nodeLog: string[] = [];
+  const commitTrace = createCommitTrace(COMMIT_TRACE_CAPACITY);
   const node = new VenueNode({
     dataDir: join(o.dataDir, "node"),
+    commitTrace,
     drivers: 2,
     wait,
     eventStore: o.store,
@@ -583,7 +657,7 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
   const anchor = stampAnchor();
   const driver = startWorker({ role: "driver", shared, chunk, ring: node.drivers[0]!.ring.sab, control: node.control.sab, wait, spin: o.driverSpin }, "latency driver");
   const probe = startWorker({ role: "probe", shared, ring: node.topics.accounts.sab, slot: probeSlot, control: node.control.sab, wait, anchor }, "latency probe");
-  const rig = new Rig(node, shared, chunk, probeSlot, driver, probe, o.plugin, io);
+  const rig = new Rig(node, shared, chunk, probeSlot, driver, probe, o.plugin, io, new CommitTraceReader(commitTrace));
   const steps: StepResult[] = [];
   let maxStep: StepResult | undefined;
   try {
@@ -737,6 +811,17 @@ function printReport(r: LatencyResult, out: (line: string) => void): void {
       out(`  ${STAGE_TEXT[st].padEnd(60)}${pctCols(p)}${p.missing > 0 ? `  (${fmtInt(p.missing)} missing)` : ""}`);
     }
     out(`  ${"released minus submitted (the node's part)".padEnd(60)}${pctCols(s.releasedFromSubmit)}`);
+    const j = s.journal;
+    if (j !== null) {
+      out(`  the durable stage, per order, by the group commit that made it durable (the four add up to durable minus sequenced):`);
+      out(`    ${"waiting for its group's write to start".padEnd(58)}${pctCols(j.perOrder.toWrite)}`);
+      out(`    ${"its group's write".padEnd(58)}${pctCols(j.perOrder.write)}`);
+      out(`    ${"its group's fdatasync".padEnd(58)}${pctCols(j.perOrder.fdatasync)}`);
+      out(`    ${"seen: the durable seq published, an observer woken".padEnd(58)}${pctCols(j.perOrder.seen)}`);
+      out(`  journal: ${fmtInt(j.commits)} group commits (${j.commandsPerCommit.toFixed(1)} commands each)${j.unmatched > 0 ? `; ${fmtInt(j.unmatched)} durable orders matched no recorded commit` : ""}; per commit:`);
+      out(`    ${"write".padEnd(58)}${pctCols(j.write)}`);
+      out(`    ${"fdatasync (compare the raw fdatasync below)".padEnd(58)}${pctCols(j.fdatasync)}`);
+    }
     const snaps = s.snapshots.length === 0 ? "no engine snapshot" : `engine snapshot(s): ${s.snapshots.map((x) => `seq ${fmtInt(x.seq)} (capture ${x.captureMs.toFixed(1)} ms on the main thread)`).join(", ")}`;
     out(
       `  driver: ${fmtInt(s.driver.bursts)} bursts, worst lateness ${fmtNs(s.driver.lateMaxNs)}; ${fmtInt(s.driver.durableAdvances)} durable advances seen (${s.driver.ordersPerAdvance.toFixed(1)} orders each); ` +

@@ -50,6 +50,7 @@ import { NodeStatus } from "../schema/control.ts";
 import { SlotState } from "../schema/ring.ts";
 import { emptyStorageMetrics, renderNodeMetrics, type RingMetrics } from "./metrics.ts";
 import type { NodeLog } from "./log.ts";
+import type { CommitTraceBuffers } from "../wal/commit_trace.ts";
 
 /** The DIFF gateway (WebSocket server, market data) on its worker. */
 export interface NodeGatewayOptions {
@@ -95,6 +96,8 @@ export interface NodeOptions {
   snapshotEvery?: number;
   /** See JournalWorkerData.fsModule (fault injection in tests). */
   journalFsModule?: string;
+  /** See JournalWorkerData.commitTrace: every group commit recorded (the latency harness). */
+  commitTrace?: CommitTraceBuffers;
   /**
    * Delete journal segments wholly below the oldest kept snapshot (the newest two, and the
    * newest one at or below the event store's replay point), so the data directory stays
@@ -312,7 +315,7 @@ export class VenueNode {
         this.preparer = { data: { cells: prepCells, dir, segmentBytes, bytesPerSecond: o.prepareBytesPerSecond } };
         if (keepPrepared(prepCells, dir, segmentBytes)) recoveryLog(`journal: a segment prepared before the stop is ready for use (${PREPARED_SEGMENT_NAME})`);
       }
-      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule, slowCommitMs: o.slowCommitMs, prepCells };
+      this.journalData = { dir, ring: this.journal.sab, slot: 0, control: this.control.sab, nextSeq: firstSeq, live: this.recovery.live, segmentBytes: o.segmentBytes, wait, fsModule: o.journalFsModule, slowCommitMs: o.slowCommitMs, prepCells, commitTrace: o.commitTrace };
     }
     const inboundBytes = bytes.inbound ?? 1 << 20;
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));

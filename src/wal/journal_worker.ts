@@ -32,6 +32,7 @@ import { SharedSegmentSupply } from "./prepare.ts";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { Histogram, exponentialBounds, type HistogramSnapshot } from "../stdx/histogram.ts";
+import { CommitTraceWriter, type CommitTraceBuffers } from "./commit_trace.ts";
 
 export interface JournalWorkerData {
   dir: string;
@@ -51,6 +52,8 @@ export interface JournalWorkerData {
   slowCommitMs?: number | undefined;
   /** The state cell of the segment preparer's thread (src/wal/prepare.ts), if the node runs one. */
   prepCells?: SharedArrayBuffer | undefined;
+  /** Where to record every group commit (src/wal/commit_trace.ts), for the latency harness. */
+  commitTrace?: CommitTraceBuffers | undefined;
 }
 
 /** Default threshold of a slow group commit: 100 ms, about 50 times a healthy NVMe fdatasync. */
@@ -92,7 +95,8 @@ const REPORTED_GROUPS = 7;
 const SYNC_START_MS = 8;
 const LAST_SYNC_END_MS = 9;
 const LAST_COMMIT_MS = 10;
-const CELLS = 11;
+const LAST_SEQ = 11; // the last command appended: a group's last seq when it is synced
+const CELLS = 12;
 
 /** Milliseconds from a monotonic origin. */
 export type MetricsClock = () => number;
@@ -114,14 +118,19 @@ export class JournalMetrics {
   readonly groupBytes = new Histogram(GROUP_BYTES_BOUNDS);
   private readonly cells = new Float64Array(CELLS);
 
-  constructor(readonly clock: MetricsClock = monotonicMs) {
+  /** `trace`: every group commit is also recorded there (for the latency harness). */
+  constructor(readonly clock: MetricsClock = monotonicMs, private readonly trace?: CommitTraceWriter) {
     this.cells[GROUP_START_MS] = -1;
     this.cells[REPORTED_AT_MS] = clock();
   }
 
-  /** A command was framed into the current group (after the writer took it). */
-  appended(): void {
+  /**
+   * Command `seq` was framed into the current group (after the writer took it: a group the
+   * writer committed to make room for it was synced before this call, without it).
+   */
+  appended(seq = 0): void {
     this.cells[PENDING_COMMANDS] = this.cells[PENDING_COMMANDS]! + 1;
+    this.cells[LAST_SEQ] = seq;
   }
 
   /** The file layer with every file timed into these metrics. */
@@ -158,6 +167,7 @@ export class JournalMetrics {
     this.fdatasyncSeconds.record((c[LAST_SYNC_END_MS]! - c[SYNC_START_MS]!) / 1000);
     if (c[GROUP_START_MS]! < 0) return; // nothing was written since the last one
     c[LAST_COMMIT_MS] = c[LAST_SYNC_END_MS]! - c[GROUP_START_MS]!;
+    this.trace?.record(c[GROUP_START_MS]!, c[SYNC_START_MS]!, c[LAST_SYNC_END_MS]!, c[PENDING_COMMANDS]!, c[PENDING_BYTES]!, c[LAST_SEQ]!);
     this.commitSeconds.record(c[LAST_COMMIT_MS]! / 1000);
     this.groupCommands.record(c[PENDING_COMMANDS]!);
     this.groupBytes.record(c[PENDING_BYTES]!);
@@ -268,7 +278,7 @@ export class JournalLoop {
   private readonly onReport: ((m: JournalMetricsSnapshot) => void) | undefined;
 
   constructor(d: JournalWorkerData, fs: JournalFs = REAL_FS, onReport?: (m: JournalMetricsSnapshot) => void, clock?: MetricsClock) {
-    this.metrics = new JournalMetrics(clock);
+    this.metrics = new JournalMetrics(clock, d.commitTrace === undefined ? undefined : new CommitTraceWriter(d.commitTrace));
     this.slowCommitMs = d.slowCommitMs ?? SLOW_COMMIT_MS;
     this.control = new Control(d.control);
     this.consumer = new RingConsumer(new Ring(d.ring, "journal"), d.slot, { wait: d.wait });
@@ -291,7 +301,7 @@ export class JournalLoop {
       const size = buf.dv.getUint16(offset + 2, true);
       const seq = buf.dv.getUint32(offset + 12, true) * 4294967296 + buf.dv.getUint32(offset + 8, true);
       writer.append(buf, offset, size, seq);
-      metrics.appended();
+      metrics.appended(seq);
     };
   }
 

@@ -94,6 +94,7 @@ describe("venue bench latency", () => {
     expect(r.stdout).toMatch(availableParallelism() <= 2 ? /wait strategy: park / : /wait strategy: spin-park /);
     expect(r.stdout).toMatch(/thread\(s\) spin/);
     expect(r.stdout).toMatch(/raw fdatasync, same disk, same run/);
+    expect(r.stdout).toMatch(/its group's fdatasync/);
     expect(r.stdout).toMatch(/target \(BENCH.md\)/);
 
     const result = obj(JSON.parse(readFileSync(join(out, "latency.json"), "utf8")));
@@ -126,6 +127,18 @@ describe("venue bench latency", () => {
       for (const [name, p] of Object.entries(stages)) expectPct(p, `${String(step["label"])} ${name}`, cutOff);
       expectPct(step["releasedFromSubmit"], "releasedFromSubmit", cutOff);
       if (!cutOff) expect(obj(step["stages"])["released"]).toMatchObject({ count: step["orders"] });
+      // The durable stage taken apart by the journal's record of its commits: every durable
+      // order is matched to the commit that made it durable.
+      const journal = obj(step["journal"]);
+      expect(journal["commits"] as number).toBeGreaterThan(0);
+      expect(journal["commandsPerCommit"] as number).toBeGreaterThanOrEqual(1);
+      expect(journal["unmatched"]).toBe(0);
+      expectPct(journal["fdatasync"], "journal.fdatasync");
+      const perOrder = obj(journal["perOrder"]);
+      for (const part of ["toWrite", "write", "fdatasync", "seen"]) {
+        expectPct(perOrder[part], `journal.perOrder.${part}`);
+        expect(obj(perOrder[part])["count"], part).toBe(obj(stages["durable"])["count"]);
+      }
     }
     const gateway = obj(result["gateway"]);
     expectPct(gateway["fromSchedule"], "gateway.fromSchedule");
