@@ -277,6 +277,64 @@ export const Opcode = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, 
  * fragments that never end, reserved bits) and can stop reading its socket. Incoming
  * frames are parsed; pings are answered when `autoPong` is set.
  */
+/** Idle connections held by a child process (`idle_child.ts`): the client ends use its file descriptors, not ours. */
+export interface Idler {
+  /** Opens `n` connections from 127.0.0.`from`; the handshake statuses (101: held open). */
+  open(from: number, n: number): Promise<number[]>;
+  /** Connections held open. */
+  readonly held: number;
+  /** Closes them all and ends the child. */
+  close(): Promise<void>;
+}
+
+export function startIdler(host: string, port: number, path = "/md"): Idler {
+  const file = fileURLToPath(new URL("./idle_child.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: REPO, env: { ...process.env, IDLE_HOST: host, IDLE_PORT: String(port), IDLE_PATH: path }, stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  let wake = (): void => {};
+  let buf = "";
+  child.stdout.on("data", (d: Buffer) => {
+    buf += String(d);
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+    wake();
+  });
+  let exitCode: number | null | undefined;
+  child.once("exit", (code) => {
+    exitCode = code;
+    wake();
+  });
+  const ask = async (m: unknown): Promise<Record<string, unknown>> => {
+    child.stdin.write(`${JSON.stringify(m)}\n`);
+    while (lines.length === 0) {
+      if (exitCode !== undefined) throw new Error(`the idle-socket child exited (code ${exitCode}) before it answered`);
+      await new Promise<void>((r) => (wake = r));
+    }
+    const r = JSON.parse(lines.shift()!) as Record<string, unknown>;
+    if (r["error"] !== undefined) throw new Error(`idle-socket child: ${String(r["error"])}`);
+    return r;
+  };
+  let held = 0;
+  return {
+    async open(from, n) {
+      const statuses = (await ask({ open: from, n }))["statuses"] as number[];
+      held += statuses.filter((s) => s === 101).length;
+      return statuses;
+    },
+    get held() {
+      return held;
+    },
+    async close() {
+      if (exitCode !== undefined) return;
+      await ask({ close: true });
+      held = 0;
+    },
+  };
+}
+
 export class RawWs {
   status = 0;
   headers: Record<string, string> = {};
