@@ -1,3 +1,9 @@
+/**
+ * The record of group commits the latency harness reads (src/wal/commit_trace.ts): what
+ * the journal worker writes reads back as written, a range overwritten by the ring is
+ * refused, and the journal's metrics feed it one entry per group with the group's last seq.
+ */
+
 import { describe, expect, it } from "vitest";
 import { CommitTraceReader, CommitTraceWriter, createCommitTrace } from "../../src/wal/commit_trace.ts";
 import { JournalMetrics } from "../../src/wal/journal_worker.ts";
