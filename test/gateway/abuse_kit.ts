@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import * as fc from "fast-check";
 import { VenueNode } from "../../src/node/node.ts";
@@ -236,23 +237,8 @@ export async function startFlooder(url: string, perSecond: number, o: { user?: s
   if (o.user !== undefined) Object.assign(env, { FLOOD_USER: o.user, FLOOD_PASSWORD: PASSWORD });
   if (o.order !== undefined) env["FLOOD_ORDER"] = JSON.stringify(o.order);
   const child = spawn(process.execPath, ["--input-type=module", "-e", FLOOD_SCRIPT], { cwd: REPO, env, stdio: ["pipe", "pipe", "inherit"] });
-  const out: string[] = [];
-  let wake = (): void => {};
-  child.stdout.on("data", (d: Buffer) => {
-    out.push(...String(d).split("\n").filter((l) => l !== ""));
-    wake();
-  });
+  const next = lineReader(child, "the flooder");
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
-  const next = async (): Promise<string> => {
-    while (out.length === 0) {
-      if (child.exitCode !== null) throw new Error(`the flooder exited with ${child.exitCode}`);
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 100);
-      });
-    }
-    return out.shift()!;
-  };
   const ready = await next();
   if (ready !== "ready") throw new Error(`the flooder said ${ready}`);
   return {
@@ -263,6 +249,73 @@ export async function startFlooder(url: string, perSecond: number, o: { user?: s
       await exited;
       return result;
     },
+  };
+}
+
+/** Idle connections held by a child process (`idle_child.ts`): the client ends use its file descriptors, not ours. */
+export interface Idler {
+  /** Opens `n` connections from 127.0.0.`from`; the handshake statuses (101: held open). */
+  open(from: number, n: number): Promise<number[]>;
+  /** Connections held open. */
+  readonly held: number;
+  /** Closes them all and ends the child. */
+  close(): Promise<void>;
+}
+
+export function startIdler(host: string, port: number, path = "/md"): Idler {
+  const file = fileURLToPath(new URL("./idle_child.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: REPO, env: { ...process.env, IDLE_HOST: host, IDLE_PORT: String(port), IDLE_PATH: path }, stdio: ["pipe", "pipe", "inherit"] });
+  const next = lineReader(child, "the idle-socket child");
+  const ask = async (m: unknown): Promise<Record<string, unknown>> => {
+    child.stdin.write(`${JSON.stringify(m)}\n`);
+    const r = JSON.parse(await next()) as Record<string, unknown>;
+    if (r["error"] !== undefined) throw new Error(`idle-socket child: ${String(r["error"])}`);
+    return r;
+  };
+  let held = 0;
+  let closed = false;
+  return {
+    async open(from, n) {
+      const statuses = (await ask({ open: from, n }))["statuses"] as number[];
+      held += statuses.filter((s) => s === 101).length;
+      return statuses;
+    },
+    get held() {
+      return held;
+    },
+    async close() {
+      if (closed || child.exitCode !== null) return;
+      closed = true;
+      await ask({ close: true });
+      held = 0;
+    },
+  };
+}
+
+/**
+ * The next line a child writes on its stdout (lines are whole however the output is
+ * chunked); throws if the child has exited with nothing left to read.
+ */
+function lineReader(child: ChildProcessByStdio<Writable, Readable, null>, what: string): () => Promise<string> {
+  const lines: string[] = [];
+  let partial = "";
+  let wake = (): void => {};
+  child.stdout.on("data", (d: Buffer) => {
+    const parts = (partial + String(d)).split("\n");
+    partial = parts.pop()!;
+    for (const l of parts) if (l !== "") lines.push(l);
+    wake();
+  });
+  child.once("exit", () => wake());
+  return async () => {
+    while (lines.length === 0) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it answered`);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 100);
+      });
+    }
+    return lines.shift()!;
   };
 }
 
@@ -277,64 +330,6 @@ export const Opcode = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, 
  * fragments that never end, reserved bits) and can stop reading its socket. Incoming
  * frames are parsed; pings are answered when `autoPong` is set.
  */
-/** Idle connections held by a child process (`idle_child.ts`): the client ends use its file descriptors, not ours. */
-export interface Idler {
-  /** Opens `n` connections from 127.0.0.`from`; the handshake statuses (101: held open). */
-  open(from: number, n: number): Promise<number[]>;
-  /** Connections held open. */
-  readonly held: number;
-  /** Closes them all and ends the child. */
-  close(): Promise<void>;
-}
-
-export function startIdler(host: string, port: number, path = "/md"): Idler {
-  const file = fileURLToPath(new URL("./idle_child.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: REPO, env: { ...process.env, IDLE_HOST: host, IDLE_PORT: String(port), IDLE_PATH: path }, stdio: ["pipe", "pipe", "inherit"] });
-  const lines: string[] = [];
-  let wake = (): void => {};
-  let buf = "";
-  child.stdout.on("data", (d: Buffer) => {
-    buf += String(d);
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      lines.push(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-    wake();
-  });
-  let exitCode: number | null | undefined;
-  child.once("exit", (code) => {
-    exitCode = code;
-    wake();
-  });
-  const ask = async (m: unknown): Promise<Record<string, unknown>> => {
-    child.stdin.write(`${JSON.stringify(m)}\n`);
-    while (lines.length === 0) {
-      if (exitCode !== undefined) throw new Error(`the idle-socket child exited (code ${exitCode}) before it answered`);
-      await new Promise<void>((r) => (wake = r));
-    }
-    const r = JSON.parse(lines.shift()!) as Record<string, unknown>;
-    if (r["error"] !== undefined) throw new Error(`idle-socket child: ${String(r["error"])}`);
-    return r;
-  };
-  let held = 0;
-  return {
-    async open(from, n) {
-      const statuses = (await ask({ open: from, n }))["statuses"] as number[];
-      held += statuses.filter((s) => s === 101).length;
-      return statuses;
-    },
-    get held() {
-      return held;
-    },
-    async close() {
-      if (exitCode !== undefined) return;
-      await ask({ close: true });
-      held = 0;
-    },
-  };
-}
-
 export class RawWs {
   status = 0;
   headers: Record<string, string> = {};
