@@ -26,6 +26,7 @@ import { HASH_THREADS_DEFAULT, HASH_THREADS_MAX } from "../catalog/password.ts";
 import { DEFAULT_SERVER_OPTIONS } from "../gateway/server.ts";
 import { DEFAULT_GATEWAY_OPTIONS } from "../gateway/gateway.ts";
 import { DEFAULT_SESSION_LIMITS } from "../gateway/session.ts";
+import { parseClockTime } from "../node/schedule.ts";
 
 /** A usage error in the configuration: `venue start` prints it on one line and exits 2. */
 export class ConfigError extends Error {
@@ -182,6 +183,14 @@ export const SETTINGS = {
   demoFlow: setting({
     group: "node", kind: integer(0, 10_000), default: 0,
     description: "Orders a second of the demo order flow (a plugin with a market maker and a taker of its own on the catalog's instruments), so clients see a live market; 0: off.",
+  }),
+  markEveryMs: setting({
+    group: "node", kind: integer(0, 3_600_000), default: 1_000,
+    description: "Milliseconds between timed marks of every instrument: positions valued at the last trade price, margins re-priced, risk ratios rated and breaches liquidated (docs/ARCHITECTURE.md, accounts). 0: none (an admin marks on demand: POST /admin/mark).",
+  }),
+  settleAt: setting({
+    group: "node", kind: text("HH:MM", "a time of day as HH:MM (00:00 to 23:59), or off", (s) => s === "off" || parseClockTime(s) !== undefined), default: "15:30",
+    description: "The time of day, China time (UTC+8), of the daily settlement, Monday to Friday: good-for-day orders expire, today's positions become earlier ones, balances roll and the trading day ends. A node down at that time settles at the next one. off: none (an admin settles on demand: POST /admin/settle).",
   }),
   eventStore: setting({
     group: "node", kind: boolean(), default: true,

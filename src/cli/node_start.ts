@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
 import { openFileLimit } from "../native/mmap.ts";
 import { VenueNode, type NodeOptions } from "../node/node.ts";
+import { parseClockTime } from "../node/schedule.ts";
 import { Catalog, seedDemo, type SeedResult } from "../catalog/catalog.ts";
 import { PasswordHasher } from "../catalog/password.ts";
 import { engineParams, type InstrumentInfo } from "../catalog/instrument.ts";
@@ -77,6 +78,8 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     eventStore: c.eventStore,
     storeMemtableBytes: c.memtableBytes,
     journalStallMs: c.journalStallMs,
+    markEveryMs: c.markEveryMs,
+    ...(c.settleAt === "off" ? {} : { settleMinute: parseClockTime(c.settleAt)! }),
     wait: waitStrategy(c),
     ...(c.demoFlow > 0 ? { plugins: [demoFlowPlugin(c.demoFlow, instruments)] } : {}),
     ringBytes: { journal: c.journalRingBytes, inbound: c.inboundRingBytes, trades: c.tradesRingBytes, accounts: c.accountsRingBytes, l2: c.l2RingBytes },

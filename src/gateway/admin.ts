@@ -1,6 +1,6 @@
 /**
- * The admin HTTP API beside the DIFF endpoints: users, instruments, trading state and
- * transfers, for operators and their tools. JSON in and out, under `/admin/`.
+ * The admin HTTP API beside the DIFF endpoints: users, instruments, trading state,
+ * transfers, marking to market and the daily settlement, for operators and their tools. JSON in and out, under `/admin/`.
  *
  * Authentication: `POST /admin/login` with an admin user's name and password (the same
  * check as a DIFF login: scrypt on the catalog's pool, back-off per user and address)
@@ -22,11 +22,16 @@ import type { Catalog } from "../catalog/catalog.ts";
 import { engineParams, engineMoney } from "../catalog/instrument.ts";
 import { CommandKind, type InstrumentParams } from "../schema/command.ts";
 import { TradingState, currencyCode } from "../schema/codes.ts";
+import { NO_INSTRUMENT } from "../schema/layout.ts";
 import type { Gateway } from "./gateway.ts";
 
 export interface AdminSink {
   defineInstrument(p: InstrumentParams): void;
   setTradingState(instrument: number, state: TradingState): void;
+  /** Marks one instrument (or NO_INSTRUMENT: every one) to market at its last trade price. */
+  mark(instrument: number): void;
+  /** The daily settlement: ends the trading day. */
+  settle(): void;
   transfer(kind: typeof CommandKind.deposit | typeof CommandKind.withdraw, account: string, currency: number, amount: number): void;
   flush(): void;
 }
@@ -192,6 +197,25 @@ export class AdminApi {
         }
         break;
       }
+      case "mark": {
+        // Every instrument, or the one named: a sequenced command, applied in its turn.
+        if (parts.length !== 1 || method !== "POST") break;
+        const b = await readJson(req, this.o.maxBodyBytes, true);
+        const symbol = b["symbol"];
+        if (symbol !== undefined && typeof symbol !== "string") throw new HttpError(400, "symbol must be a string");
+        const index = symbol === undefined ? NO_INSTRUMENT : this.gw.instrumentIndex(symbol);
+        if (index < 0) throw new HttpError(404, `no instrument ${symbol} in the engine`);
+        this.sink.mark(index);
+        this.sink.flush();
+        return { status: 202, body: { marking: symbol ?? "all" } };
+      }
+      case "settle": {
+        if (parts.length !== 1 || method !== "POST") break;
+        await readJson(req, this.o.maxBodyBytes, true);
+        this.sink.settle();
+        this.sink.flush();
+        return { status: 202, body: { settling: true } };
+      }
       case "accounts": {
         const account = parts[1];
         const kind = parts[2] === "deposit" ? CommandKind.deposit : parts[2] === "withdraw" ? CommandKind.withdraw : undefined;
@@ -247,8 +271,8 @@ function userJson(u: User): { name: string; roles: readonly string[]; disabled: 
   return { name: u.name, roles: u.roles, disabled: u.disabled };
 }
 
-/** A JSON object body of at most `max` bytes (413 beyond, 400 if not an object). */
-async function readJson(req: IncomingMessage, max: number): Promise<Record<string, unknown>> {
+/** A JSON object body of at most `max` bytes (413 beyond, 400 if not an object); with `optional`, an empty body is `{}`. */
+async function readJson(req: IncomingMessage, max: number, optional = false): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -256,6 +280,7 @@ async function readJson(req: IncomingMessage, max: number): Promise<Record<strin
     if (size > max) throw new HttpError(413, `request body above ${max} bytes`);
     chunks.push(c as Buffer);
   }
+  if (optional && size === 0) return Object.create(null) as Record<string, unknown>;
   let v: unknown;
   try {
     v = JSON.parse(Buffer.concat(chunks).toString("utf8"));

@@ -22,7 +22,7 @@ import { EventStore } from "../store/event_store.ts";
 import { chinaDate, nextWeekday } from "../market/time.ts";
 import { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
-import { CommandKind, CommandView, writeCancel, writeDefineInstrument, writeNewOrder, writeSetTradingState, writeTransfer, type InstrumentParams } from "../schema/command.ts";
+import { CommandKind, CommandView, writeCancel, writeDefineInstrument, writeNewOrder, writeMark, writeSetTradingState, writeSettle, writeTransfer, type InstrumentParams } from "../schema/command.ts";
 import { AdminApi, type AdminOptions, type AdminSink } from "./admin.ts";
 import { nameOf, type Offset, type OrderType, type Side, type Tif } from "../schema/codes.ts";
 import { Gateway, type CommandSink, type GatewayOptions } from "./gateway.ts";
@@ -175,6 +175,8 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
   const adminSink: AdminSink = {
     defineInstrument: (p) => inbound.submit((b, o) => writeDefineInstrument(b, o, p)),
     setTradingState: (instrument, state) => inbound.submit((b, o) => writeSetTradingState(b, o, instrument, state)),
+    mark: (instrument) => inbound.submit((b, o) => writeMark(b, o, instrument)),
+    settle: () => inbound.submit((b, o) => writeSettle(b, o)),
     transfer: sink.transfer,
     flush: sink.flush,
   };

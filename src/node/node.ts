@@ -30,6 +30,7 @@ import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
+import { TradingSchedule } from "./schedule.ts";
 import { Ring } from "../bus/ring.ts";
 import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
 import { TOPICS, TOPICS_OF_KIND, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
@@ -118,6 +119,12 @@ export interface NodeOptions {
   log?: NodeLog;
   /** In-process command sources (tests, benchmarks, the demo flow): one inbound ring each. */
   drivers?: number;
+  /** Milliseconds between timed marks of every instrument (src/node/schedule.ts; default 0: none). */
+  markEveryMs?: number;
+  /** The minute of the day, China time, of the timed weekday settlement (default: none). */
+  settleMinute?: number;
+  /** The schedule's wall clock, ms since the epoch (tests; default Date.now). */
+  scheduleNowMs?: () => number;
   plugins?: PluginSpec[];
   wait?: WaitStrategy;
   ringBytes?: Partial<Record<Topic | "journal" | "inbound", number>>;
@@ -185,6 +192,8 @@ export class VenueNode {
   private marketSlots: Array<[Topic, number]> = [];
   /** Set by `stop`: a gateway worker not started yet is not started. */
   private stopping = false;
+  /** Timed marks and settlement, when configured. */
+  readonly schedule: TradingSchedule | undefined;
   /** Where the gateway listens, once it does (see `gatewayReady`). */
   gatewayAddress: { host: string; port: number } | undefined;
   private gatewayListening: (a: { host: string; port: number }) => void = () => {};
@@ -322,7 +331,8 @@ export class VenueNode {
     const pluginRings = this.pluginSpecs.map((_, i) => Ring.create(inboundBytes, 1, `plugin ${i} inbound`));
     this.gatewayOptions = o.gateway;
     this.gatewayRing = o.gateway === undefined ? undefined : Ring.create(inboundBytes, 1, "gateway inbound");
-    this.inboundRings = [...driverRings, ...pluginRings, ...(this.gatewayRing === undefined ? [] : [this.gatewayRing])];
+    const scheduleRing = (o.markEveryMs ?? 0) > 0 || o.settleMinute !== undefined ? Ring.create(64 * 1024, 1, "schedule inbound") : undefined;
+    this.inboundRings = [...driverRings, ...pluginRings, ...(this.gatewayRing === undefined ? [] : [this.gatewayRing]), ...(scheduleRing === undefined ? [] : [scheduleRing])];
     this.gatewayReady = new Promise((res, rej) => {
       this.gatewayListening = res;
       this.gatewayFailed = rej;
@@ -331,7 +341,7 @@ export class VenueNode {
     this.loop = new EngineLoop({
       engine: this.engine,
       control: this.control,
-      inbound: [...driverRings, ...pluginRings, ...(this.gatewayRing === undefined ? [] : [this.gatewayRing])],
+      inbound: this.inboundRings,
       journal: this.journal,
       topics: this.topics,
       wait,
@@ -345,6 +355,20 @@ export class VenueNode {
     });
     // Driver producers live on the main thread here; a driver on another thread makes its own over the same ring.
     this.drivers = driverRings.map((r) => new InboundProducer(r, this.control, { wait }));
+    if (scheduleRing !== undefined) {
+      const producer = new InboundProducer(scheduleRing, this.control, { wait });
+      this.schedule = new TradingSchedule({
+        markEveryMs: o.markEveryMs ?? 0,
+        settleMinute: o.settleMinute,
+        submit: (write) => {
+          producer.submit(write);
+          producer.flush();
+        },
+        free: () => producer.free(),
+        log: (line, level) => this.log(line, "node", level),
+        ...(o.scheduleNowMs ? { nowMs: o.scheduleNowMs } : {}),
+      });
+    }
     this.plugins = new PluginSupervisor({
       control: this.control,
       topics: this.topics,
@@ -431,6 +455,7 @@ export class VenueNode {
       this.plugins.start(spec, i);
     });
     this.slotOwner = "plugin";
+    this.schedule?.start();
     this.started = this.loop.start();
     return this.started;
   }
@@ -580,6 +605,7 @@ export class VenueNode {
   /** Stops the gateway (no new commands; its ring slots close), then the plugins, then the loop after it has applied what the inbound rings hold. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.schedule?.stop();
     const stopWorker = async (w: Worker | undefined, exited: Promise<void> | undefined, slots: Array<[Topic, number]>): Promise<void> => {
       if (w !== undefined) {
         w.postMessage({ stop: true });

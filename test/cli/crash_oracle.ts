@@ -64,6 +64,17 @@ function fail(account: string, what: string, detail: unknown): never {
   throw new Error(`${account}: ${what}: ${JSON.stringify(detail)}`);
 }
 
+/** The figures a mark moves: positions valued at the new mark price, margins re-priced, and what follows from them. */
+const MARKED = new Set([
+  "last_price", "position_profit", "position_profit_long", "position_profit_short", "float_profit", "float_profit_long", "float_profit_short",
+  "margin", "margin_long", "margin_short", "balance", "available", "risk_ratio",
+]);
+
+/** What a mark at an unmoved price may change: margins re-priced at the mark price. */
+const REPRICED = new Set(["margin", "margin_long", "margin_short", "available", "risk_ratio"]);
+/** The field a `differences` line names. */
+const fieldOf = (d: string): string => d.slice(0, d.indexOf(":")).split(".").pop()!;
+
 /** The fields an order never changes once the engine has it. */
 const ORDER_FIXED = ["exchange_order_id", "exchange_id", "instrument_id", "direction", "offset", "volume_orign", "limit_price", "price_type", "volume_condition", "time_condition", "insert_date_time"];
 
@@ -109,13 +120,35 @@ export function checkAccount(account: string, seen: JsonObject, now: JsonObject,
   for (const [id, s] of Object.entries(section(seen, "transfers"))) {
     if (!same(s, section(now, "transfers")[id])) fail(account, `transfer ${id} was seen and is gone or changed`, s);
   }
-  // Nothing the account can see happened after its last rtn_data: then its money and
-  // positions are exactly as it saw them (no mark runs in `venue start`, so only the
-  // account's own fills move its positions' values).
+  // Nothing the account did happened after its last rtn_data: then its money and positions
+  // are exactly as it saw them, but for what a timed mark moves (`venue start` marks every
+  // second): margins re-priced at the mark price (a fill charges margin at the order's
+  // price), and where the mark price (last_price) moved, positions re-valued; an account's
+  // balance moves by exactly the change in its position profit.
   const unchanged = same(seen["orders"], now["orders"]) && same(seen["trades"], now["trades"]) && same(seen["transfers"], now["transfers"]);
   if (unchanged) {
-    if (!same(seen["accounts"], now["accounts"])) fail(account, "nothing happened after the last rtn_data seen, yet the money differs", differences(seen["accounts"], now["accounts"]));
-    if (!same(seen["positions"], now["positions"])) fail(account, "nothing happened after the last rtn_data seen, yet the positions differ", differences(seen["positions"], now["positions"]));
+    let marked = false;
+    const seenPositions = section(seen, "positions");
+    const nowPositions = section(now, "positions");
+    for (const symbol of new Set([...Object.keys(seenPositions), ...Object.keys(nowPositions)])) {
+      const s = seenPositions[symbol];
+      const n = nowPositions[symbol];
+      const moved = s !== undefined && n !== undefined && s["last_price"] !== n["last_price"];
+      marked ||= moved;
+      const diff = differences(s, n, `.${symbol}`).filter((d) => !(moved ? MARKED : REPRICED).has(fieldOf(d)));
+      if (diff.length > 0) fail(account, "nothing happened after the last rtn_data seen, yet the positions differ", diff);
+    }
+    const seenMoney = section(seen, "accounts");
+    const nowMoney = section(now, "accounts");
+    const diff = differences(seenMoney, nowMoney).filter((d) => !(marked ? MARKED : REPRICED).has(fieldOf(d)));
+    if (diff.length > 0) fail(account, "nothing happened after the last rtn_data seen, yet the money differs", diff);
+    for (const [cur, s] of Object.entries(seenMoney)) {
+      const n = nowMoney[cur]!;
+      const num = (o: JsonObject, k: string): number => o[k] as number;
+      // Only position profit moved the balance; only margin and balance moved what is available.
+      if (!near(num(n, "balance") - num(n, "position_profit"), num(s, "balance") - num(s, "position_profit"))) fail(account, "a mark moved the balance by more than the position profit", differences(s, n));
+      if (!near(num(n, "available") + num(n, "margin") - num(n, "balance"), num(s, "available") + num(s, "margin") - num(s, "balance"))) fail(account, "a mark moved what is available by more than margin and balance", differences(s, n));
+    }
   }
   const inFlightLost = [...sent.keys()].filter((id) => nowOrders[id] === undefined).length;
   return { account, seenOrders: Object.keys(seenOrders).length, advanced, inFlightRecovered, inFlightLost, unchanged };

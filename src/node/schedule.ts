@@ -1,0 +1,141 @@
+/**
+ * The trading schedule: the node's timed commands. Every `markEveryMs` it submits a mark of
+ * every instrument (positions re-valued at the last trade price, margins re-priced, risk
+ * ratios rated, breaches liquidated), and each weekday at `settleAt` (China time, UTC+8, the
+ * clock DIFF's trading days follow) a daily settlement (good-for-day orders expired, today's
+ * lots made earlier lots, balances rolled, the trading day ended). Both are ordinary
+ * sequenced commands on an inbound ring of their own: the journal holds them, a replay
+ * repeats them, and the engine itself reads no clock.
+ *
+ * A node that is down at the settlement time settles at the next one; an operator can also
+ * mark or settle at any time through the admin API (`POST /admin/mark`, `/admin/settle`).
+ *
+ * Main thread, on timers (the engine loop yields to the event loop between its slices).
+ */
+
+import { assert } from "../stdx/assert.ts";
+import { NO_INSTRUMENT, type Buf } from "../schema/layout.ts";
+import { writeMark, writeSettle } from "../schema/command.ts";
+import { CHINA_UTC_OFFSET_SECONDS } from "../market/limits.ts";
+
+const MINUTES_PER_DAY = 24 * 60;
+const MS_PER_MINUTE = 60_000;
+const MS_PER_DAY = MINUTES_PER_DAY * MS_PER_MINUTE;
+const CHINA_OFFSET_MS = CHINA_UTC_OFFSET_SECONDS * 1000;
+/** Bytes a timed command needs free in its ring; with less, that mark is skipped (the loop is far behind). */
+const ROOM_NEEDED = 256;
+
+/** The minute of the day of "HH:MM" (00:00 to 23:59), or undefined when it is not one. */
+export function parseClockTime(text: string): number | undefined {
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(text);
+  return m === null ? undefined : Number(m[1]) * 60 + Number(m[2]);
+}
+
+/** "HH:MM" of a minute of the day. */
+export function formatClockTime(minute: number): string {
+  return `${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
+}
+
+/**
+ * The first instant after `nowMs` (ms since the epoch) at which China time reads `minute`
+ * (of the day) on a weekday, Monday to Friday as China's calendar has it.
+ */
+export function nextSettlementMs(nowMs: number, minute: number): number {
+  assert(Number.isInteger(minute) && minute >= 0 && minute < MINUTES_PER_DAY, "settlement minute out of range");
+  const local = nowMs + CHINA_OFFSET_MS;
+  let dayStart = Math.floor(local / MS_PER_DAY) * MS_PER_DAY;
+  let at = dayStart + minute * MS_PER_MINUTE;
+  if (at <= local) {
+    dayStart += MS_PER_DAY;
+    at += MS_PER_DAY;
+  }
+  // 1970-01-01 was a Thursday: day d of the epoch is weekday (d + 4) % 7, 0 being Sunday.
+  for (let weekday = (dayStart / MS_PER_DAY + 4) % 7; weekday === 0 || weekday === 6; weekday = (weekday + 1) % 7) at += MS_PER_DAY;
+  return at - CHINA_OFFSET_MS;
+}
+
+export interface ScheduleOptions {
+  /** Milliseconds between two marks of every instrument; 0: none. */
+  markEveryMs: number;
+  /** The minute of the day (China time) of the weekday settlement; undefined: none. */
+  settleMinute: number | undefined;
+  /** Writes one command (`write(buf, offset) -> size`) into the schedule's inbound ring and publishes it. */
+  submit: (write: (buf: Buf, offset: number) => number) => void;
+  /** Bytes free in that ring now. */
+  free: () => number;
+  log: (line: string, level?: "info" | "warn") => void;
+  /** Wall-clock ms since the epoch (tests set it). */
+  nowMs?: () => number;
+}
+
+export class TradingSchedule {
+  marks = 0;
+  marksSkipped = 0;
+  settlements = 0;
+  private markTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
+  private readonly nowMs: () => number;
+
+  constructor(private readonly o: ScheduleOptions) {
+    assert(Number.isSafeInteger(o.markEveryMs) && o.markEveryMs >= 0, "markEveryMs must be a non-negative integer");
+    this.nowMs = o.nowMs ?? Date.now;
+  }
+
+  get active(): boolean {
+    return this.o.markEveryMs > 0 || this.o.settleMinute !== undefined;
+  }
+
+  start(): void {
+    if (this.o.markEveryMs > 0) {
+      this.markTimer = setInterval(() => this.mark(), this.o.markEveryMs);
+    }
+    if (this.o.settleMinute !== undefined) this.armSettlement();
+    const parts = [
+      this.o.markEveryMs > 0 ? `every instrument marked every ${this.o.markEveryMs} ms` : "no timed marks",
+      this.o.settleMinute !== undefined
+        ? `daily settlement at ${formatClockTime(this.o.settleMinute)} China time on weekdays, next at ${new Date(nextSettlementMs(this.nowMs(), this.o.settleMinute)).toISOString()}`
+        : "no timed settlement",
+    ];
+    this.o.log(`schedule: ${parts.join("; ")}`);
+  }
+
+  stop(): void {
+    clearInterval(this.markTimer);
+    clearTimeout(this.settleTimer);
+    this.markTimer = undefined;
+    this.settleTimer = undefined;
+  }
+
+  private mark(): void {
+    if (this.o.free() < ROOM_NEEDED) {
+      // The loop has not drained the ring since the last mark: it is far behind, and a mark
+      // more would only wait behind the one already queued.
+      if (this.marksSkipped++ === 0) this.o.log("schedule: a mark was skipped: the engine has not taken the last one yet", "warn");
+      return;
+    }
+    this.o.submit((b, at) => writeMark(b, at, NO_INSTRUMENT));
+    this.marks++;
+  }
+
+  /** Sets the timer of the next settlement after `after` (ms since the epoch; default now). */
+  private armSettlement(after?: number): void {
+    const minute = this.o.settleMinute!;
+    const now = this.nowMs();
+    const at = nextSettlementMs(Math.max(now, after ?? now), minute);
+    // Timers hold at most 2^31 - 1 ms (24.8 days); a weekday settlement is at most 3 days off.
+    this.settleTimer = setTimeout(() => this.settle(at), Math.max(0, at - now));
+  }
+
+  private settle(at: number): void {
+    this.settleTimer = undefined;
+    if (this.o.free() < ROOM_NEEDED) {
+      // Never skipped: tried again shortly (the ring is the schedule's own; the loop drains it).
+      this.settleTimer = setTimeout(() => this.settle(at), 100);
+      return;
+    }
+    this.o.submit((b, o) => writeSettle(b, o));
+    this.settlements++;
+    this.o.log(`schedule: daily settlement submitted (${formatClockTime(this.o.settleMinute!)} China time)`);
+    this.armSettlement(at);
+  }
+}
