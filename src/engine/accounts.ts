@@ -119,7 +119,11 @@ export class Accounts {
    */
   private unrated = new Uint8Array(64);
   moneyCount = 0;
-  private readonly moneyIndex = new IntPairMap(64);
+  /**
+   * Money account by account index, one array per currency index (NIL: none): an opening
+   * order finds its money account in one read of a small array, without its position.
+   */
+  private moneyByCurrency: Int32Array[] = [];
 
   // Positions.
   private pos = new Float64Array(64 * P_STRIDE);
@@ -136,9 +140,11 @@ export class Accounts {
   private accountPositionHead = new Int32Array(64).fill(NIL);
   private posNextOfAccount = new Int32Array(64);
   /**
-   * Lots working opening orders would add, by position and side (2 per position): kept
-   * apart from the position record because every opening order and its cancel move it and
-   * nothing else of the position, so they touch this small array and not the record.
+   * Lots working opening orders would add, by position and side (2 per position), kept
+   * only on instruments with a position limit (the limit check reads them). Elsewhere an
+   * opening order, its cancel and its expiry touch its money account alone: no position
+   * is looked up or made until it fills. The engine rebuilds an instrument's pending lots
+   * from its book when its limit is set or changed (`resetPending`, `addPending`).
    */
   private pending = new Float64Array(64 * 2);
   positionCount = 0;
@@ -232,9 +238,14 @@ export class Accounts {
    * `account` is -1 for an account never seen (it has no money and no positions).
    */
   check(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
-    const p = account < 0 ? -1 : this.findPosition(account, i);
-    const a = p >= 0 ? this.posMoney[p]! : account < 0 ? -1 : this.moneyIndex.get(account, this.currencyOf[i]!);
+    const p = account < 0 || this.moneyOnly(i, offset) ? NIL : this.findPosition(account, i);
+    const a = p >= 0 ? this.posMoney[p]! : account < 0 ? NIL : this.moneyAt(account, this.currencyOf[i]!);
     return this.checkAt(p, a, i, side, offset, qty, fmpl, this.commissionFreezePerLot(i, side, price));
+  }
+
+  /** True when an order of this offset on instrument i freezes money only: an opening order where no position limit applies. */
+  private moneyOnly(i: number, offset: number): boolean {
+    return isOpen(offset) && this.positionLimit[i] === 0;
   }
 
   /**
@@ -244,9 +255,15 @@ export class Accounts {
    */
   checkAndFreeze(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): number {
     assert(account >= 0, "checkAndFreeze: an account the engine knows");
-    const p = this.findPosition(account, i);
-    const a = p >= 0 ? this.posMoney[p]! : this.moneyIndex.get(account, this.currencyOf[i]!);
     const commissionPerLot = this.commissionFreezePerLot(i, side, price);
+    if (this.moneyOnly(i, offset)) {
+      const a = this.moneyAt(account, this.currencyOf[i]!);
+      const r = this.checkAt(NIL, a, i, side, offset, qty, fmpl, commissionPerLot);
+      if (r === Reason.none) this.freezeMoney(a >= 0 ? a : this.moneyOf(account, this.currencyOf[i]!), qty, fmpl, commissionPerLot, 1);
+      return r;
+    }
+    const p = this.findPosition(account, i);
+    const a = p >= 0 ? this.posMoney[p]! : this.moneyAt(account, this.currencyOf[i]!);
     const r = this.checkAt(p, a, i, side, offset, qty, fmpl, commissionPerLot);
     if (r === Reason.none) this.applyFrozen(p >= 0 ? p : this.positionOf(account, i), i, side, offset, qty, fmpl, commissionPerLot, 1);
     return r;
@@ -272,13 +289,17 @@ export class Accounts {
 
   /** Freezes what `check` accepted. Creates the money account and position as needed. */
   freeze(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
-    this.applyFrozen(this.positionOf(account, i), i, side, offset, qty, fmpl, this.commissionFreezePerLot(i, side, price), 1);
+    const commissionPerLot = this.commissionFreezePerLot(i, side, price);
+    if (this.moneyOnly(i, offset)) this.freezeMoney(this.moneyOf(account, this.currencyOf[i]!), qty, fmpl, commissionPerLot, 1);
+    else this.applyFrozen(this.positionOf(account, i), i, side, offset, qty, fmpl, commissionPerLot, 1);
   }
 
-  /** Releases what an order on position `p` froze for `qty` lots that will never fill (cancel, expiry, remainder). */
-  release(p: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
-    const i = this.posInstrument[p]!;
-    if (qty > 0) this.applyFrozen(p, i, side, offset, qty, fmpl, this.commissionFreezePerLot(i, side, price), -1);
+  /** Releases what `account`'s order on instrument i froze for `qty` lots that will never fill (cancel, expiry, remainder). */
+  release(account: number, i: number, side: number, offset: number, price: number, qty: number, fmpl: number): void {
+    if (qty <= 0) return;
+    const commissionPerLot = this.commissionFreezePerLot(i, side, price);
+    if (this.moneyOnly(i, offset)) this.freezeMoney(this.moneyAt(account, this.currencyOf[i]!), qty, fmpl, commissionPerLot, -1);
+    else this.applyFrozen(this.positionFor(account, i), i, side, offset, qty, fmpl, commissionPerLot, -1);
   }
 
   /**
@@ -287,15 +308,20 @@ export class Accounts {
    * figure: it sets the lookup memo, and keeps what it read only so that the reads are not
    * dropped as dead code.
    */
-  warm(account: number, i: number): void {
+  warm(account: number, i: number, offset: number): void {
+    if (this.moneyOnly(i, offset)) {
+      const a = this.moneyAt(account, this.currencyOf[i]!);
+      if (a >= 0) this.warmed = this.money[a * A_STRIDE + A_FROZEN_MARGIN]!;
+      return;
+    }
     const p = this.findPosition(account, i);
     if (p >= 0) this.warmed = this.money[this.posMoney[p]! * A_STRIDE + A_FROZEN_MARGIN]! + this.pending[p * 2]!;
   }
 
-  /** As `warm`, before the instrument is known: the money account of the account's newest position. */
+  /** As `warm`, before the instrument is known: the account's money account in the first currency. */
   warmAccount(account: number): void {
-    const p = account < this.accountPositionHead.length ? this.accountPositionHead[account]! : NIL;
-    if (p >= 0) this.warmed = this.money[this.posMoney[p]! * A_STRIDE + A_FROZEN_MARGIN]!;
+    const a = this.moneyAt(account, 0);
+    if (a >= 0) this.warmed = this.money[a * A_STRIDE + A_FROZEN_MARGIN]!;
   }
 
   /** The position of (account, instrument), made (with its money account) on first use. */
@@ -316,6 +342,7 @@ export class Accounts {
     this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! + sign * qty * fmpl;
     this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! + sign * qty * commissionPerLot;
     if (isOpen(offset)) {
+      // Here only where a position limit applies (see `pending`).
       const k = p * 2 + (side === Side.buy ? 0 : 1);
       this.pending[k] = this.pending[k]! + sign * qty;
       // An opening order changes only the position's pending volume, which no event
@@ -330,6 +357,28 @@ export class Accounts {
       assert(this.pos[pb + field]! >= 0, "frozen close volume below zero");
       this.touchFrozen(a, p);
     }
+  }
+
+  /** Freezes (sign 1) or releases (-1) an opening order's money on money account `a`: no position involved. */
+  private freezeMoney(a: number, qty: number, fmpl: number, commissionPerLot: number, sign: 1 | -1): void {
+    const ab = a * A_STRIDE;
+    this.money[ab + A_FROZEN_MARGIN] = this.money[ab + A_FROZEN_MARGIN]! + sign * qty * fmpl;
+    this.money[ab + A_FROZEN_COMMISSION] = this.money[ab + A_FROZEN_COMMISSION]! + sign * qty * commissionPerLot;
+    this.touchFrozen(a, -1);
+  }
+
+  /** Forgets the pending lots of instrument i's positions; the engine adds back its book's (`addPending`). */
+  resetPending(i: number): void {
+    for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
+      this.pending[p * 2] = 0;
+      this.pending[p * 2 + 1] = 0;
+    }
+  }
+
+  /** Adds a working opening order's `qty` lots to its position's pending lots (making the position if need be). */
+  addPending(account: number, i: number, side: number, qty: number): void {
+    const k = this.positionOf(account, i) * 2 + (side === Side.buy ? 0 : 1);
+    this.pending[k] = this.pending[k]! + qty;
   }
 
   /** Lots of the side an order would close that are not yet locked by other close orders. */
@@ -382,7 +431,7 @@ export class Accounts {
       const s = side === Side.buy ? 0 : 1;
       const cost = price * qty * mult;
       this.pos[pb + P_TODAY + s] = this.pos[pb + P_TODAY + s]! + qty;
-      this.pending[p * 2 + s] = this.pending[p * 2 + s]! - qty;
+      if (this.positionLimit[i]! > 0) this.pending[p * 2 + s] = this.pending[p * 2 + s]! - qty;
       this.pos[pb + P_OPEN_COST + s] = this.pos[pb + P_OPEN_COST + s]! + cost;
       this.pos[pb + P_POS_COST + s] = this.pos[pb + P_POS_COST + s]! + cost;
       this.addMargin(a, pb + P_MARGIN + s, qty * this.marginPerLotAt(i, orderPrice));
@@ -568,7 +617,7 @@ export class Accounts {
   /** Withdraws `amount` if it is at most what is available; returns Reason.none or why not. */
   withdraw(account: number, currency: number, amount: number): number {
     const cur = this.currencies.indexOf(currency);
-    const a = account < 0 || cur < 0 ? -1 : this.moneyIndex.get(account, cur);
+    const a = account < 0 || cur < 0 ? NIL : this.moneyAt(account, cur);
     if (a < 0 || !this.affords(a, amount)) return Reason.insufficientFunds;
     this.money[a * A_STRIDE + A_WITHDRAW] = this.money[a * A_STRIDE + A_WITHDRAW]! + amount;
     this.touch(a, -1);
@@ -623,7 +672,13 @@ export class Accounts {
   /** The money account of (account, currency code), or -1. */
   moneyAccountOf(account: number, currency: number): number {
     const cur = this.currencies.indexOf(currency);
-    return cur < 0 ? -1 : this.moneyIndex.get(account, cur);
+    return cur < 0 ? NIL : this.moneyAt(account, cur);
+  }
+
+  /** The money account of (account index, currency index), or NIL. */
+  private moneyAt(account: number, cur: number): number {
+    const byAccount = this.moneyByCurrency[cur];
+    return byAccount !== undefined && account < byAccount.length ? byAccount[account]! : NIL;
   }
 
   accountOfMoney(a: number): number {
@@ -811,7 +866,7 @@ export class Accounts {
   }
 
   private moneyOf(account: number, cur: number): number {
-    let a = this.moneyIndex.get(account, cur);
+    let a = this.moneyAt(account, cur);
     if (a >= 0) return a;
     a = this.moneyCount++;
     if (a * A_STRIDE === this.money.length) {
@@ -824,7 +879,16 @@ export class Accounts {
     }
     this.moneyWords[keyWord(a)] = account;
     this.moneyWords[keyWord(a) + 1] = this.currencies[cur]!;
-    this.moneyIndex.set(account, cur, a);
+    while (this.moneyByCurrency.length <= cur) this.moneyByCurrency.push(new Int32Array(64).fill(NIL));
+    let byAccount = this.moneyByCurrency[cur]!;
+    if (account >= byAccount.length) {
+      let cap = byAccount.length * 2;
+      while (cap <= account) cap *= 2;
+      const grown = new Int32Array(cap).fill(NIL);
+      grown.set(byAccount);
+      this.moneyByCurrency[cur] = byAccount = grown;
+    }
+    byAccount[account] = a;
     return a;
   }
 

@@ -171,7 +171,7 @@ export class Engine {
       : cmd.price;
     const qty = cmd.qty;
     // Start the account's loads now, so that their cache misses overlap the order-id lookup's.
-    if (account >= 0 && this.accounts.isMoney(instr)) this.accounts.warm(account, instr);
+    if (account >= 0 && this.accounts.isMoney(instr)) this.accounts.warm(account, instr, cmd.orderOffset);
 
     if (account < 0 && this.accountIds.full) return this.reject(Reason.capacity, cmd, instr, account, 0);
     if (account >= 0 && this.orderIds.find(account, cmd.dv, cmd.orderIdOffset, cmd.orderIdLen) >= 0) {
@@ -207,7 +207,6 @@ export class Engine {
     );
     if (money && account < 0) this.accounts.freeze(acct, instr, side, orderOffset, price, qty, fmpl);
     this.beginTaker(instr, side, price, qty, 0, acct, orderNo, cmd.stp, money, orderOffset, fmpl);
-    if (money) this.tkPosition = this.accounts.positionFor(acct, instr);
     if (tif === Tif.fok && !this.fokFillable()) {
       this.out.updated(instr, OrderStatus.cancelled, Reason.fokUnfilled, side, acct, orderNo, price, qty, 0);
       this.releaseTaker(qty);
@@ -280,7 +279,7 @@ export class Engine {
     this.tkOrderNo = orderNo;
     this.tkStp = stp;
     this.tkStopped = false;
-    this.tkPosition = NIL; // set by the caller for a money instrument
+    this.tkPosition = NIL; // found at its first fill (money instruments)
   }
 
   /** Walks the opposite side while the taker crosses and has quantity left. */
@@ -326,6 +325,7 @@ export class Engine {
       acc.fill(acc.positionFor(orders.account(o), instr), orders.side(o), orders.offset(o), price, orders.frozenMarginPerLot(o), price, f);
       const makerCommission = acc.lastCommission;
       const makerCloseProfit = acc.lastCloseProfit;
+      if (this.tkPosition === NIL) this.tkPosition = acc.positionFor(this.tkAccount, instr);
       acc.fill(this.tkPosition, this.tkSide, this.tkOffset, this.tkPrice, this.tkFmpl, price, f);
       this.out.trade(
         instr, this.tkSide, this.nextTradeNo++, price, f, orders.orderNo(o), this.tkOrderNo, orders.account(o), this.tkAccount, ml, this.tkLeft,
@@ -512,12 +512,12 @@ export class Engine {
     if (!this.accounts.isMoney(instr)) return;
     const orders = this.orders;
     const acc = this.accounts;
-    acc.release(acc.positionFor(orders.account(o), instr), orders.side(o), orders.offset(o), this.levels.price[l]!, qty, orders.frozenMarginPerLot(o));
+    acc.release(orders.account(o), instr, orders.side(o), orders.offset(o), this.levels.price[l]!, qty, orders.frozenMarginPerLot(o));
   }
 
   /** Releases what the taker froze for `qty` of its lots. */
   private releaseTaker(qty: number): void {
-    if (this.tkMoney) this.accounts.release(this.tkPosition, this.tkSide, this.tkOffset, this.tkPrice, qty, this.tkFmpl);
+    if (this.tkMoney) this.accounts.release(this.tkAccount, this.tkInstrument, this.tkSide, this.tkOffset, this.tkPrice, qty, this.tkFmpl);
   }
 
   /** Emits the level's new aggregate; removes the level from its side when it is empty. */
@@ -610,7 +610,7 @@ export class Engine {
     let fmpl = 0;
     if (money) {
       const acc = this.accounts;
-      acc.release(acc.positionFor(account, instr), side, orderOffset, oldPrice, left, oldFmpl);
+      acc.release(account, instr, side, orderOffset, oldPrice, left, oldFmpl);
       fmpl = acc.frozenMarginPerLot(instr, side, orderOffset, price);
       r = acc.check(account, instr, side, orderOffset, price, qty, fmpl);
       if (r !== Reason.none) {
@@ -638,7 +638,6 @@ export class Engine {
     this.unlinkResting(o);
     this.finishLevel(l, this.sideOf(l));
     this.beginTaker(instr, side, price, qty, filled, account, orderNo, stp, money, orderOffset, fmpl);
-    if (money) this.tkPosition = this.accounts.positionFor(account, instr);
     this.match();
     this.finishTaker(type, tif, flags, orderOffset, idEntry);
   }
@@ -767,9 +766,28 @@ export class Engine {
       }
     }
     if (existing < 0 && this.instruments.count >= this.instruments.max) return this.rejectBare(Reason.capacity, CommandKind.defineInstrument, NO_INSTRUMENT);
+    const limitWas = existing >= 0 && this.accounts.isMoney(existing) ? this.accounts.moneyParamsOf(existing).positionLimit : 0;
     const i = this.instruments.define(spec);
     this.accounts.defineInstrument(i, money, spec.priceHigh);
+    if (existing >= 0 && money.multiplier > 0 && money.positionLimit !== limitWas) this.rebuildPending(i, money.positionLimit > 0);
     this.out.instrument(i, cmd.u8, cmd.offset, cmd.size);
+  }
+
+  /**
+   * The position limit of instrument i changed: its positions' pending lots (kept only where
+   * a limit applies) start again from the working opening orders on its book.
+   */
+  private rebuildPending(i: number, limited: boolean): void {
+    this.accounts.resetPending(i);
+    if (!limited) return;
+    for (const side of [this.instruments.bids[i]!, this.instruments.asks[i]!]) {
+      for (let k = 0; k < side.size; k++) {
+        for (let o = this.levels.head[side.levels[k]!]!; o !== NIL; o = this.orders.next(o)) {
+          const offset = this.orders.offset(o);
+          if (offset === Offset.open || offset === Offset.none) this.accounts.addPending(this.orders.account(o), i, this.orders.side(o), this.orders.left(o));
+        }
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------
