@@ -14,7 +14,8 @@
  * timed alone with performance.now(), overhead not subtracted), events per command, and
  * the overhead of accounts over bare matching: the extra time per command, accounts over bare
  * (median of the rounds), beside the throughput loss and a best-chunk figure that drops
- * preemption. Target: overhead <= 30%. Single-threaded;
+ * preemption, and where the extra time goes: by command kind (each command timed alone) and
+ * in the marks (timed apart). Target: overhead <= 30%. Single-threaded;
  * no spinning thread. Results also go to .bench-out/accounts.json.
  */
 
@@ -26,7 +27,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Engine } from "../src/engine/engine.ts";
 import { Buf, NO_INSTRUMENT } from "../src/schema/layout.ts";
-import { writeMark } from "../src/schema/command.ts";
+import { CommandKind, writeMark } from "../src/schema/command.ts";
+import { EventKind, EventView } from "../src/schema/event.ts";
 import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
 
@@ -49,12 +51,23 @@ interface Run {
   ms: number;
   events: number;
   lat: Float64Array;
+  /** With timeEach: the marks' time, apart from the commands' (lat). */
+  markMs: number;
+}
+
+/** Command kinds of the per-kind breakdown, by `kindOf`. */
+const KINDS = ["new order, rests", "new order, trades", "cancel", "amend"] as const;
+
+/** The breakdown's kind of the command at `offset`: 0..3 (KINDS), given whether its events hold a trade. */
+function kindOf(buf: Buf, offset: number, traded: boolean): number {
+  const k = buf.u8[offset]!;
+  return k === CommandKind.newOrder ? (traded ? 1 : 0) : k === CommandKind.cancel ? 2 : 3;
 }
 
 /** Commands per chunk for the best-chunk figure: each chunk's fastest time over the rounds. */
 const CHUNK = 5_000;
 
-function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: boolean, bestChunk?: Float64Array): Run {
+function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: boolean, bestChunk?: Float64Array, kinds?: Uint8Array): Run {
   gc();
   const { buf, offsets } = enc;
   const out = e.out;
@@ -62,6 +75,8 @@ function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: b
   writeMark(mark, 0, NO_INSTRUMENT);
   const lat = new Float64Array(timeEach ? n : 0);
   let events = 0;
+  let markMs = 0;
+  const ev = new EventView(out.buf);
   const t0 = performance.now();
   let chunkStart = t0;
   for (let i = 0; i < n; i++) {
@@ -73,8 +88,17 @@ function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: b
     }
     const s = timeEach ? performance.now() : 0;
     e.apply(buf, offsets[i]!);
-    if (marks && i % MARK_EVERY === MARK_EVERY - 1) e.apply(mark, 0);
     if (timeEach) lat[i] = performance.now() - s;
+    if (kinds !== undefined) {
+      let traded = false;
+      for (let at = 0; at < out.length && !traded; at += ev.size) traded = ev.wrap(out.buf, at).kind === EventKind.trade;
+      kinds[i] = kindOf(buf, offsets[i]!, traded);
+    }
+    if (marks && i % MARK_EVERY === MARK_EVERY - 1) {
+      const m = timeEach ? performance.now() : 0;
+      e.apply(mark, 0);
+      if (timeEach) markMs += performance.now() - m;
+    }
     events += out.count;
     out.clear();
   }
@@ -83,7 +107,7 @@ function run(e: Engine, enc: EncodedFlow, n: number, marks: boolean, timeEach: b
     const c = n / CHUNK - 1;
     if (end - chunkStart < bestChunk[c]!) bestChunk[c] = end - chunkStart;
   }
-  return { ms: end - t0, events, lat };
+  return { ms: end - t0, events, lat, markMs };
 }
 
 function percentiles(lat: Float64Array): { p50: number; p99: number; p999: number; max: number } {
@@ -114,6 +138,8 @@ function main(): void {
   const ev = { bare: 0, accounts: 0 };
   let latBare: Float64Array = new Float64Array(0);
   let latAcc: Float64Array = new Float64Array(0);
+  const kinds = new Uint8Array(COMMANDS);
+  let markMs = 0;
   const chunks = Math.floor(COMMANDS / CHUNK);
   const best = { bare: new Float64Array(chunks).fill(Infinity), accounts: new Float64Array(chunks).fill(Infinity) };
   const roundOverhead: number[] = [];
@@ -124,8 +150,10 @@ function main(): void {
     tp.accounts.push(COMMANDS / (a.ms / 1000));
     ev.bare = b.events;
     ev.accounts = a.events;
-    latBare = run(newEngine(false), bareEnc, COMMANDS, false, true).lat;
-    latAcc = run(newEngine(true), moneyEnc, COMMANDS, true, true).lat;
+    latBare = run(newEngine(false), bareEnc, COMMANDS, false, true, undefined, r === 0 ? kinds : undefined).lat;
+    const timed = run(newEngine(true), moneyEnc, COMMANDS, true, true);
+    latAcc = timed.lat;
+    markMs = timed.markMs;
     roundOverhead.push(a.ms / b.ms - 1);
     console.log(`  round ${r + 1}/${ROUNDS}: bare ${(tp.bare[r]! / 1e6).toFixed(2)}M/s, accounts ${(tp.accounts[r]! / 1e6).toFixed(2)}M/s, overhead ${(roundOverhead[r]! * 100).toFixed(1)}% more time per command`);
   }
@@ -149,9 +177,21 @@ function main(): void {
   console.log(`  throughput loss                  ${(throughputLoss * 100).toFixed(1)}% (1 - accounts rate / bare rate, medians)`);
   console.log(`  best ${CHUNK.toLocaleString("en-US")}-command chunks       ${(bestOverhead * 100).toFixed(1)}% more time (each chunk's fastest round, summed: preemption drops out)`);
   console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}% more time per command (median of rounds)   target <= 30%: ${overhead <= 0.3 ? "met" : "NOT met"}`);
+  // Where the extra time goes: the last latency rounds, each command timed alone (the clock
+  // reads are in both columns), by kind; the marks timed apart.
+  const byKind = KINDS.map((name, k) => {
+    let n = 0, b = 0, a = 0;
+    for (let i = 0; i < COMMANDS; i++) if (kinds[i] === k) { n++; b += latBare[i]!; a += latAcc[i]!; }
+    return { kind: name, share: n / COMMANDS, bareNs: n > 0 ? (b * 1e6) / n : 0, accountsNs: n > 0 ? (a * 1e6) / n : 0, extraNsPerCommand: ((a - b) * 1e6) / COMMANDS };
+  });
+  const marksDone = Math.floor(COMMANDS / MARK_EVERY);
+  console.log("");
+  console.log("where the extra time goes (last latency round; ns per command of that kind, and extra ns per command of the flow)");
+  for (const k of byKind) console.log(`  ${k.kind.padEnd(20)} ${(k.share * 100).toFixed(1).padStart(5)}%   bare ${k.bareNs.toFixed(0).padStart(5)}   accounts ${k.accountsNs.toFixed(0).padStart(5)}   extra ${k.extraNsPerCommand.toFixed(0).padStart(4)} ns per command`);
+  console.log(`  marks                       ${marksDone} x ${marksDone > 0 ? ((markMs * 1e3) / marksDone).toFixed(0) : 0} µs                        extra ${((markMs * 1e6) / COMMANDS).toFixed(0).padStart(4)} ns per command`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "accounts.json");
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, markEvery: MARK_EVERY }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, markEvery: MARK_EVERY, byKind, markMs }, null, 2));
   console.log(`wrote ${file}`);
 }
 
