@@ -81,10 +81,6 @@ export class TradingSchedule {
     this.nowMs = o.nowMs ?? Date.now;
   }
 
-  get active(): boolean {
-    return this.o.markEveryMs > 0 || this.o.settleMinute !== undefined;
-  }
-
   start(): void {
     if (this.o.markEveryMs > 0) {
       this.markTimer = setInterval(() => this.mark(), this.o.markEveryMs);
