@@ -177,8 +177,16 @@ export class Accounts {
   // ---------------------------------------------------------------------------------------
   // Instruments
 
-  defineInstrument(i: number, p: MoneyParams, priceHigh: number): void {
+  /**
+   * Defines (or redefines) instrument i's money parameters. A changed position limit drops
+   * the pending lots of its positions (kept only where a limit applies); returns true when
+   * a limit applies now and the engine must add back those of its working opening orders
+   * (`addPending`).
+   */
+  defineInstrument(i: number, p: MoneyParams, priceHigh: number): boolean {
     if (i >= this.flags.length) this.growInstruments(i + 1);
+    const limitChanged = p.positionLimit !== this.positionLimit[i];
+    if (limitChanged) this.resetPending(i);
     this.currencyOf[i] = p.multiplier > 0 ? this.currencyIndex(p.currency) : -1;
     this.flags[i] = p.flags;
     this.multiplier[i] = p.multiplier;
@@ -188,6 +196,7 @@ export class Accounts {
     this.commissionRateBp[i] = p.commissionRateBp;
     this.positionLimit[i] = p.positionLimit;
     this.priceHigh[i] = priceHigh;
+    return limitChanged && p.positionLimit > 0 && p.multiplier > 0;
   }
 
   moneyParamsOf(i: number): MoneyParams {
@@ -367,8 +376,8 @@ export class Accounts {
     this.touchFrozen(a, -1);
   }
 
-  /** Forgets the pending lots of instrument i's positions; the engine adds back its book's (`addPending`). */
-  resetPending(i: number): void {
+  /** Forgets the pending lots of instrument i's positions. */
+  private resetPending(i: number): void {
     for (let p = this.positionHead[i]!; p !== NIL; p = this.posNext[p]!) {
       this.pending[p * 2] = 0;
       this.pending[p * 2 + 1] = 0;

@@ -34,7 +34,7 @@ import { ACCOUNTS_MAX, INSTRUMENTS_MAX, ORDERS_INITIAL, ORDERS_MAX, ORDER_IDS_MA
 import { NIL, OrderPool, growI32 } from "./orders.ts";
 import { BookSide, LevelPool } from "./levels.ts";
 import { Instruments, SYMBOL_PATTERN, isTradingState } from "./instruments.ts";
-import { Accounts, DEFAULT_RISK, NOTIONAL_PER_LOT_MAX, type RiskConfig } from "./accounts.ts";
+import { Accounts, DEFAULT_RISK, NOTIONAL_PER_LOT_MAX, isOpen, type RiskConfig } from "./accounts.ts";
 
 export interface EngineConfig {
   ordersMax: number;
@@ -766,26 +766,21 @@ export class Engine {
       }
     }
     if (existing < 0 && this.instruments.count >= this.instruments.max) return this.rejectBare(Reason.capacity, CommandKind.defineInstrument, NO_INSTRUMENT);
-    const limitWas = existing >= 0 && this.accounts.isMoney(existing) ? this.accounts.moneyParamsOf(existing).positionLimit : 0;
     const i = this.instruments.define(spec);
-    this.accounts.defineInstrument(i, money, spec.priceHigh);
-    if (existing >= 0 && money.multiplier > 0 && money.positionLimit !== limitWas) this.rebuildPending(i, money.positionLimit > 0);
+    if (this.accounts.defineInstrument(i, money, spec.priceHigh)) {
+      // A position limit set or changed: the pending lots it counts start again from the book.
+      this.addBookPending(this.instruments.bids[i]!, i);
+      this.addBookPending(this.instruments.asks[i]!, i);
+    }
     this.out.instrument(i, cmd.u8, cmd.offset, cmd.size);
   }
 
-  /**
-   * The position limit of instrument i changed: its positions' pending lots (kept only where
-   * a limit applies) start again from the working opening orders on its book.
-   */
-  private rebuildPending(i: number, limited: boolean): void {
-    this.accounts.resetPending(i);
-    if (!limited) return;
-    for (const side of [this.instruments.bids[i]!, this.instruments.asks[i]!]) {
-      for (let k = 0; k < side.size; k++) {
-        for (let o = this.levels.head[side.levels[k]!]!; o !== NIL; o = this.orders.next(o)) {
-          const offset = this.orders.offset(o);
-          if (offset === Offset.open || offset === Offset.none) this.accounts.addPending(this.orders.account(o), i, this.orders.side(o), this.orders.left(o));
-        }
+  /** Adds the working opening orders on `side` of instrument i to their positions' pending lots. */
+  private addBookPending(side: BookSide, i: number): void {
+    const orders = this.orders;
+    for (let k = 0; k < side.size; k++) {
+      for (let o = this.levels.head[side.levels[k]!]!; o !== NIL; o = orders.next(o)) {
+        if (isOpen(orders.offset(o))) this.accounts.addPending(orders.account(o), i, orders.side(o), orders.left(o));
       }
     }
   }
