@@ -27,6 +27,7 @@ import { DEFAULT_SERVER_OPTIONS } from "../gateway/server.ts";
 import { DEFAULT_GATEWAY_OPTIONS } from "../gateway/gateway.ts";
 import { DEFAULT_SESSION_LIMITS } from "../gateway/session.ts";
 import { parseClockTime } from "../node/schedule.ts";
+import { HOLIDAYS_MAX, holidayListError } from "../market/calendar.ts";
 
 /** A usage error in the configuration: `venue start` prints it on one line and exits 2. */
 export class ConfigError extends Error {
@@ -142,6 +143,20 @@ function tradingDay(): Kind<string> {
   return { ...text("YYYYMMDD", `"auto" or a date as YYYYMMDD`, valid), type: "date" };
 }
 
+/** Dates as YYYYMMDD: comma-separated in a flag or variable (`none` for no dates), a JSON array in the file. */
+function dates(max: number): Kind<readonly string[]> {
+  const check = (items: readonly unknown[]): readonly string[] | undefined =>
+    items.length <= max && items.every((s) => typeof s === "string") && holidayListError(items as string[]) === undefined ? [...(items as string[])].sort() : undefined;
+  return {
+    type: "dates",
+    metavar: "YYYYMMDD,...",
+    expected: `none, or at most ${formatInt(max)} dates as YYYYMMDD, comma-separated (a JSON array of them in the file)`,
+    fromText: (raw) => (raw.trim() === "none" || raw.trim() === "" ? [] : check(raw.split(",").map((s) => s.trim()))),
+    fromJson: (v) => (Array.isArray(v) ? check(v) : undefined),
+    format: (items) => (items.length === 0 ? "none" : items.join(",")),
+  };
+}
+
 /** The groups help and the document list settings in, in this order. */
 export const GROUPS = ["node", "journal and snapshots", "threads and rings", "gateway"] as const;
 export type Group = (typeof GROUPS)[number];
@@ -190,7 +205,11 @@ export const SETTINGS = {
   }),
   settleAt: setting({
     group: "node", kind: text("HH:MM", "a time of day as HH:MM (00:00 to 23:59), or off", (s) => s === "off" || parseClockTime(s) !== undefined), default: "15:30",
-    description: "The time of day, China time (UTC+8), of the daily settlement, Monday to Friday: good-for-day orders expire, today's positions become earlier ones, balances roll and the trading day ends. A node down at that time settles at the next one. off: none (an admin settles on demand: POST /admin/settle).",
+    description: "The time of day, China time (UTC+8), of the daily settlement, Monday to Friday less the holidays: good-for-day orders expire, today's positions become earlier ones, balances roll and the trading day ends. A node down at that time settles at the next one. off: none (an admin settles on demand: POST /admin/settle).",
+  }),
+  holidays: setting({
+    group: "node", kind: dates(HOLIDAYS_MAX), default: [],
+    description: "Weekdays that do not trade, China dates (the exchanges publish each year's): no settlement on them, and after a settlement the trading day moves to the next weekday that is not one. none: Monday to Friday all trade.",
   }),
   eventStore: setting({
     group: "node", kind: boolean(), default: true,
@@ -334,7 +353,7 @@ export const SETTINGS = {
   }),
   tradingDay: setting({
     group: "gateway", kind: tradingDay(), default: "auto",
-    description: "The trading day clients see; auto: today's date in China (UTC+8) when the node starts.",
+    description: "The trading day clients see; auto: today's date in China (UTC+8) when the node starts, or on a weekend or holiday the next trading day.",
   }),
   selfTransfers: setting({
     group: "gateway", kind: boolean(), default: true,

@@ -21,6 +21,7 @@ import { availableParallelism } from "node:os";
 import { openFileLimit } from "../native/mmap.ts";
 import { VenueNode, type NodeOptions } from "../node/node.ts";
 import { parseClockTime } from "../node/schedule.ts";
+import { TradingCalendar } from "../market/calendar.ts";
 import { Catalog, seedDemo, type SeedResult } from "../catalog/catalog.ts";
 import { PasswordHasher } from "../catalog/password.ts";
 import { engineParams, type InstrumentInfo } from "../catalog/instrument.ts";
@@ -80,6 +81,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     journalStallMs: c.journalStallMs,
     markEveryMs: c.markEveryMs,
     ...(c.settleAt === "off" ? {} : { settleMinute: parseClockTime(c.settleAt)! }),
+    holidays: c.holidays,
     wait: waitStrategy(c),
     ...(c.demoFlow > 0 ? { plugins: [demoFlowPlugin(c.demoFlow, instruments)] } : {}),
     ringBytes: { journal: c.journalRingBytes, inbound: c.inboundRingBytes, trades: c.tradesRingBytes, accounts: c.accountsRingBytes, l2: c.l2RingBytes },
@@ -99,7 +101,8 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
       },
       options: {
         brokerId: c.brokerId,
-        tradingDay: c.tradingDay === "auto" ? chinaDate(nowMs) : c.tradingDay,
+        tradingDay: c.tradingDay === "auto" ? new TradingCalendar(c.holidays).onOrAfter(chinaDate(nowMs)) : c.tradingDay,
+        holidays: c.holidays,
         selfTransfers: c.selfTransfers,
         messagesPerSecond: c.messagesPerSecond,
         ordersPerSecond: c.ordersPerSecond,

@@ -84,6 +84,8 @@ export interface MarketFeed {
 export interface GatewayOptions {
   brokerId: string;
   tradingDay: string;
+  /** Holidays (YYYYMMDD): a settlement moves the trading day to the next weekday that is not one. */
+  holidays: readonly string[];
   /** Clients may deposit and withdraw for their own accounts (demo); otherwise admins only. */
   selfTransfers: boolean;
   /** Messages per second per connection (burst: twice that). */
@@ -101,6 +103,7 @@ export interface GatewayOptions {
 export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   brokerId: "VENUE",
   tradingDay: "19700101",
+  holidays: [],
   selfTransfers: false,
   messagesPerSecond: 200,
   ordersPerSecond: 100,
@@ -178,7 +181,7 @@ export class Gateway {
     options: Partial<GatewayOptions> = {},
   ) {
     this.o = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
-    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades, maxRecords: this.o.maxTreeRecords });
+    this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, holidays: this.o.holidays, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades, maxRecords: this.o.maxTreeRecords });
     this.trade.onStatement = (account, day, text) => {
       this.statements?.put(account, day, text).catch((err: unknown) => this.audit(`gateway: the settlement statement of ${account} for ${day} was not kept: ${err instanceof Error ? err.message : String(err)}`));
     };

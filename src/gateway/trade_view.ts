@@ -19,7 +19,7 @@ import { CommandKind } from "../schema/command.ts";
 import { Offset, OrderStatus, OrderType, Reason, Side, Tif, currencyText, nameOf } from "../schema/codes.ts";
 import { diffMoney, diffPrice, type InstrumentInfo } from "../catalog/instrument.ts";
 import { applyPatch, obj, record, type Json, type JsonObject } from "./patch.ts";
-import { nextWeekday } from "../market/time.ts";
+import { TradingCalendar } from "../market/calendar.ts";
 import { settlementStatement } from "./statement.ts";
 
 export interface Notify {
@@ -54,6 +54,8 @@ export interface TradeViewOptions {
   maxRecords?: number;
   /** The trading day shown in `session` and `trading_day` (YYYYMMDD). */
   tradingDay: string;
+  /** Holidays (YYYYMMDD): after a settlement the day moves to the next weekday that is not one. */
+  holidays?: readonly string[];
 }
 
 const DIRECTION = ["", "BUY", "SELL"];
@@ -198,6 +200,8 @@ export class TradeView {
    * before the settlement's changes).
    */
   onStatement: ((account: string, tradingDay: number, text: string) => void) | undefined;
+  /** The days that trade: a settlement moves `tradingDay` to the next of them. */
+  readonly calendar: TradingCalendar;
   // The command being read: per account, its patch and notifies.
   private readonly open = new Map<string, AccountChange>();
 
@@ -209,6 +213,7 @@ export class TradeView {
     this.maxTrades = o.maxTrades ?? 20_000;
     this.maxRecords = o.maxRecords ?? 500_000;
     this.tradingDay = o.tradingDay;
+    this.calendar = new TradingCalendar(o.holidays ?? []);
   }
 
   /** Finished orders and trades in all the trees together (what `maxRecords` bounds). */
@@ -294,7 +299,7 @@ export class TradeView {
         // Every account's tree rolls at the end of this command (endCommand).
         this.dayEnding = true;
         this.endingDay = this.tradingDay;
-        this.tradingDay = nextWeekday(this.tradingDay);
+        this.tradingDay = this.calendar.next(this.tradingDay);
         for (const name of this.accounts.keys()) this.change(name);
         return;
       }

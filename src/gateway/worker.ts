@@ -19,7 +19,7 @@ import { InboundProducer } from "../bus/inbound.ts";
 import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
 import { EventKind, EventView, NO_ACCOUNT } from "../schema/event.ts";
 import { EventStore } from "../store/event_store.ts";
-import { chinaDate, nextWeekday } from "../market/time.ts";
+import { chinaDate } from "../market/time.ts";
 import { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { CommandKind, CommandView, writeCancel, writeDefineInstrument, writeNewOrder, writeMark, writeSetTradingState, writeSettle, writeTransfer, type InstrumentParams } from "../schema/command.ts";
@@ -148,7 +148,7 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     const { dayEndedNs } = readHistory(d.history, d.seed.instruments.length, seedTrades, log);
     // A settle moved the trading day on before this start: show the day after it, if later.
     if (dayEndedNs !== undefined) {
-      const after = nextWeekday(chinaDate(Number(dayEndedNs / 1_000_000_000n)));
+      const after = gw.trade.calendar.next(chinaDate(Number(dayEndedNs / 1_000_000_000n)));
       if (after > gw.trade.tradingDay) gw.trade.tradingDay = after;
     }
   } else {

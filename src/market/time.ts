@@ -101,12 +101,3 @@ export function tradingDayStartSeconds(day: string): number {
   const utcMidnight = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / 1000;
   return utcMidnight - CHINA_UTC_OFFSET_SECONDS;
 }
-
-/** The weekday after trading day `"YYYYMMDD"` (Saturdays and Sundays passed over; holidays are not known here). */
-export function nextWeekday(day: string): string {
-  assert(validTradingDay(day), `trading day must be YYYYMMDD, not ${day}`);
-  const t = new Date(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))));
-  do t.setUTCDate(t.getUTCDate() + 1);
-  while (t.getUTCDay() === 0 || t.getUTCDay() === 6);
-  return `${String(t.getUTCFullYear()).padStart(4, "0")}${pad2(t.getUTCMonth() + 1)}${pad2(t.getUTCDate())}`;
-}

@@ -30,6 +30,7 @@ import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
+import { TradingCalendar } from "../market/calendar.ts";
 import { TradingSchedule } from "./schedule.ts";
 import { Ring } from "../bus/ring.ts";
 import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
@@ -121,8 +122,10 @@ export interface NodeOptions {
   drivers?: number;
   /** Milliseconds between timed marks of every instrument (src/node/schedule.ts; default 0: none). */
   markEveryMs?: number;
-  /** The minute of the day, China time, of the timed weekday settlement (default: none). */
+  /** The minute of the day, China time, of the timed daily settlement (default: none). */
   settleMinute?: number;
+  /** Weekdays that do not trade (YYYYMMDD, China dates): the timed settlement skips them (default: none). */
+  holidays?: readonly string[];
   /** The schedule's wall clock, ms since the epoch (tests; default Date.now). */
   scheduleNowMs?: () => number;
   plugins?: PluginSpec[];
@@ -360,6 +363,7 @@ export class VenueNode {
       this.schedule = new TradingSchedule({
         markEveryMs: o.markEveryMs ?? 0,
         settleMinute: o.settleMinute,
+        calendar: new TradingCalendar(o.holidays ?? []),
         submit: (write) => {
           producer.submit(write);
           producer.flush();

@@ -1,8 +1,8 @@
 /**
  * The trading schedule: the node's timed commands. Every `markEveryMs` it submits a mark of
  * every instrument (positions re-valued at the last trade price, margins re-priced, risk
- * ratios rated, breaches liquidated), and each weekday at `settleAt` (China time, UTC+8, the
- * clock DIFF's trading days follow) a daily settlement (good-for-day orders expired, today's
+ * ratios rated, breaches liquidated), and each trading day at `settleAt` (China time, UTC+8,
+ * the clock DIFF's trading days follow; weekdays that are not holidays, `calendar.ts`) a daily settlement (good-for-day orders expired, today's
  * lots made earlier lots, balances rolled, the trading day ended). Both are ordinary
  * sequenced commands on an inbound ring of their own: the journal holds them, a replay
  * repeats them, and the engine itself reads no clock.
@@ -17,6 +17,8 @@ import { assert } from "../stdx/assert.ts";
 import { NO_INSTRUMENT, type Buf } from "../schema/layout.ts";
 import { writeMark, writeSettle } from "../schema/command.ts";
 import { CHINA_UTC_OFFSET_SECONDS } from "../market/limits.ts";
+import { TradingCalendar } from "../market/calendar.ts";
+import { chinaDate } from "../market/time.ts";
 
 const MINUTES_PER_DAY = 24 * 60;
 const MS_PER_MINUTE = 60_000;
@@ -24,6 +26,8 @@ const MS_PER_DAY = MINUTES_PER_DAY * MS_PER_MINUTE;
 const CHINA_OFFSET_MS = CHINA_UTC_OFFSET_SECONDS * 1000;
 /** Bytes a timed command needs free in its ring; with less, that mark is skipped (the loop is far behind). */
 const ROOM_NEEDED = 256;
+/** The longest timer Node keeps (2^31 - 1 ms); a settlement further off is re-armed on the way. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /** The minute of the day of "HH:MM" (00:00 to 23:59), or undefined when it is not one. */
 export function parseClockTime(text: string): number | undefined {
@@ -38,27 +42,31 @@ export function formatClockTime(minute: number): string {
 
 /**
  * The first instant after `nowMs` (ms since the epoch) at which China time reads `minute`
- * (of the day) on a weekday, Monday to Friday as China's calendar has it.
+ * (of the day) on a trading day of `calendar` (Monday to Friday, less its holidays).
  */
-export function nextSettlementMs(nowMs: number, minute: number): number {
+export function nextSettlementMs(nowMs: number, minute: number, calendar: TradingCalendar = NO_HOLIDAYS): number {
   assert(Number.isInteger(minute) && minute >= 0 && minute < MINUTES_PER_DAY, "settlement minute out of range");
   const local = nowMs + CHINA_OFFSET_MS;
-  let dayStart = Math.floor(local / MS_PER_DAY) * MS_PER_DAY;
+  const dayStart = Math.floor(local / MS_PER_DAY) * MS_PER_DAY;
   let at = dayStart + minute * MS_PER_MINUTE;
-  if (at <= local) {
-    dayStart += MS_PER_DAY;
-    at += MS_PER_DAY;
+  // China date of the candidate (dayStart is a China-time midnight, shifted to read as UTC).
+  const day = chinaDate((dayStart - CHINA_OFFSET_MS) / 1000);
+  if (at <= local || !calendar.trades(day)) {
+    const next = calendar.next(day);
+    at += Date.UTC(Number(next.slice(0, 4)), Number(next.slice(4, 6)) - 1, Number(next.slice(6, 8))) - dayStart;
   }
-  // 1970-01-01 was a Thursday: day d of the epoch is weekday (d + 4) % 7, 0 being Sunday.
-  for (let weekday = (dayStart / MS_PER_DAY + 4) % 7; weekday === 0 || weekday === 6; weekday = (weekday + 1) % 7) at += MS_PER_DAY;
   return at - CHINA_OFFSET_MS;
 }
+
+const NO_HOLIDAYS = new TradingCalendar();
 
 export interface ScheduleOptions {
   /** Milliseconds between two marks of every instrument; 0: none. */
   markEveryMs: number;
-  /** The minute of the day (China time) of the weekday settlement; undefined: none. */
+  /** The minute of the day (China time) of the daily settlement; undefined: none. */
   settleMinute: number | undefined;
+  /** The days it settles on (default: Monday to Friday, no holidays). */
+  calendar?: TradingCalendar;
   /** Writes one command (`write(buf, offset) -> size`) into the schedule's inbound ring and publishes it. */
   submit: (write: (buf: Buf, offset: number) => number) => void;
   /** Bytes free in that ring now. */
@@ -75,10 +83,12 @@ export class TradingSchedule {
   private markTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
   private readonly nowMs: () => number;
+  private readonly calendar: TradingCalendar;
 
   constructor(private readonly o: ScheduleOptions) {
     assert(Number.isSafeInteger(o.markEveryMs) && o.markEveryMs >= 0, "markEveryMs must be a non-negative integer");
     this.nowMs = o.nowMs ?? Date.now;
+    this.calendar = o.calendar ?? NO_HOLIDAYS;
   }
 
   start(): void {
@@ -89,7 +99,7 @@ export class TradingSchedule {
     const parts = [
       this.o.markEveryMs > 0 ? `every instrument marked every ${this.o.markEveryMs} ms` : "no timed marks",
       this.o.settleMinute !== undefined
-        ? `daily settlement at ${formatClockTime(this.o.settleMinute)} China time on weekdays, next at ${new Date(nextSettlementMs(this.nowMs(), this.o.settleMinute)).toISOString()}`
+        ? `daily settlement at ${formatClockTime(this.o.settleMinute)} China time on weekdays${this.calendar.holidayList.length > 0 ? ` except ${this.calendar.holidayList.length} holidays` : ""}, next at ${new Date(nextSettlementMs(this.nowMs(), this.o.settleMinute, this.calendar)).toISOString()}`
         : "no timed settlement",
     ];
     this.o.log(`schedule: ${parts.join("; ")}`);
@@ -117,8 +127,12 @@ export class TradingSchedule {
   private armSettlement(after?: number): void {
     const minute = this.o.settleMinute!;
     const now = this.nowMs();
-    const at = nextSettlementMs(Math.max(now, after ?? now), minute);
-    // Timers hold at most 2^31 - 1 ms (24.8 days); a weekday settlement is at most 3 days off.
+    const at = nextSettlementMs(Math.max(now, after ?? now), minute, this.calendar);
+    if (at - now > TIMER_MAX_MS) {
+      // Holidays can put it beyond what one timer holds (24.8 days): wait that long, then again.
+      this.settleTimer = setTimeout(() => this.armSettlement(after), TIMER_MAX_MS);
+      return;
+    }
     this.settleTimer = setTimeout(() => this.settle(at), Math.max(0, at - now));
   }
 

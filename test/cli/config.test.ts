@@ -126,6 +126,11 @@ describe("venue start configuration", () => {
     const f = config({ argv: ["--config", FILE], file: JSON.stringify({ segmentBytes: "4MiB", journalRingBytes: 65536, demo: false, allowedOrigins: ["http://x.example:8080"], wait: "spin" }) });
     expect(f).toMatchObject({ segmentBytes: 4 << 20, journalRingBytes: 65536, demo: false, wait: "spin" });
     expect(f.allowedOrigins).toEqual(["http://x.example:8080"]);
+    // Holidays: a list of dates, sorted; none (or a JSON []) for no dates.
+    expect(config({ argv: ["--holidays", "20270101, 20261231"] }).holidays).toEqual(["20261231", "20270101"]);
+    expect(config({ env: { VENUE_HOLIDAYS: "none" } }).holidays).toEqual([]);
+    expect(config({ argv: ["--config", FILE], file: '{"holidays": ["20271001"]}' }).holidays).toEqual(["20271001"]);
+    expect(config({ argv: ["--config", FILE], file: '{"holidays": []}' }).holidays).toEqual([]);
     for (const [word, value] of [["TRUE", true], ["1", true], ["yes", true], ["on", true], ["false", false], ["0", false], ["No", false], ["off", false]] as const) {
       expect(config({ env: { VENUE_PRUNE_JOURNAL: word } }).pruneJournal).toBe(value);
     }
@@ -157,6 +162,8 @@ describe("venue start configuration", () => {
     ["unknown size unit", { argv: ["--segment-bytes", "64MB"] }, '--segment-bytes must be a size from 1MiB to 1GiB (bytes, or a number with KiB, MiB or GiB), not "64MB" (from the command line)'],
     ["not a choice", { argv: ["--wait", "spinny"] }, '--wait must be one of "auto", "spin", "spin-park", "park", not "spinny" (from the command line)'],
     ["no such date", { argv: ["--trading-day", "20250230"] }, '--trading-day must be "auto" or a date as YYYYMMDD, not "20250230" (from the command line)'],
+    ["a holiday that is no date", { argv: ["--holidays", "20270101,20270230"] }, '--holidays must be none, or at most 1000 dates as YYYYMMDD, comma-separated (a JSON array of them in the file), not "20270101,20270230" (from the command line)'],
+    ["a holiday as a number in the file", { argv: ["--config", FILE], file: '{"holidays": [20270101]}' }, "holidays must be none, or at most 1000 dates as YYYYMMDD, comma-separated (a JSON array of them in the file), not the array [20270101] (from config file /etc/venue/venue.json)"],
     ["not a boolean", { env: { VENUE_DEMO: "maybe" } }, 'VENUE_DEMO must be true or false, not "maybe" (from the environment)'],
     ["boolean flag with a bad value", { argv: ["--demo=maybe"] }, '--demo must be true or false, not "maybe" (from the command line)'],
     ["--no- flag with a value", { argv: ["--no-demo=true"] }, "--no-demo takes no value"],
@@ -258,6 +265,11 @@ describe("venue start's node options", () => {
     expect(options({ argv: ["--wait", "spin-park", "--wait-spins", "10"] }).wait).toEqual({ kind: "spinPark", spins: 10, parkMs: 1 });
     expect(options({ argv: ["--wait", "spin"] }).wait).toEqual({ kind: "spin" });
     expect(options({ argv: ["--trading-day", "20240102"] }).gateway?.options?.tradingDay).toBe("20240102");
+    // auto on a holiday: the next trading day (2 January 2025 in China is a Thursday).
+    const closed = options({ argv: ["--holidays", "20250102,20250103"] });
+    expect(closed.gateway?.options).toMatchObject({ tradingDay: "20250106", holidays: ["20250102", "20250103"] });
+    expect(closed.holidays).toEqual(["20250102", "20250103"]);
+    expect(options({}).holidays).toEqual([]);
     expect(options({ argv: ["--max-finished-orders", "500", "--max-tree-records", "2000"], env: { VENUE_MAX_TRADES: "800" } }).gateway?.options).toMatchObject({ maxFinishedOrders: 500, maxTrades: 800, maxTreeRecords: 2000 });
   });
 });

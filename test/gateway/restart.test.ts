@@ -14,7 +14,8 @@ import { CommandKind, writeDefineInstrument, writeSettle, writeTransfer } from "
 import { currencyCode } from "../../src/schema/codes.ts";
 import { checkTradeInvariants, DiffClient } from "./diff_client.ts";
 import { CU, makeCatalog } from "./node_kit.ts";
-import { chinaDate, nextWeekday } from "../../src/market/time.ts";
+import { chinaDate } from "../../src/market/time.ts";
+import { TradingCalendar } from "../../src/market/calendar.ts";
 import { engineParams } from "../../src/catalog/instrument.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
 
@@ -175,7 +176,7 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   expect((await statement(u1, "u1", 20261124))["settlement_info"]).toBe(s1); // kept in the catalog
   expect(u1.trade("u1")["trades"] ?? {}).toEqual({});
   // The day shown is the one after the settle's (by the clock), as the configured day is older.
-  const [from, to] = settledAround.map((ms) => nextWeekday(chinaDate(Math.floor(ms! / 1000))));
+  const [from, to] = settledAround.map((ms) => new TradingCalendar().next(chinaDate(Math.floor(ms! / 1000))));
   if (from === to) expect(u1.trade("u1")["trading_day"]).toBe(from! > "20261124" ? from : "20261124");
   expect(await chart(base)).toMatchObject({ last_id: bars["last_id"], data: bars["data"] });
   u1.close();

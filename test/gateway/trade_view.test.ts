@@ -165,3 +165,25 @@ describe("settlement statements", () => {
     expect(a1.text).toMatch(/Positions \(1\)\n.*\n +SHFE\.cu2601 +0 +0 +2 +75000 /);
   });
 });
+
+describe("the trading day", () => {
+  it("moves at each settlement to the next weekday that is not a listed holiday", () => {
+    const v = new Venue({}, undefined, undefined, true);
+    const cu = v.defineCatalog(CU.symbol);
+    // Thursday 2026-10-01 to Wednesday 10-07 listed as holidays (a week's closure).
+    const holidays = ["20261001", "20261002", "20261005", "20261006", "20261007"];
+    const view = new TradeView((i) => (i === cu ? CU : undefined), { tradingDay: "20260929", holidays });
+    const feed = feeder(v, view);
+    v.order(cu, "a1", "sell", 75_000, 1); // an account with a tree, so that the roll reaches a client
+    feed();
+    const days: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      v.apply((b, o) => writeSettle(b, o));
+      feed();
+      days.push(view.tradingDay);
+      expect((view.snapshot("a1")["session"] as JsonObject)["trading_day"]).toBe(view.tradingDay);
+    }
+    // Tuesday 09-29 → Wednesday 09-30 → (Thu, Fri, weekend, Mon-Wed closed) Thursday 10-08 → Friday 10-09.
+    expect(days).toEqual(["20260930", "20261008", "20261009"]);
+  });
+});

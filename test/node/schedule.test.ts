@@ -1,12 +1,13 @@
 /**
  * The trading schedule (src/node/schedule.ts): the settlement time's arithmetic (China time,
- * weekdays only), the timers against fake time, a real node that marks and settles on its
+ * weekdays only, less listed holidays), the timers against fake time, a real node that marks and settles on its
  * own, and the admin API's on-demand mark and settlement seen by a DIFF client.
  */
 
 import { afterAll, afterEach, beforeAll, expect, test, vi } from "vitest";
 import { VenueNode } from "../../src/node/node.ts";
 import { TradingSchedule, formatClockTime, nextSettlementMs, parseClockTime } from "../../src/node/schedule.ts";
+import { TradingCalendar } from "../../src/market/calendar.ts";
 import { CommandKind, CommandView, writeDefineInstrument, writeNewOrder, writeTransfer } from "../../src/schema/command.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { OrderType, Side, Tif, currencyCode } from "../../src/schema/codes.ts";
@@ -41,6 +42,19 @@ test("the next settlement is the next weekday, in China time, at the minute give
   }
   // Sunday 17:00 UTC is Monday 01:00 in China: a settlement at 00:30 China time is Tuesday's (Monday's has passed).
   expect(new Date(nextSettlementMs(utc("2026-11-29T17:00:00Z"), 30)).toISOString()).toBe("2026-11-30T16:30:00.000Z");
+});
+
+test("listed holidays have no settlement: the next is on the next weekday that is not one", () => {
+  const at1530 = 15 * 60 + 30;
+  // Thursday 2026-12-31 and Friday 2027-01-01 closed: Wednesday's settlement done, the next is Monday's.
+  const yearEnd = new TradingCalendar(["20261231", "20270101"]);
+  expect(new Date(nextSettlementMs(utc("2026-12-30T08:00:00Z"), at1530, yearEnd)).toISOString()).toBe("2027-01-04T07:30:00.000Z");
+  // Before Wednesday's: Wednesday's, holidays or not.
+  expect(new Date(nextSettlementMs(utc("2026-12-30T07:00:00Z"), at1530, yearEnd)).toISOString()).toBe("2026-12-30T07:30:00.000Z");
+  // On a holiday morning: the next trading day's.
+  expect(new Date(nextSettlementMs(utc("2026-12-31T01:00:00Z"), at1530, yearEnd)).toISOString()).toBe("2027-01-04T07:30:00.000Z");
+  // Without the list, Thursday's.
+  expect(new Date(nextSettlementMs(utc("2026-12-30T08:00:00Z"), at1530)).toISOString()).toBe("2026-12-31T07:30:00.000Z");
 });
 
 afterEach(() => {
@@ -92,6 +106,33 @@ test("timed marks every interval and a settlement at its time, then the next wee
   const n = kinds.length;
   vi.advanceTimersByTime(10_000);
   expect(kinds).toHaveLength(n);
+});
+
+test("a settlement further off than one timer holds (holidays) still comes at its time", () => {
+  vi.useFakeTimers({ now: utc("2026-11-30T08:00:00Z") }); // Monday 16:00 China time, after its settlement
+  // Every weekday from Tuesday 2026-12-01 to Friday 2027-01-08 listed: the next settlement is 2027-01-11's, 41.7 days off.
+  const closed: string[] = [];
+  for (let t = Date.UTC(2026, 11, 1); t <= Date.UTC(2027, 0, 8); t += 86_400_000) {
+    if (new Date(t).getUTCDay() % 6 !== 0) closed.push(new Date(t).toISOString().slice(0, 10).replaceAll("-", ""));
+  }
+  expect(closed).toHaveLength(29);
+  const logs: string[] = [];
+  const settledAt: number[] = [];
+  const s = new TradingSchedule({
+    markEveryMs: 0,
+    settleMinute: 15 * 60 + 30,
+    calendar: new TradingCalendar(closed),
+    submit: () => settledAt.push(Date.now()),
+    free: () => 1 << 16,
+    log: (l) => logs.push(l),
+  });
+  s.start();
+  expect(logs[0]).toMatch(/on weekdays except 29 holidays, next at 2027-01-11T07:30:00\.000Z$/);
+  vi.advanceTimersByTime(Date.UTC(2027, 0, 11, 7, 30) - Date.now() - 1);
+  expect(settledAt).toEqual([]);
+  vi.advanceTimersByTime(1);
+  expect(settledAt.map((t) => new Date(t).toISOString())).toEqual(["2027-01-11T07:30:00.000Z"]);
+  s.stop();
 });
 
 test("a node marks and settles on its own: the mark price follows the last trade, the day ends at the settlement time", async () => {

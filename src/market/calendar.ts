@@ -1,0 +1,71 @@
+/**
+ * The trading calendar: which China-time dates trade. Saturdays and Sundays never do; the
+ * operator lists the holidays (the exchanges publish them each December for the next year,
+ * for example Spring Festival and National Day weeks). Every "next trading day" in the node
+ * comes from here: the daily settlement's timer skips non-trading days, and after a
+ * settlement the gateway's trading day moves to the next trading day, not the next weekday.
+ *
+ * Dates are `"YYYYMMDD"` strings (real dates), compared as strings. Pure; any thread.
+ */
+
+import { assert } from "../stdx/assert.ts";
+import { validTradingDay } from "./time.ts";
+
+/** Holidays a calendar takes at most (about forty years of an exchange's closures). */
+export const HOLIDAYS_MAX = 1_000;
+
+const pad2 = (n: number): string => (n < 10 ? "0" : "") + n;
+
+function dateOf(day: string): Date {
+  return new Date(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))));
+}
+
+function dayOf(t: Date): string {
+  return `${String(t.getUTCFullYear()).padStart(4, "0")}${pad2(t.getUTCMonth() + 1)}${pad2(t.getUTCDate())}`;
+}
+
+/** Why a holiday list cannot be used, or undefined when it can (each a real date, at most HOLIDAYS_MAX). */
+export function holidayListError(days: readonly string[]): string | undefined {
+  if (days.length > HOLIDAYS_MAX) return `at most ${HOLIDAYS_MAX} holidays, not ${days.length}`;
+  const bad = days.find((d) => !validTradingDay(d));
+  return bad === undefined ? undefined : `a holiday must be a date as YYYYMMDD, not ${JSON.stringify(bad)}`;
+}
+
+export class TradingCalendar {
+  private readonly holidays: ReadonlySet<string>;
+
+  constructor(holidays: readonly string[] = []) {
+    const err = holidayListError(holidays);
+    assert(err === undefined, err ?? "");
+    this.holidays = new Set(holidays);
+  }
+
+  /** The holidays, sorted (for logs and for passing the calendar to a worker). */
+  get holidayList(): string[] {
+    return [...this.holidays].sort();
+  }
+
+  /** Whether China date `day` trades: a weekday that is not a holiday. */
+  trades(day: string): boolean {
+    assert(validTradingDay(day), `trading day must be YYYYMMDD, not ${day}`);
+    const weekday = dateOf(day).getUTCDay();
+    return weekday !== 0 && weekday !== 6 && !this.holidays.has(day);
+  }
+
+  /** The first trading day after `day`. */
+  next(day: string): string {
+    assert(validTradingDay(day), `trading day must be YYYYMMDD, not ${day}`);
+    const t = dateOf(day);
+    // Weekends and at most HOLIDAYS_MAX holidays: the loop ends within HOLIDAYS_MAX * 7 / 5 + 3 days.
+    for (;;) {
+      t.setUTCDate(t.getUTCDate() + 1);
+      const d = dayOf(t);
+      if (this.trades(d)) return d;
+    }
+  }
+
+  /** `day` itself if it trades, else the first trading day after it. */
+  onOrAfter(day: string): string {
+    return this.trades(day) ? day : this.next(day);
+  }
+}
