@@ -351,6 +351,10 @@ export const SETTINGS = {
     group: "gateway", kind: text("ID", "1 to 64 characters without spaces or =#|;/", (s) => BROKER_ID.test(s)), default: DEFAULT_GATEWAY_OPTIONS.brokerId,
     description: "The broker id the gateway announces (rtn_brokers) and clients log in with (bid).",
   }),
+  auditFile: setting({
+    group: "gateway", kind: boolean(), default: true,
+    description: "Also append the audit lines (logins and their refusals, closed sessions, admin requests) to DATA/audit/audit.log, one JSON object a line, rotated at 64 MiB with the newest 16 files kept.",
+  }),
   tradingDay: setting({
     group: "gateway", kind: tradingDay(), default: "auto",
     description: "The trading day clients see; auto: today's date in China (UTC+8) when the node starts, or on a weekend or holiday the next trading day.",

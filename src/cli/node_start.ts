@@ -82,6 +82,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     markEveryMs: c.markEveryMs,
     ...(c.settleAt === "off" ? {} : { settleMinute: parseClockTime(c.settleAt)! }),
     holidays: c.holidays,
+    auditFile: c.auditFile,
     wait: waitStrategy(c),
     ...(c.demoFlow > 0 ? { plugins: [demoFlowPlugin(c.demoFlow, instruments)] } : {}),
     ringBytes: { journal: c.journalRingBytes, inbound: c.inboundRingBytes, trades: c.tradesRingBytes, accounts: c.accountsRingBytes, l2: c.l2RingBytes },

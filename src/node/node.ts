@@ -30,6 +30,7 @@ import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
 import { Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
+import { AuditFile } from "./audit_file.ts";
 import { TradingCalendar } from "../market/calendar.ts";
 import { TradingSchedule } from "./schedule.ts";
 import { Ring } from "../bus/ring.ts";
@@ -124,6 +125,11 @@ export interface NodeOptions {
   markEveryMs?: number;
   /** The minute of the day, China time, of the timed daily settlement (default: none). */
   settleMinute?: number;
+  /**
+   * Append the gateway's audit lines to `<dataDir>/audit/audit.log` too (src/node/audit_file.ts;
+   * default true where there is a data directory and a gateway).
+   */
+  auditFile?: boolean;
   /** Weekdays that do not trade (YYYYMMDD, China dates): the timed settlement skips them (default: none). */
   holidays?: readonly string[];
   /** The schedule's wall clock, ms since the epoch (tests; default Date.now). */
@@ -189,6 +195,8 @@ export class VenueNode {
   private readonly gatewayRing: Ring | undefined;
   private gatewayWorker: Worker | undefined;
   private gatewayExited: Promise<void> | undefined;
+  /** The audit lines' own file (with a data directory and a gateway). */
+  readonly auditFile: AuditFile | undefined;
   private gatewaySlots: Array<[Topic, number]> = [];
   private marketWorker: Worker | undefined;
   private marketExited: Promise<void> | undefined;
@@ -333,6 +341,9 @@ export class VenueNode {
     const driverRings = Array.from({ length: o.drivers ?? 1 }, (_, i) => Ring.create(inboundBytes, 1, `driver ${i} inbound`));
     const pluginRings = this.pluginSpecs.map((_, i) => Ring.create(inboundBytes, 1, `plugin ${i} inbound`));
     this.gatewayOptions = o.gateway;
+    if (o.gateway !== undefined && o.dataDir !== undefined && (o.auditFile ?? true)) {
+      this.auditFile = new AuditFile(o.dataDir, { log: (line, level) => this.log(line, "audit", level) });
+    }
     this.gatewayRing = o.gateway === undefined ? undefined : Ring.create(inboundBytes, 1, "gateway inbound");
     const scheduleRing = (o.markEveryMs ?? 0) > 0 || o.settleMinute !== undefined ? Ring.create(64 * 1024, 1, "schedule inbound") : undefined;
     this.inboundRings = [...driverRings, ...pluginRings, ...(this.gatewayRing === undefined ? [] : [this.gatewayRing]), ...(scheduleRing === undefined ? [] : [scheduleRing])];
@@ -582,7 +593,11 @@ export class VenueNode {
     this.gatewayWorker = w;
     this.gatewayExited = new Promise((res) => w.once("exit", () => res()));
     w.on("message", (m: { log?: string; listening?: { host: string; port: number }; historyRead?: boolean; metricsRequest?: number }) => {
-      if (m.log !== undefined) this.log(m.log, m.log.startsWith("audit:") ? "audit" : "gateway");
+      if (m.log !== undefined) {
+        const audit = m.log.startsWith("audit:");
+        this.log(m.log, audit ? "audit" : "gateway");
+        if (audit) this.auditFile?.write(m.log);
+      }
       if (m.metricsRequest !== undefined) w.postMessage({ metricsReply: m.metricsRequest, text: this.metricsText() });
       if (m.historyRead === true) this.releaseStorage();
       if (m.listening !== undefined) {
@@ -622,6 +637,7 @@ export class VenueNode {
     };
     if (this.gatewayOptions !== undefined) {
       await stopWorker(this.gatewayWorker, this.gatewayExited, this.gatewaySlots);
+      await this.auditFile?.close();
       await stopWorker(this.marketWorker, this.marketExited, this.marketSlots);
       this.releaseStorage();
     }

@@ -2,11 +2,13 @@
  * TESTING.md §G 30: the authentication and authorisation bypass matrix, against a real
  * node (journal, loop, gateway worker with its catalog) over real HTTP and WebSockets.
  * Every case must be refused with a generic error, leave nothing changed, and be in the
- * audit log; a disabled user's open socket is closed. The matrix is printed.
+ * audit log (and the audit file); a disabled user's open socket is closed. The matrix is printed.
  */
 
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { DiffClient } from "./diff_client.ts";
 import { startGatewayNode, type GatewayNode } from "./node_kit.ts";
 import { until } from "../until.ts";
@@ -207,3 +209,21 @@ test("guessing passwords meets the back-off after a few tries (TESTING 31)", asy
   record("password guessing", "backed off", backedOff > 0 && checked <= 5 && checked + backedOff === 8 ? "backed off" : `checked ${checked}, backed off ${backedOff}`);
   expect(await audited(/audit: DIFF login refused for "ro"/)).toBe(true);
 }, 60_000);
+
+test("every audit line is also in DATA/audit/audit.log, one JSON object a line, in order", async () => {
+  const path = join(gw.dir, "data", "audit", "audit.log");
+  const audited = (): string[] => logs.filter((l) => l.startsWith("audit:"));
+  const filed = (): string[] => {
+    try {
+      return readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as { msg: string }).msg);
+    } catch {
+      return [];
+    }
+  };
+  expect(audited().length).toBeGreaterThan(10);
+  await until(() => filed().length >= audited().length, "the audit file to catch up", () => `${filed().length} of ${audited().length}`);
+  expect(filed()).toEqual(audited());
+  expect(filed().some((m) => /^audit: DIFF login refused for "t1"/.test(m))).toBe(true);
+  const first = JSON.parse(readFileSync(path, "utf8").split("\n")[0]!) as { time: string };
+  expect(Number.isNaN(Date.parse(first.time))).toBe(false);
+});
