@@ -4,17 +4,17 @@
  * outlive whatever happens to stdout. One JSON object per line, `{"time": ISO, "msg": text}`,
  * the same text as the log's `audit` lines.
  *
- * Bounded on disk and in memory: the file is rotated when it would pass `maxBytes`
- * (renamed `audit-<time>.log`, a new `audit.log` opened; not before the file is first open,
- * which takes a turn of the event loop) and only the newest `keep`
- * rotated files stay; writes go through pino's asynchronous destination with at most
+ * Bounded on disk and in memory: the file is rotated when a line would take it past
+ * `maxBytes` (renamed `audit-<time>.log`; lines still waiting for the disk reach it, and a
+ * new `audit.log` is opened at once) and only the newest `keep` rotated files stay; writes
+ * go through pino's asynchronous destination over a descriptor opened here, with at most
  * `maxBufferBytes` waiting, beyond which lines are dropped, counted, and said once in the log
  * (a disk that stalls must not grow the main thread's memory).
  *
  * Main thread only (the node's log callback); a line costs a small buffered write.
  */
 
-import { readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 
@@ -41,15 +41,17 @@ export class AuditFile {
   /** Lines dropped because too much was waiting for the disk. */
   dropped = 0;
   rotations = 0;
+  rotateFailures = 0;
   private bytes: number;
   private readonly maxBytes: number;
   private readonly keep: number;
   private readonly nowMs: () => number;
   private readonly log: (line: string, level?: "info" | "warn") => void;
-  private readonly out: ReturnType<typeof pino.destination>;
+  private readonly maxBufferBytes: number;
+  private out: ReturnType<typeof pino.destination>;
+  /** Destinations of rotated files still writing what was waiting (close waits for them). */
+  private readonly ending = new Set<Promise<void>>();
   private closed = false;
-  /** The file is open (pino's destination opens it asynchronously): before that, no rotation. */
-  private ready = false;
 
   constructor(dataDir: string, o: AuditFileOptions = {}) {
     this.dir = join(dataDir, AUDIT_DIR);
@@ -58,13 +60,33 @@ export class AuditFile {
     this.keep = o.keep ?? 16;
     this.nowMs = o.nowMs ?? Date.now;
     this.log = o.log ?? (() => {});
-    this.out = pino.destination({ dest: this.path, sync: false, mkdir: true, append: true, maxLength: o.maxBufferBytes ?? 8 * 1024 * 1024 });
-    this.out.on("drop", () => {
+    this.maxBufferBytes = o.maxBufferBytes ?? 8 * 1024 * 1024;
+    mkdirSync(this.dir, { recursive: true });
+    this.bytes = 0;
+    this.out = this.open();
+  }
+
+  /** A destination over `audit.log`, opened now for appending (its size read into `bytes`). */
+  private open(): ReturnType<typeof pino.destination> {
+    const fd = openSync(this.path, "a");
+    this.bytes = fstatSync(fd).size;
+    const out = pino.destination({ fd, sync: false, maxLength: this.maxBufferBytes });
+    out.on("drop", () => {
       if (this.dropped++ === 0) this.log("audit file: the disk is not keeping up; audit lines are being dropped from the file (the log still has them)", "warn");
     });
-    this.out.on("error", (err: Error) => this.log(`audit file: ${err.message}`, "warn"));
-    this.out.once("ready", () => (this.ready = true));
-    this.bytes = sizeOf(this.path);
+    out.on("error", (err: Error) => this.log(`audit file: ${err.message}`, "warn"));
+    return out;
+  }
+
+  /** Ends destination `out`: what it holds is written, then its descriptor closed. */
+  private end(out: ReturnType<typeof pino.destination>): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      out.once("close", () => resolve());
+      out.end();
+    });
+    this.ending.add(done);
+    void done.then(() => this.ending.delete(done));
+    return done;
   }
 
   /** Appends one audit line. */
@@ -72,7 +94,7 @@ export class AuditFile {
     if (this.closed) return;
     const line = `${JSON.stringify({ time: new Date(this.nowMs()).toISOString(), msg })}\n`;
     const n = Buffer.byteLength(line);
-    if (this.ready && this.bytes > 0 && this.bytes + n > this.maxBytes) this.rotate();
+    if (this.bytes > 0 && this.bytes + n > this.maxBytes) this.rotate();
     this.out.write(line);
     this.bytes += n;
   }
@@ -99,13 +121,11 @@ export class AuditFile {
   }
 
   /** Writes what is waiting and closes the file. */
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    return new Promise((resolve) => {
-      this.out.once("close", () => resolve());
-      this.out.end();
-    });
+    void this.end(this.out);
+    await Promise.all([...this.ending]);
   }
 
   private rotate(): void {
@@ -115,22 +135,16 @@ export class AuditFile {
     try {
       // Lines still waiting reach the renamed file (the descriptor follows it); later ones the new one.
       renameSync(this.path, join(this.dir, name));
-      this.out.reopen();
-      this.bytes = 0;
+      const next = this.open(); // if this fails, lines go on to the renamed file
+      void this.end(this.out);
+      this.out = next;
       this.rotations++;
     } catch (err) {
-      this.log(`audit file: could not rotate ${this.path}: ${err instanceof Error ? err.message : String(err)}; appending to it`, "warn");
+      // Said once: every later line tries again.
+      if (this.rotateFailures++ === 0) this.log(`audit file: could not rotate ${this.path}: ${err instanceof Error ? err.message : String(err)}; lines go on to the file open now`, "warn");
       return;
     }
     const old = this.rotated();
     for (const n of old.slice(0, Math.max(0, old.length - this.keep))) rmSync(join(this.dir, n), { force: true });
-  }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
   }
 }
