@@ -28,6 +28,7 @@ import { DEFAULT_GATEWAY_OPTIONS } from "../gateway/gateway.ts";
 import { DEFAULT_SESSION_LIMITS } from "../gateway/session.ts";
 import { parseClockTime } from "../node/schedule.ts";
 import { HOLIDAYS_MAX, holidayListError } from "../market/calendar.ts";
+import { validTradingDay } from "../market/time.ts";
 
 /** A usage error in the configuration: `venue start` prints it on one line and exits 2. */
 export class ConfigError extends Error {
@@ -133,24 +134,17 @@ function list(metavar: string, expected: string, validItem: (s: string) => boole
 
 /** A trading day: `auto` (today in China, UTC+8, at start) or a date as YYYYMMDD. */
 function tradingDay(): Kind<string> {
-  const valid = (s: string): boolean => {
-    if (s === "auto") return true;
-    const m = /^(\d{4})(\d{2})(\d{2})$/.exec(s);
-    if (m === null) return false;
-    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-    return d.toISOString().slice(0, 10).replaceAll("-", "") === s;
-  };
-  return { ...text("YYYYMMDD", `"auto" or a date as YYYYMMDD`, valid), type: "date" };
+  return { ...text("YYYYMMDD", `"auto" or a date as YYYYMMDD`, (s) => s === "auto" || validTradingDay(s)), type: "date" };
 }
 
-/** Dates as YYYYMMDD: comma-separated in a flag or variable (`none` for no dates), a JSON array in the file. */
-function dates(max: number): Kind<readonly string[]> {
+/** Holidays, dates as YYYYMMDD: comma-separated in a flag or variable (`none` for no dates), a JSON array in the file. */
+function holidayDates(): Kind<readonly string[]> {
   const check = (items: readonly unknown[]): readonly string[] | undefined =>
-    items.length <= max && items.every((s) => typeof s === "string") && holidayListError(items as string[]) === undefined ? [...(items as string[])].sort() : undefined;
+    items.every((s) => typeof s === "string") && holidayListError(items as string[]) === undefined ? [...(items as string[])].sort() : undefined;
   return {
     type: "dates",
     metavar: "YYYYMMDD,...",
-    expected: `none, or at most ${formatInt(max)} dates as YYYYMMDD, comma-separated (a JSON array of them in the file)`,
+    expected: `none, or at most ${formatInt(HOLIDAYS_MAX)} dates as YYYYMMDD, comma-separated (a JSON array of them in the file)`,
     fromText: (raw) => (raw.trim() === "none" || raw.trim() === "" ? [] : check(raw.split(",").map((s) => s.trim()))),
     fromJson: (v) => (Array.isArray(v) ? check(v) : undefined),
     format: (items) => (items.length === 0 ? "none" : items.join(",")),
@@ -208,7 +202,7 @@ export const SETTINGS = {
     description: "The time of day, China time (UTC+8), of the daily settlement, Monday to Friday less the holidays: good-for-day orders expire, today's positions become earlier ones, balances roll and the trading day ends. A node down at that time settles at the next one. off: none (an admin settles on demand: POST /admin/settle).",
   }),
   holidays: setting({
-    group: "node", kind: dates(HOLIDAYS_MAX), default: [],
+    group: "node", kind: holidayDates(), default: [],
     description: "Weekdays that do not trade, China dates (the exchanges publish each year's): no settlement on them, and after a settlement the trading day moves to the next weekday that is not one. none: Monday to Friday all trade.",
   }),
   eventStore: setting({

@@ -9,20 +9,12 @@
  */
 
 import { assert } from "../stdx/assert.ts";
-import { validTradingDay } from "./time.ts";
+import { dayUtcMs, utcDay, validTradingDay } from "./time.ts";
 
 /** Holidays a calendar takes at most (about forty years of an exchange's closures). */
 export const HOLIDAYS_MAX = 1_000;
 
-const pad2 = (n: number): string => (n < 10 ? "0" : "") + n;
-
-function dateOf(day: string): Date {
-  return new Date(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))));
-}
-
-function dayOf(t: Date): string {
-  return `${String(t.getUTCFullYear()).padStart(4, "0")}${pad2(t.getUTCMonth() + 1)}${pad2(t.getUTCDate())}`;
-}
+const MS_PER_DAY = 86_400_000;
 
 /** Why a holiday list cannot be used, or undefined when it can (each a real date, at most HOLIDAYS_MAX). */
 export function holidayListError(days: readonly string[]): string | undefined {
@@ -48,18 +40,16 @@ export class TradingCalendar {
   /** Whether China date `day` trades: a weekday that is not a holiday. */
   trades(day: string): boolean {
     assert(validTradingDay(day), `trading day must be YYYYMMDD, not ${day}`);
-    const weekday = dateOf(day).getUTCDay();
+    const weekday = new Date(dayUtcMs(day)).getUTCDay();
     return weekday !== 0 && weekday !== 6 && !this.holidays.has(day);
   }
 
   /** The first trading day after `day`. */
   next(day: string): string {
     assert(validTradingDay(day), `trading day must be YYYYMMDD, not ${day}`);
-    const t = dateOf(day);
     // Weekends and at most HOLIDAYS_MAX holidays: the loop ends within HOLIDAYS_MAX * 7 / 5 + 3 days.
-    for (;;) {
-      t.setUTCDate(t.getUTCDate() + 1);
-      const d = dayOf(t);
+    for (let ms = dayUtcMs(day) + MS_PER_DAY; ; ms += MS_PER_DAY) {
+      const d = utcDay(ms);
       if (this.trades(d)) return d;
     }
   }

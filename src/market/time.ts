@@ -79,25 +79,29 @@ export function diffDatetime(seconds: number, nanos: number): string {
     `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.${String(micros).padStart(6, "0")}`;
 }
 
-/** The China-time calendar date of an instant, as `"YYYYMMDD"`. */
-export function chinaDate(seconds: number): string {
-  const d = new Date((seconds + CHINA_UTC_OFFSET_SECONDS) * 1000);
+/** `"YYYYMMDD"` of the UTC date of `ms` (ms since the epoch). */
+export function utcDay(ms: number): string {
+  const d = new Date(ms);
   return `${String(d.getUTCFullYear()).padStart(4, "0")}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}`;
 }
 
-/** A trading day `"YYYYMMDD"` is well formed and a real date. */
+/** Midnight UTC of date `"YYYYMMDD"`, ms since the epoch (the inverse of `utcDay` for real dates). */
+export function dayUtcMs(day: string): number {
+  return Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
+}
+
+/** The China-time calendar date of an instant, as `"YYYYMMDD"`. */
+export function chinaDate(seconds: number): string {
+  return utcDay((seconds + CHINA_UTC_OFFSET_SECONDS) * 1000);
+}
+
+/** A trading day `"YYYYMMDD"` is well formed and a real date (no 30 February, no year below 100). */
 export function validTradingDay(day: string): boolean {
-  if (!/^\d{8}$/.test(day)) return false;
-  const y = Number(day.slice(0, 4));
-  const m = Number(day.slice(4, 6));
-  const d = Number(day.slice(6, 8));
-  const t = new Date(Date.UTC(y, m - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+  return /^\d{8}$/.test(day) && utcDay(dayUtcMs(day)) === day;
 }
 
 /** Seconds since the epoch of 00:00 China time on trading day `"YYYYMMDD"` (DIFF's daily bar start). */
 export function tradingDayStartSeconds(day: string): number {
   assert(validTradingDay(day), `trading day must be YYYYMMDD, not ${day}`);
-  const utcMidnight = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / 1000;
-  return utcMidnight - CHINA_UTC_OFFSET_SECONDS;
+  return dayUtcMs(day) / 1000 - CHINA_UTC_OFFSET_SECONDS;
 }

@@ -18,7 +18,7 @@ import { NO_INSTRUMENT, type Buf } from "../schema/layout.ts";
 import { writeMark, writeSettle } from "../schema/command.ts";
 import { CHINA_UTC_OFFSET_SECONDS } from "../market/limits.ts";
 import { TradingCalendar } from "../market/calendar.ts";
-import { chinaDate } from "../market/time.ts";
+import { chinaDate, dayUtcMs } from "../market/time.ts";
 
 const MINUTES_PER_DAY = 24 * 60;
 const MS_PER_MINUTE = 60_000;
@@ -53,7 +53,7 @@ export function nextSettlementMs(nowMs: number, minute: number, calendar: Tradin
   const day = chinaDate((dayStart - CHINA_OFFSET_MS) / 1000);
   if (at <= local || !calendar.trades(day)) {
     const next = calendar.next(day);
-    at += Date.UTC(Number(next.slice(0, 4)), Number(next.slice(4, 6)) - 1, Number(next.slice(6, 8))) - dayStart;
+    at += dayUtcMs(next) - dayStart;
   }
   return at - CHINA_OFFSET_MS;
 }
