@@ -5,7 +5,7 @@
  */
 
 import { assert } from "../stdx/assert.ts";
-import { CONTROL_BYTES, CONTROL_WORKERS_MAX, C_DOORBELL, C_DURABLE_LO, C_DURABLE_PARKED, C_LOOP_PARKED, C_SLOW_COMMIT_MS, C_STATUS, NodeStatus, heartbeatCell } from "../schema/control.ts";
+import { CONTROL_BYTES, CONTROL_WORKERS_MAX, C_DOORBELL, C_DURABLE_LO, C_DURABLE_PARKED, C_EVENTS_SEQ_LO, C_LOOP_PARKED, C_SLOW_COMMIT_MS, C_STATUS, NodeStatus, heartbeatCell } from "../schema/control.ts";
 
 export class Control {
   readonly i32: Int32Array;
@@ -86,6 +86,19 @@ export class Control {
     } finally {
       Atomics.sub(this.i32, C_DURABLE_PARKED, 1);
     }
+  }
+
+  /**
+   * The engine loop published every event of every seq up to `seq` (low 32 bits) on its
+   * topic ring. A seq-cst store after the rings' publish stores: a thread that reads it and
+   * then drains a topic ring has seen every event of those seqs on that topic.
+   */
+  setEventsPublished(seq: number): void {
+    Atomics.store(this.i32, C_EVENTS_SEQ_LO, seq | 0);
+  }
+
+  eventsPublishedLo(): number {
+    return Atomics.load(this.i32, C_EVENTS_SEQ_LO);
   }
 
   /** An inbound producer published: bump the doorbell, wake the loop if it is parked. */

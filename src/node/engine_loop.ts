@@ -169,6 +169,7 @@ export class EngineLoop {
   start(): Promise<void> {
     assert(this.running === undefined, "the engine loop is already running");
     this.control.status = NodeStatus.running;
+    this.control.setEventsPublished(this.nextSeq - 1);
     this.running = this.loop();
     return this.running;
   }
@@ -245,6 +246,7 @@ export class EngineLoop {
   private publishBatch(): void {
     this.journal.publish();
     for (let t = 0; t < this.topicProducers.length; t++) this.topicProducers[t]!.publish();
+    this.control.setEventsPublished(this.nextSeq - 1);
     if (this.durableByLoop) this.control.setDurable(this.nextSeq - 1);
     this.afterBatch?.(this.nextSeq - 1);
   }

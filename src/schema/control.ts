@@ -11,7 +11,10 @@
  *   2     64 node status (NodeStatus)                 the main thread
  *         65 slow commit: the last group commit's ms   the journal worker
  *            while commits are slow (0: healthy)
- *   3+w   heartbeat of worker w (count)               worker w
+ *   3     96 events published through this seq,       the engine loop, after each batch
+ *            low 32 bits (every event of every seq up
+ *            to it is on its topic ring)
+ *   4+w   heartbeat of worker w (count)               worker w
  */
 
 export const C_DURABLE_LO = 0;
@@ -20,7 +23,8 @@ export const C_DOORBELL = 32;
 export const C_LOOP_PARKED = 33;
 export const C_STATUS = 64;
 export const C_SLOW_COMMIT_MS = 65;
-const C_FIRST_HEARTBEAT_LINE = 3;
+export const C_EVENTS_SEQ_LO = 96;
+const C_FIRST_HEARTBEAT_LINE = 4;
 export const CONTROL_WORKERS_MAX = 64;
 export const CONTROL_BYTES = (C_FIRST_HEARTBEAT_LINE + CONTROL_WORKERS_MAX) * 128;
 

@@ -77,6 +77,8 @@ export interface StorageMetricsSnapshot {
 /** Flush and compaction duration buckets, in seconds. */
 export const JOB_SECONDS_BOUNDS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60];
 const REPORT_MS = 1_000;
+/** Records taken from one ring per poll. */
+const POLL_MAX = 256;
 
 /** The job pool with its jobs counted (running) and timed, for metrics. */
 function countedJobs(jobs: LsmJobs): { jobs: LsmJobs; running: { flushes: number; compactions: number }; flushSeconds: Histogram; compactionSeconds: Histogram } {
@@ -160,12 +162,21 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
     const handler = (buf: Buf, offset: number): void => {
       store.append(t, buf, offset);
     };
-    return { c, handler };
+    return { t, c, handler };
   });
   // Small polls, and none while the store is not writable: a MemTable fills between them.
+  // A ring drained after the loop had published every event through seq v (and v is
+  // durable) holds nothing more of those seqs: its topic's mark may move to v.
   const pollAll = (): number => {
     let n = 0;
-    for (const { c, handler } of consumers) if (store.tree.writable) n += c.poll(handler, 256);
+    for (const { t, c, handler } of consumers) {
+      if (!store.tree.writable) break;
+      const e = control.eventsPublishedLo();
+      const d = control.durableLo();
+      const k = c.poll(handler, POLL_MAX);
+      n += k;
+      if (k < POLL_MAX) store.quietThrough(t, ((e - d) | 0) <= 0 ? e : d);
+    }
     return n;
   };
   report();

@@ -10,67 +10,22 @@
  * newest snapshot plus the journal after it must build exactly the engine the whole journal does.
  */
 
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { recoverJournal } from "../../src/wal/recover.ts";
-import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
-import { commandFor } from "./crash_commands.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { EventStore } from "../../src/store/event_store.ts";
 import { TOPICS } from "../../src/schema/topics.ts";
 import { expectedEvents, storedEvents } from "../store/store_kit.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
+import { listSegments } from "../../src/wal/recover.ts";
+import { segmentFirstSeq } from "../../src/schema/wal.ts";
+import { checkJournal, runAndKill } from "./crash_kit.ts";
 
-
-const CHILD = fileURLToPath(new URL("./crash_child.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "venue-crash-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/**
- * Runs the child until it has reported `killAt` as durable (or more), and a snapshot if
- * `needSnapshot`, then SIGKILLs it; returns the last durable it reported.
- */
-function runAndKill(killAt: number, needSnapshot: boolean): Promise<{ recovered: number; durable: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, join(dir, "data")], { stdio: ["ignore", "pipe", "pipe"] });
-    let recovered = -1;
-    let durable = 0;
-    let out = "";
-    let err = "";
-    let killed = false;
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`child did not reach durable ${killAt} in time (durable ${durable}); stderr: ${err}`));
-    }, 60_000);
-    child.stderr.on("data", (b: Buffer) => void (err += b.toString()));
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-      let nl;
-      while ((nl = out.indexOf("\n")) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        const [word, n] = line.split(" ");
-        if (word === "recovered") recovered = Number(n);
-        if (word === "durable") durable = Math.max(durable, Number(n));
-        if (word === "snapshot") needSnapshot = false;
-        if (durable >= killAt && !needSnapshot && !killed) {
-          killed = true;
-          child.kill("SIGKILL");
-        }
-      }
-    });
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (signal === "SIGKILL") resolve({ recovered, durable });
-      else reject(new Error(`child exited by itself (code ${code}); stderr: ${err}`));
-    });
-  });
-}
 
 /** Kills per run: 5 in CI, 200 in the full run (`npm run test:crash`). */
 const KILLS = Number(process.env.VENUE_KILLS ?? 5);
@@ -81,25 +36,14 @@ describe("crash: SIGKILL during group commit", () => {
     console.log(`crash: seed ${seed} (replay with VENUE_SEED=${seed})`);
     const r = new Prng(seed);
     let lastDurable = 0;
-    const check = Buf.alloc(512);
     for (let round = 0; round < KILLS; round++) {
       const killAt = lastDurable + 500 + (r.nextU32() % 5000);
-      const { recovered, durable } = await runAndKill(killAt, round % 2 === 1);
+      const { recovered, durable } = await runAndKill(join(dir, "data"), [], killAt, round % 2 === 1);
       expect(recovered).toBeGreaterThanOrEqual(lastDurable); // the restart found everything acknowledged before
-      const seqs: number[] = [];
-      recoverJournal(join(dir, "data", "journal"), (buf, offset, size, seq) => {
-        const want = commandFor(check, 0, seq);
-        expect(size, `seq ${seq}`).toBe(want);
-        // Everything but seq and timestamp (bytes 8..23, stamped by the loop) is what was submitted.
-        const same = (from: number, to: number): boolean => Buffer.compare(buf.u8.subarray(offset + from, offset + to), check.u8.subarray(from, to)) === 0;
-        if (!same(0, 8) || !same(24, size)) throw new Error(`seq ${seq}: the recovered command differs from the one submitted`);
-        expect(buf.dv.getUint32(offset + 8, true)).toBe(seq);
-        seqs.push(seq);
-      });
-      const n = seqs.length;
-      expect(seqs[n - 1]).toBe(n); // 1..n, nothing missing, nothing reordered (checked one by one by recovery)
-      expect(n).toBeGreaterThanOrEqual(durable); // P1: every acknowledged command is there
-      console.log(`  kill ${round + 1}: acknowledged ${durable}, recovered ${n}`);
+      const { first, last } = checkJournal(join(dir, "data", "journal"));
+      expect(first).toBe(1);
+      expect(last).toBeGreaterThanOrEqual(durable); // P1: every acknowledged command is there
+      console.log(`  kill ${round + 1}: acknowledged ${durable}, recovered ${last}`);
       lastDurable = durable;
     }
     // The child snapshotted as it ran (and restored snapshots on each restart): the newest
@@ -118,4 +62,72 @@ describe("crash: SIGKILL during group commit", () => {
     for (const t of TOPICS) expect(got[t], `event store, ${t}`).toEqual(want[t]);
     expect(want.accounts.length).toBeGreaterThan(0);
   }, 60_000 + KILLS * 10_000);
+});
+
+/** Hard-links every file of `from` into `to` (a name now on another file is linked anew). */
+function linkAll(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    const src = join(from, name);
+    const dst = join(to, name);
+    if (existsSync(dst)) {
+      if (statSync(dst).ino === statSync(src).ino) continue;
+      rmSync(dst);
+    }
+    linkSync(src, dst);
+  }
+}
+
+/** Kills of the pruning chain: 12 in CI, 200 in the full run. */
+const PRUNE_KILLS = Math.max(12, KILLS);
+
+describe("crash: SIGKILL while the node prunes its journal", () => {
+  const seed = seedFromEnv();
+  it(`nothing acknowledged is lost when segments are deleted behind snapshots and the event store (${PRUNE_KILLS} kills, seed ${seed})`, async () => {
+    console.log(`crash with pruning: seed ${seed} (replay with VENUE_SEED=${seed})`);
+    const r = new Prng(seed ^ 0x5eed);
+    const data = join(dir, "pruned");
+    const journal = join(data, "journal");
+    // Every segment the node ever wrote, hard-linked here after each kill: the link sees
+    // what the node appends to the file later and keeps it after the node deletes it. The
+    // node deletes only segments below the older of its two newest snapshots; the first run
+    // writes a snapshot without pruning, and each later run is killed at its first snapshot
+    // at the latest, so the older one is always from an earlier run and every segment it
+    // lets go was linked whole before. The archive is therefore the whole journal, 1..n
+    // (checked below).
+    const archive = join(dir, "archive");
+    let lastDurable = 0;
+    for (let round = 0; round < PRUNE_KILLS; round++) {
+      const killAt = lastDurable + 300 + (r.nextU32() % 400);
+      // The first run writes a snapshot (at seq 5,000) and prunes nothing. Every later one is
+      // killed at its first snapshot; every other one waits for that snapshot, the rest are
+      // killed at killAt if that comes first.
+      const opening = round === 0;
+      const { recovered, durable } = await runAndKill(data, opening ? ["--small"] : ["--small", "--prune"], killAt, round % 2 === 0, !opening);
+      expect(recovered).toBeGreaterThanOrEqual(lastDurable); // the restart found everything acknowledged before
+      const { first, last } = checkJournal(journal);
+      expect(last).toBeGreaterThanOrEqual(durable); // P1: every acknowledged command is there
+      linkAll(journal, archive);
+      console.log(`  kill ${round + 1}: acknowledged ${durable}, journal holds ${first}..${last}`);
+      lastDurable = durable;
+    }
+    // Pruning happened: the journal's first segments are gone.
+    expect(segmentFirstSeq(listSegments(journal)[0]!)).toBeGreaterThan(1);
+    const whole = checkJournal(archive);
+    expect(whole.first).toBe(1);
+    // The node starts from its newest usable snapshot and what is left of the journal: the
+    // same engine as a replay of every command ever journaled.
+    const logs: string[] = [];
+    const node = new VenueNode({ dataDir: data, log: (l) => logs.push(l) });
+    expect(logs.join("\n")).toMatch(/restored snapshot-/);
+    expect(node.loop.seq).toBe(whole.last + 1);
+    expect(fingerprint(node.engine)).toBe(fingerprint(fullReplay(archive)));
+    // The event store still holds every event of every command, exactly once: no segment
+    // was deleted before the store had what it held.
+    const store = EventStore.open(join(data, "events"), { background: false });
+    const want = expectedEvents(archive);
+    const got = storedEvents(store);
+    store.tree.closeSync();
+    for (const t of TOPICS) expect(got[t], `event store, ${t}`).toEqual(want[t]);
+  }, 60_000 + PRUNE_KILLS * 10_000);
 });
