@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { auditLines, auditMessages } from "../node/audit_lines.ts";
 import { join } from "node:path";
 import { DiffClient } from "./diff_client.ts";
 import { startGatewayNode, type GatewayNode } from "./node_kit.ts";
@@ -215,7 +215,7 @@ test("every audit line is also in DATA/audit/audit.log, one JSON object a line, 
   const audited = (): string[] => logs.filter((l) => l.startsWith("audit:"));
   const filed = (): string[] => {
     try {
-      return readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as { msg: string }).msg);
+      return auditMessages(path);
     } catch {
       return [];
     }
@@ -224,6 +224,6 @@ test("every audit line is also in DATA/audit/audit.log, one JSON object a line, 
   await until(() => filed().length >= audited().length, "the audit file to catch up", () => `${filed().length} of ${audited().length}`);
   expect(filed()).toEqual(audited());
   expect(filed().some((m) => /^audit: DIFF login refused for "t1"/.test(m))).toBe(true);
-  const first = JSON.parse(readFileSync(path, "utf8").split("\n")[0]!) as { time: string };
+  const first = auditLines(path)[0]!;
   expect(Number.isNaN(Date.parse(first.time))).toBe(false);
 });

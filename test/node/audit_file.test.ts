@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditFile } from "../../src/node/audit_file.ts";
+import { auditMessages } from "./audit_lines.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -20,7 +21,6 @@ function dataDir(): string {
   dirs.push(d);
   return d;
 }
-const msgs = (path: string): string[] => readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as { msg: string }).msg);
 
 test("rotates at its size, keeps the newest rotated files, and a restart appends", async () => {
   const dir = dataDir();
@@ -38,17 +38,17 @@ test("rotates at its size, keeps the newest rotated files, and a restart appends
   const rotated = a.rotated();
   expect(rotated).toHaveLength(2);
   // What is kept is the newest lines, in order, with nothing lost between the files kept.
-  const kept = [...rotated.map((n) => msgs(join(a.dir, n))).flat(), ...msgs(a.path)];
+  const kept = [...rotated.map((n) => auditMessages(join(a.dir, n))).flat(), ...auditMessages(a.path)];
   expect(kept).toEqual(lines.slice(30 - kept.length, 30));
   for (const n of [...rotated, "audit.log"]) expect(readFileSync(join(a.dir, n)).length).toBeLessThanOrEqual(400);
   // A restart appends to the file it finds (and rotates it when it fills).
-  const before = msgs(a.path).length;
+  const before = auditMessages(a.path).length;
   const b = new AuditFile(dir, o);
   await new Promise((r) => setImmediate(r));
   b.write(lines[30]!);
   await b.close();
-  expect(msgs(b.path).slice(-1)).toEqual([lines[30]]);
-  expect(msgs(b.path).length === before + 1 || b.rotations === 1).toBe(true);
+  expect(auditMessages(b.path).slice(-1)).toEqual([lines[30]]);
+  expect(auditMessages(b.path).length === before + 1 || b.rotations === 1).toBe(true);
 });
 
 test("past its buffer it drops lines and says so once, and keeps what it took", async () => {
@@ -60,7 +60,7 @@ test("past its buffer it drops lines and says so once, and keeps what it took", 
   expect(a.dropped).toBeGreaterThan(0);
   expect(said.filter((l) => l.includes("dropped"))).toHaveLength(1);
   await a.close();
-  const got = msgs(a.path);
+  const got = auditMessages(a.path);
   expect(got.length + a.dropped).toBe(2_000);
   expect(got[0]).toBe("audit: burst 0");
 });
