@@ -168,6 +168,11 @@ function cutTail(fs: JournalFs, path: string, end: number, size: number): void {
  * Deletes sealed segments every record of which is at or below `coveredSeq` (a snapshot
  * holds their effect); never the newest segment. Returns the names deleted. The journal
  * worker holds only the newest segment open, so this may run on another thread.
+ *
+ * Oldest first, with a directory fsync after each: a power cut may undo any removal not yet
+ * made durable, and undoing one of several would leave a segment after a hole, which
+ * recovery rightly calls corruption. One at a time, what a cut leaves is the journal less
+ * its oldest segments: whole, and still reaching back to the snapshot.
  */
 export function pruneJournal(dir: string, coveredSeq: number, fs: JournalFs = REAL_FS): string[] {
   const names = listSegments(dir);
@@ -176,8 +181,8 @@ export function pruneJournal(dir: string, coveredSeq: number, fs: JournalFs = RE
     const lastSeq = segmentFirstSeq(names[i + 1]!) - 1;
     if (lastSeq > coveredSeq) break;
     fs.unlink(join(dir, names[i]!));
+    fs.fsyncDir(dir);
     gone.push(names[i]!);
   }
-  if (gone.length > 0) fs.fsyncDir(dir);
   return gone;
 }

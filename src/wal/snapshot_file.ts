@@ -137,17 +137,17 @@ export function readNewestSnapshot(dir: string, log: (line: string) => void = ()
  * below the oldest kept snapshot, or none if no snapshot is old enough for the store.
  * Returns the deleted segments.
  */
-export function pruneAfterSnapshot(dir: string, journalDir: string, prune: boolean, storeReplayFrom: number | undefined): string[] {
-  pruneSnapshots(dir, 2, storeReplayFrom === undefined ? -1 : storeReplayFrom - 1);
+export function pruneAfterSnapshot(dir: string, journalDir: string, prune: boolean, storeReplayFrom: number | undefined, fs: JournalFs = REAL_FS): string[] {
+  pruneSnapshots(dir, 2, storeReplayFrom === undefined ? -1 : storeReplayFrom - 1, fs);
   const oldest = listSnapshots(dir).at(-1);
   const covered = oldest === undefined ? 0 : snapshotSeq(oldest);
   const bound = storeReplayFrom !== undefined && storeReplayFrom - 1 < covered ? 0 : covered;
-  return bound === 0 || !prune ? [] : pruneJournal(journalDir, bound);
+  return bound === 0 || !prune ? [] : pruneJournal(journalDir, bound, fs);
 }
 
 /** Removes all but the newest `keep` snapshots and the newest one at or below `alsoAtMost`. */
-export function pruneSnapshots(dir: string, keep: number, alsoAtMost = -1): void {
+export function pruneSnapshots(dir: string, keep: number, alsoAtMost = -1, fs: JournalFs = REAL_FS): void {
   const names = listSnapshots(dir);
   const extra = names.find((n) => snapshotSeq(n) <= alsoAtMost);
-  for (const name of names.slice(keep)) if (name !== extra) unlinkSync(join(dir, name));
+  for (const name of names.slice(keep)) if (name !== extra) fs.unlink(join(dir, name));
 }

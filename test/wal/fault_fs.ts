@@ -4,13 +4,16 @@
  * creation not yet made durable by an fsync. `powerLoss(prng)` then does to the files what
  * a power cut may: each unsynced write is kept, lost, or torn (some 512-byte sectors of it
  * landed, the rest did not, or landed as garbage); an unsynced truncate may be undone; a file
- * created since the directory's last fsync may vanish. Faults can also be scheduled: the n-th
+ * created since the directory's last fsync may vanish, and a file removed since then may come
+ * back (each on its own, so any subset of a run of removals may be undone; it comes back with
+ * what it held when removed). Faults can also be scheduled: the n-th
  * operation fails with an errno (EIO, ENOSPC), or the process "dies" at the n-th operation
  * (SimulatedCrash), optionally after half of a write.
  */
 
-import { closeSync, existsSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, existsSync, ftruncateSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { REAL_FS, type JournalFile, type JournalFs } from "../../src/wal/file.ts";
 import type { Prng } from "../../src/stdx/prng.ts";
 
@@ -32,6 +35,9 @@ export class FaultFs implements JournalFs {
   private pending: Pending[] = [];
   private created: string[] = [];
   private renames: Array<{ from: string; to: string }> = [];
+  /** Files removed since their directory's last fsync, each hard-linked into `stash` first. */
+  private removed: Array<{ path: string; kept: string }> = [];
+  private stash: string | undefined;
   /** The name each open file goes by now (a rename moves it, as an fd follows its file). */
   private names: Array<{ path: string }> = [];
   ops = 0;
@@ -57,6 +63,8 @@ export class FaultFs implements JournalFs {
     REAL_FS.fsyncDir(dir);
     this.created = this.created.filter((p) => dirname(p) !== dir);
     this.renames = this.renames.filter((r) => dirname(r.to) !== dir);
+    for (const r of this.removed) if (dirname(r.path) === dir) rmSync(r.kept, { force: true });
+    this.removed = this.removed.filter((r) => dirname(r.path) !== dir);
   }
 
   rename(from: string, to: string): void {
@@ -71,6 +79,14 @@ export class FaultFs implements JournalFs {
 
   unlink(path: string): void {
     this.tick(path, undefined);
+    if (existsSync(path)) {
+      // A link keeps the file's bytes for a power cut that undoes the removal.
+      this.stash ??= newStash();
+      const kept = join(this.stash, String(this.removed.length));
+      linkSync(path, kept);
+      this.removed.push({ path, kept });
+      this.pending = this.pending.filter((p) => p.path !== path);
+    }
     REAL_FS.unlink(path);
   }
 
@@ -80,8 +96,8 @@ export class FaultFs implements JournalFs {
   }
 
   /** Applies a power cut to everything not yet durable, then forgets it. */
-  powerLoss(r: Prng): { kept: number; lost: number; torn: number; vanished: number } {
-    const counts = { kept: 0, lost: 0, torn: 0, vanished: 0 };
+  powerLoss(r: Prng): { kept: number; lost: number; torn: number; vanished: number; returned: number } {
+    const counts = { kept: 0, lost: 0, torn: 0, vanished: 0, returned: 0 };
     // Undo in reverse order, so each restore sees the state it was taken from.
     for (const p of [...this.pending].reverse()) {
       if (!existsSync(p.path)) continue;
@@ -130,10 +146,25 @@ export class FaultFs implements JournalFs {
         counts.vanished++;
       }
     }
+    // A removal not yet made durable may be undone, each on its own.
+    for (const { path, kept } of [...this.removed].reverse()) {
+      if (!existsSync(path) && r.nextU32() % 2 === 0) {
+        renameSync(kept, path);
+        counts.returned++;
+      }
+    }
+    this.dispose();
     this.pending = [];
     this.created = [];
     this.renames = [];
     return counts;
+  }
+
+  /** Drops the links kept for undoing removals (a power cut does it too). */
+  dispose(): void {
+    if (this.stash !== undefined) rmSync(this.stash, { recursive: true, force: true });
+    this.stash = undefined;
+    this.removed = [];
   }
 
   private tick(path: string, half: (() => void) | undefined): void {
@@ -192,6 +223,14 @@ export class FaultFs implements JournalFs {
       },
     };
   }
+}
+
+const stashes: string[] = [];
+function newStash(): string {
+  const dir = mkdtempSync(join(tmpdir(), "venue-faultfs-removed-"));
+  if (stashes.length === 0) process.on("exit", () => stashes.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  stashes.push(dir);
+  return dir;
 }
 
 function readOld(path: string, position: number, len: number): Uint8Array {
