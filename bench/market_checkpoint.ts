@@ -7,6 +7,11 @@
  *
  *   npx tsx bench/market_checkpoint.ts [--quick] [--rounds R]
  *
+ * Then a venue of many instruments at the caps (each with 10,000 ticks and seven series of
+ * 10,000 bars, 5.5 MB), a few of them busy: the first checkpoint writes every instrument's
+ * part, the next only the busy ones' (`MarketCheckpointWriter`, the node's writer); the
+ * thread's hold (copy and encode) and the files' time (write, fsyncs, rename) apart.
+ *
  * One thread, no spinning thread. The write goes to a temporary directory on the disk
  * under `.bench-out/`.
  */
@@ -15,8 +20,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import os from "node:os";
 import { encodeMarketCheckpoint } from "../src/schema/market_checkpoint.ts";
-import { writeMarketCheckpoint } from "../src/market/checkpoint_file.ts";
-import type { MarketCheckpoint } from "../src/market/market.ts";
+import { MarketCheckpointWriter, writeMarketCheckpoint, type CheckpointSource } from "../src/market/checkpoint_file.ts";
+import type { InstrumentCheckpoint, MarketCheckpoint } from "../src/market/market.ts";
 import { median } from "../src/bench/stats.ts";
 import { benchArgs } from "./args.ts";
 
@@ -69,10 +74,60 @@ try {
     t = performance.now();
     await writeMarketCheckpoint(dir, 1, cp);
     write.push(performance.now() - t);
-    console.log(`  round ${r + 1}/${rounds}: encode v1 ${v1[r]!.toFixed(1)} ms, v2 ${v2[r]!.toFixed(1)} ms; writeMarketCheckpoint (v2 encode + write + fsyncs) ${write[r]!.toFixed(1)} ms`);
+    console.log(`  round ${r + 1}/${rounds}: encode v1 ${v1[r]!.toFixed(1)} ms, v2 ${v2[r]!.toFixed(1)} ms; writeMarketCheckpoint (encode, write, fsyncs, rename) ${write[r]!.toFixed(1)} ms`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 console.log("");
 console.log(`median of ${rounds}: encode version 1 ${median(v1).toFixed(1)} ms (${(sizes[0]! / 1e6).toFixed(1)} MB body), version 2 ${median(v2).toFixed(1)} ms (${(sizes[1]! / 1e6).toFixed(1)} MB file), ${(median(v1) / median(v2)).toFixed(1)}x; the whole write ${median(write).toFixed(1)} ms`);
+
+// Many instruments, a few busy.
+const INSTRUMENTS = quick ? 8 : 40;
+const BUSY = quick ? 1 : 4;
+const CAP = quick ? 1_000 : 10_000;
+const instrument = (i: number): InstrumentCheckpoint => ({
+  symbol: `X.i${i}`,
+  stats: new Float64Array(8),
+  ticks: { ring: { firstId: 0, lastId: CAP - 1, count: CAP }, ticks: Float64Array.from({ length: CAP * 27 }, (_, k) => 5_000 + ((i + k) % 100)), version: 1 },
+  series: Array.from({ length: 7 }, (_, k) => ({ durationNs: (k + 1) * 60e9, ring: { firstId: 0, lastId: CAP - 1, count: CAP }, bars: Float64Array.from({ length: CAP * 6 }, (_, j) => 5_000 + ((i + j) % 100)), version: 1, tradingDayStartId: 0, tradingDayEndId: 0, incompleteThrough: null })),
+  seconds: 0,
+  nanos: 0,
+  tickSeq: 0,
+  lastTradeNo: 0,
+  quoteVersion: 0,
+}) as unknown as InstrumentCheckpoint;
+const venue = Array.from({ length: INSTRUMENTS }, (_, i) => instrument(i));
+const changes = new Array<number>(INSTRUMENTS).fill(0);
+const source: CheckpointSource = {
+  tradingDay: "20261126",
+  instrumentSlots: INSTRUMENTS,
+  checkpointKey: (i) => `${i}:${changes[i]}`,
+  instrumentCheckpoint: (i) => venue[i],
+};
+const many = join(".bench-out", "market-checkpoint-many-tmp");
+const whole = { hold: [] as number[], files: [] as number[], mb: 0 };
+const part = { hold: [] as number[], files: [] as number[], mb: 0 };
+console.log("");
+console.log(`${INSTRUMENTS} instruments at the caps (${CAP.toLocaleString("en-US")} ticks and 7 x ${CAP.toLocaleString("en-US")} bars each), ${BUSY} busy: the first checkpoint, then the next`);
+try {
+  for (let r = 0; r < rounds; r++) {
+    rmSync(many, { recursive: true, force: true });
+    const w = new MarketCheckpointWriter(many);
+    for (const into of [whole, part]) {
+      let t = performance.now();
+      const p = w.prepare(r + 1, source);
+      into.hold.push(performance.now() - t);
+      t = performance.now();
+      await w.write(p);
+      into.files.push(performance.now() - t);
+      into.mb = p.bytes / 1e6;
+      for (let i = 0; i < BUSY; i++) changes[i]!++;
+    }
+    console.log(`  round ${r + 1}/${rounds}: first ${whole.hold[r]!.toFixed(0)} + ${whole.files[r]!.toFixed(0)} ms (${whole.mb.toFixed(1)} MB); next ${part.hold[r]!.toFixed(0)} + ${part.files[r]!.toFixed(0)} ms (${part.mb.toFixed(1)} MB)`);
+  }
+} finally {
+  rmSync(many, { recursive: true, force: true });
+}
+console.log("");
+console.log(`median of ${rounds}, thread held + files: every instrument ${median(whole.hold).toFixed(1)} + ${median(whole.files).toFixed(1)} ms (${whole.mb.toFixed(1)} MB); ${BUSY} of ${INSTRUMENTS} changed ${median(part.hold).toFixed(1)} + ${median(part.files).toFixed(1)} ms (${part.mb.toFixed(1)} MB)`);

@@ -578,24 +578,46 @@ export class MarketData implements L2Source {
    * trades made (InstrumentCheckpoint). Copies: the model goes on unchanged.
    */
   checkpoint(): MarketCheckpoint {
+    return { day: this.day, instruments: this.byIndex.map((_m, i) => this.instrumentCheckpoint(i) ?? null) };
+  }
+
+  /** Instrument indexes a checkpoint covers: 0 up to this (some may be undefined). */
+  get instrumentSlots(): number {
+    return this.byIndex.length;
+  }
+
+  /** One instrument's part of `checkpoint()` (a copy), or undefined if none is defined at `index`. */
+  instrumentCheckpoint(index: number): InstrumentCheckpoint | undefined {
+    const m = this.byIndex[index];
+    if (m === undefined) return undefined;
+    const st = m.stats;
     return {
-      day: this.day,
-      instruments: this.byIndex.map((m) => {
-        if (m === undefined) return null;
-        const st = m.stats;
-        return {
-          symbol: m.spec.symbol,
-          stats: Float64Array.of(st.open, st.high, st.low, st.last, st.volume, st.amountRaw, st.preClose, st.preSettlement),
-          ticks: m.ticks.checkpoint(),
-          series: m.seriesList.map((x) => x.checkpoint()),
-          seconds: m.seconds,
-          nanos: m.nanos,
-          tickSeq: m.tickSeq,
-          lastTradeNo: m.lastTradeNo,
-          quoteVersion: m.quoteVersion,
-        };
-      }),
+      symbol: m.spec.symbol,
+      stats: Float64Array.of(st.open, st.high, st.low, st.last, st.volume, st.amountRaw, st.preClose, st.preSettlement),
+      ticks: m.ticks.checkpoint(),
+      series: m.seriesList.map((x) => x.checkpoint()),
+      seconds: m.seconds,
+      nanos: m.nanos,
+      tickSeq: m.tickSeq,
+      lastTradeNo: m.lastTradeNo,
+      quoteVersion: m.quoteVersion,
     };
+  }
+
+  /**
+   * A key of everything `instrumentCheckpoint(index)` would hold, without copying it: equal
+   * keys, equal checkpoints. The small fields are in it as they are; the ticks and each bar
+   * series by their ids and `version`, which changes whenever anything in them does
+   * (bars.ts). A checkpoint writer rewrites an instrument only when its key has changed.
+   */
+  checkpointKey(index: number): string | undefined {
+    const m = this.byIndex[index];
+    if (m === undefined) return undefined;
+    const st = m.stats;
+    const t = m.ticks;
+    let k = `${m.spec.symbol}|${st.open},${st.high},${st.low},${st.last},${st.volume},${st.amountRaw},${st.preClose},${st.preSettlement}|${m.seconds},${m.nanos},${m.tickSeq},${m.lastTradeNo},${m.quoteVersion}|${t.version},${t.firstId},${t.lastId}`;
+    for (const x of m.seriesList) k += `|${x.durationNs},${x.version},${x.firstId},${x.lastId},${x.tradingDayStartId},${x.tradingDayEndId}`;
+    return k;
   }
 
   /**

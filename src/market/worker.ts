@@ -9,7 +9,8 @@
  * after that seq through the model (so k-line bars keep their ids across restarts), seeds
  * the books, and tells the node `historyRead` (the node opens the event store for writing
  * only after every reader is done). Its first update to the gateway holds every quote
- * whole. It writes a checkpoint every `everyMs` while trades come, and when it stops.
+ * whole. It writes a checkpoint every `everyMs` while trades come (parts only for the
+ * instruments that changed since the last: checkpoint_file.ts), and when it stops.
  */
 
 import { parentPort, type MessagePort } from "node:worker_threads";
@@ -25,8 +26,7 @@ import type { InstrumentParams } from "../schema/command.ts";
 import { Catalog } from "../catalog/catalog.ts";
 import { EventStore } from "../store/event_store.ts";
 import { DiffMarket, MarketPublisher } from "./diff_market.ts";
-import { readMarketCheckpoint, writeMarketCheckpointBytes } from "./checkpoint_file.ts";
-import { encodeMarketCheckpoint } from "../schema/market_checkpoint.ts";
+import { MarketCheckpointWriter, readMarketCheckpoint, type PreparedCheckpoint } from "./checkpoint_file.ts";
 
 export interface MarketWorkerData {
   control: SharedArrayBuffer;
@@ -146,23 +146,26 @@ export async function runMarket(d: MarketWorkerData, log: (line: string) => void
    * encoded on this thread, and the file written and fsynced on libuv's threads while
    * events go on being read. Resolves when it (or the one in flight) is durable.
    */
+  let writer: MarketCheckpointWriter | undefined;
   const checkpoint = (why: string): Promise<void> => {
     if (cp === undefined || tradesThrough <= checkpointed || writing !== undefined) return writing ?? Promise.resolve();
     const seq = tradesThrough;
     const t0 = performance.now();
-    let bytes: Buffer;
+    let p: PreparedCheckpoint;
     try {
-      bytes = encodeMarketCheckpoint(seq, market.data.checkpoint());
+      writer ??= new MarketCheckpointWriter(cp.dir);
+      p = writer.prepare(seq, market.data);
     } catch (e) {
       log(`market data: writing the checkpoint failed: ${(e as Error).message}`);
       return Promise.resolve();
     }
     const held = performance.now() - t0;
-    writing = writeMarketCheckpointBytes(cp.dir, bytes)
+    writing = writer
+      .write(p)
       .then(
         () => {
           checkpointed = Math.max(checkpointed, seq);
-          log(`market data: checkpoint of seq ${seq} written${why} (${(bytes.length / 1e6).toFixed(1)} MB; the thread held ${held.toFixed(0)} ms for it, the file took ${(performance.now() - t0 - held).toFixed(0)} ms more)`);
+          log(`market data: checkpoint of seq ${seq} written${why} (${p.files.length} of ${p.instruments} instrument${p.instruments === 1 ? "" : "s"} changed, ${(p.bytes / 1e6).toFixed(1)} MB; the thread held ${held.toFixed(0)} ms for it, the files took ${(performance.now() - t0 - held).toFixed(0)} ms more)`);
         },
         // The next start reads more trades; nothing is lost.
         (e: unknown) => log(`market data: writing the checkpoint failed: ${(e as Error).message}`),

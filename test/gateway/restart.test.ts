@@ -99,8 +99,8 @@ test("the day's orders, trades, transfers and bars survive a restart; the end of
   expect(Object.keys(u1.trade("u1")["transfers"] as JsonObject)).toHaveLength(1);
   const before = { u1: day(u1, "u1"), u2: day(u2, "u2") };
   // The periodic checkpoint, written in the background while the worker runs.
-  for (let i = 0; i < 200 && !firstLogs.some((l) => /market data: checkpoint of seq \d+ written \([\d.]+ MB; the thread held \d+ ms for it, the file took \d+ ms more\)/.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(firstLogs.join("\n")).toMatch(/market data: checkpoint of seq \d+ written \([\d.]+ MB; the thread held/);
+  for (let i = 0; i < 200 && !firstLogs.some((l) => /market data: checkpoint of seq \d+ written \(\d+ of \d+ instruments? changed, [\d.]+ MB; the thread held \d+ ms for it, the files took \d+ ms more\)/.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(firstLogs.join("\n")).toMatch(/market data: checkpoint of seq \d+ written \(\d+ of \d+ instruments? changed, [\d.]+ MB; the thread held/);
   const bars = await chart(base);
   expect(bars["last_id"]).toBe(0);
   u1.close();

@@ -1,6 +1,8 @@
 /**
  * The market-data checkpoint: a model restored from a checkpoint (through the file's bytes)
- * and fed the events after it is the model that read everything.
+ * and fed the events after it is the model that read everything; the writer writes a part
+ * for exactly the instruments whose checkpoint changed, and a crash between its parts and
+ * its manifest leaves the checkpoint before it whole.
  *
  * Does: a seeded flow of orders at random time steps (crossing days, so statistics roll
  * and day-aligned bars move on), bar series opened on demand before the checkpoint, and caps small enough that
@@ -13,11 +15,11 @@
 import { describe, expect, it } from "vitest";
 import { MarketData } from "../../src/market/market.ts";
 import { crc32 } from "node:zlib";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readMarketCheckpoint, writeMarketCheckpointBytes } from "../../src/market/checkpoint_file.ts";
-import { decodeMarketCheckpoint, encodeMarketCheckpoint } from "../../src/schema/market_checkpoint.ts";
+import { MarketCheckpointWriter, readMarketCheckpoint, writeMarketCheckpointBytes } from "../../src/market/checkpoint_file.ts";
+import { decodeMarketCheckpoint, encodeMarketCheckpoint, encodeMarketPart, MARKET_CHECKPOINT_NAME } from "../../src/schema/market_checkpoint.ts";
 import { EventView } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { Side } from "../../src/schema/codes.ts";
@@ -25,6 +27,10 @@ import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { SECOND, T0, Venue, catalogLookup } from "./market_kit.ts";
 
 const CU = "SHFE.cu2601";
+const M = "DCE.m2605";
+const SR = "CZCE.SR605";
+/** A price on each instrument's tick, k steps above a middle one. */
+const PRICE: Record<string, (k: number) => number> = { [CU]: (k) => 74_000 + 10 * k, [M]: (k) => 2_900 + k, [SR]: (k) => 5_500 + k };
 const OPTIONS = { barsPerSeries: 40, ticksPerInstrument: 60 };
 
 function feed(m: MarketData, events: readonly Uint8Array[], from: number, to: number): void {
@@ -135,8 +141,122 @@ describe("market checkpoint", () => {
     const b = decodeMarketCheckpoint(encodeMarketCheckpoint(7, cp));
     expect("error" in a).toBe(false);
     expect(a).toEqual(b);
-    // What is written is version 2, the binary layout, with the length of its JSON part.
+    // encodeMarketCheckpoint writes version 2 (one file, the binary layout, with the length of its JSON part); the node writes version 3.
     const written = encodeMarketCheckpoint(7, cp);
     expect(JSON.parse(written.subarray(0, written.indexOf(10)).toString())).toMatchObject({ version: 2, json: expect.any(Number) });
+  });
+
+  it("writes a part for exactly the instruments that changed; a start from the last of several checkpoints equals the model that read everything", async () => {
+    const seed = seedFromEnv();
+    console.log(`market checkpoint parts: seed ${seed} (replay with VENUE_SEED=${seed})`);
+    const rnd = new Prng(seed);
+    const v = new Venue(OPTIONS, catalogLookup, T0, true);
+    const symbols = [CU, M, SR];
+    const index = symbols.map((s) => v.defineCatalog(s));
+    const dir = mkdtempSync(join(tmpdir(), "venue-market-parts-"));
+    try {
+      const w = new MarketCheckpointWriter(dir);
+      /** Each instrument's part as the last checkpoint wrote it (seq 0, so that only the state counts). */
+      const last = new Map<number, Buffer>();
+      let reused = 0;
+      let cut = 0;
+      let seq = 0;
+      for (let c = 0; c <= 1_500; c++) {
+        if (c > 0 && c % 300 === 0) {
+          seq = v.seq - 1;
+          const p = w.prepare(seq, v.market);
+          // What changed: the instruments whose checkpoint differs from the one written last.
+          const changed = index.filter((i) => {
+            const now = encodeMarketPart(0, v.market.instrumentCheckpoint(i)!);
+            const was = last.get(i);
+            last.set(i, now);
+            return was === undefined || !now.equals(was);
+          });
+          expect(p.files.map((f) => f.index).sort(), `checkpoint at command ${c}`).toEqual(changed.sort());
+          reused += index.length - p.files.length;
+          await w.write(p);
+          // The directory holds the manifest and the parts it names, nothing else.
+          expect(readdirSync(dir).sort()).toEqual([MARKET_CHECKPOINT_NAME, ...p.parts.map((e) => e!.file)].sort());
+          cut = v.events.length;
+        }
+        if (c === 1_500) break;
+        // SR goes quiet after command 450, M after 700 (no orders, so no trades and no book changes); no day ends in this flow.
+        const live = symbols.filter((s) => (s === SR ? c < 450 : s === M ? c < 700 : true));
+        const s = live[rnd.int(0, live.length - 1)]!;
+        v.advance(BigInt(rnd.int(0, 20 - 1)) * SECOND);
+        v.order(index[symbols.indexOf(s)]!, `a${1 + rnd.int(0, 4 - 1)}`, rnd.int(0, 2 - 1) === 0 ? "buy" : "sell", PRICE[s]!(rnd.int(0, 40 - 1)), 1 + rnd.int(0, 3 - 1), rnd.int(0, 3 - 1) === 0 ? "ioc" : "gtc");
+      }
+      // SR's part is named again at 900, 1200 and 1500, M's at 1200 and 1500.
+      expect(reused).toBeGreaterThanOrEqual(5);
+      // A start: the last checkpoint from its files, restored into a fresh model seeded as a start seeds it, then the rest.
+      const r = readMarketCheckpoint(dir);
+      if (r === undefined || "error" in r) throw new Error(`checkpoint not read: ${JSON.stringify(r)}`);
+      expect(r.seq).toBe(seq);
+      const b = new MarketData(catalogLookup, OPTIONS);
+      for (const [k, s] of symbols.entries()) b.seedInstrument(index[k]!, v.market.spec(s)!);
+      expect(b.restore(r.checkpoint)).toEqual(symbols);
+      const a = v.market;
+      feed(b, v.events, cut, v.events.length);
+      for (const s of symbols) {
+        expect(b.stats(s), s).toEqual(a.stats(s));
+        for (const d of [1, 60, 300, 900, 1800, 3600, 86_400].map((x) => x * 1e9)) {
+          const ia = a.seriesInfo(s, d);
+          if (ia === undefined) continue;
+          expect(b.seriesInfo(s, d), `${s} series ${d / 1e9}s`).toEqual(ia);
+          expect(b.bars(s, d, ia.first_id, ia.last_id), `${s} bars of ${d / 1e9}s`).toEqual(a.bars(s, d, ia.first_id, ia.last_id));
+        }
+        const ta = a.tickInfo(s)!;
+        expect(b.tickInfo(s), s).toEqual(ta);
+        expect(b.ticks(s, ta.first_id, ta.last_id), s).toEqual(a.ticks(s, ta.first_id, ta.last_id));
+      }
+      console.log(`market checkpoint parts: 5 checkpoints, ${reused} parts named again instead of written`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a crash between the parts and the manifest leaves the checkpoint before it; a damaged or missing part is named", async () => {
+    const v = new Venue(OPTIONS, catalogLookup, T0, true);
+    const cu = v.defineCatalog(CU);
+    const m = v.defineCatalog(M);
+    const dir = mkdtempSync(join(tmpdir(), "venue-market-parts-"));
+    try {
+      const trade = (i: number, s: string): void => {
+        v.order(i, "a1", "sell", PRICE[s]!(0), 1);
+        v.order(i, "a2", "buy", PRICE[s]!(0), 1);
+      };
+      trade(cu, CU);
+      trade(m, M);
+      const w = new MarketCheckpointWriter(dir);
+      await w.write(w.prepare(v.seq - 1, v.market));
+      const first = readMarketCheckpoint(dir);
+      const firstFiles = readdirSync(dir).sort();
+      // The next checkpoint's parts reach the disk, its manifest does not (the process dies there).
+      trade(cu, CU);
+      const p = w.prepare(v.seq - 1, v.market);
+      expect(p.files.map((f) => f.entry.symbol)).toEqual([CU]);
+      for (const f of p.files) writeFileSync(join(dir, f.entry.file), f.bytes);
+      expect(readMarketCheckpoint(dir)).toEqual(first);
+      // A restart's writer takes a generation above every part there, and its first write removes the orphan.
+      const w2 = new MarketCheckpointWriter(dir);
+      const p2 = w2.prepare(v.seq - 1, v.market);
+      expect(p2.files.map((f) => f.entry.file).some((n) => firstFiles.includes(n) || p.files.some((f) => f.entry.file === n))).toBe(false);
+      await w2.write(p2);
+      expect(readdirSync(dir).sort()).toEqual([MARKET_CHECKPOINT_NAME, ...p2.parts.map((e) => e!.file)].sort());
+      expect(readMarketCheckpoint(dir)).toMatchObject({ seq: v.seq - 1 });
+      // One part damaged, then gone: the checkpoint is refused, naming the file.
+      const part = join(dir, p2.parts[m]!.file);
+      const bytes = readFileSync(part);
+      bytes[bytes.length - 3]! ^= 1;
+      writeFileSync(part, bytes);
+      expect(readMarketCheckpoint(dir)).toEqual({ error: `${part}: not the part the manifest names (size or CRC32 differs)` });
+      unlinkSync(part);
+      expect(readMarketCheckpoint(dir)).toEqual({ error: `${part}: missing (the manifest names it)` });
+      // One checkpoint at a time: the next is prepared after the last is written.
+      w2.prepare(v.seq - 1, v.market);
+      expect(() => w2.prepare(v.seq - 1, v.market)).toThrow(/not yet written/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
