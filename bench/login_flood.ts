@@ -9,9 +9,10 @@
  *    alternating, each from its own address (so back-off stays out of it): p50 of each
  *    and the gap.
  * 3. Commit latency under a login flood: a real node (journal on this disk, engine loop,
- *    market-data and gateway workers) takes `--rate` deposits a second, open loop, from a driver on the
- *    main thread; each command's latency is from its submission to the node's durable
- *    seq reaching it (journal group commit, fdatasync included). First `--seconds`
+ *    market-data and gateway workers) takes `--rate` deposits a second, open loop, from a driver on a
+ *    worker thread (bench/login_flood_driver.ts, its own driver ring); each command's latency is
+ *    from its scheduled time to the driver seeing the node's durable seq reach it (journal
+ *    group commit, fdatasync included). First `--seconds`
  *    without logins, then `--seconds` while a separate process keeps `--logins` DIFF
  *    logins (right passwords) in flight over WebSocket. The ratio of the p99s is the
  *    figure TESTING 31 bounds (proposed ≤ 1.10).
@@ -33,8 +34,9 @@
  * `--nice` sets the hashing thread's nice value (the node's default, 10, lets hashing take only
  * CPU the node leaves; 0 runs it at normal priority, to compare).
  *
- * Threads: the engine loop on the main thread (park when idle, no spinning), the journal,
- * storage, market-data and gateway workers, one hashing thread; the flood runs in a child process.
+ * Threads: the engine loop on the main thread (park when idle, no spinning), the deposit
+ * driver, the journal, storage, market-data and gateway workers, one hashing thread; the
+ * flood runs in a child process.
  * Results also go to .bench-out/login_flood.json.
  */
 
@@ -44,6 +46,7 @@ import { availableParallelism, cpus, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
 import { Catalog } from "../src/catalog/catalog.ts";
 import { PasswordHasher } from "../src/catalog/password.ts";
@@ -51,8 +54,8 @@ import { LoginGuard } from "../src/catalog/login_guard.ts";
 import { login } from "../src/catalog/login.ts";
 import { DEMO_INSTRUMENTS, engineParams } from "../src/catalog/instrument.ts";
 import { VenueNode } from "../src/node/node.ts";
-import { CommandKind, writeDefineInstrument, writeTransfer } from "../src/schema/command.ts";
-import { currencyCode } from "../src/schema/codes.ts";
+import { writeDefineInstrument } from "../src/schema/command.ts";
+import type { DriverData, PhaseRequest } from "./login_flood_driver.ts";
 
 const { values } = parseArgs({
   options: {
@@ -183,6 +186,7 @@ try {
     dataDir: join(dir, "data"),
     snapshotEvery: 0,
     ...(wait === undefined ? {} : { wait }),
+    drivers: 2,
     gateway: { catalogDir: join(dir, "catalog"), hashNice: NICE, edgeNice: EDGE_NICE, server: { port: 0, maxConnections: LOGINS + 100, maxConnectionsPerIp: LOGINS + 100, connectionsPerSecondPerIp: CONNECT_RATE }, options: { tradingDay: "20261124" } },
   });
   const d = node.drivers[0]!;
@@ -191,8 +195,8 @@ try {
   d.flush();
   const { host, port } = await node.gatewayReady;
   const url = `ws://${host}:${port}/trade`;
-  const CNY = currencyCode("CNY");
-  let seq = 0; // the last seq given out: every command so far is durable when a phase starts
+  // The deposits come from a worker thread, as the gateway's orders do, on the node's second driver ring.
+  const driver = new Worker(new URL("./login_flood_driver.mjs", import.meta.url), { workerData: { ring: node.drivers[1]!.ring.sab, control: node.control.sab, wait, users: USERS } satisfies DriverData, name: "login flood driver" });
   const phase = async (seconds: number): Promise<number[]> => {
     await new Promise<void>((r) => {
       const t = setInterval(() => {
@@ -202,44 +206,9 @@ try {
         }
       }, 1);
     });
-    seq = node.durableSeq;
-    const submitted = new Map<number, number>();
-    const lat: number[] = [];
-    const end = performance.now() + seconds * 1000;
-    const start = performance.now();
-    let sent = 0;
-    let lastDurable = node.durableSeq;
-    // Open loop: every tick, the commands the schedule owes by now.
-    await new Promise<void>((resolve) => {
-      const tick = (): void => {
-        const now = performance.now();
-        const owed = Math.floor(((now - start) / 1000) * RATE) - sent;
-        if (now < end && owed > 0) {
-          for (let k = 0; k < owed; k++) {
-            d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `u${(sent + k) % USERS}`, CNY, 100));
-            submitted.set(++seq, start + ((sent + k + 1) / RATE) * 1000);
-          }
-          sent += owed;
-          d.flush();
-        }
-        const durable = node.durableSeq;
-        if (durable > lastDurable) {
-          const t = performance.now();
-          for (let s = lastDurable + 1; s <= durable; s++) {
-            const at = submitted.get(s);
-            if (at !== undefined) {
-              lat.push(t - at);
-              submitted.delete(s);
-            }
-          }
-          lastDurable = durable;
-        }
-        if (now >= end && submitted.size === 0) resolve();
-        else setImmediate(tick);
-      };
-      tick();
-    });
-    return lat;
+    const reply = new Promise<Float64Array>((r) => driver.once("message", r));
+    driver.postMessage({ firstSeq: node.durableSeq + 1, seconds, rate: RATE } satisfies PhaseRequest);
+    return Array.from(await reply);
   };
   /**
    * The journal's fdatasync histogram as the node's metrics show it (cumulative counts by
@@ -303,6 +272,7 @@ try {
   out["bruteForce"] = { guesses: GUESSES, answers };
   console.log(`\nbrute force: ${GUESSES} wrong passwords for one user as fast as answered: ${checked} checked, ${answers["backed off"] ?? 0} met the back-off (${JSON.stringify(answers)})`);
 
+  await driver.terminate();
   await node.stop();
   await running;
 } finally {
