@@ -131,8 +131,9 @@ export async function writeMarketCheckpoint(dir: string, seq: number, cp: Market
   return p.bytes;
 }
 
-async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const f = await openAsync(path, "w");
+/** Writes `bytes` as the file at `path` (opened with `flag`) and fsyncs it. */
+async function writeSynced(path: string, bytes: Uint8Array, flag = "w"): Promise<void> {
+  const f = await openAsync(path, flag);
   try {
     let done = 0;
     while (done < bytes.length) done += (await f.write(bytes, done, bytes.length - done, done)).bytesWritten;
@@ -160,14 +161,7 @@ export async function writeMarketCheckpointBytes(dir: string, bytes: Uint8Array)
   const path = join(dir, MARKET_CHECKPOINT_NAME);
   const tmp = `${path}.tmp`;
   await rmAsync(tmp, { force: true }); // left by an interrupted attempt
-  const f = await openAsync(tmp, "wx");
-  try {
-    let done = 0;
-    while (done < bytes.length) done += (await f.write(bytes, done, bytes.length - done, done)).bytesWritten;
-    await f.sync();
-  } finally {
-    await f.close();
-  }
+  await writeSynced(tmp, bytes, "wx");
   await renameAsync(tmp, path);
   await syncDir(dir);
 }
