@@ -82,4 +82,4 @@ feed(model(), 0, length);
 const market = model();
 feed(market, 0, measuredFrom);
 const m = await measureAllocation(() => feed(market, measuredFrom, length));
-console.log(JSON.stringify({ measured: m.result, heapGrowthBytes: m.heapGrowthBytes, minorGcs: m.minorGcs, majorGcs: m.majorGcs, eventsPerSecond: Math.round(m.result / (m.ms / 1000)) }));
+console.log(JSON.stringify({ measured: m.result, heapGrowthBytes: m.heapGrowthBytes, codeGrowthBytes: m.codeGrowthBytes, minorGcs: m.minorGcs, majorGcs: m.majorGcs, eventsPerSecond: Math.round(m.result / (m.ms / 1000)) }));

@@ -87,4 +87,4 @@ if (mode === "metrics") {
 
 run(warmup);
 const m = await measureAllocation(() => run(measured));
-process.stdout.write(JSON.stringify({ mode, clock: clockKind, measured, commandsPerGroup: PER_GROUP, heapGrowthBytes: m.heapGrowthBytes, minorGcs: m.minorGcs, majorGcs: m.majorGcs, ms: Math.round(m.ms) }) + "\n");
+process.stdout.write(JSON.stringify({ mode, clock: clockKind, measured, commandsPerGroup: PER_GROUP, heapGrowthBytes: m.heapGrowthBytes, codeGrowthBytes: m.codeGrowthBytes, minorGcs: m.minorGcs, majorGcs: m.majorGcs, ms: Math.round(m.ms) }) + "\n");
