@@ -19,30 +19,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JournalWriter } from "../../src/wal/writer.ts";
-import { recoverJournal, type Recovery } from "../../src/wal/recover.ts";
+import type { Recovery } from "../../src/wal/recover.ts";
 import { pruneAfterSnapshot, readNewestSnapshot, writeSnapshot } from "../../src/wal/snapshot_file.ts";
 import type { CapturedState, Shape } from "../../src/engine/state.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { FaultFs, SimulatedCrash } from "./fault_fs.ts";
-import { journalCommand } from "./journal_kit.ts";
+import { journalCommand, recoverContiguous } from "./journal_kit.ts";
 
 const SEGMENT = 4 << 10;
 /** A snapshot's content does not matter here, only its seq and that it checks. */
 const STATE: CapturedState = { shape: {} as Shape, blobs: [new Uint8Array(64)] };
-
-/** Recovers the journal, insisting that its records run on without a gap and are the ones written. */
-function recoverContiguous(dir: string): Recovery & { last: number } {
-  const check = Buf.alloc(256);
-  let last = -1;
-  const rec = recoverJournal(dir, (buf, offset, size, seq) => {
-    if (last >= 0 && seq !== last + 1) throw new Error(`seq ${seq} after ${last}`);
-    const want = journalCommand(check, seq);
-    if (size !== want || Buffer.compare(buf.u8.subarray(offset, offset + size), check.u8.subarray(0, want)) !== 0) throw new Error(`seq ${seq}: not the record written`);
-    last = seq;
-  });
-  return { ...rec, last: rec.nextSeq - 1 };
-}
 
 describe("journal pruning under power loss", () => {
   const base = seedFromEnv();
