@@ -5,7 +5,8 @@
  *   direct   engine.apply on pre-stamped records (as bench/accounts.ts);
  *   loop     the records pushed through an inbound ring (InboundProducer, in batches of
  *            256), then the engine loop: poll, copy into the journal ring, stamp, apply in
- *            place, copy each event onto its topic ring(s), publish. No consumers are open,
+ *            place (each event written in place on its topic ring, a trade copied to its
+ *            second topic), publish. No consumers are open,
  *            so the producer never waits; the figure is the loop's own cost per command,
  *            including writing the inbound ring, which a driver thread would do elsewhere.
  *
@@ -98,7 +99,7 @@ function main(): void {
   console.log("");
   console.log(`results (median of rounds)`);
   console.log(`  engine.apply directly          ${(md / 1e6).toFixed(2)}M commands/s`);
-  console.log(`  through inbound ring + loop    ${(ml / 1e6).toFixed(2)}M commands/s   (${(events / COMMANDS).toFixed(2)} events per command onto topic rings)`);
+  console.log(`  through inbound ring + loop    ${(ml / 1e6).toFixed(2)}M commands/s   (${(events / COMMANDS).toFixed(2)} events per command written on topic rings)`);
   console.log(`  bus cost per command           ${overheadNs.toFixed(0)} ns (${((1 - ml / md) * 100).toFixed(1)}%)`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "engine_loop.json");

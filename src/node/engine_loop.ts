@@ -2,13 +2,15 @@
  * The engine loop: the main thread's only job. It drains the inbound rings in batches,
  * stamps each command with the next sequence number and the time (the clock is read for the
  * first command of each pass, then once per 64 commands), writes it into
- * the journal ring, applies it to the engine there in place, and publishes the engine's
- * events on the topic rings; then it publishes the batch (one store per ring) and, when
- * nothing is waiting, waits with its strategy on the doorbell every inbound producer rings.
+ * the journal ring, and applies it to the engine there in place. The engine writes each
+ * event in place on its topic ring (its event buffer's sink is `TopicSink`); an event on
+ * two topics (trade, instrument) is copied to the second. Then the loop publishes the
+ * batch (one store per ring) and, when nothing is waiting, waits with its strategy on the
+ * doorbell every inbound producer rings.
  *
- *   inbound rings ──poll──▶ journal ring (stamped copy) ──apply──▶ engine.out ──▶ trades
- *                                                                             ├─▶ accounts
- *                                                                             └─▶ l2
+ *   inbound rings ──poll──▶ journal ring (stamped copy) ──apply──▶ trades
+ *                                                            ├─▶ accounts
+ *                                                            └─▶ l2
  *
  * The loop runs in slices of at most `sliceMs` and yields to Node's event loop between
  * them (setImmediate), so worker exit events, timers and the plugin supervisor run on
@@ -29,6 +31,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { assert } from "../stdx/assert.ts";
 import type { Engine } from "../engine/engine.ts";
 import { HEADER_SIZE, H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
+import type { EventSink } from "../schema/event.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { TOPICS, TOPICS_OF_KIND, TopicBit, type Topic } from "../schema/topics.ts";
 import { Control, DOORBELL, LOOP_PARKED } from "../bus/control.ts";
@@ -109,7 +112,7 @@ export class EngineLoop {
   private readonly journal: RingProducer;
   private readonly journalBuf: Buf;
   private readonly topicProducers: RingProducer[];
-  private readonly topicData: Buf[];
+  private readonly sink: TopicSink;
   private readonly waiter: Waiter;
   private readonly batchMax: number;
   private readonly sliceMs: number;
@@ -140,7 +143,10 @@ export class EngineLoop {
     this.journalBuf = o.journal.data;
     const cut = { wait: o.wait ?? DEFAULT_WAIT, cutOffMs: o.cutOffMs ?? 1_000 };
     this.topicProducers = TOPICS.map((t) => new RingProducer(o.topics[t], cut));
-    this.topicData = TOPICS.map((t) => o.topics[t].data);
+    this.sink = new TopicSink(this.topicProducers);
+    // From here on the engine's events are written on the topic rings (recovery, before
+    // the loop exists, reads them from the engine's own buffer).
+    o.engine.out.writeTo(this.sink);
     this.batchMax = o.batchMax ?? 256;
     this.sliceMs = o.sliceMs ?? 5;
     this.durableByLoop = o.durableByLoop ?? false;
@@ -275,26 +281,73 @@ export class EngineLoop {
     dv.setUint32(o + H_TIMESTAMP + 4, this.clock.hi, true);
     const engine = this.engine;
     engine.apply(this.journalBuf, o);
-    this.route(engine.out.buf, engine.out.length);
+    this.sink.seal();
     this.events += engine.out.count;
     engine.out.clear();
     this.commands++;
   };
 
-  private route(out: Buf, length: number): void {
-    const u8 = out.u8;
-    const srcF64 = out.f64;
-    const srcI32 = out.i32;
-    for (let at = 0; at < length; ) {
-      const size = u8[at + 2]! | (u8[at + 3]! << 8);
-      const bits = TOPICS_OF_KIND[u8[at]!]!;
-      for (let t = 0; t < 3; t++) {
-        if ((bits & (1 << t)) === 0) continue;
-        const o = this.topicProducers[t]!.claim(size);
-        const dst = this.topicData[t]!;
-        copyRecord(srcF64, srcI32, at, dst.f64, dst.i32, o, size);
-      }
-      at += size;
+}
+
+/**
+ * Claims each event's room on its topic ring, for the engine's event buffer to write it in
+ * place (`EventSink`). An event of two topics is written on the first of them (the lower
+ * TOPICS index) and copied to the other when it is complete: at the next claim, or at
+ * `seal`, which the loop calls after each command.
+ */
+export class TopicSink implements EventSink {
+  buf: Buf;
+  i32: Int32Array;
+  f64: Float64Array;
+  private readonly data: Buf[];
+  private readonly i32s: Int32Array[];
+  private readonly f64s: Float64Array[];
+  /** The last event, while it still has topics to be copied to (bits), else 0. */
+  private copyBits = 0;
+  private copyTopic = 0;
+  private copyFrom = 0;
+  private copySize = 0;
+
+  constructor(private readonly producers: RingProducer[]) {
+    assert(producers.length === TOPICS.length, "a producer per topic");
+    this.data = producers.map((p) => p.ring.data);
+    this.i32s = this.data.map((b) => b.i32);
+    this.f64s = this.data.map((b) => b.f64);
+    this.buf = this.data[0]!;
+    this.i32 = this.i32s[0]!;
+    this.f64 = this.f64s[0]!;
+  }
+
+  claim(kind: number, size: number): number {
+    if (this.copyBits !== 0) this.seal();
+    const bits = TOPICS_OF_KIND[kind]!;
+    assert(bits !== 0, "an event kind without a topic");
+    const t = (bits & 1) !== 0 ? 0 : (bits & 2) !== 0 ? 1 : 2;
+    const o = this.producers[t]!.claim(size);
+    this.buf = this.data[t]!;
+    this.i32 = this.i32s[t]!;
+    this.f64 = this.f64s[t]!;
+    const rest = bits & ~(1 << t);
+    if (rest !== 0) {
+      this.copyBits = rest;
+      this.copyTopic = t;
+      this.copyFrom = o;
+      this.copySize = size;
+    }
+    return o;
+  }
+
+  /** Copies the last event to its other topics, if it has any; the command's events are then all in place. */
+  seal(): void {
+    const bits = this.copyBits;
+    if (bits === 0) return;
+    this.copyBits = 0;
+    const from = this.copyTopic;
+    const size = this.copySize;
+    for (let t = from + 1; t < TOPICS.length; t++) {
+      if ((bits & (1 << t)) === 0) continue;
+      const o = this.producers[t]!.claim(size);
+      copyRecord(this.f64s[from]!, this.i32s[from]!, this.copyFrom, this.f64s[t]!, this.i32s[t]!, o, size);
     }
   }
 }

@@ -54,7 +54,8 @@ import {
   recordKind,
   recordSize,
   recordVersion,
-  writeI64,
+  writeI64Words,
+  HOST_LITTLE_ENDIAN,
 } from "./layout.ts";
 
 export const EventKind = {
@@ -295,12 +296,31 @@ export class EventView {
 }
 
 /**
+ * Where an EventBuffer writes its records instead of its own memory (`writeTo`): the node's
+ * topic rings. `claim` finds room for an event of `kind` and `size` bytes, points `buf`,
+ * `i32` and `f64` at the buffer that room is in, and returns its offset there; the buffer
+ * then writes the record in place. A record is complete when the next `claim` is made, or
+ * when its owner ends the command.
+ */
+export interface EventSink {
+  claim(kind: number, size: number): number;
+  buf: Buf;
+  i32: Int32Array;
+  f64: Float64Array;
+}
+
+/**
  * An append-only buffer of event records with one writer method per event kind.
  *
  * The engine is its only writer. `begin(cmd)` copies the command's seq and timestamp
  * (raw 64-bit halves, no precision loss); every event written until the next `begin`
  * carries them. The owner reads the records (`buf`, 0 .. `length`) and calls `clear()`.
  * The buffer grows by doubling, up to `maxBytes`; after warm-up it no longer allocates.
+ *
+ * Or the records go straight where their readers are (`writeTo(sink)`): each is written in
+ * place in the room the sink claims for it, and this buffer only counts them (`count`;
+ * `length` stays 0). The node's engine loop does that with its topic rings, so no event is
+ * copied from here to there.
  */
 export class EventBuffer {
   buf: Buf;
@@ -315,13 +335,30 @@ export class EventBuffer {
   private seqHi = 0;
   private tsLo = 0;
   private tsHi = 0;
+  /** Where records go instead of `own` (see `writeTo`), or null. */
+  private sink: EventSink | null = null;
+  /** This buffer's own memory, which `buf`, `i32` and `figures` are views of when there is no sink. */
+  private own: Buf;
 
   constructor(initialBytes = 1 << 16, readonly maxBytes = 1 << 30) {
     assert(initialBytes >= 256 && initialBytes <= maxBytes, "bad event buffer size");
-    this.buf = Buf.alloc(initialBytes);
-    this.i32 = new Int32Array(this.buf.buffer);
-    this.figures = new Float64Array(this.buf.buffer);
+    assert(HOST_LITTLE_ENDIAN, "events are written on little-endian hosts only");
+    this.own = this.buf = Buf.alloc(initialBytes);
+    this.i32 = this.buf.i32;
+    this.figures = this.buf.f64;
     this.capacity = initialBytes;
+  }
+
+  /**
+   * Sends every record from now on to `sink` (or, with null, back to this buffer). Only
+   * between commands, with nothing unread here.
+   */
+  writeTo(sink: EventSink | null): void {
+    assert(this.length === 0, "event buffer: records not yet read");
+    this.sink = sink;
+    this.buf = this.own;
+    this.i32 = this.own.i32;
+    this.figures = this.own.f64;
   }
 
   clear(): void {
@@ -343,9 +380,19 @@ export class EventBuffer {
   }
 
   private claim(kind: EventKind, size: number, instrument: number, version = EVENT_VERSION): number {
-    if (this.length + size > this.capacity) this.grow(this.length + size);
-    const o = this.length;
     assert((size & 7) === 0 && size <= 0xffff, "event size must be a multiple of 8 below 64 KiB");
+    let o: number;
+    const sink = this.sink;
+    if (sink === null) {
+      if (this.length + size > this.capacity) this.grow(this.length + size);
+      o = this.length;
+      this.length += size;
+    } else {
+      o = sink.claim(kind, size);
+      this.buf = sink.buf;
+      this.i32 = sink.i32;
+      this.figures = sink.f64;
+    }
     // The header as six word stores (o is 8-aligned): kind | version << 8 | size << 16, then
     // instrument, seq and timestamp halves. Same bytes as writeHeader.
     const w = this.i32;
@@ -356,7 +403,6 @@ export class EventBuffer {
     w[k + 3] = this.seqHi;
     w[k + 4] = this.tsLo;
     w[k + 5] = this.tsHi;
-    this.length += size;
     this.count++;
     return o;
   }
@@ -367,18 +413,15 @@ export class EventBuffer {
     assert(size <= this.maxBytes, "event buffer over its limit: the owner must drain it more often");
     const next = Buf.alloc(size);
     next.u8.set(this.buf.u8.subarray(0, this.length));
-    this.buf = next;
-    this.i32 = new Int32Array(next.buffer);
-    this.figures = new Float64Array(next.buffer);
+    this.own = this.buf = next;
+    this.i32 = next.i32;
+    this.figures = next.f64;
     this.capacity = size;
   }
 
-  /** Copies account and order id bytes from a command into the event at `o + E_IDS`. */
+  /** Copies account and order id bytes from a command into the event at `o + E_IDS`, zero-padded to 8 (lengths at 30, 31: the caller's). */
   private ids(o: number, src: Uint8Array, accountOffset: number, accountLen: number, orderIdOffset: number, orderIdLen: number): void {
     const u8 = this.buf.u8;
-    const dv = this.buf.dv;
-    dv.setUint8(o + E_ACCOUNT_LEN, accountLen);
-    dv.setUint8(o + E_ORDER_ID_LEN, orderIdLen);
     for (let i = 0; i < accountLen; i++) u8[o + E_IDS + i] = src[accountOffset + i]!;
     for (let i = 0; i < orderIdLen; i++) u8[o + E_IDS + accountLen + i] = src[orderIdOffset + i]!;
     const end = o + E_IDS + accountLen + orderIdLen;
@@ -386,24 +429,25 @@ export class EventBuffer {
     for (let i = end; i < padEnd; i++) u8[i] = 0;
   }
 
+  // The writers below store whole 32-bit words (bytes 24..27 as one word, lowest byte
+  // first) and i64 fields as two words: the same bytes as the layouts above on the
+  // little-endian hosts this buffer runs on.
+
   accepted(
     instrument: number, side: number, orderType: number, tif: number, flags: number, stp: number, orderOffset: number,
     price: number, qty: number, orderNo: number, account: number,
     src: Uint8Array, accountOffset: number, accountLen: number, orderIdOffset: number, orderIdLen: number,
   ): void {
     const o = this.claim(EventKind.accepted, align8(E_IDS + accountLen + orderIdLen), instrument);
-    const dv = this.buf.dv;
-    dv.setUint8(o + E_SIDE, side);
-    dv.setUint8(o + E_TYPE, orderType);
-    dv.setUint8(o + E_TIF, tif);
-    dv.setUint8(o + E_FLAGS, flags);
-    dv.setUint8(o + E_STP, stp);
-    dv.setUint8(o + E_OFFSET, orderOffset);
-    writeI64(dv, o + E_ACC_PRICE, price);
-    writeI64(dv, o + E_ACC_QTY, qty);
-    writeI64(dv, o + E_ACC_ORDER_NO, orderNo);
-    dv.setUint32(o + E_ACC_ACCOUNT, account, true);
-    dv.setUint32(o + E_ACC_ACCOUNT + 4, 0, true);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + (E_SIDE >> 2)] = (side & 0xff) | ((orderType & 0xff) << 8) | ((tif & 0xff) << 16) | ((flags & 0xff) << 24);
+    w[k + (E_STP >> 2)] = (stp & 0xff) | ((orderOffset & 0xff) << 8) | (accountLen << 16) | (orderIdLen << 24);
+    writeI64Words(w, k + (E_ACC_PRICE >> 2), price);
+    writeI64Words(w, k + (E_ACC_QTY >> 2), qty);
+    writeI64Words(w, k + (E_ACC_ORDER_NO >> 2), orderNo);
+    w[k + (E_ACC_ACCOUNT >> 2)] = account;
+    w[k + (E_ACC_ACCOUNT >> 2) + 1] = 0;
     this.ids(o, src, accountOffset, accountLen, orderIdOffset, orderIdLen);
   }
 
@@ -414,19 +458,16 @@ export class EventBuffer {
     orderType = 0, tif = 0, offset = 0,
   ): void {
     const o = this.claim(EventKind.rejected, align8(E_IDS + accountLen + orderIdLen), instrument);
-    const dv = this.buf.dv;
-    dv.setUint8(o + E_REASON, reason);
-    dv.setUint8(o + E_COMMAND_KIND, commandKind);
-    dv.setUint8(o + E_REJ_SIDE, side);
-    dv.setUint8(o + E_REJ_TYPE, orderType);
-    dv.setUint8(o + E_REJ_TIF, tif);
-    dv.setUint8(o + E_REJ_OFFSET, offset);
-    writeI64(dv, o + E_REJ_ORDER_NO, orderNo);
-    dv.setUint32(o + E_REJ_ACCOUNT, account, true);
-    dv.setUint32(o + E_REJ_ACCOUNT + 4, 0, true);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + (E_REASON >> 2)] = (reason & 0xff) | ((commandKind & 0xff) << 8) | ((side & 0xff) << 16) | ((orderType & 0xff) << 24);
+    w[k + (E_REJ_TIF >> 2)] = (tif & 0xff) | ((offset & 0xff) << 8) | (accountLen << 16) | (orderIdLen << 24);
+    writeI64Words(w, k + (E_REJ_ORDER_NO >> 2), orderNo);
+    w[k + (E_REJ_ACCOUNT >> 2)] = account;
+    w[k + (E_REJ_ACCOUNT >> 2) + 1] = 0;
     // price and qty are echoed as sent; an unsafe int64 from a bad command is clamped to 0.
-    writeI64(dv, o + E_REJ_PRICE, Number.isSafeInteger(price) ? price : 0);
-    writeI64(dv, o + E_REJ_QTY, Number.isSafeInteger(qty) ? qty : 0);
+    writeI64Words(w, k + (E_REJ_PRICE >> 2), Number.isSafeInteger(price) ? price : 0);
+    writeI64Words(w, k + (E_REJ_QTY >> 2), Number.isSafeInteger(qty) ? qty : 0);
     this.ids(o, src, accountOffset, accountLen, orderIdOffset, orderIdLen);
   }
 
@@ -437,22 +478,23 @@ export class EventBuffer {
     makerCommission = 0, takerCommission = 0, makerCloseProfit = 0, takerCloseProfit = 0,
   ): void {
     const o = this.claim(EventKind.trade, TRADE_SIZE, instrument, TRADE_VERSION);
-    const dv = this.buf.dv;
-    dv.setUint32(o + E_AGGRESSOR, aggressorSide, true); // u8 plus three zero bytes
-    dv.setUint32(o + 28, 0, true);
-    writeI64(dv, o + E_TRADE_NO, tradeNo);
-    writeI64(dv, o + E_TRADE_PRICE, price);
-    writeI64(dv, o + E_TRADE_QTY, qty);
-    writeI64(dv, o + E_MAKER_NO, makerOrderNo);
-    writeI64(dv, o + E_TAKER_NO, takerOrderNo);
-    dv.setUint32(o + E_MAKER_ACCOUNT, makerAccount, true);
-    dv.setUint32(o + E_TAKER_ACCOUNT, takerAccount, true);
-    writeI64(dv, o + E_MAKER_LEFT, makerLeftQty);
-    writeI64(dv, o + E_TAKER_LEFT, takerLeftQty);
-    writeI64(dv, o + E_MAKER_COMMISSION, makerCommission);
-    writeI64(dv, o + E_TAKER_COMMISSION, takerCommission);
-    writeI64(dv, o + E_MAKER_CLOSE_PROFIT, makerCloseProfit);
-    writeI64(dv, o + E_TAKER_CLOSE_PROFIT, takerCloseProfit);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + (E_AGGRESSOR >> 2)] = aggressorSide & 0xff; // u8 plus three zero bytes
+    w[k + 7] = 0;
+    writeI64Words(w, k + (E_TRADE_NO >> 2), tradeNo);
+    writeI64Words(w, k + (E_TRADE_PRICE >> 2), price);
+    writeI64Words(w, k + (E_TRADE_QTY >> 2), qty);
+    writeI64Words(w, k + (E_MAKER_NO >> 2), makerOrderNo);
+    writeI64Words(w, k + (E_TAKER_NO >> 2), takerOrderNo);
+    w[k + (E_MAKER_ACCOUNT >> 2)] = makerAccount;
+    w[k + (E_TAKER_ACCOUNT >> 2)] = takerAccount;
+    writeI64Words(w, k + (E_MAKER_LEFT >> 2), makerLeftQty);
+    writeI64Words(w, k + (E_TAKER_LEFT >> 2), takerLeftQty);
+    writeI64Words(w, k + (E_MAKER_COMMISSION >> 2), makerCommission);
+    writeI64Words(w, k + (E_TAKER_COMMISSION >> 2), takerCommission);
+    writeI64Words(w, k + (E_MAKER_CLOSE_PROFIT >> 2), makerCloseProfit);
+    writeI64Words(w, k + (E_TAKER_CLOSE_PROFIT >> 2), takerCloseProfit);
   }
 
   updated(
@@ -460,38 +502,41 @@ export class EventBuffer {
     orderNo: number, price: number, leftQty: number, filledQty: number,
   ): void {
     const o = this.claim(EventKind.updated, UPDATED_SIZE, instrument);
-    const dv = this.buf.dv;
-    dv.setUint8(o + E_STATUS, status);
-    dv.setUint8(o + E_UPD_REASON, reason);
-    dv.setUint8(o + E_UPD_SIDE, side);
-    dv.setUint8(o + 27, 0);
-    dv.setUint32(o + E_UPD_ACCOUNT, account, true);
-    writeI64(dv, o + E_UPD_ORDER_NO, orderNo);
-    writeI64(dv, o + E_UPD_PRICE, price);
-    writeI64(dv, o + E_UPD_LEFT, leftQty);
-    writeI64(dv, o + E_UPD_FILLED, filledQty);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + (E_STATUS >> 2)] = (status & 0xff) | ((reason & 0xff) << 8) | ((side & 0xff) << 16); // byte 27 zero
+    w[k + (E_UPD_ACCOUNT >> 2)] = account;
+    writeI64Words(w, k + (E_UPD_ORDER_NO >> 2), orderNo);
+    writeI64Words(w, k + (E_UPD_PRICE >> 2), price);
+    writeI64Words(w, k + (E_UPD_LEFT >> 2), leftQty);
+    writeI64Words(w, k + (E_UPD_FILLED >> 2), filledQty);
   }
 
   l2(instrument: number, side: number, price: number, qty: number, orderCount: number): void {
     const o = this.claim(EventKind.l2, L2_SIZE, instrument);
-    const dv = this.buf.dv;
-    dv.setUint32(o + E_L2_SIDE, side, true);
-    dv.setUint32(o + E_L2_COUNT, orderCount, true);
-    writeI64(dv, o + E_L2_PRICE, price);
-    writeI64(dv, o + E_L2_QTY, qty);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + (E_L2_SIDE >> 2)] = side;
+    w[k + (E_L2_COUNT >> 2)] = orderCount;
+    writeI64Words(w, k + (E_L2_PRICE >> 2), price);
+    writeI64Words(w, k + (E_L2_QTY >> 2), qty);
   }
 
   tradingState(instrument: number, state: number): void {
     const o = this.claim(EventKind.tradingState, TRADING_STATE_SIZE, instrument);
-    this.buf.dv.setUint32(o + E_STATE, state, true);
-    this.buf.dv.setUint32(o + 28, 0, true);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + (E_STATE >> 2)] = state;
+    w[k + 7] = 0;
   }
 
   /** The trading day ended with this command: orders finished before it are the previous day's. */
   dayEnded(): void {
     const o = this.claim(EventKind.dayEnded, DAY_ENDED_SIZE, NO_ACCOUNT);
-    this.buf.dv.setUint32(o + 24, 0, true);
-    this.buf.dv.setUint32(o + 28, 0, true);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + 6] = 0;
+    w[k + 7] = 0;
   }
 
   /** Copies a defineInstrument command's body (same layout version), re-labelled with the instrument's index. */
@@ -534,24 +579,26 @@ export class EventBuffer {
   /** A deposit (direction 1) or withdrawal (2) that was applied, with the account's id bytes. */
   transfer(direction: number, currency: number, account: number, amount: number, src: Uint8Array, accountOffset: number, accountLen: number): void {
     const o = this.claim(EventKind.transfer, align8(E_TRANSFER_ACCOUNT + accountLen), 0xffffffff);
-    const dv = this.buf.dv;
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + 6] = ((currency & 0xffffff) << 8) | (direction & 0xff);
+    w[k + (E_MONEY_ACCOUNT >> 2)] = account;
+    writeI64Words(w, k + (E_TRANSFER_AMOUNT >> 2), amount);
+    w[k + (E_TRANSFER_ACCOUNT_LEN >> 2)] = accountLen & 0xff; // then zeros up to the id
+    w[k + (E_TRANSFER_ACCOUNT_LEN >> 2) + 1] = 0;
     const u8 = this.buf.u8;
-    dv.setUint32(o + 24, ((currency & 0xffffff) << 8) | (direction & 0xff), true);
-    dv.setUint32(o + E_MONEY_ACCOUNT, account, true);
-    writeI64(dv, o + E_TRANSFER_AMOUNT, amount);
-    for (let k = E_TRANSFER_ACCOUNT_LEN; k < E_TRANSFER_ACCOUNT; k++) u8[o + k] = 0;
-    dv.setUint8(o + E_TRANSFER_ACCOUNT_LEN, accountLen);
-    for (let k = 0; k < accountLen; k++) u8[o + E_TRANSFER_ACCOUNT + k] = src[accountOffset + k]!;
-    for (let k = o + E_TRANSFER_ACCOUNT + accountLen; k < o + align8(E_TRANSFER_ACCOUNT + accountLen); k++) u8[k] = 0;
+    for (let i = 0; i < accountLen; i++) u8[o + E_TRANSFER_ACCOUNT + i] = src[accountOffset + i]!;
+    for (let i = o + E_TRANSFER_ACCOUNT + accountLen; i < o + align8(E_TRANSFER_ACCOUNT + accountLen); i++) u8[i] = 0;
   }
 
   riskBreach(currency: number, account: number, action: number, riskRatioBp: number, balance: number, margin: number): void {
     const o = this.claim(EventKind.riskBreach, RISK_BREACH_SIZE, 0xffffffff);
-    const dv = this.buf.dv;
-    dv.setUint32(o + 24, ((currency & 0xffffff) << 8) | (action & 0xff), true);
-    dv.setUint32(o + E_MONEY_ACCOUNT, account, true);
-    writeI64(dv, o + 32, riskRatioBp);
-    writeI64(dv, o + 40, balance);
-    writeI64(dv, o + 48, margin);
+    const w = this.i32;
+    const k = o >> 2;
+    w[k + 6] = ((currency & 0xffffff) << 8) | (action & 0xff);
+    w[k + (E_MONEY_ACCOUNT >> 2)] = account;
+    writeI64Words(w, k + 8, riskRatioBp);
+    writeI64Words(w, k + 10, balance);
+    writeI64Words(w, k + 12, margin);
   }
 }

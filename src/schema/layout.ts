@@ -27,6 +27,9 @@ export const NO_INSTRUMENT = 0xffffffff;
 export const UNKNOWN_INSTRUMENT = 0xfffffffe;
 export const TWO_32 = 4294967296;
 
+/** True on a little-endian host: the byte order of every layout here, and of typed-array word stores. */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Word-sized typed-array stores (EventBuffer.claim, .account, .position) use the host's
  * byte order; every platform Node runs on here is little-endian, and this is checked once
@@ -93,6 +96,26 @@ export function readI64(dv: DataView, offset: number): number {
 
 export function readU64(dv: DataView, offset: number): number {
   return dv.getUint32(offset + 4, true) * TWO_32 + dv.getUint32(offset, true);
+}
+
+/**
+ * As `writeI64`, as two stores into 32-bit words (word index `k`, 8-byte aligned: k even),
+ * in the host's byte order. The engine's event writers use it: a typed array's stores
+ * compile to plain moves on a SharedArrayBuffer as on an ArrayBuffer, where DataView
+ * stores into shared memory take a slower path. Events are written on little-endian hosts
+ * only (`EventBuffer` checks `HOST_LITTLE_ENDIAN`).
+ */
+export function writeI64Words(w: Int32Array, k: number, value: number): void {
+  if ((value | 0) === value) {
+    w[k] = value;
+    w[k + 1] = value >> 31;
+    return;
+  }
+  const hi = Math.floor(value / TWO_32);
+  const lo = value - hi * TWO_32;
+  if (!(hi >= -0x200000 && hi < 0x200000) || lo !== Math.floor(lo)) assert(false, "int64 field outside the safe integer range");
+  w[k] = lo | 0;
+  w[k + 1] = hi;
 }
 
 /** Writes a safe integer as int64. Callers validate range; this asserts it. */

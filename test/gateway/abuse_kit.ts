@@ -23,7 +23,7 @@ import { Catalog } from "../../src/catalog/catalog.ts";
 import { PasswordHasher } from "../../src/catalog/password.ts";
 import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
 import { CommandKind, CommandView, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
-import { EventKind, EventView } from "../../src/schema/event.ts";
+import type { EventBuffer } from "../../src/schema/event.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import { currencyCode } from "../../src/schema/codes.ts";
 import type { ServerOptions } from "../../src/gateway/server.ts";
@@ -54,12 +54,15 @@ export class EngineTap {
     return n;
   }
 
-  /** Wraps the engine's apply: the loop calls it once per command, on this thread. */
+  /**
+   * Wraps the engine's apply (the loop calls it once per command, on this thread) and its
+   * event buffer's `accepted` writer (the events themselves go straight onto the node's
+   * topic rings).
+   */
   install(node: VenueNode): void {
     const engine = node.engine;
     const apply = engine.apply.bind(engine);
     const cmd = new CommandView(Buf.alloc(8));
-    const ev = new EventView(Buf.alloc(8));
     engine.apply = (buf: Buf, offset: number): void => {
       const c = cmd.wrap(buf, offset);
       if (c.kind === CommandKind.newOrder) {
@@ -68,11 +71,14 @@ export class EngineTap {
         this.appliedAtMs.set(key, performance.now());
       }
       apply(buf, offset);
-      const out = engine.out;
-      for (let at = 0; at < out.length; at += out.buf.dv.getUint16(at + 2, true)) {
-        const e = ev.wrap(out.buf, at);
-        if (e.kind === EventKind.accepted) this.accepted.push(`${e.accountId()} ${e.orderId()}`);
-      }
+    };
+    const out: EventBuffer = engine.out;
+    const accepted = out.accepted.bind(out);
+    out.accepted = (...args: Parameters<EventBuffer["accepted"]>): void => {
+      accepted(...args);
+      const [src, accountOffset, accountLen, orderIdOffset, orderIdLen] = args.slice(11) as [Uint8Array, number, number, number, number];
+      const text = (from: number, length: number): string => Buffer.from(src.subarray(from, from + length)).toString("utf8");
+      this.accepted.push(`${text(accountOffset, accountLen)} ${text(orderIdOffset, orderIdLen)}`);
     };
   }
 }

@@ -13,7 +13,8 @@ import { VenueNode } from "../../src/node/node.ts";
 import { Reason, Side } from "../../src/schema/codes.ts";
 import { CommandKind, writeDefineInstrument } from "../../src/schema/command.ts";
 import { DEMO_INSTRUMENTS, engineParams } from "../../src/catalog/instrument.ts";
-import { EventBuffer, EventKind, EventView } from "../../src/schema/event.ts";
+import { EventKind, EventView } from "../../src/schema/event.ts";
+import { shadowEvents } from "../engine_shadow.ts";
 import { Buf } from "../../src/schema/layout.ts";
 import type { DemoFlowOptions } from "../../src/plugins/demo_flow.ts";
 
@@ -32,12 +33,7 @@ it("makes a market with trades on instruments defined before and after it starte
   d.flush();
   // Every event the engine emits, kept for the checks below.
   const seen: Uint8Array[] = [];
-  const apply = node.engine.apply.bind(node.engine);
-  node.engine.apply = (buf, offset) => {
-    apply(buf, offset);
-    const out: EventBuffer = node.engine.out;
-    seen.push(out.buf.u8.slice(0, out.length));
-  };
+  shadowEvents(node, (out) => seen.push(out.buf.u8.slice(0, out.length)));
   const running = node.start();
   await new Promise((r) => setTimeout(r, 300));
   d.submit((b, o) => writeDefineInstrument(b, o, engineParams(m))); // after the plugin started
