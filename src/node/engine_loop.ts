@@ -274,11 +274,13 @@ export class EngineLoop {
     const j = this.journalBuf;
     copyRecord(buf.f64, buf.i32, offset, j.f64, j.i32, o, size);
     const seq = this.nextSeq++;
-    const dv = this.journalBuf.dv;
-    dv.setUint32(o + H_SEQ, seq >>> 0, true);
-    dv.setUint32(o + H_SEQ + 4, Math.floor(seq / 4294967296), true);
-    dv.setUint32(o + H_TIMESTAMP, this.clock.lo, true);
-    dv.setUint32(o + H_TIMESTAMP + 4, this.clock.hi, true);
+    // Word stores, not DataView ones, into the shared ring (see EventBuffer); little-endian
+    // hosts only, as the event buffer checks.
+    const w = j.i32;
+    w[(o + H_SEQ) >> 2] = seq >>> 0;
+    w[(o + H_SEQ + 4) >> 2] = Math.floor(seq / 4294967296);
+    w[(o + H_TIMESTAMP) >> 2] = this.clock.lo;
+    w[(o + H_TIMESTAMP + 4) >> 2] = this.clock.hi;
     const engine = this.engine;
     engine.apply(this.journalBuf, o);
     this.sink.seal();
