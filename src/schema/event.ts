@@ -174,6 +174,16 @@ const E_L2_QTY = 40;
 const L2_SIZE = 48;
 
 const E_STATE = 24;
+
+// The writers pack the one-byte fields of bytes 24..31 into two word stores, lowest byte
+// first (see `EventBuffer`): the byte offsets above must be the ones those stores fill.
+assert(
+  E_TYPE === E_SIDE + 1 && E_TIF === E_SIDE + 2 && E_FLAGS === E_SIDE + 3 && E_STP === E_SIDE + 4 && E_OFFSET === E_STP + 1 &&
+    E_ACCOUNT_LEN === E_STP + 2 && E_ORDER_ID_LEN === E_STP + 3 &&
+    E_COMMAND_KIND === E_REASON + 1 && E_REJ_SIDE === E_REASON + 2 && E_REJ_TYPE === E_REASON + 3 && E_REJ_TIF === E_REASON + 4 && E_REJ_OFFSET === E_REJ_TIF + 1 &&
+    E_UPD_REASON === E_STATUS + 1 && E_UPD_SIDE === E_STATUS + 2 && (E_SIDE & 3) === 0 && (E_STP & 3) === 0 && (E_REASON & 3) === 0 && (E_STATUS & 3) === 0,
+  "event byte fields out of the order the writers pack them in",
+);
 const TRADING_STATE_SIZE = 32;
 const DAY_ENDED_SIZE = 32;
 
