@@ -61,7 +61,7 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
   const last = new Uint8Array(req.partitionBytes);
   let lastLen = -1;
   try {
-    const it = mt.iterator();
+    const it = mt.flushIterator(req.partitionBytes);
     for (it.seekFirst(); it.valid; it.next()) {
       if (w !== undefined && req.partitionBytes > 0 && !samePrefix(last, 0, lastLen, it.buf, it.keyOff, it.keyLen, req.partitionBytes)) {
         done.push({ ...w.finish(mt.maxSeq), number: req.numbers[next++]! });

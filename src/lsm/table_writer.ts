@@ -53,10 +53,17 @@ export interface TableMeta {
 
 const OUT_BYTES = 1 << 20;
 
+/**
+ * A finished or aborted writer's write buffer, for the next writer on this thread: a flush
+ * writes a table per key partition, one after another, and a fresh 1 MiB buffer for each
+ * cost the kernel's zeroing of its pages every time.
+ */
+let spareOut: Uint8Array | undefined;
+
 export class TableWriter {
   private file: JournalFile | undefined;
   private readonly blockBytes: number;
-  private readonly out = new Uint8Array(OUT_BYTES);
+  private out: Uint8Array;
   private readonly trailer = new Uint8Array(SST_BLOCK_TRAILER);
   private readonly trailerView = new DataView(this.trailer.buffer);
   private outLen = 0;
@@ -83,6 +90,8 @@ export class TableWriter {
   private deletions = 0;
 
   constructor(private readonly fs: JournalFs, readonly path: string, opts: TableWriterOptions = {}) {
+    this.out = spareOut ?? new Uint8Array(OUT_BYTES);
+    spareOut = undefined;
     this.blockBytes = opts.blockBytes ?? 4096;
     assert(this.blockBytes >= 256 && this.blockBytes <= 1 << 20, "block bytes out of range");
     this.file = fs.create(path);
@@ -192,6 +201,7 @@ export class TableWriter {
     file.fsync();
     file.close();
     this.file = undefined;
+    spareOut = this.out;
     return { fileSize, entries: this.entries, deletions: this.deletions, smallest, largest, maxSeq };
   }
 
