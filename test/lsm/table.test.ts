@@ -4,11 +4,13 @@
  * in a table is an error that names the file, never a wrong answer.
  */
 
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareKeys } from "../../src/schema/sstable.ts";
+import { compareKeys, tableName } from "../../src/schema/sstable.ts";
+import { eventKey, timeKey } from "../../src/schema/store.ts";
+import { runFlush } from "../../src/lsm/jobs.ts";
 import { MemTable } from "../../src/lsm/memtable.ts";
 import { MergingIterator } from "../../src/lsm/merge.ts";
 import { openTableSource } from "../../src/lsm/source.ts";
@@ -283,6 +285,40 @@ describe("MemTable", () => {
     const outOfOrder = build([...rising, { k: Uint8Array.of(...k0.subarray(0, P), 0), v: Uint8Array.of(9) }]);
     expect(outOfOrder.insertionOrder(P)).toBeNull();
     expect(flushed(outOfOrder)).toEqual(listed(outOfOrder));
+  });
+
+  it(`a flush writes the same tables whether it follows the list or not (seed ${seed})`, () => {
+    const r = new Prng(seed ^ 0xdef0);
+    const mt = MemTable.create(1 << 20, 5);
+    const key = new Uint8Array(17);
+    const value = new Uint8Array(160);
+    for (let seq = 1; ; seq++) {
+      // Event keys of 3 topics x 8 instruments, seq rising; a time key (topic 0) every 4th.
+      eventKey(key, 1 + (seq % 3), r.nextU32() % 8, seq, 0);
+      for (let i = 0; i < value.length; i++) value[i] = r.nextU32() & 0xff;
+      if (!mt.put(key, 0, 16, value, 0, 40 + (r.nextU32() % 120), seq)) break;
+      if (seq % 4 === 0) {
+        timeKey(key, BigInt(seq) * 1000n, seq);
+        if (!mt.put(key, 0, 17, value, 0, 8, seq)) break;
+      }
+    }
+    mt.seal();
+    expect(mt.insertionOrder(5)).not.toBeNull();
+    const flush = (followList: boolean): { dir: string; tables: { number: number; fileSize: number }[] } => {
+      const dir = mkdtempSync(join(tmpdir(), "venue-flush-"));
+      const numbers = Array.from({ length: mt.partitions }, (_, i) => i + 1);
+      return { dir, tables: runFlush({ dir, numbers, buffers: mt.buffers, blockBytes: 1024, partitionBytes: 5, followList }) };
+    };
+    const listed = flush(true);
+    const ordered = flush(false);
+    expect(ordered.tables).toEqual(listed.tables);
+    expect(listed.tables.length).toBe(mt.partitions);
+    for (const t of listed.tables) {
+      const a = readFileSync(join(listed.dir, tableName(t.number)));
+      const b = readFileSync(join(ordered.dir, tableName(t.number)));
+      expect(b.equals(a), `table ${t.number}`).toBe(true);
+    }
+    for (const f of [listed, ordered]) rmSync(f.dir, { recursive: true, force: true });
   });
 
   it("refuses a write it has no room for, and keeps what it has", () => {
