@@ -155,6 +155,8 @@ export class TableWriter {
 
   /** Writes the rest of the table, fsyncs and closes it. */
   finish(maxSeq = 0, user: Uint8Array = new Uint8Array(0)): TableMeta {
+    // Once finished, the write buffer belongs to the next writer (spareOut).
+    assert(this.file !== undefined, "a table finished or aborted already");
     assert(this.entries > 0, "an empty table");
     if (this.count > 0) this.endBlock();
     const filterPayload = this.filter.build();
