@@ -268,11 +268,7 @@ export class MemTable {
 
   /** The hint slot of the key at arena `k`: a hash of its first `hintBytes` bytes. */
   private hintSlot(k: number, keyLen: number): number {
-    const n = this.hintBytes < keyLen ? this.hintBytes : keyLen;
-    const arena = this.arena;
-    let h = 0x811c9dc5;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ arena[k + i]!, 0x01000193);
-    return (h ^ (h >>> 16)) & (HINT_SLOTS - 1);
+    return prefixHash(this.arena, k, this.hintBytes < keyLen ? this.hintBytes : keyLen) & (HINT_SLOTS - 1);
   }
 
   /** The value of `key`, `DELETED`, or undefined when the table does not hold the key. */
@@ -304,7 +300,8 @@ export class MemTable {
   }
 
   /**
-   * The nodes in key order, or null, when each run of keys sharing their first
+   * Each entry's key offset, key length, value offset and value length (four words an
+   * entry) in key order, or null unless each run of keys sharing their first
    * `partitionBytes` bytes (a partition: a key shorter than that is its own) was inserted
    * in strictly increasing order. Partitions are contiguous in key order, so key order is
    * the partitions by their first key, each in insertion order. Nodes sit in the node

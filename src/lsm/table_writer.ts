@@ -54,9 +54,9 @@ export interface TableMeta {
 const OUT_BYTES = 1 << 20;
 
 /**
- * A finished or aborted writer's write buffer, for the next writer on this thread: a flush
- * writes a table per key partition, one after another, and a fresh 1 MiB buffer for each
- * cost the kernel's zeroing of its pages every time.
+ * A finished writer's write buffer, for the next writer on this thread: a flush writes a
+ * table per key partition, one after another, and a fresh 1 MiB buffer for each has its
+ * pages faulted in and zeroed again (a cost too small to show apart in bench/lsm_flush.ts).
  */
 let spareOut: Uint8Array | undefined;
 
