@@ -91,6 +91,8 @@ export interface LsmStats {
   compactions: number;
   /** Tables moved down a level without a rewrite. */
   moves: number;
+  /** Rotations that reused a flushed MemTable's buffers instead of new ones. */
+  memtablesReused: number;
   /** Bytes of tables written by flushes and by compactions, and read by compactions. */
   flushBytes: number;
   compactionBytesWritten: number;
@@ -113,6 +115,10 @@ export class LsmTree {
   private levelReaders: (TableReader | undefined)[][] = [];
   private readonly readers = new Map<number, TableReader>();
   private readonly pins = new Map<number, number>();
+  /** Open cursors per MemTable they read: a flushed table still read is not reused. */
+  private readonly tablePins = new Map<MemTable, number>();
+  /** A flushed MemTable kept, emptied, for the next rotation (its pages already faulted in). */
+  private spare: MemTable | undefined;
   private readonly obsolete = new Set<number>();
   private readonly compactPointer: (Uint8Array | undefined)[] = new Array(LEVELS).fill(undefined);
   private nextNumber: number;
@@ -121,7 +127,7 @@ export class LsmTree {
   private failure: Error | undefined;
   private closed = false;
   private readonly waiters: (() => void)[] = [];
-  readonly stats: LsmStats = { flushes: 0, compactions: 0, moves: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
+  readonly stats: LsmStats = { flushes: 0, compactions: 0, moves: 0, memtablesReused: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
 
   private readonly memtableBytes: number;
   private readonly blockBytes: number;
@@ -310,6 +316,8 @@ export class LsmTree {
   cursor(from: Uint8Array, to: Uint8Array | undefined): StoreCursor {
     const files = this.levels.flat();
     for (const f of files) this.pins.set(f.number, (this.pins.get(f.number) ?? 0) + 1);
+    const tables = [this.active, ...this.immutable];
+    for (const t of tables) this.tablePins.set(t, (this.tablePins.get(t) ?? 0) + 1);
     const children: EntryIterator[] = [this.active.iterator()];
     for (let i = this.immutable.length - 1; i >= 0; i--) children.push(this.immutable[i]!.iterator());
     for (const f of this.levels[0]!) children.push(this.reader(f.number).iterator());
@@ -322,6 +330,11 @@ export class LsmTree {
     it.seek(from);
     return new StoreCursor(it, to, () => {
       for (const f of files) this.unpin(f.number);
+      for (const t of tables) {
+        const c = this.tablePins.get(t)! - 1;
+        if (c === 0) this.tablePins.delete(t);
+        else this.tablePins.set(t, c);
+      }
     });
   }
 
@@ -371,7 +384,9 @@ export class LsmTree {
     this.active.seal();
     this.immutable.push(this.active);
     this.marks.push(this.markOf?.());
-    this.active = MemTable.create(this.memtableBytes, this.partitionBytes);
+    if (this.spare !== undefined) this.stats.memtablesReused++;
+    this.active = this.spare ?? MemTable.create(this.memtableBytes, this.partitionBytes);
+    this.spare = undefined;
     this.schedule();
   }
 
@@ -410,6 +425,11 @@ export class LsmTree {
     this.manifest.record({ add, nextFile: this.nextNumber, flushedSeq: Math.max(this.manifest.state.flushedSeq, mt.maxSeq), ...(mark !== undefined ? { mark } : {}) });
     this.immutable.shift();
     this.marks.shift();
+    // The flush has ended, so no other thread reads the table; a cursor may still.
+    if (this.spare === undefined && !this.tablePins.has(mt)) {
+      mt.reset();
+      this.spare = mt;
+    }
     this.rebuildLevels();
     this.stats.flushes++;
     for (const t of tables) this.stats.flushBytes += t.fileSize;

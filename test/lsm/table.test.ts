@@ -216,6 +216,47 @@ describe("MemTable", () => {
     expect(collect(it)).toEqual(expected(sorted(model)));
   });
 
+  it(`a table emptied for reuse builds the same skiplist, byte for byte, as a new one (seed ${seed})`, () => {
+    const r = new Prng(seed ^ 0x9abc);
+    const fill = (mt: MemTable, n: number, salt: number): void => {
+      for (let i = 0; i < n; i++) {
+        const k = Uint8Array.of(r.nextU32() % 4, (i >>> 8) & 0xff, i & 0xff, salt);
+        const v = (i + salt) % 7 === 0 ? undefined : new Uint8Array(r.nextU32() % 30).fill(i & 0xff);
+        if (!mt.put(k, 0, k.length, v, 0, v?.length ?? 0, i + 1)) break;
+      }
+    };
+    const used = MemTable.create(1 << 16, 1);
+    fill(used, 100_000, 1); // until full
+    used.seal();
+    expect(() => used.put(Uint8Array.of(1), 0, 1, undefined)).toThrow();
+    used.reset();
+    expect(used.entries).toBe(0);
+    expect(used.sealed).toBe(false);
+    const state = r.nextU32();
+    const fresh = MemTable.create(1 << 16, 1);
+    const rr = new Prng(state);
+    // Above every key of the first fill in each partition: a stale hint (the last node the
+    // first fill put in a partition) would bracket them and take new nodes off the list.
+    const writes = Array.from({ length: 1500 }, (_, i) => Uint8Array.of(rr.nextU32() % 4, 0xff, i >>> 8, i & 0xff));
+    for (const mt of [used, fresh]) for (const [i, k] of writes.entries()) expect(mt.put(k, 0, k.length, Uint8Array.of(i & 0xff), 0, 1, i + 1)).toBe(true);
+    expect(used.entries).toBe(fresh.entries);
+    expect(used.partitions).toBe(fresh.partitions);
+    expect(used.maxSeq).toBe(fresh.maxSeq);
+    expect(used.bytesUsed).toBe(fresh.bytesUsed);
+    // The words in use match (the reused table's older bytes beyond them are never read).
+    const words = (used.bytesUsed - used.arenaBytesUsed) / 4;
+    expect(Buffer.from(used.nodes.buffer, 0, words * 4).equals(Buffer.from(fresh.nodes.buffer, 0, words * 4))).toBe(true);
+    expect(Buffer.from(used.arena.buffer, 0, used.arenaBytesUsed).equals(Buffer.from(fresh.arena.buffer, 0, fresh.arenaBytesUsed))).toBe(true);
+    const a = used.iterator();
+    const b = fresh.iterator();
+    a.seekFirst();
+    b.seekFirst();
+    expect(collect(a)).toEqual(collect(b));
+    // A table attached from another thread is never reset.
+    fresh.seal();
+    expect(() => MemTable.attach(fresh.buffers).reset()).toThrow();
+  });
+
   it(`a flush reads the entries in the list's order without following it, when each partition's keys came in order (seed ${seed})`, () => {
     const r = new Prng(seed ^ 0x9abc);
     const P = 3; // partition bytes

@@ -204,6 +204,37 @@ describe("tables a reader still uses", () => {
   });
 });
 
+describe("MemTables a reader still uses", () => {
+  it("are not reused after their flush while a cursor reads them; the others are", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "venue-lsm-mempin-"));
+    const t = LsmTree.open(dir, { memtableBytes: 4096, blockBytes: 256, targetFileBytes: 1 << 20 });
+    const put = (i: number, v: number): void => t.put(Uint8Array.of(i >> 8, i & 0xff), new Uint8Array(40).fill(v));
+    for (let i = 0; i < 20; i++) put(i, 1);
+    const c = t.cursor(new Uint8Array(0), undefined); // reads the active MemTable
+    await t.flush();
+    // Many rotations and flushes of other keys: a table whose buffers were reused would now hold these.
+    for (let i = 1000; i < 1600; i++) {
+      put(i, 9);
+      if (i % 60 === 0) await t.flush();
+    }
+    await t.flush();
+    expect(t.stats.flushes).toBeGreaterThan(5);
+    expect(t.stats.memtablesReused).toBeGreaterThan(3);
+    let n = 0;
+    for (; c.valid; c.next()) {
+      expect(c.key).toEqual(Uint8Array.of(n >> 8, n & 0xff));
+      expect(c.value).toEqual(new Uint8Array(40).fill(1));
+      n++;
+    }
+    expect(n).toBe(20);
+    c.close();
+    // Everything reads back through reused tables.
+    for (let i = 0; i < 20; i++) expect(t.get(Uint8Array.of(0, i))![0]).toBe(1);
+    for (let i = 1000; i < 1600; i++) expect(t.get(Uint8Array.of(i >> 8, i & 0xff))![0]).toBe(9);
+    await t.close();
+  });
+});
+
 describe("point reads of keys longer than 16 bytes", () => {
   it("find every key when many tables' keys tie on their first 16 bytes", async () => {
     // Point reads pick a level's table by the first 16 bytes of its largest key, then by the
