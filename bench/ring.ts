@@ -10,7 +10,9 @@
  * workers, reused); the main thread only orchestrates and sleeps in its event loop while a
  * run goes. Records are 64 bytes (the schema's 24-byte header, kind 1, a running seq and a
  * check word), and every receiver checks every record: any mismatch makes the benchmark
- * exit non-zero.
+ * exit non-zero. Every transport's records are written and read with the same code, as
+ * 32-bit words through an Int32Array (as the engine writes its events), over the ring's
+ * shared memory in place or over a batch's own buffer.
  *
  *   1 -> 1 throughput   EVENTS records, published every B (64) records. Venue: claim,
  *                       write in place, publish per batch; the consumer reads in place.

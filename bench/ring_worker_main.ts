@@ -88,14 +88,20 @@ export type WorkerReply =
 const WORD0 = 1 | (1 << 8) | (REC << 16); // kind 1, version 1, size 64 (little-endian u8, u8, u16)
 const CHECK = 0x5eed1234;
 
-function writeRec(dv: DataView, off: number, seq: number): void {
-  dv.setUint32(off, WORD0, true);
-  dv.setUint32(off + 4, seq & 0xff, true); // instrument
-  dv.setUint32(off + 8, seq, true); // seq, low word (the counter stays below 2^32)
-  dv.setUint32(off + 12, 0, true); // seq, high word
-  dv.setUint32(off + 16, seq, true); // timestamp stand-in, low word
-  dv.setUint32(off + 20, 0, true);
-  dv.setUint32(off + 56, (seq ^ CHECK) >>> 0, true);
+/**
+ * Records are written and read as 32-bit words through an Int32Array over whatever buffer
+ * holds them (the ring's shared memory, or a batch's own buffer), as the engine writes its
+ * events: little-endian words, the same bytes a DataView would store on this platform.
+ */
+function writeRec(w: Int32Array, off: number, seq: number): void {
+  const i = off >> 2;
+  w[i] = WORD0;
+  w[i + 1] = seq & 0xff; // instrument
+  w[i + 2] = seq; // seq, low word (the counter stays below 2^32)
+  w[i + 3] = 0; // seq, high word
+  w[i + 4] = seq; // timestamp stand-in, low word
+  w[i + 5] = 0;
+  w[i + 14] = seq ^ CHECK;
 }
 
 /** Checks each record against the seq it expects; after a bad one it resynchronises on the seq it read. */
@@ -105,10 +111,11 @@ class Verifier {
   bad = 0;
   firstBad = -1;
 
-  check(dv: DataView, off: number): number {
-    const seq = dv.getUint32(off + 8, true);
+  check(w: Int32Array, off: number): number {
+    const i = off >> 2;
+    const seq = w[i + 2]! >>> 0;
     const e = this.expect;
-    if (seq !== e || dv.getUint32(off, true) !== WORD0 || dv.getUint32(off + 12, true) !== 0 || dv.getUint32(off + 56, true) !== ((e ^ CHECK) >>> 0)) {
+    if (seq !== e || w[i] !== WORD0 || w[i + 3] !== 0 || w[i + 14] !== (e ^ CHECK)) {
       this.bad++;
       if (this.firstBad < 0) this.firstBad = e;
       this.expect = (seq + 1) >>> 0;
@@ -177,7 +184,7 @@ const half = (ms: number): number => Math.max(1, Math.round(ms * 5e5));
 function venueProduce(t: Extract<Task, { kind: "venueProduce" }>, ctl: Int32Array, guard: Guard, ready: () => void): TaskResult {
   const ring = new Ring(t.sab, "bench");
   const p = new RingProducer(ring, { wait: t.wait, cutOffMs: 60_000, stallMs: 60_000 });
-  const dv = ring.data.dv;
+  const dv = ring.data.i32;
   const mask = t.batch - 1;
   ready();
   const t0 = awaitGo(ctl, guard);
@@ -193,7 +200,7 @@ function venueConsume(t: Extract<Task, { kind: "venueConsume" }>, ctl: Int32Arra
   const ring = new Ring(t.sab, "bench");
   const c = new RingConsumer(ring, t.slot, { wait: t.wait });
   const v = new Verifier();
-  const handler = (buf: Buf, off: number): void => { v.check(buf.dv, off); };
+  const handler = (buf: Buf, off: number): void => { v.check(buf.i32, off); };
   const n = t.n;
   ready();
   const t0 = awaitGo(ctl, guard);
@@ -213,9 +220,9 @@ function venuePing(t: Extract<Task, { kind: "venuePing" }>, ctl: Int32Array, gua
   const b = new Ring(t.b, "pong");
   const p = new RingProducer(a, { wait: t.wait });
   const c = new RingConsumer(b, 0, { wait: t.wait });
-  const adv = a.data.dv;
+  const adv = a.data.i32;
   const v = new Verifier();
-  const handler = (buf: Buf, off: number): void => { v.check(buf.dv, off); };
+  const handler = (buf: Buf, off: number): void => { v.check(buf.i32, off); };
   const h = newHistogram();
   const total = t.warmup + t.pings;
   const timer = timerNs();
@@ -243,9 +250,9 @@ function venueEcho(t: Extract<Task, { kind: "venueEcho" }>, ctl: Int32Array, gua
   const b = new Ring(t.b, "pong");
   const c = new RingConsumer(a, 0, { wait: t.wait });
   const p = new RingProducer(b, { wait: t.wait });
-  const bdv = b.data.dv;
+  const bdv = b.data.i32;
   const v = new Verifier();
-  const handler = (buf: Buf, off: number): void => { writeRec(bdv, p.claim(REC), v.check(buf.dv, off)); };
+  const handler = (buf: Buf, off: number): void => { writeRec(bdv, p.claim(REC), v.check(buf.i32, off)); };
   ready();
   const t0 = awaitGo(ctl, guard);
   while (v.records < t.count) {
@@ -266,7 +273,7 @@ function rbProduce(t: Extract<Task, { kind: "rbProduce" }>, ctl: Int32Array, gua
   const rb = new RingBuffer(t.sab, Uint8Array);
   const bytes = t.batch * REC;
   const batch = new Uint8Array(bytes);
-  const dv = new DataView(batch.buffer);
+  const dv = new Int32Array(batch.buffer);
   let waits = 0;
   ready();
   const t0 = awaitGo(ctl, guard);
@@ -288,7 +295,7 @@ function rbProduce(t: Extract<Task, { kind: "rbProduce" }>, ctl: Int32Array, gua
 function rbConsume(t: Extract<Task, { kind: "rbConsume" }>, ctl: Int32Array, guard: Guard, ready: () => void): TaskResult {
   const rb = new RingBuffer(t.sab, Uint8Array);
   const out = new Uint8Array(t.popBytes);
-  const dv = new DataView(out.buffer);
+  const dv = new Int32Array(out.buffer);
   const v = new Verifier();
   ready();
   const t0 = awaitGo(ctl, guard);
@@ -308,9 +315,9 @@ function rbPing(t: Extract<Task, { kind: "rbPing" }>, ctl: Int32Array, guard: Gu
   const a = new RingBuffer(t.a, Uint8Array);
   const b = new RingBuffer(t.b, Uint8Array);
   const rec = new Uint8Array(REC);
-  const rdv = new DataView(rec.buffer);
+  const rdv = new Int32Array(rec.buffer);
   const back = new Uint8Array(REC);
-  const bdv = new DataView(back.buffer);
+  const bdv = new Int32Array(back.buffer);
   const v = new Verifier();
   const h = newHistogram();
   const total = t.warmup + t.pings;
@@ -336,7 +343,7 @@ function rbEcho(t: Extract<Task, { kind: "rbEcho" }>, ctl: Int32Array, guard: Gu
   const a = new RingBuffer(t.a, Uint8Array);
   const b = new RingBuffer(t.b, Uint8Array);
   const rec = new Uint8Array(REC);
-  const dv = new DataView(rec.buffer);
+  const dv = new Int32Array(rec.buffer);
   const v = new Verifier();
   ready();
   const t0 = awaitGo(ctl, guard);
@@ -364,7 +371,7 @@ function pmProduce(t: Extract<Task, { kind: "pmProduce" }>, ctl: Int32Array, gua
   for (let i = 0; i < t.n; ) {
     const k = Math.min(t.batch, t.n - i);
     const ab = new ArrayBuffer(k * REC);
-    const dv = new DataView(ab);
+    const dv = new Int32Array(ab);
     for (let j = 0; j < k; j++) writeRec(dv, j * REC, i + j);
     for (;;) {
       const done = Atomics.load(flow, 0);
@@ -396,7 +403,7 @@ function pmConsume(t: Extract<Task, { kind: "pmConsume" }>, ctl: Int32Array, gua
       try { guard.check(); } catch (e) { finish(e); }
     }, 50);
     t.port.on("message", (ab: ArrayBuffer) => {
-      const dv = new DataView(ab);
+      const dv = new Int32Array(ab);
       for (let off = 0; off < ab.byteLength; off += REC) v.check(dv, off);
       Atomics.add(flow, 0, 1);
       Atomics.notify(flow, 0);
@@ -407,7 +414,7 @@ function pmConsume(t: Extract<Task, { kind: "pmConsume" }>, ctl: Int32Array, gua
 
 async function pmPing(t: Extract<Task, { kind: "pmPing" }>, ctl: Int32Array, guard: Guard, ready: () => void): Promise<TaskResult> {
   const rec = new Uint8Array(REC);
-  const dv = new DataView(rec.buffer);
+  const dv = new Int32Array(rec.buffer);
   const v = new Verifier();
   const h = newHistogram();
   let next: { resolve: (m: Uint8Array) => void; reject: (e: Error) => void } | undefined;
@@ -432,7 +439,7 @@ async function pmPing(t: Extract<Task, { kind: "pmPing" }>, ctl: Int32Array, gua
       t.port.postMessage(rec); // copied (structured clone of 64 bytes)
       const m = await reply;
       const e = performance.now();
-      v.check(new DataView(m.buffer, m.byteOffset, m.byteLength), 0);
+      v.check(new Int32Array(m.buffer, m.byteOffset, m.byteLength >> 2), 0);
       if (i >= t.warmup) h.record(half(e - s));
     }
   } finally {
@@ -454,7 +461,7 @@ function pmEcho(t: Extract<Task, { kind: "pmEcho" }>, ctl: Int32Array, guard: Gu
       try { guard.check(); } catch (e) { clearInterval(timer); t.port.close(); reject(e); }
     }, 50);
     t.port.on("message", (m: Uint8Array) => {
-      v.check(new DataView(m.buffer, m.byteOffset, m.byteLength), 0);
+      v.check(new Int32Array(m.buffer, m.byteOffset, m.byteLength >> 2), 0);
       t.port.postMessage(m);
       if (v.records >= t.count) {
         clearInterval(timer);
