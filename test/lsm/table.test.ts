@@ -216,6 +216,27 @@ describe("MemTable", () => {
     expect(collect(it)).toEqual(expected(sorted(model)));
   });
 
+  it(`takes values from any offset of any buffer, a shared one too (seed ${seed})`, () => {
+    const r = new Prng(seed ^ 0x2468);
+    const mt = MemTable.create(1 << 16, 2);
+    const sources = [new Uint8Array(new SharedArrayBuffer(4096)), new Uint8Array(4096), new Uint8Array(new ArrayBuffer(4100), 4)];
+    for (const src of sources) for (let i = 0; i < src.length; i++) src[i] = r.nextU32() & 0xff;
+    const model = new Map<string, string>();
+    for (let i = 0; i < 600; i++) {
+      const src = sources[i % 3]!;
+      const keyLen = [8, 16, 16, 5, 17][i % 5]!;
+      const k = new Uint8Array(keyLen);
+      k[0] = i % 7;
+      k[1] = (i >>> 8) & 0xff;
+      k[2] = i & 0xff;
+      const off = r.nextU32() % 2 === 0 ? 8 * (r.nextU32() % 400) : r.nextU32() % 3000;
+      const len = r.nextU32() % 2 === 0 ? 8 * (r.nextU32() % 20) : r.nextU32() % 150;
+      expect(mt.put(k, 0, keyLen, src, off, len, i + 1)).toBe(true);
+      model.set(hex(k), hex(src.subarray(off, off + len)));
+    }
+    for (const [k, v] of model) expect(hex(mt.get(Buffer.from(k, "hex"))!)).toBe(v);
+  });
+
   it(`a table emptied for reuse builds the same skiplist, byte for byte, as a new one (seed ${seed})`, () => {
     const r = new Prng(seed ^ 0x9abc);
     const fill = (mt: MemTable, n: number, salt: number): void => {
