@@ -1,7 +1,7 @@
 /**
  * Writes one SSTable (layout: src/schema/sstable.ts) from entries given in strictly
  * increasing key order. Blocks are built in memory and written in large sequential
- * writes; `finish` writes the filter, index, properties and footer, fsyncs the file and
+ * writes, synced every `syncEveryBytes` as they go; `finish` writes the filter, index, properties and footer, fsyncs the file and
  * closes it. Making the new name durable (the directory fsync) and naming the table in
  * the manifest are the caller's steps, in that order. Any failure leaves a file no
  * manifest names; `abort` removes it.
@@ -38,6 +38,16 @@ import { ViewCache, copyView } from "../stdx/copy.ts";
 export interface TableWriterOptions {
   /** Target payload bytes of a data block (default 4 KiB). */
   blockBytes?: number;
+  /**
+   * fdatasync the file each time this many more bytes are written (default 1 MiB; 0: only
+   * in \`finish\`). A flush writes tens of MB; left to the kernel, they reach the disk as one
+   * burst at the final fsync, and a journal fdatasync behind that burst waits for all of it
+   * (tens of ms on the disk measured). Synced as it goes, at most about this much is ahead
+   * of any journal commit, and the job thread, not the journal, waits for the rest. As
+   * RocksDB's \`bytes_per_sync\`, by fdatasync through the file layer rather than
+   * sync_file_range.
+   */
+  syncEveryBytes?: number;
 }
 
 /** What a finished table holds: the manifest's record of it. */
@@ -52,6 +62,8 @@ export interface TableMeta {
 }
 
 const OUT_BYTES = 1 << 20;
+/** See TableWriterOptions.syncEveryBytes. */
+export const TABLE_SYNC_EVERY_BYTES = 1 << 20;
 
 /**
  * A finished writer's write buffer, for the next writer on this thread: a flush writes a
@@ -68,6 +80,9 @@ export class TableWriter {
   private readonly trailerView = new DataView(this.trailer.buffer);
   private outLen = 0;
   private written = 0;
+  /** Bytes made durable by the last fdatasync, and how often to sync (0: in finish only). */
+  private synced = 0;
+  private readonly syncEvery: number;
 
   private block = new Uint8Array(8192);
   private blockView = new DataView(this.block.buffer);
@@ -93,6 +108,8 @@ export class TableWriter {
     this.out = spareOut ?? new Uint8Array(OUT_BYTES);
     spareOut = undefined;
     this.blockBytes = opts.blockBytes ?? 4096;
+    this.syncEvery = opts.syncEveryBytes ?? TABLE_SYNC_EVERY_BYTES;
+    assert(Number.isSafeInteger(this.syncEvery) && this.syncEvery >= 0, "sync-every bytes must be an integer of at least 0");
     assert(this.blockBytes >= 256 && this.blockBytes <= 1 << 20, "block bytes out of range");
     this.file = fs.create(path);
   }
@@ -289,6 +306,10 @@ export class TableWriter {
     }
     this.written += this.outLen;
     this.outLen = 0;
+    if (this.syncEvery > 0 && this.written - this.synced >= this.syncEvery) {
+      this.file!.fdatasync();
+      this.synced = this.written;
+    }
   }
 }
 
