@@ -72,7 +72,6 @@ extern "C" {
     fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
     fn sysconf(name: c_int) -> c_long;
     fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
-    fn setpriority(which: c_int, who: c_int, prio: c_int) -> c_int;
     fn getrlimit(resource: c_int, rlim: *mut Rlimit) -> c_int;
     fn __errno_location() -> *mut c_int;
 }
@@ -168,7 +167,7 @@ pub struct OsError {
 }
 
 impl OsError {
-    fn last(op: &'static str) -> OsError {
+    pub(crate) fn last(op: &'static str) -> OsError {
         OsError { errno: errno(), op }
     }
     pub fn new(errno: c_int, op: &'static str) -> OsError {
@@ -398,19 +397,6 @@ pub fn find(addr: usize, len: usize) -> Option<*mut Mapping> {
 }
 
 // ---------------------------------------------------------------------------------------
-
-/// Sets the nice value of the calling thread alone (on Linux, PRIO_PROCESS with who 0 names
-/// the calling thread): a higher value yields the CPU to the node's other threads. Raising
-/// it needs no privilege; lowering it below the current value may fail with EACCES.
-pub fn nice_this_thread(nice: c_int) -> Result<(), OsError> {
-    const PRIO_PROCESS: c_int = 0;
-    // SAFETY: setpriority reads no memory of ours.
-    if unsafe { setpriority(PRIO_PROCESS, 0, nice) } == 0 {
-        Ok(())
-    } else {
-        Err(OsError::last("setpriority"))
-    }
-}
 
 /// This process's open-file limits (RLIMIT_NOFILE): (soft, hard). Node raises the soft one
 /// to the hard one as it starts, so under Node they are equal.

@@ -1,6 +1,6 @@
-//! The N-API half of the addon: five functions for src/native/mmap.ts, the only module that
-//! loads it. The N-API functions are declared here by hand (no napi-rs crates: crates.io is
-//! out of reach); node resolves them when it loads the addon.
+//! The N-API half of the addon, for src/native/mmap.ts, the only module that loads it. The
+//! N-API functions are declared here by hand (no napi-rs crates: crates.io is out of
+//! reach); node resolves them when it loads the addon.
 //!
 //!   map(path: string): ArrayBuffer           the whole file, mapped read-only, zero copy
 //!   unmap(buf: ArrayBuffer): boolean         munmap now and detach buf; false if it already was
@@ -8,6 +8,11 @@
 //!                                             "willneed" | "dontneed") over those bytes
 //!   stats(): { live, bytes }                 live mappings of the whole process
 //!   isMapped(path: string): boolean          whether any thread has that file mapped
+//!   fallocate(fd, offset, length): void      the range's blocks allocated (map.rs)
+//!   openFileLimit(): { soft, hard }          RLIMIT_NOFILE
+//!   niceThisThread(nice): void               the calling thread's nice value (thread.rs)
+//!   nameThisThread(name): void               the calling thread's name
+//!   sliceThisThread(sliceNs, nice): void     the calling thread's scheduler slice and nice value
 //!
 //! Ownership: each mapping lives in a `Box<Mapping>` that the ArrayBuffer's finalizer owns
 //! and frees; `unmap` finds it through the table of live mappings (map.rs) by the buffer's
@@ -21,6 +26,7 @@
 //! the addon gets its own exports and maps for itself.
 
 use crate::map::{self, Mapping, OsError};
+use crate::thread;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::null_mut;
@@ -260,7 +266,30 @@ unsafe fn js_nice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
     if nice > 19 {
         return Err(Failure::Arg("nice must be an integer from 0 to 19"));
     }
-    map::nice_this_thread(nice as i32).map_err(Failure::Os)?;
+    thread::nice_this_thread(nice as i32).map_err(Failure::Os)?;
+    let mut v = null_mut();
+    ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
+/// nameThisThread(name): the calling thread's name (the first 15 bytes), as top -H shows it.
+unsafe fn js_name_this_thread(env: Env, args: &[Value]) -> Result<Value> {
+    let bytes = string_arg(env, arg(args, 0)?, "name must be a string")?;
+    let name = CString::new(bytes).map_err(|_| Failure::Arg("name must not contain a NUL character"))?;
+    thread::name_this_thread(&name).map_err(Failure::Os)?;
+    let mut v = null_mut();
+    ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
+/// sliceThisThread(sliceNs, nice): the calling thread's scheduler slice and nice value.
+unsafe fn js_slice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
+    let slice = index_arg(env, arg(args, 0)?, "slice must be a non-negative integer (ns)")?;
+    let nice = index_arg(env, arg(args, 1)?, "nice must be an integer from 0 to 19")?;
+    if nice > 19 {
+        return Err(Failure::Arg("nice must be an integer from 0 to 19"));
+    }
+    thread::slice_this_thread(slice as u64, nice as i32).map_err(Failure::Os)?;
     let mut v = null_mut();
     ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
     Ok(v)
@@ -300,6 +329,12 @@ unsafe extern "C" fn cb_fallocate(env: Env, info: CallbackInfo) -> Value {
 unsafe extern "C" fn cb_nice_this_thread(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_nice_this_thread)
 }
+unsafe extern "C" fn cb_name_this_thread(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_name_this_thread)
+}
+unsafe extern "C" fn cb_slice_this_thread(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_slice_this_thread)
+}
 unsafe extern "C" fn cb_open_file_limit(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_open_file_limit)
 }
@@ -307,7 +342,7 @@ unsafe extern "C" fn cb_open_file_limit(env: Env, info: CallbackInfo) -> Value {
 /// Node calls this once per env (the main thread and each worker) that loads the addon.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let functions: [(&std::ffi::CStr, Callback); 8] = [
+    let functions: [(&std::ffi::CStr, Callback); 10] = [
         (c"map", Some(cb_map)),
         (c"unmap", Some(cb_unmap)),
         (c"advise", Some(cb_advise)),
@@ -316,6 +351,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Va
         (c"fallocate", Some(cb_fallocate)),
         (c"niceThisThread", Some(cb_nice_this_thread)),
         (c"openFileLimit", Some(cb_open_file_limit)),
+        (c"nameThisThread", Some(cb_name_this_thread)),
+        (c"sliceThisThread", Some(cb_slice_this_thread)),
     ];
     for (name, cb) in functions {
         let mut f = null_mut();

@@ -41,6 +41,7 @@
  * error, a JSON result and an SVG percentile plot in --out.
  */
 
+import { planFor, type ThreadScheduling } from "../node/threads.ts";
 import { Worker } from "node:worker_threads";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -120,6 +121,8 @@ export interface LatencyOptions {
   outDir: string;
   wait: WaitName;
   driverSpin: boolean;
+  /** The node's thread scheduling (src/node/threads.ts); the driver and the probe take the critical slice too. */
+  threads: ThreadScheduling;
   plugin: boolean;
   store: boolean;
   gateway: boolean;
@@ -192,6 +195,8 @@ export interface ThreadNote {
   thread: string;
   wait: string;
   spins: boolean;
+  /** Its scheduling (src/node/threads.ts): a scheduler slice, a nice value, or the default. */
+  scheduling: string;
 }
 
 export interface LatencyResult {
@@ -584,16 +589,22 @@ function threadNotes(o: LatencyOptions): ThreadNote[] {
   const w = waitStrategy(o.wait);
   const desc = describeWait(w);
   const spins = w.kind !== "park";
+  const s = o.threads;
+  const critical = s.criticalSliceUs > 0 ? `slice ${s.criticalSliceUs} µs` : "default";
+  const bulk = s.bulkNice > 0 ? `nice ${s.bulkNice}` : "default";
   const notes: ThreadNote[] = [
-    { thread: "engine loop (main thread)", wait: desc, spins },
-    { thread: "journal worker", wait: desc, spins },
-    { thread: "probe consumer (accounts topic)", wait: desc, spins },
+    { thread: "engine loop (main thread)", wait: desc, spins, scheduling: critical },
+    { thread: "journal worker", wait: desc, spins, scheduling: critical },
+    { thread: "probe consumer (accounts topic)", wait: desc, spins, scheduling: critical },
   ];
-  if (o.plugin) notes.push({ thread: "plugin host (accounts topic)", wait: desc, spins });
-  notes.push({ thread: "driver", wait: o.driverSpin ? "busy-spin between bursts (owns a core)" : "parks until the next order is due or the durable seq moves", spins: o.driverSpin });
-  if (o.store) notes.push({ thread: "storage worker (event store)", wait: "polls, sleeps 0-1 ms when idle", spins: false });
-  notes.push({ thread: "snapshot worker", wait: "idle between snapshots", spins: false });
-  if (o.gateway) notes.push({ thread: "gateway phase: market-data and gateway workers and a DIFF client (a second node, run after the others)", wait: "timers and parks", spins: false });
+  if (o.plugin) notes.push({ thread: "plugin host (accounts topic)", wait: desc, spins, scheduling: "default" });
+  notes.push({ thread: "driver", wait: o.driverSpin ? "busy-spin between bursts (owns a core)" : "parks until the next order is due or the durable seq moves", spins: o.driverSpin, scheduling: critical });
+  if (o.store) {
+    notes.push({ thread: "storage worker (event store)", wait: "polls, sleeps 0-1 ms when idle", spins: false, scheduling: bulk });
+    notes.push({ thread: "event store job thread (flushes, compactions)", wait: "idle between jobs", spins: false, scheduling: bulk });
+  }
+  notes.push({ thread: "snapshot worker", wait: "idle between snapshots", spins: false, scheduling: bulk });
+  if (o.gateway) notes.push({ thread: "gateway phase: market-data and gateway workers and a DIFF client (a second node, run after the others)", wait: "timers and parks", spins: false, scheduling: `gateway ${critical}, market data default` });
   return notes;
 }
 
@@ -616,7 +627,7 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
   out(`  disk: ${disk.device} (${disk.fsType}, ${disk.mountOptions}) at ${disk.mountPoint}; write cache ${disk.writeCache}, rotational ${disk.rotational}; data in ${disk.path}`);
   out(`  source: ${source.commit}${source.dirty.length > 0 ? ` + uncommitted changes in ${source.dirty.length} file(s) under src/` : ""}`);
   out(`  wait strategy: ${o.wait} = ${describeWait(wait)}; ${spinning} thread(s) spin${wait.kind === "spinPark" ? " (then park)" : ""} on ${cores} core(s)${spinning > cores ? ": more spinning threads than cores, so they take turns, and the figures show it" : ""}`);
-  for (const t of threads) out(`    ${t.thread}: ${t.wait}`);
+  for (const t of threads) out(`    ${t.thread}: ${t.wait}; scheduling ${t.scheduling}`);
   out(`  flow: ${fmtInt(o.chunk)} generated commands (seed ${o.seed}; ${INSTRUMENTS} instruments, ${ACCOUNTS} accounts, margin accounts on), sent over and over; rates ${o.rates.map((r) => (r === "max" ? "max" : fmtRate(r))).join(", ")}; ${o.seconds} s a step (search steps ${o.searchSeconds} s), warm-up ${o.warmupSeconds} s`);
   out("");
 
@@ -646,6 +657,7 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
     commitTrace,
     drivers: 2,
     wait,
+    threads: o.threads,
     eventStore: o.store,
     log: (line, component = "node", level = "info") => {
       if (nodeLog.length < 500) nodeLog.push(`${component}${level === "info" ? "" : ` ${level}`}: ${line}`);
@@ -655,8 +667,8 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
   const probeSlot = node.allocSlot("accounts", "latency probe");
   node.topics.accounts.openSlot(probeSlot, "gating");
   const anchor = stampAnchor();
-  const driver = startWorker({ role: "driver", shared, chunk, ring: node.drivers[0]!.ring.sab, control: node.control.sab, wait, spin: o.driverSpin }, "latency driver");
-  const probe = startWorker({ role: "probe", shared, ring: node.topics.accounts.sab, slot: probeSlot, control: node.control.sab, wait, anchor }, "latency probe");
+  const driver = startWorker({ role: "driver", shared, chunk, ring: node.drivers[0]!.ring.sab, control: node.control.sab, wait, spin: o.driverSpin, thread: { ...planFor("bench", o.threads), name: "bench-driver" } }, "latency driver");
+  const probe = startWorker({ role: "probe", shared, ring: node.topics.accounts.sab, slot: probeSlot, control: node.control.sab, wait, anchor, thread: { ...planFor("bench", o.threads), name: "bench-probe" } }, "latency probe");
   const rig = new Rig(node, shared, chunk, probeSlot, driver, probe, o.plugin, io, new CommitTraceReader(commitTrace));
   const steps: StepResult[] = [];
   let maxStep: StepResult | undefined;
@@ -720,7 +732,7 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
     io.progress.update(`gateway phase: a second node with the DIFF gateway, ${fmtRate(o.gatewayRate)} for ${o.gatewaySeconds} s`);
     const warmupMs = Math.min(2_000, o.gatewaySeconds * 250);
     const g = await runGatewayPhase({
-      dir: join(o.dataDir, "gateway"), wait, ratePerS: o.gatewayRate, warmupMs, measureMs: o.gatewaySeconds * 1000,
+      dir: join(o.dataDir, "gateway"), wait, threads: o.threads, ratePerS: o.gatewayRate, warmupMs, measureMs: o.gatewaySeconds * 1000,
       log: (line, component = "node", level = "info") => {
         if (nodeLog.length < 500) nodeLog.push(`gateway node ${component}${level === "info" ? "" : ` ${level}`}: ${line}`);
       },
@@ -753,7 +765,7 @@ export async function runLatency(o: LatencyOptions, io: LatencyIo): Promise<Late
     cores,
     params: {
       rates: o.rates, seconds: o.seconds, searchSeconds: o.searchSeconds, warmupSeconds: o.warmupSeconds, searchSteps: o.searchSteps, searchRateMax: o.searchRateMax,
-      sustainMs: o.sustainMs, giveUpMs: o.giveUpMs, chunk: o.chunk, seed: o.seed, fsyncs: o.fsyncs, dataDir: o.dataDir, keep: o.keep, outDir: o.outDir, wait: o.wait, driverSpin: o.driverSpin,
+      sustainMs: o.sustainMs, giveUpMs: o.giveUpMs, chunk: o.chunk, seed: o.seed, fsyncs: o.fsyncs, dataDir: o.dataDir, keep: o.keep, outDir: o.outDir, wait: o.wait, driverSpin: o.driverSpin, threads: o.threads,
       plugin: o.plugin, store: o.store, gateway: o.gateway, gatewayRate: o.gatewayRate, gatewaySeconds: o.gatewaySeconds,
       instruments: INSTRUMENTS, accounts: ACCOUNTS, chunkMix: chunk.mix,
     },

@@ -9,6 +9,7 @@
  * the gateway sends only once the order's command is durable. Main thread.
  */
 
+import type { ThreadScheduling } from "../node/threads.ts";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { VenueNode } from "../node/node.ts";
@@ -35,6 +36,7 @@ const LIMIT_PER_S = 1_000_000;
 export interface GatewayPhaseOptions {
   dir: string;
   wait: WaitStrategy;
+  threads: ThreadScheduling;
   ratePerS: number;
   warmupMs: number;
   measureMs: number;
@@ -62,6 +64,7 @@ export async function runGatewayPhase(o: GatewayPhaseOptions): Promise<GatewayPh
   const node = new VenueNode({
     dataDir: join(o.dir, "data"),
     wait: o.wait,
+    threads: o.threads,
     log: o.log,
     gateway: {
       catalogDir,

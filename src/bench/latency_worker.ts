@@ -23,6 +23,7 @@
  * Every thread checks the stop cell and its deadline, so none waits for ever.
  */
 
+import type { ThreadPlan } from "../node/threads.ts";
 import { parentPort, workerData } from "node:worker_threads";
 import { Cells } from "../bus/cells.ts";
 import { Control } from "../bus/control.ts";
@@ -67,6 +68,8 @@ export interface DriverData {
   wait: WaitStrategy;
   /** Busy-spin between bursts instead of parking (a core of its own). */
   spin: boolean;
+  /** The thread's name and scheduling (src/node/threads.ts). */
+  thread?: ThreadPlan;
 }
 
 export interface ProbeData {
@@ -77,6 +80,7 @@ export interface ProbeData {
   control: SharedArrayBuffer;
   wait: WaitStrategy;
   anchor: StampAnchor;
+  thread?: ThreadPlan;
 }
 
 export type LatencyWorkerData = DriverData | ProbeData | GatewayClientData;

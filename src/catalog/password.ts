@@ -23,6 +23,7 @@
  * Any thread may create a PasswordHasher; its promises resolve on the creating thread.
  */
 
+import { DEFAULT_THREAD_SCHEDULING, planFor } from "../node/threads.ts";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { Piscina } from "piscina";
 import { VenueError } from "../stdx/errors.ts";
@@ -217,7 +218,7 @@ export class PasswordHasher {
   private async derive(password: string, params: ScryptParams, salt: Uint8Array, keyBytes: number): Promise<Uint8Array> {
     if (this.closed) throw new PasswordError("closed", "the password hasher is closed");
     if (this.pending >= this.maxPending) throw new PasswordError("busy", `${this.pending} password hashes are pending (the limit): try again later`);
-    this.pool ??= new Piscina({ filename: ENTRY, minThreads: this.maxThreads, maxThreads: this.maxThreads, idleTimeout: 60_000, workerData: { nice: this.nice } });
+    this.pool ??= new Piscina({ filename: ENTRY, minThreads: this.maxThreads, maxThreads: this.maxThreads, idleTimeout: 60_000, workerData: { thread: planFor("hash", DEFAULT_THREAD_SCHEDULING, this.nice) } });
     const job: ScryptJob = { password, salt, log2N: params.log2N, r: params.r, p: params.p, keyBytes, maxmemBytes: SCRYPT_MAXMEM_BYTES };
     this.pending++;
     try {

@@ -5,6 +5,7 @@
  * 0 done, 1 the run failed, 2 usage.
  */
 
+import { DEFAULT_THREAD_SCHEDULING } from "../node/threads.ts";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
@@ -43,6 +44,11 @@ options:
                           on 2 cores or fewer, spin-park above), spin-park, spin, park; the probe
                           and the plugin wait the same way
   --driver-spin           the driver busy-spins between bursts instead of parking
+  --slice-us N            the scheduler slice of the engine loop, the journal writer, the driver
+                          and the probe, µs, as venue start's criticalSliceUs (default 100; 0:
+                          the kernel's default)
+  --bulk-nice N           the nice value of the event store's, snapshot and segment threads, as
+                          venue start's bulkNice (default 10; 0: unchanged)
   --no-plugin             no plugin stage
   --no-store              no event store (one consumer thread fewer)
   --gateway               also time orders through the DIFF gateway (a second node, after)
@@ -62,6 +68,14 @@ function num(values: Record<string, unknown>, name: string, fallback: number, op
   } else if (!Number.isFinite(n) || n <= 0) {
     throw new UsageError(`--${name}: expected a number above 0, got ${String(v)}`);
   }
+  return n;
+}
+
+/** An integer option in [min, max] (0 allowed where min is 0), or its default. */
+function intIn(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got ${v}`);
   return n;
 }
 
@@ -87,6 +101,8 @@ export function parseLatencyOptions(argv: string[]): LatencyOptions {
       out: { type: "string" },
       wait: { type: "string" },
       "driver-spin": { type: "boolean", default: false },
+      "slice-us": { type: "string" },
+      "bulk-nice": { type: "string" },
       "no-plugin": { type: "boolean", default: false },
       "no-store": { type: "boolean", default: false },
       gateway: { type: "boolean", default: false },
@@ -133,6 +149,10 @@ export function parseLatencyOptions(argv: string[]): LatencyOptions {
     outDir,
     wait: wait as WaitName,
     driverSpin: values["driver-spin"] === true,
+    threads: {
+      criticalSliceUs: intIn(values["slice-us"], "slice-us", DEFAULT_THREAD_SCHEDULING.criticalSliceUs, 0, 100_000),
+      bulkNice: intIn(values["bulk-nice"], "bulk-nice", DEFAULT_THREAD_SCHEDULING.bulkNice, 0, 19),
+    },
     plugin: values["no-plugin"] !== true,
     store: values["no-store"] !== true,
     gateway: values.gateway === true,

@@ -19,6 +19,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { assert } from "../stdx/assert.ts";
 import { DEFAULT_WAIT } from "../bus/wait.ts";
+import { DEFAULT_THREAD_SCHEDULING } from "../node/threads.ts";
 import { TOPIC_RING_BYTES } from "../schema/topics.ts";
 import { RING_CAPACITY_MAX } from "../schema/ring.ts";
 import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
@@ -254,6 +255,14 @@ export const SETTINGS = {
   waitParkMs: setting({
     group: "threads and rings", kind: integer(1, 1_000), default: DEFAULT_WAIT.parkMs,
     description: "With spin-park or park: the longest park before a thread checks again.",
+  }),
+  criticalSliceUs: setting({
+    group: "threads and rings", kind: integer(0, 100_000), default: DEFAULT_THREAD_SCHEDULING.criticalSliceUs,
+    description: "The scheduler slice (µs) of the engine loop, the journal writer and the gateway, the threads an acknowledgement waits on: on Linux 6.12 and later a shorter slice lets them run as soon as they wake instead of waiting out another thread's (the kernel's default is ~0.7-3 ms); their share of the CPU is unchanged. 0 keeps the kernel's default.",
+  }),
+  bulkNice: setting({
+    group: "threads and rings", kind: integer(0, 19), default: DEFAULT_THREAD_SCHEDULING.bulkNice,
+    description: "The nice value of the event store's threads (storage, flushes, compactions), the snapshot writer and the segment preparer: when they compete with the engine loop or the journal for a core, they yield. 0 leaves them at normal priority.",
   }),
   hashThreads: setting({
     group: "threads and rings", kind: integer(1, HASH_THREADS_MAX), default: HASH_THREADS_DEFAULT,

@@ -84,6 +84,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     holidays: c.holidays,
     auditFile: c.auditFile,
     wait: waitStrategy(c),
+    threads: { criticalSliceUs: c.criticalSliceUs, bulkNice: c.bulkNice },
     ...(c.demoFlow > 0 ? { plugins: [demoFlowPlugin(c.demoFlow, instruments)] } : {}),
     ringBytes: { journal: c.journalRingBytes, inbound: c.inboundRingBytes, trades: c.tradesRingBytes, accounts: c.accountsRingBytes, l2: c.l2RingBytes },
     gateway: {

@@ -11,7 +11,6 @@
  */
 
 import { parentPort, type MessagePort } from "node:worker_threads";
-import { niceThisThread } from "../native/mmap.ts";
 import { workerMain } from "../node/worker_main.ts";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
@@ -55,8 +54,6 @@ export interface GatewayWorkerData {
   hashThreads?: number;
   /** Their nice value (default 10). */
   hashNice?: number;
-  /** This worker thread's nice value (default 0: unchanged). */
-  nice?: number;
   admin?: Partial<AdminOptions>;
   /**
    * The event store to read history from at start, before anything else opens it (the
@@ -127,7 +124,6 @@ export async function runGateway(d: GatewayWorkerData, log: (line: string) => vo
     busy: () => inbound.free() < inbound.ring.capacity / 4,
     full: () => inbound.free() < inbound.ring.capacity / 16,
   };
-  if (d.nice !== undefined && d.nice > 0 && !niceThisThread(d.nice)) log(`gateway: cannot lower this thread's priority (nice ${d.nice}) without the native addon`);
   const auth = await openAuth(d.catalogDir, { threads: d.hashThreads ?? 1, ...(d.hashNice === undefined ? {} : { nice: d.hashNice }) });
   const clock = { nowMs: () => Date.now(), nowNs: () => BigInt(Date.now()) * 1_000_000n };
   const market = new MarketMirror(d.market);

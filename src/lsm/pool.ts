@@ -8,12 +8,16 @@ import { Piscina } from "piscina";
 import type { CompactRequest, CompactResult, FlushRequest } from "./jobs.ts";
 import type { TableMeta } from "./table_writer.ts";
 import type { LsmJobs } from "./tree.ts";
+import type { ThreadPlan } from "../node/threads.ts";
 
 const ENTRY = new URL("../../workers/lsm_jobs.mjs", import.meta.url).href;
 
-/** A pool of `threads` job threads (default 1: flushes and compactions take turns on it). */
-export function poolJobs(threads = 1): LsmJobs {
-  const pool = new Piscina({ filename: ENTRY, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+/**
+ * A pool of `threads` job threads (default 1: flushes and compactions take turns on it);
+ * each applies `thread` to itself as it starts (its name and nice value).
+ */
+export function poolJobs(threads = 1, thread?: ThreadPlan): LsmJobs {
+  const pool = new Piscina({ filename: ENTRY, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, ...(thread === undefined ? {} : { workerData: { thread } }) });
   return {
     flush: (req: FlushRequest) => pool.run(req, { name: "flush" }) as Promise<(TableMeta & { number: number })[]>,
     compact: (req: CompactRequest) => pool.run(req, { name: "compact" }) as Promise<CompactResult>,

@@ -15,7 +15,6 @@
 
 import { parentPort, type MessagePort } from "node:worker_threads";
 import { workerMain } from "../node/worker_main.ts";
-import { niceThisThread } from "../native/mmap.ts";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Control } from "../bus/control.ts";
 import { Ring, RingConsumer, type RecordHandler } from "../bus/ring.ts";
@@ -50,8 +49,6 @@ export interface MarketWorkerData {
   port: MessagePort;
   /** Updates the gateway may leave unanswered (default 4). */
   credit?: number;
-  /** This worker thread's nice value (default 0: unchanged). */
-  nice?: number;
 }
 
 /** Reads the stored trades from seq `fromSeq` through the model; returns the last one's seq (0: none). Logs what it read and how long it took. */
@@ -92,7 +89,6 @@ function readTrades(storeDir: string, instruments: number, market: DiffMarket, f
 }
 
 export async function runMarket(d: MarketWorkerData, log: (line: string) => void, stopped: () => boolean): Promise<void> {
-  if (d.nice !== undefined && d.nice > 0 && !niceThisThread(d.nice)) log(`market data: cannot lower this thread's priority (nice ${d.nice}) without the native addon`);
   const control = new Control(d.control);
   const catalog = Catalog.open(d.catalogDir);
   const market = new DiffMarket((symbol: string) => catalog.getInstrument(symbol));

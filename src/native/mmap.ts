@@ -218,6 +218,8 @@ interface Addon {
   /** Absent from builds before it was added: callers fall back. */
   fallocate?(fd: number, offset: number, length: number): void;
   niceThisThread?(nice: number): void;
+  nameThisThread?(name: string): void;
+  sliceThisThread?(sliceNs: number, nice: number): void;
   openFileLimit?(): { soft: number; hard: number };
 }
 
@@ -300,6 +302,31 @@ export function niceThisThread(nice: number): boolean {
   const addon = load().addon;
   if (addon === null || addon.niceThisThread === undefined) return false;
   addon.niceThisThread(nice);
+  return true;
+}
+
+/**
+ * Names the calling thread (the kernel keeps 15 bytes), as `top -H`, `ps -L` and `perf`
+ * show it. Returns false where that cannot be done (no addon).
+ */
+export function nameThisThread(name: string): boolean {
+  const addon = load().addon;
+  if (addon === null || addon.nameThisThread === undefined) return false;
+  addon.nameThisThread(name);
+  return true;
+}
+
+/**
+ * Gives the calling thread a scheduler slice of `sliceNs` (Linux 6.12 and later: under
+ * EEVDF a shorter slice lets a woken thread run before threads with the default one; 0
+ * restores the default; older kernels ignore it) at nice `nice` (0 to 19; below the
+ * thread's current value needs privilege). Returns false where that cannot be done (no
+ * addon); throws the OS error otherwise.
+ */
+export function sliceThisThread(sliceNs: number, nice: number): boolean {
+  const addon = load().addon;
+  if (addon === null || addon.sliceThisThread === undefined) return false;
+  addon.sliceThisThread(sliceNs, nice);
   return true;
 }
 

@@ -54,6 +54,7 @@ import { SlotState } from "../schema/ring.ts";
 import { emptyStorageMetrics, renderNodeMetrics, type RingMetrics } from "./metrics.ts";
 import type { NodeLog } from "./log.ts";
 import type { CommitTraceBuffers } from "../wal/commit_trace.ts";
+import { DEFAULT_THREAD_SCHEDULING, enterThread, planFor, type ThreadRole, type ThreadScheduling } from "./threads.ts";
 
 /** The DIFF gateway (WebSocket server, market data) on its worker. */
 export interface NodeGatewayOptions {
@@ -151,6 +152,11 @@ export interface NodeOptions {
   clock?: Clock;
   firstSeq?: number;
   onPluginReport?: (r: PluginReport) => void;
+  /**
+   * The threads' scheduling (src/node/threads.ts): the critical threads' slice and the bulk
+   * threads' nice value (defaults: 100 µs, nice 10).
+   */
+  threads?: Partial<ThreadScheduling>;
 }
 
 /** How often the market-data worker writes its checkpoint (`<dataDir>/market`) while trades come; also at stop. */
@@ -185,6 +191,7 @@ export class VenueNode {
   private readonly storeDir: string | undefined;
   private readonly storeMemtableBytes: number | undefined;
   private readonly storeFsModule: string | undefined;
+  private readonly threadScheduling: ThreadScheduling;
   private storageWorker: Worker | undefined;
   /** The storage worker's data while it waits for the market-data and gateway workers to read their history. */
   private storageWaiting: StorageWorkerData | undefined;
@@ -248,6 +255,7 @@ export class VenueNode {
     this.log = o.log ?? (() => {});
     // Until the workers start, every line comes from recovery.
     const recoveryLog = (line: string): void => this.log(line, "recovery");
+    this.threadScheduling = { ...DEFAULT_THREAD_SCHEDULING, ...o.threads };
     this.snapshotEvery = o.snapshotEvery ?? 1_000_000;
     this.snapshotOnStop = o.snapshotOnStop ?? true;
     this.pruneJournal = o.pruneJournal ?? false;
@@ -407,9 +415,10 @@ export class VenueNode {
   /** Starts the plugins and the engine loop. Resolves when the loop stops. */
   start(): Promise<void> {
     assert(this.started === undefined, "the node is already started");
+    this.log(`threads: engine loop ${enterThread(planFor("engine", this.threadScheduling))}; the journal writer and the gateway take a ${this.threadScheduling.criticalSliceUs} µs scheduler slice, the event store, snapshot and segment threads nice ${this.threadScheduling.bulkNice}`, "node");
     if (this.preparer !== undefined) {
       const p = this.preparer;
-      const w = new Worker(new URL("../../workers/segments.mjs", import.meta.url), { workerData: { preparer: p.data }, name: "segments" });
+      const w = new Worker(new URL("../../workers/segments.mjs", import.meta.url), { workerData: { preparer: p.data, thread: this.plan("segments") }, name: "segments" });
       p.worker = w;
       p.exited = new Promise((res) => w.once("exit", () => res()));
       w.on("message", (m: { log?: string }) => {
@@ -419,7 +428,7 @@ export class VenueNode {
       w.on("error", (err) => this.log(`the segment preparer failed: ${String(err)}; journal segments are made when needed`, "journal", "warn"));
     }
     if (this.journalData !== undefined) {
-      const w = new Worker(new URL("../../workers/journal.mjs", import.meta.url), { workerData: { journal: this.journalData }, name: "journal" });
+      const w = new Worker(new URL("../../workers/journal.mjs", import.meta.url), { workerData: { journal: this.journalData, thread: this.plan("journal") }, name: "journal" });
       this.journalWorker = w;
       this.journalExited = new Promise((res) => w.once("exit", () => res()));
       w.on("message", (m: { stats?: { groups: number; records: number; durableSeq: number }; metrics?: JournalMetricsSnapshot }) => {
@@ -436,7 +445,7 @@ export class VenueNode {
       });
     }
     if (this.snapshotDir !== undefined && this.snapshotEvery > 0) {
-      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, journalDir: this.journalData!.dir, pruneJournal: this.pruneJournal, storeDir: this.storeDir, control: this.control.sab } }, name: "snapshots" });
+      const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, journalDir: this.journalData!.dir, pruneJournal: this.pruneJournal, storeDir: this.storeDir, control: this.control.sab }, thread: this.plan("snapshots") }, name: "snapshots" });
       this.snapshotWorker = w;
       w.on("message", (r: SnapshotReply) => {
         this.snapshotInFlight = false;
@@ -459,7 +468,7 @@ export class VenueNode {
         this.topics[t].openSlot(slot, "gating", true);
         topics[t] = { ring: this.topics[t].sab, slot };
       }
-      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
+      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, jobsThread: this.plan("lsm"), ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
       // With a gateway, the store is first read (market data, then the gateway), then written by this worker.
       if (this.gatewayOptions !== undefined) this.storageWaiting = data;
       else this.startStorage(data);
@@ -475,10 +484,15 @@ export class VenueNode {
     return this.started;
   }
 
+  /** What a worker of `role` applies to its thread as it starts (src/node/threads.ts). */
+  private plan(role: ThreadRole, nice?: number): ReturnType<typeof planFor> {
+    return planFor(role, this.threadScheduling, nice);
+  }
+
   /** The storage worker (its ring slots are open already: until it runs, they hold the producer back). */
   private startStorage(data: StorageWorkerData): void {
     {
-      const w = new Worker(new URL("../../workers/storage.mjs", import.meta.url), { workerData: { storage: data }, name: "storage" });
+      const w = new Worker(new URL("../../workers/storage.mjs", import.meta.url), { workerData: { storage: data, thread: this.plan("storage") }, name: "storage" });
       this.storageWorker = w;
       this.storageExited = new Promise((res) => w.once("exit", () => res()));
       w.on("message", (m: { stats?: StorageStats; log?: string; metrics?: StorageMetricsSnapshot }) => {
@@ -535,7 +549,6 @@ export class VenueNode {
       seed: { instruments: params, books: symbols.map((_, i) => ({ bids: engine.depth(i, Side.buy), asks: engine.depth(i, Side.sell) })) },
       ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir }, checkpoint: { dir: join(dirname(this.storeDir), "market"), everyMs: g.marketCheckpointMs ?? MARKET_CHECKPOINT_MS, lastSeq: this.loop.seq - 1 } }),
       port: channel.port1,
-      ...(g.edgeNice === undefined ? {} : { nice: g.edgeNice }),
     };
     const gatewayData: GatewayWorkerData = {
       control: this.control.sab,
@@ -548,7 +561,6 @@ export class VenueNode {
       ...(g.admin === undefined ? {} : { admin: g.admin }),
       ...(g.hashThreads === undefined ? {} : { hashThreads: g.hashThreads }),
       ...(g.hashNice === undefined ? {} : { hashNice: g.hashNice }),
-      ...(g.edgeNice === undefined ? {} : { nice: g.edgeNice }),
       ...(this.storeDir === undefined ? {} : { history: { storeDir: this.storeDir, dayFromSeq: engine.dayFromSeq } }),
       seed: {
         instruments: params,
@@ -563,7 +575,7 @@ export class VenueNode {
       this.gatewayFailed(e);
       this.loop.fence(e);
     };
-    const m = new Worker(new URL("../../workers/market.mjs", import.meta.url), { workerData: { market: marketData }, transferList: [channel.port1], name: "market data" });
+    const m = new Worker(new URL("../../workers/market.mjs", import.meta.url), { workerData: { market: marketData, thread: this.plan("market", g.edgeNice) }, transferList: [channel.port1], name: "market data" });
     this.marketWorker = m;
     this.marketExited = new Promise((res) => m.once("exit", () => res()));
     let gatewayStarted = false;
@@ -589,7 +601,7 @@ export class VenueNode {
   }
 
   private startGatewayWorker(data: GatewayWorkerData, port: MessagePort): void {
-    const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data }, transferList: [port], name: "gateway" });
+    const w = new Worker(new URL("../../workers/gateway.mjs", import.meta.url), { workerData: { gateway: data, thread: this.plan("gateway", this.gatewayOptions?.edgeNice) }, transferList: [port], name: "gateway" });
     this.gatewayWorker = w;
     this.gatewayExited = new Promise((res) => w.once("exit", () => res()));
     w.on("message", (m: { log?: string; listening?: { host: string; port: number }; historyRead?: boolean; metricsRequest?: number }) => {

@@ -7,6 +7,7 @@
  * node goes on. `check()` runs after every slice of the engine loop.
  */
 
+import { planFor } from "../node/threads.ts";
 import { Worker } from "node:worker_threads";
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -94,7 +95,7 @@ export class PluginSupervisor {
       worker: heartbeatIndex,
       wait: this.o.wait,
     };
-    const worker = new Worker(HOST, { workerData: data, name: `plugin ${name}` });
+    const worker = new Worker(HOST, { workerData: { ...data, thread: planFor("plugin") }, name: `plugin ${name}` });
     const r: Running = {
       name,
       worker,

@@ -20,6 +20,7 @@ import type { Buf } from "../schema/layout.ts";
 import { NodeStatus } from "../schema/control.ts";
 import { TOPICS, type Topic } from "../schema/topics.ts";
 import { poolJobs } from "../lsm/pool.ts";
+import type { ThreadPlan } from "../node/threads.ts";
 import { inlineJobs, type LsmJobs } from "../lsm/tree.ts";
 import { Histogram, type HistogramSnapshot } from "../stdx/histogram.ts";
 import type { JournalFs } from "../wal/file.ts";
@@ -36,6 +37,8 @@ export interface StorageWorkerData {
    * place of the real one (fault tests); its flushes and compactions then run on this thread.
    */
   fsModule?: string | undefined;
+  /** What the event store's job threads (flushes, compactions) apply to themselves (src/node/threads.ts). */
+  jobsThread?: ThreadPlan;
 }
 
 export interface StorageStats {
@@ -122,7 +125,7 @@ function countedJobs(jobs: LsmJobs): { jobs: LsmJobs; running: { flushes: number
 export async function runStorage(d: StorageWorkerData, log: (line: string) => void, stopped: () => boolean, onReport?: (m: StorageMetricsSnapshot) => void, completeThrough: () => number | undefined = () => undefined): Promise<StorageStats> {
   const control = new Control(d.control);
   const fs = d.fsModule === undefined ? undefined : ((await import(pathToFileURL(d.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
-  const counted = countedJobs(fs === undefined ? poolJobs(1) : inlineJobs(fs));
+  const counted = countedJobs(fs === undefined ? poolJobs(1, d.jobsThread) : inlineJobs(fs));
   const jobs = counted.jobs;
   const store = EventStore.open(d.dir, { jobs, log, ...(fs ? { fs } : {}), ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}) });
   const metrics = (): StorageMetricsSnapshot => {
