@@ -41,7 +41,6 @@
  * error, a JSON result and an SVG percentile plot in --out.
  */
 
-import { planFor, type ThreadScheduling } from "../node/threads.ts";
 import { Worker } from "node:worker_threads";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -92,6 +91,7 @@ import { cpuSample, cpuUse, diskInfo, machineInfo, sourceInfo, type CpuUse, type
 import { Progress } from "./progress.ts";
 import { runGatewayPhase } from "./latency_gateway.ts";
 import { percentileSvg, plotPercentiles, type PlotLine, type PlotPanel } from "./latency_svg.ts";
+import { planFor, type ThreadScheduling } from "../node/threads.ts";
 
 /** The wait strategies by the names `venue start --wait` takes. */
 export type WaitName = "spin-park" | "spin" | "park";

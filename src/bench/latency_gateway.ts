@@ -9,7 +9,6 @@
  * the gateway sends only once the order's command is durable. Main thread.
  */
 
-import type { ThreadScheduling } from "../node/threads.ts";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { VenueNode } from "../node/node.ts";
@@ -21,6 +20,7 @@ import { DEMO_INSTRUMENTS, engineParams } from "../catalog/instrument.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../schema/command.ts";
 import { currencyCode } from "../schema/codes.ts";
 import type { GatewayClientData, GatewayClientResult } from "./latency_gateway_client.ts";
+import type { ThreadScheduling } from "../node/threads.ts";
 
 const INSTRUMENT = DEMO_INSTRUMENTS[0]!;
 const USER = "latency";

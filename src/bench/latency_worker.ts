@@ -23,7 +23,6 @@
  * Every thread checks the stop cell and its deadline, so none waits for ever.
  */
 
-import type { ThreadPlan } from "../node/threads.ts";
 import { parentPort, workerData } from "node:worker_threads";
 import { Cells } from "../bus/cells.ts";
 import { Control } from "../bus/control.ts";
@@ -57,6 +56,7 @@ import {
   type Shared,
 } from "./latency_flow.ts";
 import { runGatewayClient, type GatewayClientData } from "./latency_gateway_client.ts";
+import type { ThreadPlan } from "../node/threads.ts";
 
 export interface DriverData {
   role: "driver";

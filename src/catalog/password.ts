@@ -23,11 +23,11 @@
  * Any thread may create a PasswordHasher; its promises resolve on the creating thread.
  */
 
-import { DEFAULT_THREAD_SCHEDULING, planFor } from "../node/threads.ts";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { Piscina } from "piscina";
 import { VenueError } from "../stdx/errors.ts";
 import type { ScryptJob } from "./scrypt_job.ts";
+import { DEFAULT_THREAD_SCHEDULING, planFor } from "../node/threads.ts";
 
 /** The parameters of new records. */
 export const SCRYPT_LOG2N = 17;

@@ -5,12 +5,12 @@
  * 0 done, 1 the run failed, 2 usage.
  */
 
-import { DEFAULT_THREAD_SCHEDULING } from "../node/threads.ts";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { Progress } from "../bench/progress.ts";
 import { runLatency, type LatencyOptions, type WaitName } from "../bench/latency.ts";
+import { DEFAULT_THREAD_SCHEDULING } from "../node/threads.ts";
 
 export const BENCH_LATENCY_USAGE = `usage: venue bench latency [options]
 

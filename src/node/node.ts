@@ -54,7 +54,7 @@ import { SlotState } from "../schema/ring.ts";
 import { emptyStorageMetrics, renderNodeMetrics, type RingMetrics } from "./metrics.ts";
 import type { NodeLog } from "./log.ts";
 import type { CommitTraceBuffers } from "../wal/commit_trace.ts";
-import { DEFAULT_THREAD_SCHEDULING, enterThread, planFor, type ThreadRole, type ThreadScheduling } from "./threads.ts";
+import { DEFAULT_THREAD_SCHEDULING, describeScheduling, enterThread, planFor, type ThreadPlan, type ThreadRole, type ThreadScheduling } from "./threads.ts";
 
 /** The DIFF gateway (WebSocket server, market data) on its worker. */
 export interface NodeGatewayOptions {
@@ -415,7 +415,8 @@ export class VenueNode {
   /** Starts the plugins and the engine loop. Resolves when the loop stops. */
   start(): Promise<void> {
     assert(this.started === undefined, "the node is already started");
-    this.log(`threads: engine loop ${enterThread(planFor("engine", this.threadScheduling))}; the journal writer and the gateway take a ${this.threadScheduling.criticalSliceUs} µs scheduler slice, the event store, snapshot and segment threads nice ${this.threadScheduling.bulkNice}`, "node");
+    const s = this.threadScheduling;
+    this.log(`threads: engine loop ${enterThread(planFor("engine", s))}; ${describeScheduling(s)}`, "node");
     if (this.preparer !== undefined) {
       const p = this.preparer;
       const w = new Worker(new URL("../../workers/segments.mjs", import.meta.url), { workerData: { preparer: p.data, thread: this.plan("segments") }, name: "segments" });
@@ -485,7 +486,7 @@ export class VenueNode {
   }
 
   /** What a worker of `role` applies to its thread as it starts (src/node/threads.ts). */
-  private plan(role: ThreadRole, nice?: number): ReturnType<typeof planFor> {
+  private plan(role: ThreadRole, nice?: number): ThreadPlan {
     return planFor(role, this.threadScheduling, nice);
   }
 

@@ -63,6 +63,13 @@ export function planFor(role: ThreadRole, s: ThreadScheduling = DEFAULT_THREAD_S
   return { name, sliceNs, nice };
 }
 
+/** The settings in words, for the node's log. */
+export function describeScheduling(s: ThreadScheduling): string {
+  const critical = s.criticalSliceUs > 0 ? `the journal writer and the gateway take a ${s.criticalSliceUs} µs scheduler slice` : "the kernel's default slices";
+  const bulk = s.bulkNice > 0 ? `the event store, snapshot and segment threads nice ${s.bulkNice}` : "no thread niced";
+  return `${critical}, ${bulk}`;
+}
+
 /** Applies `plan` to the calling thread; returns what it did, for the log. Never throws. */
 export function enterThread(plan: ThreadPlan): string {
   const did: string[] = [];

@@ -7,7 +7,6 @@
  * node goes on. `check()` runs after every slice of the engine loop.
  */
 
-import { planFor } from "../node/threads.ts";
 import { Worker } from "node:worker_threads";
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -17,6 +16,7 @@ import type { WaitStrategy } from "../bus/wait.ts";
 import { TOPICS, type Topic } from "../schema/topics.ts";
 import type { PluginSpec } from "./api.ts";
 import type { PluginHostData } from "./host.ts";
+import { planFor } from "../node/threads.ts";
 
 const HOST = new URL("../../workers/plugin_host.mjs", import.meta.url);
 
