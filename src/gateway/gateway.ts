@@ -169,6 +169,8 @@ export class Gateway {
   audit: (line: string) => void = () => {};
   /** Where settlement statements go as each trading day ends, and `qry_settlement_info` reads them; none: the query answers that there is none. */
   statements: StatementStore | undefined;
+  /** Statements made and not yet committed to `statements`, by account and day (a day's worth at most). */
+  private readonly unstoredStatements = new Map<string, string>();
   readonly stats: GatewayStats = { connections: 0, opened: 0, rejectedInput: 0, rateLimited: 0, loginsOk: 0, loginsRefused: 0, ordersSent: 0, busy: 0, rtnData: 0, refused: { path: 0, origin: 0, rate: 0, capacity: 0, per_ip: 0, timeout: 0, bad_request: 0 } };
 
   constructor(
@@ -183,7 +185,18 @@ export class Gateway {
     this.o = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
     this.trade = new TradeView((i) => this.byIndex[i], { tradingDay: this.o.tradingDay, holidays: this.o.holidays, maxFinishedOrders: this.o.maxFinishedOrders, maxTrades: this.o.maxTrades, maxRecords: this.o.maxTreeRecords });
     this.trade.onStatement = (account, day, text) => {
-      this.statements?.put(account, day, text).catch((err: unknown) => this.audit(`gateway: the settlement statement of ${account} for ${day} was not kept: ${err instanceof Error ? err.message : String(err)}`));
+      const store = this.statements;
+      if (store === undefined) return;
+      // Served from memory until the catalog's write commits: a client that asks as soon as
+      // the day has rolled must not get an empty statement.
+      const key = `${account}\u0000${day}`;
+      this.unstoredStatements.set(key, text);
+      store
+        .put(account, day, text)
+        .catch((err: unknown) => this.audit(`gateway: the settlement statement of ${account} for ${day} was not kept: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => {
+          if (this.unstoredStatements.get(key) === text) this.unstoredStatements.delete(key);
+        });
     };
   }
 
@@ -851,7 +864,7 @@ export class Gateway {
     if (s.account === undefined || s.user === undefined) return this.refuse(s, "log in first", 422);
     const day = m["trading_day"];
     if (!isTradingDay(day)) return this.refuse(s, "qry_settlement_info needs trading_day, an integer YYYYMMDD");
-    const text = this.statements?.get(s.account, day);
+    const text = this.unstoredStatements.get(`${s.account}\u0000${day}`) ?? this.statements?.get(s.account, day);
     s.sendBare({ aid: "qry_settlement_info", trading_day: day, user_name: s.user, settlement_info: text ?? "" });
     if (text === undefined) {
       s.pushNotify({ level: "INFO", code: 1008, content: `no settlement statement of ${s.account} for ${day}` });
