@@ -57,25 +57,19 @@ options:
 
 class UsageError extends Error {}
 
-/** A numeric option: above 0 (or, for integers, at least `min`), or `fallback` when absent. */
-function num(values: Record<string, unknown>, name: string, fallback: number, opts: { int?: boolean; min?: number } = {}): number {
+/** A numeric option: above 0 (or, for integers, from `min` to `max`), or `fallback` when absent. */
+function num(values: Record<string, unknown>, name: string, fallback: number, opts: { int?: boolean; min?: number; max?: number } = {}): number {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);
   if (opts.int === true) {
     const min = opts.min ?? 1;
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer of at least ${min}, got ${String(v)}`);
+    const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+    const range = opts.max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+    if (!Number.isSafeInteger(n) || n < min || n > max || String(v).trim() === "") throw new UsageError(`--${name}: expected an integer ${range}, got ${String(v)}`);
   } else if (!Number.isFinite(n) || n <= 0) {
     throw new UsageError(`--${name}: expected a number above 0, got ${String(v)}`);
   }
-  return n;
-}
-
-/** An integer option in [min, max] (0 allowed where min is 0), or its default. */
-function intIn(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got ${v}`);
   return n;
 }
 
@@ -150,8 +144,8 @@ export function parseLatencyOptions(argv: string[]): LatencyOptions {
     wait: wait as WaitName,
     driverSpin: values["driver-spin"] === true,
     threads: {
-      criticalSliceUs: intIn(values["slice-us"], "slice-us", DEFAULT_THREAD_SCHEDULING.criticalSliceUs, 0, 100_000),
-      bulkNice: intIn(values["bulk-nice"], "bulk-nice", DEFAULT_THREAD_SCHEDULING.bulkNice, 0, 19),
+      criticalSliceUs: num(values, "slice-us", DEFAULT_THREAD_SCHEDULING.criticalSliceUs, { int: true, min: 0, max: 100_000 }),
+      bulkNice: num(values, "bulk-nice", DEFAULT_THREAD_SCHEDULING.bulkNice, { int: true, min: 0, max: 19 }),
     },
     plugin: values["no-plugin"] !== true,
     store: values["no-store"] !== true,

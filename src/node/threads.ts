@@ -89,9 +89,13 @@ export function enterThread(plan: ThreadPlan): string {
 
 /**
  * In a worker the node started: applies the plan its workerData carries under `thread`, if
- * any (a piscina pool's workers pass piscina's own `workerData`).
+ * any (a piscina pool's workers pass piscina's own `workerData`). A plan the kernel refused
+ * is said on stderr, where the node's workers report what has no log of its own.
  */
 export function enterWorkerThread(data: unknown = workerData): string | undefined {
   const plan = (data as { thread?: ThreadPlan } | null | undefined)?.thread;
-  return plan === undefined ? undefined : enterThread(plan);
+  if (plan === undefined) return undefined;
+  const did = enterThread(plan);
+  if (did.includes("not applied")) process.stderr.write(`venue: thread ${plan.name}: ${did}\n`);
+  return did;
 }

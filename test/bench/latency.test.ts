@@ -182,5 +182,10 @@ describe("venue bench latency", () => {
     expect(existsSync(full.dataDir)).toBe(false);
     expect(() => parseLatencyOptions(["--wait", "nap"])).toThrow(/--wait/);
     expect(() => parseLatencyOptions(["--seconds", "0"])).toThrow(/--seconds/);
+    expect(q.threads).toEqual({ criticalSliceUs: 100, bulkNice: 10 });
+    expect(parseLatencyOptions(["--slice-us", "0", "--bulk-nice", "0"]).threads).toEqual({ criticalSliceUs: 0, bulkNice: 0 });
+    expect(() => parseLatencyOptions(["--bulk-nice", "20"])).toThrow(/--bulk-nice: expected an integer from 0 to 19/);
+    expect(() => parseLatencyOptions(["--slice-us", ""])).toThrow(/--slice-us/);
+    expect(() => parseLatencyOptions(["--chunk", "99"])).toThrow(/--chunk: expected an integer of at least 100/);
   });
 });

@@ -40,6 +40,8 @@ function threads(): ThreadInfo[] {
 }
 
 const named = (name: string): ThreadInfo[] => threads().filter((t) => t.name === name);
+/** The thread running the test (it starts the nodes, so the engine loop runs on it). */
+const mine = (): ThreadInfo => threads().find((t) => t.tid === readlinkSync("/proc/thread-self").split("/").at(-1))!;
 const BULK = ["venue-storage", "venue-lsm", "venue-snapshots", "venue-segments"];
 
 describe.skipIf(!nativeStatus().loaded || process.platform !== "linux")("thread roles", () => {
@@ -59,8 +61,7 @@ describe.skipIf(!nativeStatus().loaded || process.platform !== "linux")("thread 
         }
       }
       // The engine loop runs on the thread that started the node; it keeps its name.
-      const self = readlinkSync("/proc/thread-self").split("/").at(-1)!;
-      const me = threads().find((t) => t.tid === self)!;
+      const me = mine();
       expect(me.name.startsWith("venue-")).toBe(false);
       if (me.sliceNs !== undefined) expect(me.sliceNs).toBe(150_000);
     } finally {
@@ -78,12 +79,11 @@ describe.skipIf(!nativeStatus().loaded || process.platform !== "linux")("thread 
       await until(() => ["venue-journal", ...BULK].every((n) => fresh(n).length > 0), "the node's workers named");
       // Left alone, each keeps what it inherited: the nice value 0 and the slice of the
       // thread that started it (this one, given 150 µs by the node of the test before).
-      const self = readlinkSync("/proc/thread-self").split("/").at(-1)!;
-      const mine = threads().find((t) => t.tid === self)!.sliceNs;
+      const inherited = mine().sliceNs;
       for (const n of ["venue-journal", ...BULK]) {
         for (const t of fresh(n)) {
           expect(t.nice).toBe(0);
-          if (n !== "venue-lsm") expect(t.sliceNs).toBe(mine); // the job thread is started by the storage worker
+          if (n !== "venue-lsm") expect(t.sliceNs).toBe(inherited); // the job thread is started by the storage worker
         }
       }
     } finally {
