@@ -12,7 +12,7 @@
 
 import os from "node:os";
 import { Engine } from "../src/engine/engine.ts";
-import { CaptureBuffers, captureState } from "../src/engine/state.ts";
+import { CaptureBuffers, captureState, stateBufferSizes } from "../src/engine/state.ts";
 import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../src/sim/order_flow.ts";
 import { median } from "../src/bench/stats.ts";
 import { benchArgs } from "./args.ts";
@@ -40,11 +40,15 @@ let previous = captureState(engine, spare);
 const bytes = previous.blobs.reduce((n, b) => n + b.byteLength, 0);
 const fresh: number[] = [];
 const reused: number[] = [];
+const sizing: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   let t = performance.now();
+  stateBufferSizes(engine);
+  sizing.push(performance.now() - t);
+  t = performance.now();
   captureState(engine);
   fresh.push(performance.now() - t);
-  spare.give(previous.blobs.map((b) => b.buffer as ArrayBuffer));
+  spare.give(previous.blobs.map((b) => b.buffer as SharedArrayBuffer));
   t = performance.now();
   previous = captureState(engine, spare);
   reused.push(performance.now() - t);
@@ -53,4 +57,5 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 console.log("");
 console.log(`state: ${previous.blobs.length} buffers, ${(bytes / 1e6).toFixed(1)} MB`);
+console.log(`the node's ask ahead of a capture (stateBufferSizes: the walk, nothing copied): median ${median(sizing).toFixed(2)} ms (max ${Math.max(...sizing).toFixed(2)})`);
 console.log(`median of ${ROUNDS}: into fresh memory ${median(fresh).toFixed(1)} ms (max ${Math.max(...fresh).toFixed(1)}), into reused buffers ${median(reused).toFixed(1)} ms (max ${Math.max(...reused).toFixed(1)}): ${(median(fresh) / median(reused)).toFixed(1)}x`);

@@ -87,7 +87,7 @@ import {
 } from "./latency_flow.ts";
 import type { DriverData, ProbeData } from "./latency_worker.ts";
 import { measureFdatasync } from "./fsync_floor.ts";
-import { cpuSample, cpuUse, diskInfo, machineInfo, sourceInfo, type CpuUse, type DiskInfo, type MachineInfo, type SourceInfo } from "./machine.ts";
+import { cpuSample, cpuUse, threadCpuSample, threadCpuUse, diskInfo, machineInfo, sourceInfo, type CpuUse, type DiskInfo, type MachineInfo, type SourceInfo } from "./machine.ts";
 import { Progress } from "./progress.ts";
 import { runGatewayPhase } from "./latency_gateway.ts";
 import { percentileSvg, plotPercentiles, type PlotLine, type PlotPanel } from "./latency_svg.ts";
@@ -164,6 +164,10 @@ export interface StepResult {
   releasedFromSubmit: Pct;
   driver: { bursts: number; lateMaxNs: number; durableAdvances: number; ordersPerAdvance: number };
   cpu: CpuUse;
+  /** Cores each of the process's threads used in the step, by name, busiest first (Linux; empty elsewhere). */
+  threads: Array<{ name: string; cores: number }>;
+  /** What the event store wrote in the step, MB (from the storage worker's reports, which are up to a second old); null without a store. */
+  store: { flushedMB: number; compactionWrittenMB: number; compactionReadMB: number; flushes: number; compactions: number; moves: number } | null;
   snapshots: Array<{ seq: number; captureMs: number }>;
   producerWaits: number;
   cutOffs: number;
@@ -422,6 +426,8 @@ class Rig {
     const snaps0 = node.snapshots.length;
     const prod0 = node.loop.producerStats();
     const cpu0 = cpuSample();
+    const threads0 = threadCpuSample();
+    const store0 = node.storageMetrics;
     const commits0 = this.trace?.count ?? 0;
     const t0 = performance.now();
     cells.store(C_GO, n);
@@ -456,11 +462,26 @@ class Rig {
     };
     await this.until(done, seconds * 1000 + giveUpMs + 90_000, `${label} at ${fmtRate(ratePerS)}`, show);
     const orders = st[S_SENT]!;
-    const cpu = cpuUse(cpu0, cpuSample());
+    const cpu1 = cpuSample();
+    const cpu = cpuUse(cpu0, cpu1);
+    const threads = threadCpuUse(threads0, threadCpuSample(), cpu1.wallMs - cpu0.wallMs);
+    const store1 = node.storageMetrics;
     if (node.loop.seq !== base + orders) throw new Error(`${label}: ${node.loop.seq - base} commands were sequenced for ${orders} orders: another source sent commands during the step`);
     const prod1 = node.loop.producerStats();
     const result = this.figures(label, kind, ratePerS, planned, orders, sustainMs);
     result.cpu = cpu;
+    result.threads = threads;
+    result.store =
+      store0 === undefined || store1 === undefined
+        ? null
+        : {
+            flushedMB: (store1.flushBytes - store0.flushBytes) / 1e6,
+            compactionWrittenMB: (store1.compactionBytesWritten - store0.compactionBytesWritten) / 1e6,
+            compactionReadMB: (store1.compactionBytesRead - store0.compactionBytesRead) / 1e6,
+            flushes: store1.flushes - store0.flushes,
+            compactions: store1.compactions - store0.compactions,
+            moves: store1.moves - store0.moves,
+          };
     result.snapshots = node.snapshots.slice(snaps0).map((s) => ({ seq: s.seq, captureMs: s.captureMs }));
     result.producerWaits = prod1.reduce((a, p) => a + p.waits, 0) - prod0.reduce((a, p) => a + p.waits, 0);
     result.cutOffs = prod1.reduce((a, p) => a + p.cutOffs, 0) - prod0.reduce((a, p) => a + p.cutOffs, 0);
@@ -564,6 +585,8 @@ class Rig {
       releasedFromSubmit: pctOf(fromSubmit),
       driver: { bursts: st[S_BURSTS]!, lateMaxNs: st[S_LATE_MAX_NS]!, durableAdvances: advances, ordersPerAdvance: advances > 0 ? orders / advances : NaN },
       cpu: { ownCores: NaN, otherCores: NaN, stealCores: NaN },
+      threads: [],
+      store: null,
       snapshots: [],
       producerWaits: 0,
       cutOffs: 0,
@@ -840,6 +863,12 @@ function printReport(r: LatencyResult, out: (line: string) => void): void {
         `cores: this process ${s.cpu.ownCores.toFixed(2)}, other processes ${s.cpu.otherCores.toFixed(2)}, steal ${s.cpu.stealCores.toFixed(2)}; ${snaps}` +
         `${s.producerWaits > 0 ? `; the loop waited ${s.producerWaits} time(s) for a gating consumer` : ""}${s.cutOffs > 0 ? `; ${s.cutOffs} consumer(s) cut off` : ""}`,
     );
+    if (s.threads.length > 0) out(`  cores by thread: ${s.threads.map((t) => `${t.name === "main" ? "main (engine loop)" : t.name} ${t.cores.toFixed(2)}`).join(", ")}`);
+    const w = s.store;
+    if (w !== null) {
+      const mbps = (mb: number): string => `${(mb / s.seconds).toFixed(1)} MB/s`;
+      out(`  event store: flushes wrote ${mbps(w.flushedMB)} (${w.flushes} flushes), compactions wrote ${mbps(w.compactionWrittenMB)} and read ${mbps(w.compactionReadMB)} (${w.compactions} merges, ${w.moves} moves)`);
+    }
   }
   out("");
   const f = r.fdatasync;

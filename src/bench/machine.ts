@@ -7,7 +7,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync, readdirSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
@@ -126,4 +126,46 @@ export function cpuUse(a: CpuSample, b: CpuSample): CpuUse {
   const wall = b.wallMs - a.wallMs;
   const own = b.ownMs - a.ownMs;
   return { ownCores: own / wall, otherCores: Math.max(0, (b.busyMs - a.busyMs - own) / wall), stealCores: (b.stealMs - a.stealMs) / wall };
+}
+
+/**
+ * CPU time so far per thread of this process, by thread name (Linux's /proc/self/task; an
+ * empty map elsewhere): the main thread as "main", threads that kept the runtime's name
+ * (V8's, libuv's: "node") summed as "other". Threads of one name are summed.
+ */
+export function threadCpuSample(): Map<string, number> {
+  const ms = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return ms;
+  }
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended
+    }
+    const open = stat.indexOf("(");
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(open + 1, close);
+    // Fields after the name: state is the first; utime and stime are the 12th and 13th.
+    const f = stat.slice(close + 2).split(" ");
+    const t = ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+    const name = Number(tid) === process.pid ? "main" : comm === "node" ? "other" : comm;
+    ms.set(name, (ms.get(name) ?? 0) + t);
+  }
+  return ms;
+}
+
+/** Cores each thread name used between two samples, busiest first (names below 0.005 cores left out). */
+export function threadCpuUse(a: Map<string, number>, b: Map<string, number>, wallMs: number): Array<{ name: string; cores: number }> {
+  const use: Array<{ name: string; cores: number }> = [];
+  for (const [name, t] of b) {
+    const cores = (t - (a.get(name) ?? 0)) / wallMs;
+    if (cores >= 0.005) use.push({ name, cores });
+  }
+  return use.sort((x, y) => y.cores - x.cores);
 }

@@ -43,19 +43,31 @@ const VIEWS: Record<string, new (b: ArrayBuffer, off: number, len: number) => Ar
 };
 
 /**
- * The buffers of an earlier capture, by byte length, for the next capture to copy into: a
- * copy into memory that was written before costs a memcpy, into fresh memory also a page
- * fault per 4 KiB page (measured on a 29 MB state: 2.4 ms against 12–15 ms). Holds one
- * capture's buffers at most: `give` replaces what it held.
+ * Shared buffers for captures to copy into, by byte length: those of an earlier capture
+ * (its snapshot written), and those the snapshot worker faulted in ahead. A copy into memory
+ * that was written before costs a memcpy; into fresh memory also a page fault per 4 KiB page
+ * (measured on a 29 MB state: 2.4 ms against 12-15 ms).
+ *
+ * SharedArrayBuffers, so that the node hands a capture to its snapshot worker and gets the
+ * buffers back without transferring (detaching) any ArrayBuffer on the main thread: the
+ * first detach in an isolate invalidates V8's "no ArrayBuffer was ever detached" protector,
+ * and every optimized function that reads a typed array (the whole engine) is thrown away
+ * and recompiled. Measured in the node at 100k orders/s: the first snapshot's transfer ran
+ * the engine in baseline code for ~150 ms (a command took ~40 µs instead of ~2).
  */
 export class CaptureBuffers {
-  private free = new Map<number, ArrayBuffer[]>();
-  /** Bytes the last capture copied into buffers it was given back. */
+  private free = new Map<number, SharedArrayBuffer[]>();
+  /** Bytes the last capture copied into buffers it held. */
   reusedBytes = 0;
 
-  /** Buffers a capture no longer needs (a snapshot written): kept for the next one, in place of the previous set. */
-  give(buffers: readonly ArrayBuffer[]): void {
+  /** Buffers a capture no longer needs (a snapshot written): kept for the next one, in place of those held. */
+  give(buffers: readonly SharedArrayBuffer[]): void {
     this.free = new Map();
+    this.add(buffers);
+  }
+
+  /** Buffers made ready ahead of a capture (faulted in by the snapshot worker): kept beside those held. */
+  add(buffers: readonly SharedArrayBuffer[]): void {
     for (const b of buffers) {
       const list = this.free.get(b.byteLength);
       if (list === undefined) this.free.set(b.byteLength, [b]);
@@ -63,29 +75,67 @@ export class CaptureBuffers {
     }
   }
 
-  take(bytes: number): ArrayBuffer | undefined {
+  /** Of `sizes` (byte lengths a capture needs, as stateBufferSizes gives them), those no held buffer covers. */
+  missing(sizes: readonly number[]): number[] {
+    const held = new Map<number, number>();
+    for (const [n, list] of this.free) held.set(n, list.length);
+    const out: number[] = [];
+    for (const n of sizes) {
+      const left = held.get(n) ?? 0;
+      if (left > 0) held.set(n, left - 1);
+      else out.push(n);
+    }
+    return out;
+  }
+
+  take(bytes: number): SharedArrayBuffer | undefined {
     return this.free.get(bytes)?.pop();
   }
 }
 
+/**
+ * Copies the engine's state. With `spare`, every blob is over a SharedArrayBuffer: one
+ * `spare` holds where it has one of the size, a new one where not (see CaptureBuffers);
+ * without, over a private copy of each buffer.
+ */
 export function captureState(engine: Engine, spare?: CaptureBuffers): CapturedState {
-  const buffers = new Map<ArrayBufferLike, number>();
   const blobs: Uint8Array[] = [];
   if (spare !== undefined) spare.reusedBytes = 0;
+  const shape = walkState(engine, (b) => {
+    if (spare === undefined) {
+      blobs.push(new Uint8Array(b.slice(0)));
+      return;
+    }
+    let into = spare.take(b.byteLength);
+    if (into !== undefined) spare.reusedBytes += b.byteLength;
+    else into = new SharedArrayBuffer(b.byteLength);
+    const blob = new Uint8Array(into);
+    blob.set(new Uint8Array(b));
+    blobs.push(blob);
+  });
+  return { shape, blobs };
+}
+
+/**
+ * The byte lengths of the buffers a capture of the engine now would copy, in capture order
+ * (nothing copied): what the node asks the snapshot worker to have ready, faulted in, before
+ * a capture is due.
+ */
+export function stateBufferSizes(engine: Engine): number[] {
+  const sizes: number[] = [];
+  walkState(engine, (b) => sizes.push(b.byteLength));
+  return sizes;
+}
+
+/** The engine's state as a shape; `onBuffer` is called once per distinct ArrayBuffer, in the order of the shape's `b` indexes. */
+function walkState(engine: Engine, onBuffer: (b: ArrayBufferLike) => void): Shape {
+  const buffers = new Map<ArrayBufferLike, number>();
   const bufferIndex = (b: ArrayBufferLike): number => {
     let i = buffers.get(b);
     if (i === undefined) {
-      i = blobs.length;
+      i = buffers.size;
       buffers.set(b, i);
-      const into = spare?.take(b.byteLength);
-      if (into !== undefined) {
-        const blob = new Uint8Array(into);
-        blob.set(new Uint8Array(b));
-        blobs.push(blob);
-        spare!.reusedBytes += b.byteLength;
-      } else {
-        blobs.push(new Uint8Array(b.slice(0)));
-      }
+      onBuffer(b);
     }
     return i;
   };
@@ -111,7 +161,7 @@ export function captureState(engine: Engine, spare?: CaptureBuffers): CapturedSt
     }
     throw new TypeError(`engine state holds a ${typeof v}, which a snapshot cannot carry`);
   };
-  return { shape: walk(engine, true)!, blobs };
+  return walk(engine, true)!;
 }
 
 /** The state does not fit this engine (another build's snapshot, or damage). */

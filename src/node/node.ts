@@ -21,8 +21,8 @@ import { VenueError } from "../stdx/errors.ts";
 import { mkdirSync } from "node:fs";
 import { listSegments, recoverJournal, type Recovery } from "../wal/recover.ts";
 import { listSnapshots, readNewestSnapshot, type LoadedSnapshot } from "../wal/snapshot_file.ts";
-import { CaptureBuffers, StateShapeError, captureState, restoreState } from "../engine/state.ts";
-import type { SnapshotJob, SnapshotReply } from "../wal/snapshot_worker.ts";
+import { CaptureBuffers, StateShapeError, captureState, restoreState, stateBufferSizes } from "../engine/state.ts";
+import type { SnapshotJob, SnapshotPrefault, SnapshotPrefaulted, SnapshotReply } from "../wal/snapshot_worker.ts";
 import { JournalMetrics, type JournalMetricsSnapshot, type JournalWorkerData } from "../wal/journal_worker.ts";
 import { closePreparer, keepPrepared, newPrepCells } from "../wal/prepare.ts";
 import type { PreparerWorkerData } from "../wal/prepare_worker.ts";
@@ -188,6 +188,10 @@ export class VenueNode {
   private readonly pruneJournal: boolean;
   private readonly snapshotOnStop: boolean;
   private lastSnapshotSeq = 0;
+  /** The snapshot worker was asked for buffers ahead of the next capture. */
+  private prefaultAsked = false;
+  /** The shared buffers of the capture the snapshot worker is writing (given back to captureBuffers when it is done). */
+  private inFlightBuffers: SharedArrayBuffer[] = [];
   private readonly storeDir: string | undefined;
   private readonly storeMemtableBytes: number | undefined;
   private readonly storeFsModule: string | undefined;
@@ -230,8 +234,8 @@ export class VenueNode {
   private readonly inboundRings: Ring[];
   /** The journal worker's latest metrics report (with a data directory). */
   private journalMetrics: JournalMetricsSnapshot | undefined;
-  /** The storage worker's latest metrics report (with an event store). */
-  private storageMetrics: StorageMetricsSnapshot | undefined;
+  /** The storage worker's latest metrics report (with an event store; sent about once a second). */
+  storageMetrics: StorageMetricsSnapshot | undefined;
   /** Snapshots written since start: seq, file, ms from capture to rename, bytes. */
   readonly snapshots: Array<{ seq: number; name: string; ms: number; bytes: number; captureMs: number; reusedBytes: number }> = [];
   private lastCaptureMs = 0;
@@ -448,14 +452,21 @@ export class VenueNode {
     if (this.snapshotDir !== undefined && this.snapshotEvery > 0) {
       const w = new Worker(new URL("../../workers/snapshot.mjs", import.meta.url), { workerData: { snapshot: { dir: this.snapshotDir, journalDir: this.journalData!.dir, pruneJournal: this.pruneJournal, storeDir: this.storeDir, control: this.control.sab }, thread: this.plan("snapshots") }, name: "snapshots" });
       this.snapshotWorker = w;
-      w.on("message", (r: SnapshotReply) => {
+      w.on("message", (r: SnapshotReply | SnapshotPrefaulted) => {
+        if ("prefaulted" in r) {
+          this.captureBuffers.add(r.prefaulted);
+          const mb = r.prefaulted.reduce((n, b) => n + b.byteLength, 0) / 1e6;
+          this.log(`snapshot buffers: ${mb.toFixed(1)} MB (${r.prefaulted.length} buffers) faulted in ahead of the next capture, in ${r.ms.toFixed(0)} ms on the snapshot worker`, "snapshots");
+          return;
+        }
         this.snapshotInFlight = false;
-        this.captureBuffers.give(r.buffers);
+        this.captureBuffers.give(this.inFlightBuffers);
+        this.inFlightBuffers = [];
         this.snapshotWritten();
         if ("done" in r) {
           const reused = this.lastCaptureReusedBytes;
           this.snapshots.push({ seq: r.done, name: r.name, ms: r.ms, bytes: r.bytes, captureMs: this.lastCaptureMs, reusedBytes: reused });
-          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread (${(reused / 1e6).toFixed(1)} MB into the previous snapshot's buffers), written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`, "snapshots");
+          this.log(`snapshot ${r.name}: ${(r.bytes / 1e6).toFixed(1)} MB, captured in ${this.lastCaptureMs.toFixed(1)} ms on the main thread (${(reused / 1e6).toFixed(1)} MB of it into buffers ready ahead), written in ${r.ms.toFixed(0)} ms${r.pruned.length > 0 ? `; journal segments no longer needed deleted: ${r.pruned.join(", ")}` : ""}`, "snapshots");
         } else {
           this.log(`snapshot of seq ${r.failed} failed: ${r.message} (the journal still holds everything)`, "snapshots", "error");
         }
@@ -689,10 +700,24 @@ export class VenueNode {
     }
   }
 
-  /** After a batch: capture the engine's state every `snapshotEvery` commands and hand it to the snapshot worker. */
+  /**
+   * After a batch: capture the engine's state every `snapshotEvery` commands and hand it to
+   * the snapshot worker. A tenth of the way before a capture is due, the worker is asked for
+   * faulted-in buffers of the sizes the capture will need that the buffers held lack (all of
+   * them before the first snapshot; those that grew since the last one).
+   */
   private maybeSnapshot(seq: number): void {
-    if (this.snapshotWorker === undefined || this.snapshotInFlight || seq - this.lastSnapshotSeq < this.snapshotEvery) return;
-    this.snapshot(seq);
+    if (this.snapshotWorker === undefined) return;
+    const since = seq - this.lastSnapshotSeq;
+    if (since < this.snapshotEvery) {
+      if (!this.prefaultAsked && since >= this.snapshotEvery - Math.ceil(this.snapshotEvery / 10)) {
+        this.prefaultAsked = true;
+        const sizes = this.captureBuffers.missing(stateBufferSizes(this.engine));
+        if (sizes.length > 0) this.snapshotWorker.postMessage({ prefault: sizes } satisfies SnapshotPrefault);
+      }
+      return;
+    }
+    if (!this.snapshotInFlight) this.snapshot(seq);
   }
 
   /** Takes a snapshot of the state as of `seq` now (the loop has applied exactly up to it). */
@@ -701,11 +726,14 @@ export class VenueNode {
     const state = captureState(this.engine, this.captureBuffers);
     this.lastCaptureMs = performance.now() - t0;
     this.lastCaptureReusedBytes = this.captureBuffers.reusedBytes;
+    this.prefaultAsked = false;
     this.snapshotInFlight = true;
     this.snapshotIdle = new Promise((r) => (this.snapshotWritten = r));
     this.lastSnapshotSeq = seq;
     const job: SnapshotJob = { seq, state, createdNs: BigInt(Date.now()) * 1_000_000n };
-    this.snapshotWorker!.postMessage(job, state.blobs.map((b) => b.buffer as ArrayBuffer));
+    // Shared, not transferred (CaptureBuffers says why): the worker reads them, the reply gives them back.
+    this.inFlightBuffers = state.blobs.map((b) => b.buffer as SharedArrayBuffer);
+    this.snapshotWorker!.postMessage(job);
   }
 
   /**

@@ -95,6 +95,7 @@ describe("venue bench latency", () => {
     expect(r.stdout).toMatch(/thread\(s\) spin/);
     expect(r.stdout).toMatch(/raw fdatasync, same disk, same run/);
     expect(r.stdout).toMatch(/its group's fdatasync/);
+    if (process.platform === "linux") expect(r.stdout).toMatch(/cores by thread: .*main \(engine loop\) [0-9.]+/);
     expect(r.stdout).toMatch(/target \(BENCH.md\)/);
 
     const result = obj(JSON.parse(readFileSync(join(out, "latency.json"), "utf8")));
@@ -126,6 +127,14 @@ describe("venue bench latency", () => {
       const cutOff = (step["cutOffs"] as number) > 0;
       for (const [name, p] of Object.entries(stages)) expectPct(p, `${String(step["label"])} ${name}`, cutOff);
       expectPct(step["releasedFromSubmit"], "releasedFromSubmit", cutOff);
+      // Where the cores went, by thread (Linux names them), and what the event store wrote.
+      if (process.platform === "linux") {
+        const threads = step["threads"] as Array<{ name: string; cores: number }>;
+        expect(threads.map((t) => t.name)).toEqual(expect.arrayContaining(["main", "venue-journal"]));
+        for (const t of threads) expect(t.cores).toBeGreaterThan(0);
+      }
+      const store = step["store"] as Record<string, number> | null;
+      if (store !== null) for (const k of ["flushedMB", "compactionWrittenMB", "compactionReadMB", "flushes", "compactions", "moves"]) expect(store[k], k).toBeGreaterThanOrEqual(0);
       if (!cutOff) expect(obj(step["stages"])["released"]).toMatchObject({ count: step["orders"] });
       // The durable stage taken apart by the journal's record of its commits: every durable
       // order is matched to the commit that made it durable.

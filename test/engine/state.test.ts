@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from "vitest";
 import { Replayer } from "../../src/replay/replayer.ts";
-import { CaptureBuffers, captureState, restoreState, StateShapeError } from "../../src/engine/state.ts";
+import { CaptureBuffers, captureState, restoreState, StateShapeError, stateBufferSizes } from "../../src/engine/state.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { randomCommands } from "./random_commands.ts";
@@ -58,21 +58,44 @@ describe("engine state snapshots", () => {
     expect(spare.reusedBytes).toBe(0);
     run(r, lines.slice(3_000));
     // The worker gives the first capture's buffers back; they hold its bytes, which must all be overwritten.
-    const given = first.blobs.map((b) => b.buffer as ArrayBuffer);
+    // Every blob is over a SharedArrayBuffer: the node hands them to its snapshot worker and back without detaching anything.
+    expect(first.blobs.every((b) => b.buffer instanceof SharedArrayBuffer)).toBe(true);
+    const given = first.blobs.map((b) => b.buffer as SharedArrayBuffer);
     spare.give(given);
     const second = captureState(r.engine, spare);
     const plain = captureState(r.engine);
     expect(JSON.stringify(second.shape)).toBe(JSON.stringify(plain.shape));
     expect(second.blobs.map((b) => Buffer.from(b).toString("hex"))).toEqual(plain.blobs.map((b) => Buffer.from(b).toString("hex")));
     // Buffers of the same size as before were reused (the id tables and records had not grown), each once.
-    const reused = second.blobs.filter((b) => given.includes(b.buffer as ArrayBuffer));
+    const reused = second.blobs.filter((b) => given.includes(b.buffer as SharedArrayBuffer));
     expect(reused.length).toBeGreaterThan(0);
+    expect(second.blobs.every((b) => b.buffer instanceof SharedArrayBuffer)).toBe(true);
     expect(new Set(reused.map((b) => b.buffer)).size).toBe(reused.length);
     expect(spare.reusedBytes).toBe(reused.reduce((n, b) => n + b.byteLength, 0));
     // Restored, it runs on exactly as the engine it came from.
     const fresh = new Replayer();
     restoreState(fresh.engine, second);
     expect(captureState(fresh.engine).blobs.map((b) => Buffer.from(b).toString("hex"))).toEqual(plain.blobs.map((b) => Buffer.from(b).toString("hex")));
+  });
+
+  it(`the sizes asked for ahead of a capture are the sizes it copies, and buffers added ahead are the ones it copies into (seed ${seed})`, () => {
+    const lines = randomCommands(seed ^ 0x3c3c, 4_000).split("\n");
+    const r = new Replayer();
+    run(r, lines.slice(0, 2_000));
+    const spare = new CaptureBuffers();
+    const sizes = stateBufferSizes(r.engine);
+    expect(sizes).toEqual(captureState(r.engine).blobs.map((b) => b.byteLength));
+    // Nothing held: every size is missing. The worker's buffers for them (here made on this thread).
+    expect(spare.missing(sizes)).toEqual(sizes);
+    const ready = sizes.map((n) => new SharedArrayBuffer(n));
+    spare.add(ready);
+    expect(spare.missing(sizes)).toEqual([]);
+    // A size held once but needed twice is missing once.
+    expect(spare.missing([...sizes, sizes[0]!])).toEqual([sizes[0]]);
+    const state = captureState(r.engine, spare);
+    expect(spare.reusedBytes).toBe(sizes.reduce((a, b) => a + b, 0));
+    expect(new Set(state.blobs.map((b) => b.buffer))).toEqual(new Set(ready));
+    expect(state.blobs.map((b) => Buffer.from(b).toString("hex"))).toEqual(captureState(r.engine).blobs.map((b) => Buffer.from(b).toString("hex")));
   });
 
   it("refuses a state whose fields differ from the engine's", () => {

@@ -61,8 +61,9 @@ describe("snapshots", () => {
     expect(files.some((f) => f.endsWith(".tmp"))).toBe(false);
     // Every capture after the first copies into the buffers the worker gave back, and the
     // newest (the one the restart restores) did too: what it restores proves the copy whole.
+    // (The first copies into buffers the worker faulted in ahead, if they came in time; the
+    // next test makes sure they do.)
     expect(node.snapshots.length).toBeGreaterThanOrEqual(2);
-    expect(node.snapshots[0]!.reusedBytes).toBe(0);
     expect(node.snapshots.at(-1)!.reusedBytes).toBeGreaterThan(0);
 
     // Restart: snapshot plus the journal after it.
@@ -75,6 +76,38 @@ describe("snapshots", () => {
     const full = fullReplay(join(data, "journal"));
     expect(fingerprint(again.engine)).toBe(fingerprint(full));
     expect(fingerprint(full)).toBe(live);
+  });
+
+  it("asks the snapshot worker for faulted-in buffers a tenth of the way before a capture, and the first capture copies into them", async () => {
+    const data = mkdtempSync(join(tmpdir(), "venue-node-prefault-"));
+    try {
+      const logs: string[] = [];
+      const node = new VenueNode({ dataDir: data, drivers: 1, snapshotEvery: 2_000, snapshotOnStop: false, log: (l) => logs.push(l) });
+      const d = node.drivers[0]!;
+      for (const def of instrumentCommands(2)) d.submit((b, o) => writeDefineInstrument(b, o, { ...def, ...DEMO_MONEY }));
+      d.flush();
+      const running = node.start();
+      // Deposits into existing accounts: the engine's buffers keep their sizes up to the capture.
+      const deposits = async (n: number, upTo: number): Promise<void> => {
+        for (let k = 0; k < n; k++) {
+          d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${(k % 40) + 1}`, DEMO_MONEY.currency!, 5));
+          if (k % 200 === 199) d.flush();
+        }
+        d.flush();
+        await until(() => node.durableSeq === upTo, `durable seq ${upTo}`);
+      };
+      await deposits(1_850, 2 + 1_850); // past 1,800: the ask
+      expect(node.snapshots.length).toBe(0);
+      await until(() => logs.some((l) => l.includes("faulted in ahead of the next capture")), "the worker's buffers");
+      await deposits(200, 2 + 2_050); // past 2,000: the capture
+      await until(() => node.snapshots.length === 1, "the first snapshot");
+      const first = node.snapshots[0]!;
+      expect(first.reusedBytes).toBe(first.bytes);
+      await node.stop();
+      await running;
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 
   it("passes over a damaged newest snapshot (logged) and uses the one before", () => {
