@@ -19,8 +19,16 @@ import {
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
+/**
+ * Bytes a snapshot is written in, each piece fdatasynced before the next (the last one
+ * fsynced): a whole snapshot (30 MB after 1M commands of the demo flow) written at once and
+ * synced reaches the disk as one burst, and a journal fdatasync issued meanwhile waits
+ * behind all of it. Event-store tables are written the same way (TABLE_SYNC_EVERY_BYTES).
+ */
+export const SNAPSHOT_SYNC_EVERY_BYTES = 1 << 20;
+
 /** Writes `state` as the snapshot of `seq` in `dir`; returns the file name. */
-export function writeSnapshot(dir: string, seq: number, state: CapturedState, createdNs: bigint, fs: JournalFs = REAL_FS): string {
+export function writeSnapshot(dir: string, seq: number, state: CapturedState, createdNs: bigint, fs: JournalFs = REAL_FS, syncEveryBytes = SNAPSHOT_SYNC_EVERY_BYTES): string {
   const shape = Buffer.from(JSON.stringify(state.shape), "utf8");
   const tableBytes = state.blobs.length * 16;
   let at = align8(SNAP_HEADER_BYTES + tableBytes + shape.length);
@@ -55,7 +63,11 @@ export function writeSnapshot(dir: string, seq: number, state: CapturedState, cr
   const f = fs.create(tmp);
   try {
     let done = 0;
-    while (done < size) done += f.pwrite(file, done, size - done, done);
+    while (done < size) {
+      const end = syncEveryBytes > 0 ? Math.min(size, done + syncEveryBytes) : size;
+      while (done < end) done += f.pwrite(file, done, end - done, done);
+      if (done < size) f.fdatasync();
+    }
     f.fsync();
   } finally {
     f.close();

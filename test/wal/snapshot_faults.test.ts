@@ -5,15 +5,17 @@
  * created since the last directory fsync gone), or the operation fails with EIO. Afterwards
  * the reader must find either the new snapshot or the one before it, whole, restorable, and
  * equal to what was captured; never a damaged one, never none; and no temp file survives it.
+ * Also: a large snapshot is synced as it is written, not in one burst at the end.
  */
 
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Replayer } from "../../src/replay/replayer.ts";
 import { captureState, restoreState, type CapturedState } from "../../src/engine/state.ts";
-import { readNewestSnapshot, writeSnapshot } from "../../src/wal/snapshot_file.ts";
+import { SNAPSHOT_SYNC_EVERY_BYTES, readNewestSnapshot, writeSnapshot } from "../../src/wal/snapshot_file.ts";
+import { syncLoggingFs, syncedEvery } from "../sync_log_fs.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { randomCommands } from "../engine/random_commands.ts";
 import { fingerprint } from "../engine/state_kit.ts";
@@ -77,6 +79,32 @@ describe("snapshot writing under faults", () => {
       console.log(`snapshot faults: ${total} operations x 3 faults: old snapshot found ${found[1000]} times, new ${found[2000]} times, damaged or none 0`);
     } finally {
       rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it("syncs a large snapshot as it is written, at most every 1 MiB, and it reads back whole", () => {
+    const dir = mkdtempSync(join(tmpdir(), "venue-snapsync-"));
+    try {
+      // A state of 3.5 MB: random bytes in two buffers (the shape is not read here).
+      const r = new Prng(7);
+      const blob = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => r.int(0, 255));
+      const state: CapturedState = { shape: { o: {}, c: "Engine" }, blobs: [blob(2_500_000), blob(1_000_000)] };
+      const synced: number[] = [];
+      const name = writeSnapshot(dir, 5, state, 1n, syncLoggingFs(synced));
+      const size = statSync(join(dir, name)).size;
+      expect(syncedEvery(synced, size, SNAPSHOT_SYNC_EVERY_BYTES)).toBeUndefined();
+      const back = readNewestSnapshot(dir);
+      expect(back?.seq).toBe(5);
+      expect(back!.state.blobs.map((b, i) => Buffer.from(b).equals(state.blobs[i]!))).toEqual([true, true]);
+      // Synced once, at the end, it is the same file.
+      const once: number[] = [];
+      const other = join(dir, "once");
+      mkdirSync(other);
+      writeSnapshot(other, 5, state, 1n, syncLoggingFs(once), 0);
+      expect(once).toEqual([size]);
+      expect(readFileSync(join(other, name)).equals(readFileSync(join(dir, name)))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
