@@ -133,7 +133,7 @@ export class BytesMap {
     assert(length <= MAX_KEY, "key longer than 255 bytes");
     assert(!this.full, "bytes map full");
     if ((this.size + 1) * 2 > this.mask + 1) this.startDoubling();
-    else if ((this.size + 1) * 4 > this.mask + 1 && this.old === null) this.prefaultNext();
+    else if ((this.size + 1) * 4 > this.mask + 1 && this.old === null && this.maxEntries * 2 > this.mask + 1) this.prefaultNext();
     const e = this.append(tag, src, offset, length, value);
     this.place(this.slots, this.mask, e, h);
     this.size++;
@@ -283,7 +283,11 @@ export class BytesMap {
     this.mask = this.old.length - 1; // old.length / 2 slots before, twice that now
   }
 
-  /** Between a quarter and half load: makes the next doubling's slots and writes one more page of them every PREFAULT_EVERY inserts. */
+  /**
+   * Between a quarter and half load, when `maxEntries` lets the map reach half load (and so
+   * double): makes the next doubling's slots and writes one more page of them every
+   * PREFAULT_EVERY inserts.
+   */
   private prefaultNext(): void {
     let next = this.#next;
     if (next === null || next.length !== this.slots.length * 2) {

@@ -136,6 +136,25 @@ describe("hashKey", () => {
       expect(map.value(map.find(1, dv, 0, 8))).toBe(k);
     }
   });
+  it("faults in no doubled slots for a map whose cap keeps it from ever doubling", () => {
+    // 2^18 entries at most in 2^19 slots: half load is the cap, so the slots never double;
+    // doubled slots made ahead would be 8 MiB (2,048 pages) faulted in for nothing.
+    const cap = 1 << 18;
+    const map = new BytesMap(cap, cap); // its own slots and records are faulted in here
+    const src = new Uint8Array(4);
+    const dv = viewOf(src);
+    const before = process.resourceUsage().minorPageFault;
+    for (let i = 0; i < cap; i++) {
+      dv.setUint32(0, i);
+      map.insert(0, dv, 0, 4, i);
+    }
+    expect(process.resourceUsage().minorPageFault - before, "minor page faults of filling the map").toBeLessThan(1_000);
+    expect(map.full).toBe(true);
+    for (let i = 0; i < cap; i += 101) {
+      dv.setUint32(0, i);
+      expect(map.value(map.find(0, dv, 0, 4))).toBe(i);
+    }
+  });
 });
 
 /** Values of `hashKey` for the keys of the test above, as first computed. */
