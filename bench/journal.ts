@@ -50,7 +50,7 @@
 
 import { Worker } from "node:worker_threads";
 import { createHistogram, performance, type RecordableHistogram } from "node:perf_hooks";
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
@@ -68,7 +68,7 @@ import { PREPARED_SEGMENT_NAME, WAL_FRAME_OVERHEAD } from "../src/schema/wal.ts"
 import { defineInstruments, instrumentCommands, referencePrice } from "../src/sim/order_flow.ts";
 import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
-import { cpuSample, diskInfo as machineDiskInfo, sourceInfo, type CpuSample, type DiskInfo as MachineDiskInfo, type SourceInfo } from "../src/bench/machine.ts";
+import { cpuSample, threadTimes, diskInfo as machineDiskInfo, sourceInfo, type CpuSample, type DiskInfo as MachineDiskInfo, type SourceInfo } from "../src/bench/machine.ts";
 import { median, percentilesOf, type Percentiles } from "../src/bench/stats.ts";
 import type { DriveResult, Envelope, JournalTask, WatchResult, WorkerReply } from "./journal_worker.ts";
 
@@ -386,25 +386,8 @@ const fmtDisk = (a: ReturnType<typeof diskSample>, b: ReturnType<typeof diskSamp
 
 const fmtDisturb = (d: { otherCores: number; stealCores: number }): string => `other processes ${d.otherCores.toFixed(2)} cores, steal ${d.stealCores.toFixed(2)}`;
 
-/** CPU ms per thread of this process (Linux /proc; empty elsewhere). */
-function threadCpuMs(): Map<number, number> {
-  const out = new Map<number, number>();
-  try {
-    for (const t of readdirSync("/proc/self/task")) {
-      try {
-        const s = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
-        const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-        out.set(Number(t), ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK);
-      } catch {
-        /* the thread ended meanwhile */
-      }
-    }
-  } catch {
-    /* not Linux */
-  }
-  return out;
-}
-const CLK_TCK = 100;
+/** CPU ms per thread of this process, by thread id (Linux /proc; empty elsewhere). */
+const threadCpuMs = (): Map<number, number> => new Map([...threadTimes()].map(([tid, t]) => [tid, t.ms]));
 
 /** Cores each thread kept busy over a window (CPU time / wall time). */
 interface ThreadUse {

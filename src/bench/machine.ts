@@ -128,18 +128,14 @@ export function cpuUse(a: CpuSample, b: CpuSample): CpuUse {
   return { ownCores: own / wall, otherCores: Math.max(0, (b.busyMs - a.busyMs - own) / wall), stealCores: (b.stealMs - a.stealMs) / wall };
 }
 
-/**
- * CPU time so far per thread of this process, by thread name (Linux's /proc/self/task; an
- * empty map elsewhere): the main thread as "main", threads that kept the runtime's name
- * (V8's, libuv's: "node") summed as "other". Threads of one name are summed.
- */
-export function threadCpuSample(): Map<string, number> {
-  const ms = new Map<string, number>();
+/** CPU time so far (ms) and name of each thread of this process, by thread id (Linux's /proc/self/task; empty elsewhere). */
+export function threadTimes(): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
   let tids: string[];
   try {
     tids = readdirSync("/proc/self/task");
   } catch {
-    return ms;
+    return out; // not Linux
   }
   for (const tid of tids) {
     let stat: string;
@@ -148,14 +144,24 @@ export function threadCpuSample(): Map<string, number> {
     } catch {
       continue; // the thread ended
     }
-    const open = stat.indexOf("(");
     const close = stat.lastIndexOf(")");
-    const comm = stat.slice(open + 1, close);
     // Fields after the name: state is the first; utime and stime are the 12th and 13th.
     const f = stat.slice(close + 2).split(" ");
-    const t = ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-    const name = Number(tid) === process.pid ? "main" : comm === "node" ? "other" : comm;
-    ms.set(name, (ms.get(name) ?? 0) + t);
+    out.set(Number(tid), { name: stat.slice(stat.indexOf("(") + 1, close), ms: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK });
+  }
+  return out;
+}
+
+/**
+ * CPU time so far per thread name (threadTimes): the main thread as "main", threads that
+ * kept the runtime's name (V8's, libuv's: "node") summed as "other". Threads of one name are
+ * summed.
+ */
+export function threadCpuSample(): Map<string, number> {
+  const ms = new Map<string, number>();
+  for (const [tid, t] of threadTimes()) {
+    const name = tid === process.pid ? "main" : t.name === "node" ? "other" : t.name;
+    ms.set(name, (ms.get(name) ?? 0) + t.ms);
   }
   return ms;
 }
