@@ -21,12 +21,14 @@
  * order, until none are left; meanwhile a lookup that misses in the new slots also probes
  * the old ones, unless its key's old home lies in the part already moved. So the pause
  * of a stop-the-world rehash is spread over many inserts (see MIGRATE_STEP).
- * The doubled slots are allocated a quarter load ahead (when the map is half way from the
- * last doubling to the next) and written one 4 KiB page every PREFAULT_EVERY inserts, so
+ * The next doubling's slots are allocated as soon as the last doubling's move is done (the
+ * map is then just past a quarter load; the slots double at half load) and written one 4 KiB
+ * page every PREFAULT_EVERY inserts, so
  * their page faults are spread over those inserts rather than met all at once when the
  * move starts: its first few thousand inserts touch nearly every page of the new slots
  * (each moves 16 keys to random homes), and on a 2-core KVM guest under load that cost a
- * 25-70 ms stop of the engine loop at 0.5M ids (~8,000 faults).
+ * 25-70 ms stop of the engine loop at 0.5M ids (~8,000 faults). The price: between
+ * doublings the map holds those slots too (twice its own slots' memory, zero until written).
  * Allocation happens only while the map grows, never in steady state; the memory a map
  * is constructed with is touched at once (so that page faults happen then, not during the
  * first lookups). `maxEntries` bounds it. There is no single-key removal: an owner that
