@@ -18,8 +18,13 @@ function blockOf(h: number, blocks: number): number {
 
 /** Collects key hashes while a table is written; `build` lays out the filter payload. */
 export class FilterBuilder {
-  private hashes = new Uint32Array(1024);
+  private hashes: Uint32Array;
   private n = 0;
+
+  /** `expectedKeys`: room for this many hashes before the first growth. */
+  constructor(expectedKeys = 1024) {
+    this.hashes = new Uint32Array(Math.max(16, expectedKeys));
+  }
 
   add(key: Uint8Array, off: number, len: number): void {
     if (this.n === this.hashes.length) {

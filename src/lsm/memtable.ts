@@ -33,6 +33,11 @@ const N_KEY_OFF = 0;
 const N_KEY_LEN = 1;
 const N_VAL_OFF = 2;
 const N_VAL_LEN = 3;
+/** A node's first four words, for a flush that reads nodes by `PartitionPlan.nodeAt`. */
+export const NODE_KEY_OFF = N_KEY_OFF;
+export const NODE_KEY_LEN = N_KEY_LEN;
+export const NODE_VAL_OFF = N_VAL_OFF;
+export const NODE_VAL_LEN = N_VAL_LEN;
 const N_HEIGHT = 4;
 const N_NEXT = 5;
 const HEAD = 8;
@@ -50,6 +55,16 @@ const M_MAX_SEQ = 3;
 const M_PARTITIONS = 4;
 
 /** The buffers a sealed MemTable is made of, for a job on another thread. */
+/** A sealed table's partitions in key order and its entries by partition (`MemTable.partitionPlan`). */
+export interface PartitionPlan {
+  /** Each entry's node (word index), in insertion order. */
+  nodeAt: Int32Array;
+  /** Each entry's partition, as its rank in key order (0: the partition with the smallest keys). */
+  rankOf: Int32Array;
+  /** Entries per partition, by rank. */
+  sizes: Int32Array;
+}
+
 export interface MemTableBuffers {
   arena: SharedArrayBuffer;
   nodes: SharedArrayBuffer;
@@ -342,6 +357,34 @@ export class MemTable {
    * array in insertion order; the passes read it and the keys' prefixes front to back.
    */
   insertionOrder(partitionBytes: number): Int32Array | null {
+    const plan = this.partitionPlan(partitionBytes);
+    if (plan === null) return null;
+    const { nodeAt, rankOf, sizes } = plan;
+    const nodes = this.nodes;
+    const count = nodeAt.length;
+    const start = new Int32Array(sizes.length);
+    for (let q = 1; q < sizes.length; q++) start[q] = start[q - 1]! + sizes[q - 1]!;
+    // Each entry's four words (key offset and length, value offset and length) in key order.
+    const order = new Int32Array(count * 4);
+    for (let i = 0; i < count; i++) {
+      const n = nodeAt[i]!;
+      const j = start[rankOf[i]!]!++ * 4;
+      order[j] = nodes[n + N_KEY_OFF]!;
+      order[j + 1] = nodes[n + N_KEY_LEN]!;
+      order[j + 2] = nodes[n + N_VAL_OFF]!;
+      order[j + 3] = nodes[n + N_VAL_LEN]!;
+    }
+    return order;
+  }
+
+  /**
+   * The table's partitions (runs of keys sharing their first `partitionBytes` bytes; a key
+   * shorter than that is its own), ranked by their first key, with each entry's node and
+   * partition rank in insertion order; or null unless each partition's keys were inserted
+   * in strictly increasing order (then a partition's entries in insertion order are its
+   * entries in key order). One pass over the nodes and the keys' prefixes, front to back.
+   */
+  partitionPlan(partitionBytes: number): PartitionPlan | null {
     const nodes = this.nodes;
     const arena = this.arena;
     const adv = this.adv;
@@ -391,29 +434,20 @@ export class MemTable {
       partOf[i] = part;
       n += N_NEXT + nodes[n + N_HEIGHT]!;
     }
-    // Partitions by their first (smallest) key; then each one's entries in insertion order.
+    // Partitions by their first (smallest) key.
     const byKey = first.map((_, q) => q).sort((x, y) => {
       const a = first[x]!;
       const b = first[y]!;
       return compareViews(adv, nodes[a + N_KEY_OFF]!, nodes[a + N_KEY_LEN]!, adv, nodes[b + N_KEY_OFF]!, nodes[b + N_KEY_LEN]!);
     });
-    const start = new Int32Array(first.length);
-    let at = 0;
-    for (const q of byKey) {
-      start[q] = at;
-      at += sizes[q]!;
+    const rank = new Int32Array(first.length);
+    const rankedSizes = new Int32Array(first.length);
+    for (const [r, q] of byKey.entries()) {
+      rank[q] = r;
+      rankedSizes[r] = sizes[q]!;
     }
-    // Each entry's four words (key offset and length, value offset and length) in key order.
-    const order = new Int32Array(count * 4);
-    for (let i = 0; i < count; i++) {
-      const n = nodeAt[i]!;
-      const j = start[partOf[i]!]!++ * 4;
-      order[j] = nodes[n + N_KEY_OFF]!;
-      order[j + 1] = nodes[n + N_KEY_LEN]!;
-      order[j + 2] = nodes[n + N_VAL_OFF]!;
-      order[j + 3] = nodes[n + N_VAL_LEN]!;
-    }
-    return order;
+    for (let i = 0; i < count; i++) partOf[i] = rank[partOf[i]!]!;
+    return { nodeAt, rankOf: partOf, sizes: rankedSizes };
   }
 
   /** The first node with a key >= `key`, or 0. */

@@ -48,6 +48,13 @@ export interface TableWriterOptions {
    * sync_file_range.
    */
   syncEveryBytes?: number;
+  /**
+   * Bytes of blocks gathered before a write (default 1 MiB). A flush that writes many tables
+   * at once gives each a smaller buffer.
+   */
+  outBytes?: number;
+  /** Entries the table is expected to hold (a flush knows): its filter's keys need no growing. */
+  expectedEntries?: number;
 }
 
 /** What a finished table holds: the manifest's record of it. */
@@ -70,7 +77,9 @@ export const TABLE_SYNC_EVERY_BYTES = 1 << 20;
  * table per key partition, one after another, and a fresh 1 MiB buffer for each has its
  * pages faulted in and zeroed again (a cost too small to show apart in bench/lsm_flush.ts).
  */
-let spareOut: Uint8Array | undefined;
+const spareOuts: Uint8Array[] = [];
+/** Spare write buffers kept for the next writers on this thread, at most. */
+const SPARE_OUTS_MAX = 64;
 
 export class TableWriter {
   private file: JournalFile | undefined;
@@ -94,10 +103,11 @@ export class TableWriter {
   private count = 0;
 
   private index = new Uint8Array(4096);
+  private indexView = new DataView(this.index.buffer);
   private indexLen = 4;
   private blocks = 0;
 
-  private readonly filter = new FilterBuilder();
+  private readonly filter: FilterBuilder;
   private last = new Uint8Array(64);
   private lastLen = -1;
   private smallest: Uint8Array | undefined;
@@ -105,9 +115,12 @@ export class TableWriter {
   private deletions = 0;
 
   constructor(private readonly fs: JournalFs, readonly path: string, opts: TableWriterOptions = {}) {
-    this.out = spareOut ?? new Uint8Array(OUT_BYTES);
-    spareOut = undefined;
+    const outBytes = opts.outBytes ?? OUT_BYTES;
+    assert(Number.isInteger(outBytes) && outBytes >= 4096 && outBytes <= OUT_BYTES, "write buffer bytes out of range");
+    const i = spareOuts.findIndex((b) => b.length === outBytes);
+    this.out = i >= 0 ? spareOuts.splice(i, 1)[0]! : new Uint8Array(outBytes);
     this.blockBytes = opts.blockBytes ?? 4096;
+    this.filter = new FilterBuilder(opts.expectedEntries);
     this.syncEvery = opts.syncEveryBytes ?? TABLE_SYNC_EVERY_BYTES;
     assert(Number.isSafeInteger(this.syncEvery) && this.syncEvery >= 0, "sync-every bytes must be an integer of at least 0");
     assert(this.blockBytes >= 256 && this.blockBytes <= 1 << 20, "block bytes out of range");
@@ -172,14 +185,14 @@ export class TableWriter {
 
   /** Writes the rest of the table, fsyncs and closes it. */
   finish(maxSeq = 0, user: Uint8Array = new Uint8Array(0)): TableMeta {
-    // Once finished, the write buffer belongs to the next writer (spareOut).
+    // Once finished, the write buffer belongs to the next writer (spareOuts).
     assert(this.file !== undefined, "a table finished or aborted already");
     assert(this.entries > 0, "an empty table");
     if (this.count > 0) this.endBlock();
     const filterPayload = this.filter.build();
     const filterOffset = this.position;
     this.emitBlock(filterPayload, filterPayload.length);
-    new DataView(this.index.buffer).setUint32(0, this.blocks, true);
+    this.indexView.setUint32(0, this.blocks, true);
     const indexOffset = this.position;
     this.emitBlock(this.index, this.indexLen);
     const largest = this.last.slice(0, this.lastLen);
@@ -220,7 +233,7 @@ export class TableWriter {
     file.fsync();
     file.close();
     this.file = undefined;
-    spareOut = this.out;
+    if (spareOuts.length < SPARE_OUTS_MAX) spareOuts.push(this.out);
     return { fileSize, entries: this.entries, deletions: this.deletions, smallest, largest, maxSeq };
   }
 
@@ -268,8 +281,9 @@ export class TableWriter {
       const grown = new Uint8Array(Math.max(this.index.length * 2, this.indexLen + need));
       grown.set(this.index.subarray(0, this.indexLen));
       this.index = grown;
+      this.indexView = new DataView(grown.buffer);
     }
-    const iv = new DataView(this.index.buffer);
+    const iv = this.indexView;
     setU64(iv, this.indexLen, offset);
     iv.setUint32(this.indexLen + 8, at, true);
     iv.setUint16(this.indexLen + 12, this.lastLen, true);
@@ -288,12 +302,12 @@ export class TableWriter {
 
   private emit(src: Uint8Array, off: number, len: number): void {
     while (len > 0) {
-      const n = Math.min(len, OUT_BYTES - this.outLen);
+      const n = Math.min(len, this.out.length - this.outLen);
       this.out.set(src.subarray(off, off + n), this.outLen);
       this.outLen += n;
       off += n;
       len -= n;
-      if (this.outLen === OUT_BYTES) this.drain();
+      if (this.outLen === this.out.length) this.drain();
     }
   }
 

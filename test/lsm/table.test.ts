@@ -4,13 +4,13 @@
  * in a table is an error that names the file, never a wrong answer.
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareKeys, tableName } from "../../src/schema/sstable.ts";
 import { eventKey, timeKey } from "../../src/schema/store.ts";
-import { runFlush } from "../../src/lsm/jobs.ts";
+import { FLUSH_STREAMED_TABLES_MAX, runFlush } from "../../src/lsm/jobs.ts";
 import { MemTable } from "../../src/lsm/memtable.ts";
 import { MergingIterator } from "../../src/lsm/merge.ts";
 import { openTableSource } from "../../src/lsm/source.ts";
@@ -18,6 +18,7 @@ import { DELETED, TableCorruptError, TableReader, type EntryIterator } from "../
 import { TABLE_SYNC_EVERY_BYTES, TableWriter } from "../../src/lsm/table_writer.ts";
 import { REAL_FS, type JournalFs } from "../../src/wal/file.ts";
 import { syncLoggingFs, syncedEvery } from "../sync_log_fs.ts";
+import { FaultFs } from "../wal/fault_fs.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -379,14 +380,13 @@ describe("MemTable", () => {
     expect(flushed(outOfOrder)).toEqual(listed(outOfOrder));
   });
 
-  it(`a flush writes the same tables whether it follows the list or not (seed ${seed})`, () => {
-    const r = new Prng(seed ^ 0xdef0);
-    const mt = MemTable.create(1 << 20, 5);
+  /** A sealed MemTable of the event workload: 3 topics x `instruments`, seq rising; a time key every 4th event. */
+  const eventTable = (r: Prng, instruments: number, outOfOrder = false, bytes = 1 << 20): MemTable => {
+    const mt = MemTable.create(bytes, 5);
     const key = new Uint8Array(17);
     const value = new Uint8Array(160);
     for (let seq = 1; ; seq++) {
-      // Event keys of 3 topics x 8 instruments, seq rising; a time key (topic 0) every 4th.
-      eventKey(key, 1 + (seq % 3), r.nextU32() % 8, seq, 0);
+      eventKey(key, 1 + (seq % 3), r.nextU32() % instruments, seq, 0);
       for (let i = 0; i < value.length; i++) value[i] = r.nextU32() & 0xff;
       if (!mt.put(key, 0, 16, value, 0, 40 + (r.nextU32() % 120), seq)) break;
       if (seq % 4 === 0) {
@@ -394,23 +394,73 @@ describe("MemTable", () => {
         if (!mt.put(key, 0, 17, value, 0, 8, seq)) break;
       }
     }
+    if (outOfOrder) {
+      // A key below its partition's last: that partition is no longer in insertion order.
+      mt.seal();
+      const fresh = MemTable.create(1 << 20, 5);
+      const it = mt.iterator();
+      for (it.seekFirst(); it.valid; it.next()) fresh.put(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, Math.max(0, it.valLen));
+      eventKey(key, 1, 0, 1, 0);
+      fresh.put(key, 0, 16, value, 0, 8, 1);
+      fresh.seal();
+      return fresh;
+    }
     mt.seal();
-    expect(mt.insertionOrder(5)).not.toBeNull();
-    const flush = (followList: boolean): { dir: string; tables: { number: number; fileSize: number }[] } => {
+    return mt;
+  };
+
+  const flushInto = (mt: MemTable, followList: boolean, fs: JournalFs = REAL_FS): { dir: string; tables: { number: number; fileSize: number }[] } => {
+    const dir = mkdtempSync(join(tmpdir(), "venue-flush-"));
+    const numbers = Array.from({ length: mt.partitions }, (_, i) => i + 1);
+    return { dir, tables: runFlush({ dir, numbers, buffers: mt.buffers, blockBytes: 1024, partitionBytes: 5, followList }, fs) };
+  };
+
+  it(`a flush writes the same tables whether it follows the list or not, on each of its paths (seed ${seed})`, () => {
+    const r = new Prng(seed ^ 0xdef0);
+    const cases = [
+      // Every partition's table written at once, the MemTable read front to back.
+      { what: "streamed", mt: eventTable(r, 8), inOrder: true, streamed: true },
+      // More partitions than tables written at once: the order, a table at a time.
+      { what: "ordered", mt: eventTable(r, 30), inOrder: true, streamed: false },
+      // A partition out of insertion order: the list's own order.
+      { what: "listed", mt: eventTable(r, 8, true), inOrder: false, streamed: false },
+    ];
+    for (const c of cases) {
+      const { mt } = c;
+      expect(mt.insertionOrder(5) !== null, `${c.what}: in insertion order`).toBe(c.inOrder);
+      expect(mt.partitions <= FLUSH_STREAMED_TABLES_MAX, `${c.what}: ${mt.partitions} partitions`).toBe(c.streamed || !c.inOrder);
+      const listed = flushInto(mt, true);
+      const flushed = flushInto(mt, false);
+      expect(flushed.tables, c.what).toEqual(listed.tables);
+      expect(listed.tables.length).toBe(mt.partitions);
+      for (const t of listed.tables) {
+        const a = readFileSync(join(listed.dir, tableName(t.number)));
+        const b = readFileSync(join(flushed.dir, tableName(t.number)));
+        expect(b.equals(a), `${c.what}: table ${t.number}`).toBe(true);
+      }
+      for (const f of [listed, flushed]) rmSync(f.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a flush that fails at any file operation throws and leaves no file behind", () => {
+    // 8 MiB: each table larger than its write buffer, so a flush writes each in pieces.
+    const mt = eventTable(new Prng(seed ^ 0x51ed), 8, false, 8 << 20);
+    // Count the operations of a flush that succeeds, then fail each one in turn.
+    const counting = new FaultFs();
+    const ok = flushInto(mt, false, counting);
+    const ops = counting.ops;
+    expect(ok.tables.length).toBe(mt.partitions);
+    rmSync(ok.dir, { recursive: true, force: true });
+    expect(ops).toBeGreaterThan(3 * mt.partitions); // a create, writes and an fsync per table
+    for (let at = 0; at < ops; at++) {
+      const fs = new FaultFs();
+      fs.failAt = at;
       const dir = mkdtempSync(join(tmpdir(), "venue-flush-"));
       const numbers = Array.from({ length: mt.partitions }, (_, i) => i + 1);
-      return { dir, tables: runFlush({ dir, numbers, buffers: mt.buffers, blockBytes: 1024, partitionBytes: 5, followList }) };
-    };
-    const listed = flush(true);
-    const ordered = flush(false);
-    expect(ordered.tables).toEqual(listed.tables);
-    expect(listed.tables.length).toBe(mt.partitions);
-    for (const t of listed.tables) {
-      const a = readFileSync(join(listed.dir, tableName(t.number)));
-      const b = readFileSync(join(ordered.dir, tableName(t.number)));
-      expect(b.equals(a), `table ${t.number}`).toBe(true);
+      expect(() => runFlush({ dir, numbers, buffers: mt.buffers, blockBytes: 1024, partitionBytes: 5 }, fs), `failing operation ${at}`).toThrow(/EIO/);
+      expect(readdirSync(dir), `files left after failing operation ${at}`).toEqual([]);
+      rmSync(dir, { recursive: true, force: true });
     }
-    for (const f of [listed, ordered]) rmSync(f.dir, { recursive: true, force: true });
   });
 
   it("refuses a write it has no room for, and keeps what it has", () => {
