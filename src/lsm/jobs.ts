@@ -115,7 +115,8 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
 function flushStreamed(req: FlushRequest, mt: MemTable, plan: PartitionPlan, fs: JournalFs): (TableMeta & { number: number })[] {
   const parts = plan.sizes.length;
   if (parts > req.numbers.length) throw new Error("flush ran out of table numbers");
-  const outBytes = Math.max(64 << 10, Math.min(1 << 20, (4 << 20) / parts)) & ~4095;
+  // 4 MiB of write buffers in all, each a power of two from 64 KiB to 1 MiB (sizes the next flush finds again).
+  const outBytes = Math.max(64 << 10, Math.min(1 << 20, 2 ** Math.floor(Math.log2((4 << 20) / parts))));
   const writers: TableWriter[] = [];
   const done: (TableMeta & { number: number })[] = [];
   try {

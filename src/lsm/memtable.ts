@@ -54,7 +54,6 @@ const M_ENTRIES = 2;
 const M_MAX_SEQ = 3;
 const M_PARTITIONS = 4;
 
-/** The buffers a sealed MemTable is made of, for a job on another thread. */
 /** A sealed table's partitions in key order and its entries by partition (`MemTable.partitionPlan`). */
 export interface PartitionPlan {
   /** Each entry's node (word index), in insertion order. */
@@ -65,6 +64,7 @@ export interface PartitionPlan {
   sizes: Int32Array;
 }
 
+/** The buffers a sealed MemTable is made of, for a job on another thread. */
 export interface MemTableBuffers {
   arena: SharedArrayBuffer;
   nodes: SharedArrayBuffer;

@@ -73,9 +73,10 @@ const OUT_BYTES = 1 << 20;
 export const TABLE_SYNC_EVERY_BYTES = 1 << 20;
 
 /**
- * A finished writer's write buffer, for the next writer on this thread: a flush writes a
- * table per key partition, one after another, and a fresh 1 MiB buffer for each has its
- * pages faulted in and zeroed again (a cost too small to show apart in bench/lsm_flush.ts).
+ * Finished writers' write buffers, for the next writers on this thread: a flush writes a
+ * table per key partition, and a fresh buffer for each has its pages faulted in and zeroed
+ * again (a cost too small to show apart in bench/lsm_flush.ts). Buffers come in a few sizes
+ * (powers of two, see `runFlush`), so they are found again.
  */
 const spareOuts: Uint8Array[] = [];
 /** Spare write buffers kept for the next writers on this thread, at most. */
