@@ -397,11 +397,11 @@ describe("MemTable", () => {
     if (outOfOrder) {
       // A key below its partition's last: that partition is no longer in insertion order.
       mt.seal();
-      const fresh = MemTable.create(1 << 20, 5);
+      const fresh = MemTable.create(2 * bytes, 5); // room for the copy and the key added
       const it = mt.iterator();
       for (it.seekFirst(); it.valid; it.next()) fresh.put(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, Math.max(0, it.valLen));
       eventKey(key, 1, 0, 1, 0);
-      fresh.put(key, 0, 16, value, 0, 8, 1);
+      expect(fresh.put(key, 0, 16, value, 0, 8, 1)).toBe(true);
       fresh.seal();
       return fresh;
     }
