@@ -68,17 +68,16 @@ export const FLUSH_STREAMED_TABLES_MAX = 64;
 
 export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta & { number: number })[] {
   const mt = MemTable.attach(req.buffers);
-  if (req.followList !== true && req.partitionBytes > 0) {
-    const plan = mt.partitionPlan(req.partitionBytes);
-    if (plan !== null && plan.sizes.length <= (req.streamedTablesMax ?? FLUSH_STREAMED_TABLES_MAX)) return flushStreamed(req, mt, plan, fs);
-  }
+  // One pass finds the partitions and whether each came in order; both ways of flushing in order use it.
+  const plan = req.followList !== true && req.partitionBytes > 0 ? mt.partitionPlan(req.partitionBytes) : null;
+  if (plan !== null && plan.sizes.length <= (req.streamedTablesMax ?? FLUSH_STREAMED_TABLES_MAX)) return flushStreamed(req, mt, plan, fs);
   const done: (TableMeta & { number: number })[] = [];
   let w: TableWriter | undefined;
   let next = 0;
   const last = new Uint8Array(req.partitionBytes);
   let lastLen = -1;
   try {
-    const it = req.followList === true ? mt.iterator() : mt.flushIterator(req.partitionBytes);
+    const it = mt.flushIterator(req.partitionBytes, plan);
     for (it.seekFirst(); it.valid; it.next()) {
       if (w !== undefined && req.partitionBytes > 0 && !samePrefix(last, 0, lastLen, it.buf, it.keyOff, it.keyLen, req.partitionBytes)) {
         done.push({ ...w.finish(mt.maxSeq), number: req.numbers[next++]! });

@@ -343,9 +343,8 @@ export class MemTable {
    * the one before (a sealed table is tens of MiB, written by another thread). Otherwise
    * the list's own iterator. Either gives the same entries in the same order.
    */
-  flushIterator(partitionBytes: number): EntryIterator {
-    const order = partitionBytes > 0 ? this.insertionOrder(partitionBytes) : null;
-    return order === null ? this.iterator() : new OrderedEntryIterator(this, order);
+  flushIterator(partitionBytes: number, plan: PartitionPlan | null = partitionBytes > 0 ? this.partitionPlan(partitionBytes) : null): EntryIterator {
+    return plan === null ? this.iterator() : new OrderedEntryIterator(this, this.orderOf(plan));
   }
 
   /**
@@ -358,7 +357,11 @@ export class MemTable {
    */
   insertionOrder(partitionBytes: number): Int32Array | null {
     const plan = this.partitionPlan(partitionBytes);
-    if (plan === null) return null;
+    return plan === null ? null : this.orderOf(plan);
+  }
+
+  /** Each entry's four words in key order, from a plan `partitionPlan` made of this table. */
+  private orderOf(plan: PartitionPlan): Int32Array {
     const { nodeAt, rankOf, sizes } = plan;
     const nodes = this.nodes;
     const count = nodeAt.length;
