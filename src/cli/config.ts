@@ -30,6 +30,7 @@ import { DEFAULT_SESSION_LIMITS } from "../gateway/session.ts";
 import { parseClockTime } from "../node/schedule.ts";
 import { HOLIDAYS_MAX, holidayListError } from "../market/calendar.ts";
 import { validTradingDay } from "../market/time.ts";
+import { WARM_UP_COMMANDS_MAX } from "../node/warmup.ts";
 
 /** A usage error in the configuration: `venue start` prints it on one line and exits 2. */
 export class ConfigError extends Error {
@@ -193,6 +194,10 @@ export const SETTINGS = {
   demoFlow: setting({
     group: "node", kind: integer(0, 10_000), default: 0,
     description: "Orders a second of the demo order flow (a plugin with a market maker and a taker of its own on the catalog's instruments), so clients see a live market; 0: off.",
+  }),
+  warmUpCommands: setting({
+    group: "node", kind: integer(0, WARM_UP_COMMANDS_MAX), default: 50_000,
+    description: "Synthetic commands run through a scratch engine and engine loop before recovery and before the first command, so that V8 has compiled the engine's code for the paths it takes (the first 100,000 commands ran 1.7x faster after one of 50,000; docs/BENCHMARKS.md). Nothing of it is kept. 0: none.",
   }),
   markEveryMs: setting({
     group: "node", kind: integer(0, 3_600_000), default: 1_000,

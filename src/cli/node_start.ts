@@ -75,6 +75,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     prepareSegments: c.prepareSegments,
     prepareBytesPerSecond: c.prepareBytesPerSecond,
     snapshotEvery: c.snapshotEvery,
+    warmUpCommands: c.warmUpCommands,
     pruneJournal: c.pruneJournal,
     eventStore: c.eventStore,
     storeMemtableBytes: c.memtableBytes,

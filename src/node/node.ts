@@ -55,6 +55,7 @@ import { emptyStorageMetrics, renderNodeMetrics, type RingMetrics } from "./metr
 import type { NodeLog } from "./log.ts";
 import type { CommitTraceBuffers } from "../wal/commit_trace.ts";
 import { DEFAULT_THREAD_SCHEDULING, describeScheduling, enterThread, planFor, type ThreadPlan, type ThreadRole, type ThreadScheduling } from "./threads.ts";
+import { warmUp } from "./warmup.ts";
 
 /** The DIFF gateway (WebSocket server, market data) on its worker. */
 export interface NodeGatewayOptions {
@@ -98,6 +99,12 @@ export interface NodeOptions {
   prepareBytesPerSecond?: number;
   /** Commands between engine snapshots (with a data directory; default 1,000,000; 0: none). */
   snapshotEvery?: number;
+  /**
+   * Synthetic commands run through a scratch engine and loop before recovery, so that the
+   * engine's code is compiled before the first real command (src/node/warmup.ts; default 0:
+   * none; `venue start` runs 50,000).
+   */
+  warmUpCommands?: number;
   /** See JournalWorkerData.fsModule (fault injection in tests). */
   journalFsModule?: string;
   /** See JournalWorkerData.commitTrace: every group commit recorded (the latency harness). */
@@ -261,6 +268,10 @@ export class VenueNode {
     const recoveryLog = (line: string): void => this.log(line, "recovery");
     this.threadScheduling = { ...DEFAULT_THREAD_SCHEDULING, ...o.threads };
     this.snapshotEvery = o.snapshotEvery ?? 1_000_000;
+    if ((o.warmUpCommands ?? 0) > 0) {
+      const w = warmUp(o.warmUpCommands!);
+      this.log(`engine: warmed up on ${w.commands} synthetic commands in ${w.ms.toFixed(0)} ms (a scratch engine and loop; nothing of it is kept)`, "node");
+    }
     this.snapshotOnStop = o.snapshotOnStop ?? true;
     this.pruneJournal = o.pruneJournal ?? false;
     if (o.dataDir !== undefined) {
