@@ -1,7 +1,7 @@
 /**
  * What does a cold start cost, and how much of it does the node's warm-up take away? The
- * first commands of a fresh process, through an engine loop as the node drives it (fresh
- * rings, an inbound source, the topic sink), timed per batch, in child processes that
+ * first commands of a fresh process, through a node's engine loop (a VenueNode without a
+ * data directory: its rings, a driver and the topic sink), timed per batch, in child processes that
  * either start cold or first run `warmUp` (src/node/warmup.ts, as `venue start` does with
  * its `warmUpCommands`), alternating:
  *
@@ -21,16 +21,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Control } from "../src/bus/control.ts";
-import { InboundProducer } from "../src/bus/inbound.ts";
-import { Ring } from "../src/bus/ring.ts";
 import { Engine } from "../src/engine/engine.ts";
-import { EngineLoop } from "../src/node/engine_loop.ts";
+import { VenueNode } from "../src/node/node.ts";
 import { warmUp } from "../src/node/warmup.ts";
-import { MAX_COMMAND_SIZE } from "../src/schema/command.ts";
 import { Buf } from "../src/schema/layout.ts";
 import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands } from "../src/sim/order_flow.ts";
-import { TOPIC_RING_BYTES } from "../src/schema/topics.ts";
 import { benchArgs } from "./args.ts";
 import { machineInfo } from "../src/bench/machine.ts";
 
@@ -64,22 +59,10 @@ function child(file: string, warm: number): ChildResult {
   const buf = Buf.alloc(body.length + 8);
   buf.u8.set(body, 0);
 
-  const engine = newEngine();
-  const control = new Control();
-  const inbound = Ring.create(1 << 20, 1, "inbound");
-  const loop = new EngineLoop({
-    engine,
-    control,
-    inbound: [inbound],
-    journal: Ring.create(16 << 20, 1, "journal"),
-    topics: {
-      trades: Ring.create(TOPIC_RING_BYTES.trades, 1, "trades"),
-      accounts: Ring.create(TOPIC_RING_BYTES.accounts, 1, "accounts"),
-      l2: Ring.create(TOPIC_RING_BYTES.l2, 1, "l2"),
-    },
-    durableByLoop: true,
-  });
-  const source = new InboundProducer(inbound, control);
+  // A node without a data directory: its engine loop, rings and a driver, no worker started.
+  const node = new VenueNode({ engine: newEngine(), drivers: 1 });
+  const loop = node.loop;
+  const source = node.drivers[0]!;
   let totalMs = 0;
   let firstMs = 0;
   let slowest = 0;
