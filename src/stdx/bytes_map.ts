@@ -16,13 +16,13 @@
  * A hit costs about two cache lines (slot, record); a miss usually one.
  *
  * Growth never stops the caller for long. Records go into a new chunk when the last one is
- * full, so they are never copied. Slots double at half load, but incrementally: the new
+ * full, so they are never copied. Slots double at three-quarters load, but incrementally: the new
  * slots take every insert, and each insert also moves a few of the old slots across, in
  * order, until none are left; meanwhile a lookup that misses in the new slots also probes
  * the old ones, unless its key's old home lies in the part already moved. So the pause
  * of a stop-the-world rehash is spread over many inserts (see MIGRATE_STEP).
  * The next doubling's slots are allocated as soon as the last doubling's move is done (the
- * map is then just past a quarter load; the slots double at half load) and written one 4 KiB
+ * map is then just past 3/8 load; the slots double at 3/4) and written one 4 KiB
  * page every PREFAULT_EVERY inserts, so
  * their page faults are spread over those inserts rather than met all at once when the
  * move starts: its first few thousand inserts touch nearly every page of the new slots
@@ -57,9 +57,18 @@ const MAX_KEY = 255;
 /** Bytes a record of a short key takes; turns `initialEntries` into chunks. */
 const TYPICAL_RECORD = 16;
 /**
- * Old slots moved per insert while the slots double. The move starts at half load (S/2
- * keys in S old slots) and must end before the 2S new slots reach half load (S keys), so
- * it needs at least 2 per insert. Measured (1.1M keys, 2-core KVM guest, where a fresh page
+ * Slots double when an insert would fill more than LOAD_MAX_NUM / LOAD_MAX_DEN of them.
+ * Three quarters, not half: a day of order ids then takes half the slots' memory (8 MiB
+ * rather than 16 at 600k ids), and a table half the size misses the cache less; the longer
+ * probe runs stay mostly within the one 64-byte line (8 slots) a probe reads first. Measured
+ * (`docs/BENCHMARKS.md`, matching): 2–6% less time a command.
+ */
+const LOAD_MAX_NUM = 3;
+const LOAD_MAX_DEN = 4;
+/**
+ * Old slots moved per insert while the slots double. The move starts at 3/4 load (3S/4
+ * keys in S old slots) and must end before the 2S new slots reach 3/4 load (3S/2 keys), so
+ * it needs at least 4/3 per insert. Measured (1.1M keys, 2-core KVM guest, where a fresh page
  * faults in at ~2 µs): an insert during the move costs ~0.35 µs more with 8, ~0.6 µs with
  * 16, ~0.8 µs with 32, ~2.6 µs with 128; the more per insert, the fewer inserts during
  * which a missing key is looked up in both slot arrays. With 16 the move ends after S/16
@@ -69,8 +78,8 @@ const TYPICAL_RECORD = 16;
 const MIGRATE_STEP = 16;
 /**
  * Inserts per page of the next slots written ahead. The next slots (2S slots of 8 bytes:
- * S/256 pages) are made when S/4 inserts remain before the doubling, so one page every 32
- * inserts is done with half the time to spare.
+ * S/256 pages) are made at 3/8 load, when 3S/8 inserts remain before the doubling, so one
+ * page every 32 inserts (S/8 inserts) is done with two thirds of the time to spare.
  */
 const PREFAULT_EVERY = 32;
 /** Int32 words per 4 KiB page. */
@@ -102,10 +111,12 @@ export class BytesMap {
   #nextTouched = 0;
 
   constructor(initialEntries = 1024, readonly maxEntries = 1 << 24, private readonly seed = HASH_SEED) {
-    const cap = nextPow2(Math.max(16, Math.min(initialEntries, maxEntries)));
-    this.slots = new Int32Array(cap * 4).fill(0); // twice the entries, 2 ints per slot; fill: fault pages in now
-    this.mask = cap * 2 - 1;
-    const chunks = Math.ceil((cap * TYPICAL_RECORD) / CHUNK_BYTES);
+    const entries = Math.max(16, Math.min(initialEntries, maxEntries));
+    // Slots for `entries` keys below the doubling load; 2 ints per slot; fill: fault pages in now.
+    const slotCount = nextPow2(Math.ceil((entries * LOAD_MAX_DEN) / LOAD_MAX_NUM));
+    this.slots = new Int32Array(slotCount * 2).fill(0);
+    this.mask = slotCount - 1;
+    const chunks = Math.ceil((nextPow2(entries) * TYPICAL_RECORD) / CHUNK_BYTES);
     for (let c = 0; c < chunks; c++) this.addChunk().fill(0);
   }
 
@@ -134,8 +145,9 @@ export class BytesMap {
   insert(tag: number, src: DataView, offset: number, length: number, value: number, h = this.hash(tag, src, offset, length)): number {
     assert(length <= MAX_KEY, "key longer than 255 bytes");
     assert(!this.full, "bytes map full");
-    if ((this.size + 1) * 2 > this.mask + 1) this.startDoubling();
-    else if ((this.size + 1) * 4 > this.mask + 1 && this.old === null && this.maxEntries * 2 > this.mask + 1) this.prefaultNext();
+    const slotCount = this.mask + 1;
+    if ((this.size + 1) * LOAD_MAX_DEN > slotCount * LOAD_MAX_NUM) this.startDoubling();
+    else if ((this.size + 1) * 2 * LOAD_MAX_DEN > slotCount * LOAD_MAX_NUM && this.old === null && this.maxEntries * LOAD_MAX_DEN > slotCount * LOAD_MAX_NUM) this.prefaultNext();
     const e = this.append(tag, src, offset, length, value);
     this.place(this.slots, this.mask, e, h);
     this.size++;
@@ -274,7 +286,7 @@ export class BytesMap {
 
   /** Starts doubling the slots: new, empty slots take the inserts; `migrate` moves the old ones. */
   private startDoubling(): void {
-    assert(this.old === null, "slots reached half load again before the last doubling ended");
+    assert(this.old === null, "slots reached the doubling load again before the last doubling ended");
     this.old = this.slots;
     this.oldMask = this.mask;
     this.moved = 0;
@@ -286,7 +298,7 @@ export class BytesMap {
   }
 
   /**
-   * Between a quarter and half load, when `maxEntries` lets the map reach half load (and so
+   * Between 3/8 and 3/4 load, when `maxEntries` lets the map reach 3/4 load (and so
    * double): makes the next doubling's slots and writes one more page of them every
    * PREFAULT_EVERY inserts.
    */

@@ -112,9 +112,9 @@ describe("hashKey", () => {
     expect(at(5)).toBe(hashKey(HASH_SEED, 5, viewOf(copy), 0, 11));
   });
   it("has the doubled slots faulted in before the doubling: the inserts that start the move take few page faults", () => {
-    // 2^19 keys fill 2^20 slots to half load; the next insert doubles them to 2^21 slots
-    // (16 MiB, 4,096 pages). The move's first 3,000 inserts place ~48,000 keys at random
-    // homes in them: written on first use, they would fault in nearly every page now.
+    // 3 * 2^18 keys fill 2^20 slots to three-quarters load; the next inserts double them to
+    // 2^21 slots (16 MiB, 4,096 pages). The move's first 3,000 inserts place ~48,000 keys at
+    // random homes in them: written on first use, they would fault in nearly every page now.
     const map = new BytesMap(1024, 1 << 21);
     const src = new Uint8Array(8);
     const dv = viewOf(src);
@@ -124,7 +124,7 @@ describe("hashKey", () => {
       map.insert(1, dv, 0, 8, i);
     };
     let i = 0;
-    for (; i < (1 << 19) - 1; i++) put(i);
+    for (; i < 3 * (1 << 18) - 1; i++) put(i);
     const before = process.resourceUsage().minorPageFault;
     for (const end = i + 3_000; i < end; i++) put(i);
     const faults = process.resourceUsage().minorPageFault - before;
@@ -137,7 +137,7 @@ describe("hashKey", () => {
     }
   });
   it("faults in no doubled slots for a map whose cap keeps it from ever doubling", () => {
-    // 2^18 entries at most in 2^19 slots: half load is the cap, so the slots never double;
+    // 2^18 entries at most in 2^19 slots: half load is the cap, below the doubling load;
     // doubled slots made ahead would be 8 MiB (2,048 pages) faulted in for nothing.
     const cap = 1 << 18;
     const map = new BytesMap(cap, cap); // its own slots and records are faulted in here
