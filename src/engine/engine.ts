@@ -19,6 +19,7 @@
 
 import { assert } from "../stdx/assert.ts";
 import { BytesMap } from "../stdx/bytes_map.ts";
+import { HASH_SEED } from "../stdx/hash.ts";
 import { Buf, NO_INSTRUMENT } from "../schema/layout.ts";
 import {
   CommandKind,
@@ -50,6 +51,15 @@ export interface EngineConfig {
   orderIdsInitial?: number;
   /** Risk thresholds of the account model. Part of the input: a replay must use the same. */
   risk: RiskConfig;
+  /**
+   * The seed of the id tables' hash (default HASH_SEED). Not part of the input: events and
+   * every lookup's result are the same under any seed; only where keys sit in the tables
+   * differs. A node open to clients gives its engine a secret one (`venue start` draws it at
+   * random), so that nobody can craft client order ids that pile up in one stretch of the
+   * table and make every lookup there walk it. A restored snapshot brings the seed its tables
+   * were made with.
+   */
+  idSeed?: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -107,12 +117,18 @@ export class Engine {
   /** Cancels a breached account's working orders; made once, so no closure per command. */
   private readonly liquidate: (account: number, moneyAccount: number) => void;
 
+  /** The seed the id tables hash with: the config's, or that of the state last restored into them. */
+  get idSeed(): number {
+    return this.orderIds.seed;
+  }
+
   constructor(readonly config: EngineConfig = DEFAULT_ENGINE_CONFIG) {
     this.instruments = new Instruments(config.instrumentsMax);
     this.orders = new OrderPool(Math.min(config.ordersInitial, config.ordersMax), config.ordersMax);
     this.levels = new LevelPool(1024);
-    this.accountIds = new BytesMap(1024, config.accountsMax);
-    this.orderIds = new BytesMap(Math.min(config.orderIdsInitial ?? config.ordersInitial, config.orderIdsMax), config.orderIdsMax);
+    const seed = config.idSeed ?? HASH_SEED;
+    this.accountIds = new BytesMap(1024, config.accountsMax, seed);
+    this.orderIds = new BytesMap(Math.min(config.orderIdsInitial ?? config.ordersInitial, config.orderIdsMax), config.orderIdsMax, seed);
     this.accounts = new Accounts(config.risk);
     this.liquidate = (account, moneyAccount) => {
       for (let o = this.acctHead[account]!; o !== NIL; ) {

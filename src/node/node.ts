@@ -14,6 +14,7 @@
  * gateway worker asks for that text over its port when it serves GET /metrics.
  */
 
+import { randomBytes } from "node:crypto";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { dirname, join } from "node:path";
 import { assert } from "../stdx/assert.ts";
@@ -27,7 +28,7 @@ import { JournalMetrics, type JournalMetricsSnapshot, type JournalWorkerData } f
 import { closePreparer, keepPrepared, newPrepCells } from "../wal/prepare.ts";
 import type { PreparerWorkerData } from "../wal/prepare_worker.ts";
 import { DEFAULT_SEGMENT_BYTES } from "../wal/writer.ts";
-import { Engine } from "../engine/engine.ts";
+import { DEFAULT_ENGINE_CONFIG, Engine } from "../engine/engine.ts";
 import { Control } from "../bus/control.ts";
 import { InboundProducer } from "../bus/inbound.ts";
 import { AuditFile } from "./audit_file.ts";
@@ -80,6 +81,11 @@ export interface NodeGatewayOptions {
 }
 
 export interface NodeOptions {
+  /**
+   * The engine (default: a new one with the default config). The one a node with a gateway
+   * makes for itself hashes client ids with a seed drawn at random (`EngineConfig.idSeed`):
+   * its ids come from clients, who must not be able to craft ids that collide in the table.
+   */
   engine?: Engine;
   /**
    * Where the journal lives. With it, the node recovers from the journal at construction
@@ -251,7 +257,7 @@ export class VenueNode {
   private readonly captureBuffers = new CaptureBuffers();
 
   constructor(o: NodeOptions = {}) {
-    this.engine = o.engine ?? new Engine();
+    this.engine = o.engine ?? new Engine(o.gateway === undefined ? DEFAULT_ENGINE_CONFIG : { ...DEFAULT_ENGINE_CONFIG, idSeed: randomBytes(4).readUInt32LE(0) });
     const bytes = o.ringBytes ?? {};
     const wait = o.wait ?? DEFAULT_WAIT;
     this.topicSlots = o.topicSlots ?? 16;

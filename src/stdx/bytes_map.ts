@@ -110,7 +110,7 @@ export class BytesMap {
   #next: Int32Array | null = null;
   #nextTouched = 0;
 
-  constructor(initialEntries = 1024, readonly maxEntries = 1 << 24, private readonly seed = HASH_SEED) {
+  constructor(initialEntries = 1024, readonly maxEntries = 1 << 24, readonly seed = HASH_SEED) {
     const entries = Math.max(16, Math.min(initialEntries, maxEntries));
     // Slots for `entries` keys below the doubling load; 2 ints per slot; fill: fault pages in now.
     const slotCount = nextPow2(Math.ceil((entries * LOAD_MAX_DEN) / LOAD_MAX_NUM));
@@ -118,6 +118,26 @@ export class BytesMap {
     this.mask = slotCount - 1;
     const chunks = Math.ceil((nextPow2(entries) * TYPICAL_RECORD) / CHUNK_BYTES);
     for (let c = 0; c < chunks; c++) this.addChunk().fill(0);
+  }
+
+  /**
+   * The longest run of occupied slots: the most slots a lookup may read (of the current
+   * slots; while they double, the old ones too). For tests and tools: it reads every slot.
+   */
+  longestRun(): number {
+    const slots = this.slots;
+    const count = this.mask + 1;
+    // Start just after an empty slot, so that a run across the end is counted whole.
+    let start = 0;
+    while (start < count && slots[2 * start + 1] !== 0) start++;
+    if (start === count) return count;
+    let longest = 0;
+    let run = 0;
+    for (let i = 1; i <= count; i++) {
+      if (slots[2 * ((start + i) & this.mask) + 1] !== 0) longest = Math.max(longest, ++run);
+      else run = 0;
+    }
+    return longest;
   }
 
   get full(): boolean {

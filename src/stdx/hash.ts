@@ -8,9 +8,12 @@
  * against the byte-at-a-time FNV-1a it replaced: 6 ns instead of 12 for a 5-byte id, 17
  * instead of 52 for a 36-byte one.
  *
- * Deterministic: a fixed seed, no per-process salt, the same value on every platform (the
- * engine's replay needs that). It is not a keyed hash: bounded key lengths and bounded
- * table sizes bound the damage of crafted collisions. Allocates nothing.
+ * Deterministic: the same value on every platform for the same seed. The engine's events do
+ * not depend on the seed (only where keys sit in a table does), so a node whose ids come
+ * from clients hashes them with a seed drawn at random (`EngineConfig.idSeed`): under the
+ * public default seed anyone could craft ids that share a stretch of home slots and make
+ * every lookup there walk all of them. Not a cryptographic MAC: with the seed unknown, ids
+ * cannot be aimed at chosen slots. Allocates nothing.
  */
 
 /** The seed the tables use unless told otherwise. */

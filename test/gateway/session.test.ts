@@ -11,6 +11,7 @@ import { VenueNode } from "../../src/node/node.ts";
 import { checkTradeInvariants, DiffClient } from "./diff_client.ts";
 import { startGatewayNode, type GatewayNode } from "./node_kit.ts";
 import type { JsonObject } from "../../src/gateway/patch.ts";
+import { HASH_SEED } from "../../src/stdx/hash.ts";
 
 let gw: GatewayNode;
 let node: VenueNode;
@@ -44,6 +45,15 @@ const order = (user: string, id: string, direction: string, offset: string, volu
 });
 
 describe("a DIFF trade session", () => {
+  test("the node's engine hashes the clients' order ids with a seed of its own, not the public default", () => {
+    // A node with a gateway draws its id seed at random: ids crafted against the default seed
+    // do not pile up in its tables (test/stdx/bytes_map.test.ts shows what they do under it).
+    expect(node.engine.idSeed).not.toBe(HASH_SEED);
+    // Drawn for each node (this one is never started), and only where clients send the ids.
+    expect(new VenueNode({ gateway: { catalogDir: join(gw.dir, "catalog") } }).engine.idSeed).not.toBe(node.engine.idSeed);
+    expect(new VenueNode({}).engine.idSeed).toBe(HASH_SEED);
+  });
+
   test("login gives the full trade tree with session and trading day", async () => {
     const c = await login("u1", "secret-1");
     const t = c.trade("u1");
