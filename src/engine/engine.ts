@@ -54,9 +54,9 @@ export interface EngineConfig {
   /**
    * The seed of the id tables' hash (default HASH_SEED). Not part of the input: events and
    * every lookup's result are the same under any seed; only where keys sit in the tables
-   * differs. A node open to clients gives its engine a secret one (`venue start` draws it at
-   * random), so that nobody can craft client order ids that pile up in one stretch of the
-   * table and make every lookup there walk it. A restored snapshot brings the seed its tables
+   * differs. A node open to clients gives its engine a secret one (a `VenueNode` with a
+   * gateway draws it at random), so that nobody can craft client order ids that pile up in
+   * one stretch of the table and make every lookup there walk it. A restored snapshot brings the seed its tables
    * were made with.
    */
   idSeed?: number;

@@ -16,16 +16,15 @@
  * A hit costs about two cache lines (slot, record); a miss usually one.
  *
  * Growth never stops the caller for long. Records go into a new chunk when the last one is
- * full, so they are never copied. Slots double at three-quarters load, but incrementally: the new
- * slots take every insert, and each insert also moves a few of the old slots across, in
- * order, until none are left; meanwhile a lookup that misses in the new slots also probes
- * the old ones, unless its key's old home lies in the part already moved. So the pause
- * of a stop-the-world rehash is spread over many inserts (see MIGRATE_STEP).
- * The next doubling's slots are allocated as soon as the last doubling's move is done (the
- * map is then just past 3/8 load; the slots double at 3/4) and written one 4 KiB
- * page every PREFAULT_EVERY inserts, so
- * their page faults are spread over those inserts rather than met all at once when the
- * move starts: its first few thousand inserts touch nearly every page of the new slots
+ * full, so they are never copied. Slots double at three-quarters load (LOAD_MAX_NUM), but
+ * incrementally: the new slots take every insert, and each insert also moves a few of the
+ * old slots across, in order, until none are left; meanwhile a lookup that misses in the
+ * new slots also probes the old ones, unless its key's old home lies in the part already
+ * moved. So the pause of a stop-the-world rehash is spread over many inserts (see
+ * MIGRATE_STEP). The next doubling's slots are allocated as soon as the last doubling's
+ * move is done (the map is then just past 3/8 load; the slots double at 3/4) and written
+ * one 4 KiB page every PREFAULT_EVERY inserts, so their page faults are spread over those
+ * inserts rather than met all at once when the move starts: its first few thousand inserts touch nearly every page of the new slots
  * (each moves 16 keys to random homes), and on a 2-core KVM guest under load that cost a
  * 25-70 ms stop of the engine loop at 0.5M ids (~8,000 faults). The price: between
  * doublings the map holds those slots too (twice its own slots' memory, zero until written).
