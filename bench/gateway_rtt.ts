@@ -87,7 +87,7 @@ import { CommandKind, writeDefineInstrument, writeTransfer } from "../src/schema
 import { currencyCode } from "../src/schema/codes.ts";
 import { DEFAULT_WAIT, describeWait, type WaitStrategy } from "../src/bus/wait.ts";
 import { benchArgs } from "./args.ts";
-import { diskInfo, sourceInfo } from "../src/bench/machine.ts";
+import { diskInfo, sourceInfo, threadCpuSample } from "../src/bench/machine.ts";
 import { median, type Percentiles } from "../src/bench/stats.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -665,7 +665,7 @@ interface LevelResult {
   mode: Mode;
   connections: number;
   ratePerS: number;
-  rounds: Array<{ ordersPerS: number; completed: number; windowMs: number; nodeCores: number; clientCores: number; otherCores: number; irqCores: number; stealCores: number; maxInFlight: number; sendLateMaxMs: number; nodeCpuUsPerOrder: number; rtnDataPerOrder: number; rtnMeanBytes: number; rssMB: number }>;
+  rounds: Array<{ ordersPerS: number; completed: number; windowMs: number; nodeCores: number; clientCores: number; otherCores: number; irqCores: number; stealCores: number; maxInFlight: number; sendLateMaxMs: number; nodeCpuUsPerOrder: number; nodeCpuUsPerOrderByThread: Record<string, number>; rtnDataPerOrder: number; rtnMeanBytes: number; rssMB: number }>;
   alive: Histogram;
   fill: Histogram;
   aliveSend: Histogram;
@@ -677,11 +677,13 @@ interface LevelResult {
 async function runLevel(clients: Clients, spec: PhaseSpec, into: LevelResult): Promise<void> {
   const m0 = machineCpuMs();
   const c0 = process.cpuUsage();
+  const th0 = threadCpuSample();
   const t0 = performance.now();
   const r = await clients.request({ phase: spec }, spec.warmupMs + spec.measureMs + 120_000, `${spec.mode} loop, ${spec.connections} connections`);
   if (!("done" in r)) throw new Error("unexpected reply from the client process");
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  const th1 = threadCpuSample();
   const m1 = machineCpuMs();
   const o = r.done;
   const nodeMs = (c.user + c.system) / 1000;
@@ -702,6 +704,10 @@ async function runLevel(clients: Clients, spec: PhaseSpec, into: LevelResult): P
     stealCores: (m1.steal - m0.steal) / wall,
     maxInFlight: o.maxInFlight,
     nodeCpuUsPerOrder: (nodeMs * 1000) / Math.max(1, o.completedAll),
+    // The node's threads by name (/proc/self/task; "main" is the engine loop's), busiest first.
+    nodeCpuUsPerOrderByThread: Object.fromEntries(
+      [...th1].map(([name, ms]) => [name, ((ms - (th0.get(name) ?? 0)) * 1000) / Math.max(1, o.completedAll)] as const).filter(([, us]) => us >= 1).sort((x, y) => y[1] - x[1]),
+    ),
     rtnDataPerOrder: o.rtnData / Math.max(1, o.completedAll),
     rtnMeanBytes: o.rtnMeanBytes,
     rssMB: process.memoryUsage().rss / 2 ** 20,
@@ -715,6 +721,7 @@ async function runLevel(clients: Clients, spec: PhaseSpec, into: LevelResult): P
       `node CPU ${fmtInt(round.nodeCpuUsPerOrder)} µs and ${round.rtnDataPerOrder.toFixed(2)} rtn_data (${fmtInt(round.rtnMeanBytes)} B) per order; node RSS ${fmtInt(round.rssMB)} MB; ` +
       `cores busy: node ${round.nodeCores.toFixed(2)}, clients ${round.clientCores.toFixed(2)}, other processes ${round.otherCores.toFixed(2)}, interrupts ${round.irqCores.toFixed(2)}, steal ${round.stealCores.toFixed(2)}`,
   );
+  log(`         node CPU per order by thread: ${Object.entries(round.nodeCpuUsPerOrderByThread).map(([name, us]) => `${name === "main" ? "main (engine loop)" : name} ${fmtInt(us)} µs`).join(", ")}`);
 }
 
 function newHistOf(xs: Float64Array): Histogram {
