@@ -59,11 +59,15 @@ export class ManifestWriteError extends VenueError {
 }
 
 const ROLL_BYTES = 4 << 20;
+/** Bytes of table entries per frame of an edit that spans frames: the rest of the frame's MANIFEST_EDIT_MAX is room for its other fields. */
+const ADD_FRAME_BYTES = MANIFEST_EDIT_MAX - (64 << 10);
 
 export class Manifest {
   private file: JournalFile | undefined;
   private position: number;
   private number: number;
+  /** Bytes of the file's base edit: the file rolls over after ROLL_BYTES more, however large the base. */
+  private baseBytes: number;
   private failed: unknown;
 
   private constructor(
@@ -73,10 +77,12 @@ export class Manifest {
     file: JournalFile | undefined,
     number: number,
     position: number,
+    baseBytes: number,
   ) {
     this.file = file;
     this.number = number;
     this.position = position;
+    this.baseBytes = baseBytes;
   }
 
   /** Opens the store's manifest in `dir`, or starts one if the directory holds no store. */
@@ -118,25 +124,36 @@ export class Manifest {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let at = 0;
     let edits = 0;
+    let baseBytes = 0;
+    // An edit spanning frames (`more`): its frames so far, and where its first one starts.
+    let group: ManifestEdit | undefined;
+    let groupAt = 0;
+    // Only the last write can be damaged (each edit is synced before the next is written):
+    // it is cut off whole, from its first frame.
+    const cutTorn = (from: number, why: string): void => {
+      const left = bytes.length - from;
+      if (readOnly) {
+        log(`event store: ${name} has a torn last edit at offset ${from} (${left} bytes, ${why}), which opening the store cuts off`);
+        return;
+      }
+      log(`event store: cut a torn last edit off ${name} at offset ${from} (${left} bytes, ${why})`);
+      const f = fs.open(path);
+      try {
+        f.ftruncate(from);
+        f.fsync();
+      } finally {
+        f.close();
+      }
+    };
     while (at < bytes.length) {
       const left = bytes.length - at;
       const ok = validFrame(bytes, dv, at);
       if (!ok) {
-        // Only the last write can be damaged (each edit is synced before the next is
-        // written): torn if it lies within one edit of the end and no whole edit follows.
+        // Torn if it lies within one frame of the end and no whole frame follows.
         if (left <= MANIFEST_EDIT_MAX + MANIFEST_FRAME && edits > 0 && !anyFrameAfter(bytes, dv, at)) {
-          if (readOnly) {
-            log(`event store: ${name} has a torn last edit at offset ${at} (${left} bytes), which opening the store cuts off`);
-            break;
-          }
-          log(`event store: cut a torn last edit off ${name} at offset ${at} (${left} bytes)`);
-          const f = fs.open(path);
-          try {
-            f.ftruncate(at);
-            f.fsync();
-          } finally {
-            f.close();
-          }
+          if (group !== undefined) at = groupAt; // the edit's whole frames go with its torn one
+          cutTorn(at, "a frame fails its checksum or length check");
+          group = undefined;
           break;
         }
         throw new ManifestCorruptError(path, at, "an edit fails its checksum or length check with more after it");
@@ -149,16 +166,32 @@ export class Manifest {
         throw new ManifestCorruptError(path, at, "edit is not valid JSON despite its checksum");
       }
       if (edit.v !== MANIFEST_VERSION) throw new ManifestCorruptError(path, at, `edit version ${edit.v}, this build reads ${MANIFEST_VERSION}`);
-      if (edits === 0 && edit.base !== true) throw new ManifestCorruptError(path, at, "the first edit is not a base");
-      applyEdit(state, edit, path, at);
-      edits++;
+      if (group === undefined) {
+        if (edits === 0 && edit.base !== true) throw new ManifestCorruptError(path, at, "the first edit is not a base");
+        group = edit;
+        groupAt = at;
+      } else {
+        if (edit.base === true) throw new ManifestCorruptError(path, at, "a base edit inside another edit");
+        group = joinFrames(group, edit);
+      }
       at += MANIFEST_FRAME + len;
+      if (edit.more === true) continue;
+      applyEdit(state, group, path, groupAt);
+      group = undefined;
+      edits++;
+      if (edits === 1) baseBytes = at;
+    }
+    if (group !== undefined) {
+      // Every frame whole, but the edit's last one never written.
+      if (edits === 0) throw new ManifestCorruptError(path, groupAt, "the base edit stops before its last frame");
+      cutTorn(groupAt, "its frames stop before the last");
+      at = groupAt;
     }
     if (edits === 0) throw new ManifestCorruptError(path, 0, "holds no edit");
-    if (readOnly) return new Manifest(dir, fs, state, undefined, number, at);
+    if (readOnly) return new Manifest(dir, fs, state, undefined, number, at, baseBytes);
     // Manifests CURRENT does not name are left from a roll-over a crash cut short.
     for (const n of names) if (manifestNumber(n) >= 0 && n !== name) fs.unlink(join(dir, n));
-    return new Manifest(dir, fs, state, fs.open(path), number, at);
+    return new Manifest(dir, fs, state, fs.open(path), number, at, baseBytes);
   }
 
   private static create(dir: string, fs: JournalFs, state: StoreState, number: number): Manifest {
@@ -182,7 +215,7 @@ export class Manifest {
     }
     fs.rename(tmp, join(dir, CURRENT_NAME));
     fs.fsyncDir(dir);
-    return new Manifest(dir, fs, state, file, number, frame.length);
+    return new Manifest(dir, fs, state, file, number, frame.length, frame.length);
   }
 
   get path(): string {
@@ -194,7 +227,7 @@ export class Manifest {
     if (this.failed !== undefined) throw new ManifestWriteError(this.path, this.failed);
     const full: ManifestEdit = { v: MANIFEST_VERSION, ...edit };
     try {
-      if (this.position > ROLL_BYTES) {
+      if (this.position - this.baseBytes > ROLL_BYTES) {
         const next: StoreState = { files: new Map(this.state.files), nextFile: this.state.nextFile, flushedSeq: this.state.flushedSeq, mark: this.state.mark };
         applyEdit(next, full, "(new edit)", 0);
         const old = this.path;
@@ -203,6 +236,7 @@ export class Manifest {
         this.file = m.file;
         this.number = m.number;
         this.position = m.position;
+        this.baseBytes = m.baseBytes;
         this.fs.unlink(old);
         applyEdit(this.state, full, "(new edit)", 0);
         return;
@@ -277,15 +311,47 @@ function anyFrameAfter(bytes: Uint8Array, dv: DataView, at: number): boolean {
   return false;
 }
 
+/** The frames of one edit, back to back: one, or (an `add` list too large for one) several joined by `more`. */
 function encode(edit: ManifestEdit): Uint8Array {
-  const payload = Buffer.from(JSON.stringify(edit), "utf8");
-  if (payload.length > MANIFEST_EDIT_MAX) throw new VenueError("MANIFEST_EDIT_TOO_LARGE", `a manifest edit of ${payload.length} bytes exceeds ${MANIFEST_EDIT_MAX}`);
+  const whole = Buffer.from(JSON.stringify(edit), "utf8");
+  if (whole.length <= MANIFEST_EDIT_MAX) return frameOf(whole);
+  // The adds go over frames of at most ADD_FRAME_BYTES of entries each; the last frame
+  // holds the rest of the edit (its deletions, counters and mark) and the last adds.
+  const { add = [], base, more: _more, ...rest } = edit;
+  const payloads: Buffer[] = [];
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < add.length; i++) {
+    const n = JSON.stringify(add[i]).length + 1;
+    if (bytes + n > ADD_FRAME_BYTES && i > from) {
+      const part: ManifestEdit = { v: edit.v, ...(payloads.length === 0 && base ? { base } : {}), add: add.slice(from, i), more: true };
+      payloads.push(Buffer.from(JSON.stringify(part), "utf8"));
+      from = i;
+      bytes = 0;
+    }
+    bytes += n;
+  }
+  const last: ManifestEdit = { ...rest, ...(payloads.length === 0 && base ? { base } : {}), add: add.slice(from) };
+  payloads.push(Buffer.from(JSON.stringify(last), "utf8"));
+  for (const p of payloads) {
+    if (p.length > MANIFEST_EDIT_MAX) throw new VenueError("MANIFEST_EDIT_TOO_LARGE", `a manifest edit frame of ${p.length} bytes exceeds ${MANIFEST_EDIT_MAX}`);
+  }
+  return Buffer.concat(payloads.map(frameOf));
+}
+
+function frameOf(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(MANIFEST_FRAME + payload.length);
   const dv = new DataView(frame.buffer);
   dv.setUint32(0, payload.length, true);
   dv.setUint32(4, crc32(payload), true);
   frame.set(payload, MANIFEST_FRAME);
   return frame;
+}
+
+/** The edit so far (its earlier frames) and its next frame: the adds joined, the other fields the later frame's. */
+function joinFrames(sofar: ManifestEdit, next: ManifestEdit): ManifestEdit {
+  const { add, more, ...rest } = next;
+  return { ...rest, ...(sofar.base ? { base: sofar.base } : {}), add: [...(sofar.add ?? []), ...(add ?? [])], ...(more ? { more } : {}) };
 }
 
 function writeAll(file: JournalFile, bytes: Uint8Array, position: number): void {

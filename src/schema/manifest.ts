@@ -25,8 +25,12 @@
  *     "flushedSeq"?: the largest sequence written with an entry in a live table,
  *     "mark"?: the writer's own JSON record of how far it is flushed, as of that edit }
  *
+ * An edit too large for one frame spans several (`more`, below), written with one write
+ * and one fsync like any edit.
+ *
  * Only the last edit can be torn (a crash during its write): damage there, with nothing
- * valid after it, is cut off at open; damage anywhere else is corruption.
+ * valid after it, is cut off at open, and so is an edit whose frames stop before its last;
+ * damage anywhere else is corruption.
  */
 
 export const MANIFEST_VERSION = 1;
@@ -63,4 +67,11 @@ export interface ManifestEdit {
   flushedSeq?: number;
   /** The writer's own record of how far it is flushed (the event store: a seq per topic). */
   mark?: unknown;
+  /**
+   * The edit goes on in the next frame (an edit whose payload would pass MANIFEST_EDIT_MAX,
+   * such as the base edit of a store with many thousand tables): the frames' `add` lists
+   * are joined, the other fields are those of the last frame (the one without `more`), and
+   * the edit applies only once that frame is read.
+   */
+  more?: true;
 }
