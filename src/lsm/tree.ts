@@ -460,9 +460,7 @@ export class LsmTree {
   private async runCompaction(pick: Compaction): Promise<void> {
     if (pick.kind === "move") {
       try {
-        this.manifest.record({ del: pick.inputs.map((f) => f.number), add: pick.inputs.map((f) => toEntry({ ...f, level: pick.outputLevel })) });
-        this.rebuildLevels();
-        this.stats.moves += pick.inputs.length;
+        this.applyMove(pick);
       } catch (e) {
         this.fail("a compaction", e);
       } finally {
@@ -474,27 +472,8 @@ export class LsmTree {
       }
       return;
     }
-    const budget = Math.ceil(pick.inputBytes / this.targetFileBytes) + 2 + (this.partitionBytes > 0 ? 2 * pick.inputs.length : 0);
-    const outputs = Array.from({ length: budget }, () => this.nextNumber++);
     try {
-      const r = await this.jobs.compact({
-        dir: this.dir,
-        inputs: pick.inputs.map((f) => f.number),
-        levelInputs: pick.levelInputs,
-        outputs,
-        targetFileBytes: this.targetFileBytes,
-        blockBytes: this.blockBytes,
-        dropDeletions: pick.dropDeletions,
-        partitionBytes: this.partitionBytes,
-      });
-      this.fs.fsyncDir(this.dir);
-      const add = r.tables.map((t) => toEntry({ number: t.number, level: pick.outputLevel, size: t.fileSize, entries: t.entries, deletions: t.deletions, smallest: t.smallest, largest: t.largest, maxSeq: t.maxSeq }));
-      this.manifest.record({ add, del: pick.inputs.map((f) => f.number), nextFile: this.nextNumber });
-      for (const f of pick.inputs) this.retire(f.number);
-      this.rebuildLevels();
-      this.stats.compactions++;
-      this.stats.compactionBytesRead += r.bytesRead;
-      this.stats.compactionBytesWritten += r.bytesWritten;
+      this.applyMerge(pick, await this.jobs.compact(this.compactRequest(pick)));
     } catch (e) {
       this.fail("a compaction", e);
     } finally {
@@ -502,6 +481,61 @@ export class LsmTree {
       this.changed();
       this.schedule();
     }
+  }
+
+  /**
+   * Runs on this thread the compactions the tree would run in the background, until none is
+   * due or merges have read `maxBytes` (a move reads nothing), and returns how many ran. For
+   * a tree without background work, at the end of a start's replay: starts in a row that
+   * each end before the background has caught up (a node that keeps crashing) would
+   * otherwise leave ever more small tables, each an open file and a mapping once read.
+   */
+  compactSync(maxBytes = 64 << 20): number {
+    assert(!this.background && this.compacting === undefined, "compactSync is for a tree without background work");
+    let ran = 0;
+    let read = 0;
+    for (let pick = this.pickCompaction(); pick !== undefined && read < maxBytes; pick = this.pickCompaction()) {
+      if (pick.kind === "move") this.applyMove(pick);
+      else {
+        this.applyMerge(pick, runCompact(this.compactRequest(pick), this.fs));
+        read += pick.inputBytes;
+      }
+      ran++;
+    }
+    return ran;
+  }
+
+  private applyMove(pick: Compaction): void {
+    this.manifest.record({ del: pick.inputs.map((f) => f.number), add: pick.inputs.map((f) => toEntry({ ...f, level: pick.outputLevel })) });
+    this.rebuildLevels();
+    this.stats.moves += pick.inputs.length;
+  }
+
+  /** A merge's job, with the file numbers its outputs may take. */
+  private compactRequest(pick: Compaction): CompactRequest {
+    const budget = Math.ceil(pick.inputBytes / this.targetFileBytes) + 2 + (this.partitionBytes > 0 ? 2 * pick.inputs.length : 0);
+    return {
+      dir: this.dir,
+      inputs: pick.inputs.map((f) => f.number),
+      levelInputs: pick.levelInputs,
+      outputs: Array.from({ length: budget }, () => this.nextNumber++),
+      targetFileBytes: this.targetFileBytes,
+      blockBytes: this.blockBytes,
+      dropDeletions: pick.dropDeletions,
+      partitionBytes: this.partitionBytes,
+    };
+  }
+
+  /** Installs a merge's tables in place of its inputs (which go once nothing reads them). */
+  private applyMerge(pick: Compaction, r: CompactResult): void {
+    this.fs.fsyncDir(this.dir);
+    const add = r.tables.map((t) => toEntry({ number: t.number, level: pick.outputLevel, size: t.fileSize, entries: t.entries, deletions: t.deletions, smallest: t.smallest, largest: t.largest, maxSeq: t.maxSeq }));
+    this.manifest.record({ add, del: pick.inputs.map((f) => f.number), nextFile: this.nextNumber });
+    for (const f of pick.inputs) this.retire(f.number);
+    this.rebuildLevels();
+    this.stats.compactions++;
+    this.stats.compactionBytesRead += r.bytesRead;
+    this.stats.compactionBytesWritten += r.bytesWritten;
   }
 
   private pickCompaction(): Compaction | undefined {

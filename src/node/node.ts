@@ -352,7 +352,10 @@ export class VenueNode {
       recoveryLog(`recovery: ${this.recovery.records} commands in ${this.recovery.segments} segment(s), ${this.recovery.nextSeq - 1 - from} replayed after the snapshot, in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
       if (store !== undefined) {
         store.tree.flushSync();
-        recoveryLog(`event store: ${store.appended} events written from the journal, ${store.skipped} already stored; flushed to seq ${store.tree.flushedSeq}`);
+        // What the background would do next, done now (bounded): a node that keeps
+        // restarting must not pile up the small tables each replay leaves.
+        const compactions = store.tree.compactSync();
+        recoveryLog(`event store: ${store.appended} events written from the journal, ${store.skipped} already stored; flushed to seq ${store.tree.flushedSeq}; ${compactions} compaction(s) run`);
         store.tree.closeSync();
       }
       firstSeq = this.recovery.nextSeq;

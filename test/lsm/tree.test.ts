@@ -276,3 +276,42 @@ describe("get", () => {
     expect([...kept]).toEqual(new Array(8).fill(1));
   });
 });
+
+describe("starts in a row (a tree without background work, as a node's replay opens it)", () => {
+  it("compactSync keeps the small tables each start's flushes leave from piling up; every key stays", () => {
+    // 60 starts, each writing 400 events of rising seq over 4 partitions into 8 KiB
+    // MemTables and flushing: many small tables a start. With compactSync at each start's
+    // end (as the node does) the count stays bounded; without, it grows with the starts.
+    const run = (compact: boolean): { tables: number; keys: string[] } => {
+      const dir = mkdtempSync(join(tmpdir(), "venue-lsm-starts-"));
+      const o: LsmOptions = { background: false, memtableBytes: 8 << 10, partitionBytes: 1, targetFileBytes: 256 << 10 };
+      let seq = 0;
+      for (let start = 0; start < 60; start++) {
+        const t = LsmTree.open(dir, o);
+        for (let i = 0; i < 400; i++) {
+          seq++;
+          const k = new Uint8Array(9);
+          k[0] = seq % 4; // the partition
+          new DataView(k.buffer).setUint32(5, seq);
+          t.put(k, value(24, seq & 0xff), seq);
+          if (!t.writable) t.flushSync();
+        }
+        t.flushSync();
+        if (compact) t.compactSync();
+        t.closeSync();
+      }
+      const t = LsmTree.open(dir, o);
+      const tables = t.levelStats().reduce((s, l) => s + l.tables, 0);
+      const keys = treeScan(t, new Uint8Array(0), undefined);
+      t.closeSync();
+      return { tables, keys };
+    };
+    const piled = run(false);
+    const kept = run(true);
+    expect(piled.keys.length).toBe(24_000);
+    expect(kept.keys).toEqual(piled.keys); // every key and value, merged or not
+    console.log(`starts in a row: ${piled.tables} tables without compactSync, ${kept.tables} with`);
+    expect(piled.tables).toBeGreaterThanOrEqual(400);
+    expect(kept.tables).toBeLessThan(piled.tables / 4);
+  });
+});
