@@ -198,8 +198,8 @@ export class Manifest {
     const path = join(dir, manifestName(number));
     fs.unlink(path);
     const file = fs.create(path);
-    const frame = encode(baseEdit(state));
-    writeAll(file, frame, 0);
+    const frames = encode(baseEdit(state)); // one frame, or several for a base of many thousand tables
+    writeAll(file, frames, 0);
     file.fsync();
     // The new manifest's name is durable before CURRENT can name it.
     fs.fsyncDir(dir);
@@ -215,7 +215,7 @@ export class Manifest {
     }
     fs.rename(tmp, join(dir, CURRENT_NAME));
     fs.fsyncDir(dir);
-    return new Manifest(dir, fs, state, file, number, frame.length, frame.length);
+    return new Manifest(dir, fs, state, file, number, frames.length, frames.length);
   }
 
   get path(): string {
