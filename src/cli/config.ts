@@ -219,6 +219,10 @@ export const SETTINGS = {
     group: "node", kind: size(64 * KiB, GiB, false), default: 32 * MiB,
     description: "The event store's MemTable: events held in memory before they are flushed to a table.",
   }),
+  maxOpenTables: setting({
+    group: "node", kind: integer(16, 60_000), default: 1_000,
+    description: "The event store's tables kept open for reads, each a memory mapping (Linux allows 65,530 a process by default, vm.max_map_count) or a descriptor: past it the least recently read are closed and opened again when next read.",
+  }),
   logFormat: setting({
     group: "node", kind: oneOf(["auto", "pretty", "json"]), default: "auto",
     description: "How the log is written to stdout: json (one JSON object per line, from pino), pretty (plain lines for a person), or auto: pretty when stdout is a terminal, json otherwise (docs/operations.md).",

@@ -79,6 +79,7 @@ export function nodeOptions(c: StartConfig, log: NodeLog, nowMs: number, instrum
     pruneJournal: c.pruneJournal,
     eventStore: c.eventStore,
     storeMemtableBytes: c.memtableBytes,
+    storeMaxOpenTables: c.maxOpenTables,
     journalStallMs: c.journalStallMs,
     markEveryMs: c.markEveryMs,
     ...(c.settleAt === "off" ? {} : { settleMinute: parseClockTime(c.settleAt)! }),

@@ -134,6 +134,8 @@ export class TableReader {
   /** Per block: SLOTS_UNREAD, SLOTS_INDEXED or SLOTS_NONE (more entries than its slots can index, or too long: searched). */
   private readonly slotState: Uint8Array;
   private closed = false;
+  /** For an owner that caches readers: when it last read this one, in its own count. */
+  lastUse = 0;
 
   /** Checks and opens a table; on failure the source is closed and the error thrown. */
   static open(path: string, source: TableSource): TableReader {
@@ -298,11 +300,17 @@ export class TableReader {
     return new TableIterator(this);
   }
 
+  /** True once `close` has run (an owner that caches readers opens the table again). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.cached = undefined;
     this.blocks?.fill(undefined);
+    this.slots = undefined;
     this.source.close();
   }
 

@@ -78,6 +78,13 @@ export interface LsmOptions {
   log?: (line: string) => void;
   /** Read tables through the mmap addon (true), with pread (false), or the addon if it loaded (default). */
   mapTables?: boolean;
+  /**
+   * Tables kept open for reads (default 1,000): each open table is a mapping (or a
+   * descriptor), and a process has a limited number of either. Past it the least recently
+   * read tables that no cursor holds are closed (down to 7/8 of it) and opened again when
+   * next read.
+   */
+  maxOpenTables?: number;
 }
 
 export class StoreFailedError extends VenueError {
@@ -93,6 +100,9 @@ export interface LsmStats {
   moves: number;
   /** Rotations that reused a flushed MemTable's buffers instead of new ones. */
   memtablesReused: number;
+  /** Tables opened for reads, and closed again to keep under `maxOpenTables`. */
+  tablesOpened: number;
+  tablesEvicted: number;
   /** Bytes of tables written by flushes and by compactions, and read by compactions. */
   flushBytes: number;
   compactionBytesWritten: number;
@@ -114,6 +124,10 @@ export class LsmTree {
   private levelLargest: Uint32Array[] = [];
   private levelReaders: (TableReader | undefined)[][] = [];
   private readonly readers = new Map<number, TableReader>();
+  /** Reads so far: each open table's `lastUse` is the count at its last read, what eviction goes by. */
+  private useTick = 0;
+  /** `readers.size` past which the next open evicts (above `maxOpenTables` while cursors hold more). */
+  private evictAbove: number;
   private readonly pins = new Map<number, number>();
   /** Open cursors per MemTable they read: a flushed table still read is not reused. */
   private readonly tablePins = new Map<MemTable, number>();
@@ -127,7 +141,7 @@ export class LsmTree {
   private failure: Error | undefined;
   private closed = false;
   private readonly waiters: (() => void)[] = [];
-  readonly stats: LsmStats = { flushes: 0, compactions: 0, moves: 0, memtablesReused: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
+  readonly stats: LsmStats = { flushes: 0, compactions: 0, moves: 0, memtablesReused: 0, tablesOpened: 0, tablesEvicted: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
 
   private readonly memtableBytes: number;
   private readonly blockBytes: number;
@@ -142,6 +156,7 @@ export class LsmTree {
   private readonly background: boolean;
   private readonly markOf: (() => unknown) | undefined;
   private readonly mapTables: boolean | undefined;
+  private readonly maxOpenTables: number;
 
   private constructor(readonly dir: string, private readonly manifest: Manifest, o: LsmOptions) {
     this.memtableBytes = o.memtableBytes ?? 32 << 20;
@@ -157,6 +172,9 @@ export class LsmTree {
     this.background = o.background ?? true;
     this.markOf = o.markOf;
     this.mapTables = o.mapTables;
+    this.maxOpenTables = o.maxOpenTables ?? 1_000;
+    assert(Number.isInteger(this.maxOpenTables) && this.maxOpenTables >= 1, `maxOpenTables must be a positive integer, not ${this.maxOpenTables}`);
+    this.evictAbove = this.maxOpenTables;
     this.active = MemTable.create(this.memtableBytes, this.partitionBytes);
     this.nextNumber = manifest.state.nextFile;
     this.rebuildLevels();
@@ -277,7 +295,9 @@ export class LsmTree {
       const i = firstLargestAtLeastWords(this.levelLargest[l]!, files, key);
       if (i < files.length && compareBytes(files[i]!.smallest, 0, files[i]!.smallest.length, key, 0, key.length) <= 0) {
         const readers = this.levelReaders[l]!;
-        const r = readers[i] ?? (readers[i] = this.reader(files[i]!.number));
+        let r = readers[i];
+        if (r === undefined || r.isClosed) r = readers[i] = this.reader(files[i]!.number);
+        else r.lastUse = ++this.useTick;
         v = r.get(key, hash, copy);
         if (v !== undefined) return v;
       }
@@ -335,6 +355,8 @@ export class LsmTree {
         if (c === 0) this.tablePins.delete(t);
         else this.tablePins.set(t, c);
       }
+      // The tables it held open past the cap may close now.
+      if (this.readers.size > this.maxOpenTables && !this.closed) this.evict();
     });
   }
 
@@ -373,6 +395,11 @@ export class LsmTree {
   recordMark(): void {
     assert(this.active.entries === 0 && this.immutable.length === 0, "recordMark is for a tree with nothing left to flush");
     if (this.markOf !== undefined) this.manifest.record({ mark: this.markOf() });
+  }
+
+  /** Tables open for reads now (see `maxOpenTables`). */
+  get openTables(): number {
+    return this.readers.size;
   }
 
   /** Tables per level and their bytes, fresh. */
@@ -648,11 +675,35 @@ export class LsmTree {
   private reader(n: number): TableReader {
     let r = this.readers.get(n);
     if (r === undefined) {
+      if (this.readers.size >= this.evictAbove) this.evict();
       const path = join(this.dir, tableName(n));
       r = TableReader.open(path, openTableSource(path, this.mapTables === undefined ? undefined : { native: this.mapTables }));
       this.readers.set(n, r);
+      this.stats.tablesOpened++;
     }
+    r.lastUse = ++this.useTick;
     return r;
+  }
+
+  /**
+   * Closes the least recently read open tables that no cursor holds, down to 7/8 of
+   * `maxOpenTables` (a batch, so that the sort is paid once per many opens). A pinned table
+   * stays open: its cursor reads views of its mapping, which a close would detach. Point
+   * reads copy what they return, so closing a table they read before is safe.
+   */
+  private evict(): void {
+    const target = this.maxOpenTables - (this.maxOpenTables >> 3) - 1;
+    const free: [number, TableReader][] = [];
+    for (const e of this.readers) if (!this.pins.has(e[0])) free.push(e);
+    free.sort((a, b) => a[1].lastUse - b[1].lastUse);
+    for (let i = 0; i < free.length && this.readers.size > target; i++) {
+      const [n, r] = free[i]!;
+      r.close();
+      this.readers.delete(n);
+      this.stats.tablesEvicted++;
+    }
+    // Cursors may hold more than the cap: evict again only after another eighth is opened.
+    this.evictAbove = Math.max(this.maxOpenTables, this.readers.size + (this.maxOpenTables >> 3) + 1);
   }
 
   private retire(n: number): void {

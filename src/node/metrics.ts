@@ -207,6 +207,8 @@ export function renderNodeMetrics(m: NodeMetricsInput): string {
     p.family("venue_store_compaction_read_bytes_total", "counter", "Bytes compactions read.").sample(s.compactionBytesRead);
     p.family("venue_store_compaction_written_bytes_total", "counter", "Bytes compactions wrote.").sample(s.compactionBytesWritten);
     p.histogram("venue_store_compaction_seconds", "Duration of compaction jobs.", s.compactionSeconds);
+    p.family("venue_store_tables_open", "gauge", "SSTables open for reads (each a mapping or a descriptor; capped, less recently read ones are closed).").sample(s.tablesOpen);
+    p.family("venue_store_tables_evicted_total", "counter", "SSTables closed to keep the open ones under the cap (opened again when next read).").sample(s.tablesEvicted);
     p.family("venue_store_level_tables", "gauge", "SSTables per LSM level.");
     s.levels.forEach((l, i) => p.sample(l.tables, { level: i }));
     p.family("venue_store_level_bytes", "gauge", "Bytes of SSTables per LSM level.");
@@ -229,7 +231,7 @@ export function emptyStorageMetrics(bounds: readonly number[]): StorageMetricsSn
   const h = (): HistogramSnapshot => ({ bounds: Float64Array.from(bounds), counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 });
   return {
     appended: 0, skipped: 0, flushedSeq: 0, writable: true, memtableBytes: 0, sealedMemtables: 0, failed: false, flushes: 0, flushBytes: 0, flushesRunning: 0,
-    compactions: 0, moves: 0, compactionsRunning: 0, compactionBytesRead: 0, compactionBytesWritten: 0, levels: [],
+    compactions: 0, moves: 0, compactionsRunning: 0, compactionBytesRead: 0, compactionBytesWritten: 0, tablesOpen: 0, tablesEvicted: 0, levels: [],
     flushSeconds: h(), compactionSeconds: h(),
   };
 }

@@ -128,6 +128,8 @@ export interface NodeOptions {
   eventStore?: boolean;
   /** The event store's MemTable size (default 32 MiB). */
   storeMemtableBytes?: number;
+  /** The event store's cap on tables open for reads (LsmOptions.maxOpenTables). */
+  storeMaxOpenTables?: number;
   /** See StorageWorkerData.fsModule (fault injection in tests). */
   storeFsModule?: string;
   gateway?: NodeGatewayOptions;
@@ -207,6 +209,7 @@ export class VenueNode {
   private inFlightBuffers: SharedArrayBuffer[] = [];
   private readonly storeDir: string | undefined;
   private readonly storeMemtableBytes: number | undefined;
+  private readonly storeMaxOpenTables: number | undefined;
   private readonly storeFsModule: string | undefined;
   private readonly threadScheduling: ThreadScheduling;
   private storageWorker: Worker | undefined;
@@ -299,9 +302,10 @@ export class VenueNode {
       if (o.eventStore ?? true) {
         this.storeDir = join(o.dataDir, "events");
         this.storeMemtableBytes = o.storeMemtableBytes;
+        this.storeMaxOpenTables = o.storeMaxOpenTables;
         this.storeFsModule = o.storeFsModule;
         mkdirSync(this.storeDir, { recursive: true });
-        store = EventStore.open(this.storeDir, { background: false, log: recoveryLog, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}) });
+        store = EventStore.open(this.storeDir, { background: false, log: recoveryLog, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}), ...(o.storeMaxOpenTables ? { maxOpenTables: o.storeMaxOpenTables } : {}) });
       }
       const segments = listSegments(dir);
       const journalFrom = segments.length > 0 ? segmentFirstSeq(segments[0]!) : 1;
@@ -500,7 +504,7 @@ export class VenueNode {
         this.topics[t].openSlot(slot, "gating", true);
         topics[t] = { ring: this.topics[t].sab, slot };
       }
-      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, jobsThread: this.plan("lsm"), ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}) };
+      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, jobsThread: this.plan("lsm"), ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}), ...(this.storeMaxOpenTables ? { maxOpenTables: this.storeMaxOpenTables } : {}) };
       // With a gateway, the store is first read (market data, then the gateway), then written by this worker.
       if (this.gatewayOptions !== undefined) this.storageWaiting = data;
       else this.startStorage(data);

@@ -32,6 +32,7 @@ export interface StorageWorkerData {
   control: SharedArrayBuffer;
   topics: Record<Topic, { ring: SharedArrayBuffer; slot: number }>;
   memtableBytes?: number;
+  maxOpenTables?: number;
   /**
    * A module whose `createJournalFs()` returns the file layer to write the store with, in
    * place of the real one (fault tests); its flushes and compactions then run on this thread.
@@ -72,6 +73,9 @@ export interface StorageMetricsSnapshot {
   compactionsRunning: number;
   compactionBytesRead: number;
   compactionBytesWritten: number;
+  /** Tables open for reads, and those closed to keep under the cap (LsmOptions.maxOpenTables). */
+  tablesOpen: number;
+  tablesEvicted: number;
   levels: { tables: number; bytes: number }[];
   flushSeconds: HistogramSnapshot;
   compactionSeconds: HistogramSnapshot;
@@ -127,7 +131,7 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
   const fs = d.fsModule === undefined ? undefined : ((await import(pathToFileURL(d.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
   const counted = countedJobs(fs === undefined ? poolJobs(1, d.jobsThread) : inlineJobs(fs));
   const jobs = counted.jobs;
-  const store = EventStore.open(d.dir, { jobs, log, ...(fs ? { fs } : {}), ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}) });
+  const store = EventStore.open(d.dir, { jobs, log, ...(fs ? { fs } : {}), ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}), ...(d.maxOpenTables ? { maxOpenTables: d.maxOpenTables } : {}) });
   const metrics = (): StorageMetricsSnapshot => {
     const t = store.tree;
     return {
@@ -146,6 +150,8 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
       compactionsRunning: counted.running.compactions,
       compactionBytesRead: t.stats.compactionBytesRead,
       compactionBytesWritten: t.stats.compactionBytesWritten,
+      tablesOpen: t.openTables,
+      tablesEvicted: t.stats.tablesEvicted,
       levels: t.stats.levels.map((l) => ({ tables: l.tables, bytes: l.bytes })),
       flushSeconds: counted.flushSeconds.snapshot(),
       compactionSeconds: counted.compactionSeconds.snapshot(),

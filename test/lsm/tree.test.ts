@@ -315,3 +315,58 @@ describe("starts in a row (a tree without background work, as a node's replay op
     expect(kept.tables).toBeLessThan(piled.tables / 4);
   });
 });
+
+describe("tables kept open (maxOpenTables)", () => {
+  it("stay at the cap for point reads; a cursor's tables stay open while it reads", () => {
+    // ~100 tables over 8 partitions, some moved down the levels (read through the per-level
+    // search) and some still in level 0, read with a cap of 4 open tables.
+    const dir = mkdtempSync(join(tmpdir(), "venue-lsm-open-"));
+    const o: LsmOptions = { background: false, memtableBytes: 8 << 10, partitionBytes: 1, maxOpenTables: 4 };
+    const t = LsmTree.open(dir, o);
+    const keyOf = (seq: number): Uint8Array => {
+      const k = new Uint8Array(9);
+      k[0] = seq % 8;
+      new DataView(k.buffer).setUint32(5, seq);
+      return k;
+    };
+    const N = 3_000;
+    for (let seq = 1; seq <= N; seq++) {
+      t.put(keyOf(seq), value(24, seq & 0xff), seq);
+      if (!t.writable) t.flushSync();
+      if (seq === N / 2) {
+        t.flushSync();
+        t.compactSync();
+      }
+    }
+    t.flushSync();
+    const levels = t.levelStats();
+    expect(levels[0]!.tables).toBeGreaterThan(8);
+    expect(levels.slice(1).reduce((s, l) => s + l.tables, 0)).toBeGreaterThan(8);
+    const want = (seq: number): string => hex(value(24, seq & 0xff));
+
+    // A cursor over everything, read a step at a time between point reads of other tables.
+    const c = t.cursor(new Uint8Array(0), undefined);
+    let stepped = 0;
+    for (let seq = 1; seq <= N; seq++) {
+      expect(hex(t.get(keyOf((seq * 7919) % N + 1))!)).toBe(want((seq * 7919) % N + 1));
+      expect(c.valid).toBe(true);
+      const s = new DataView(c.key.buffer, c.key.byteOffset).getUint32(5);
+      expect(hex(c.value)).toBe(want(s));
+      c.next();
+      stepped++;
+    }
+    expect(c.valid).toBe(false);
+    c.close();
+    expect(stepped).toBe(N);
+
+    // With no cursor open, point reads keep at most 4 tables open.
+    const before = t.stats.tablesEvicted;
+    for (let seq = N; seq >= 1; seq--) {
+      expect(hex(t.get(keyOf(seq))!)).toBe(want(seq));
+      expect(t.openTables).toBeLessThanOrEqual(4);
+    }
+    expect(t.stats.tablesEvicted).toBeGreaterThan(before);
+    expect(t.stats.tablesOpened).toBeGreaterThan(100);
+    t.closeSync();
+  });
+});

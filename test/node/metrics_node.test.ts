@@ -71,6 +71,7 @@ const EXPECTED = [
   "venue_store_flushes_total", "venue_store_flushed_bytes_total", "venue_store_flushes_running", "venue_store_flush_seconds",
   "venue_store_compactions_total", "venue_store_compaction_moves_total", "venue_store_compactions_running",
   "venue_store_compaction_read_bytes_total", "venue_store_compaction_written_bytes_total", "venue_store_compaction_seconds",
+  "venue_store_tables_open", "venue_store_tables_evicted_total",
   "venue_store_level_tables", "venue_store_level_bytes",
   "venue_gateway_connections", "venue_gateway_connections_opened_total", "venue_gateway_rejected_input_total", "venue_gateway_rate_limited_total",
   "venue_gateway_logins_total", "venue_gateway_orders_sent_total", "venue_gateway_busy_refusals_total", "venue_gateway_rtn_data_total", "venue_gateway_connections_refused_total", "venue_market_updates_total", "venue_market_updates_held_total",
