@@ -1,11 +1,11 @@
 /**
  * The event store's LSM tree against lmdb and classic-level (LevelDB) on the same keys and
  * values, in the same run: MemTable insert, ingest of an event-shaped workload (16-byte
- * keys of topic, instrument, seq, index; 120-byte values; 8 instruments interleaved),
+ * keys of topic, instrument, seq, index; 120-byte values; 8 instruments interleaved, or --instruments),
  * warm point reads of present and absent keys, a range scan of one instrument's history,
  * and the write amplification of flushes and compactions.
  *
- *   npx tsx bench/lsm.ts [--commands N] [--rounds R] [--quick]
+ *   npx tsx bench/lsm.ts [--commands N] [--rounds R] [--instruments I] [--quick]
  *
  * Ingest runs in R rounds (default 3), each store in turn on a fresh directory, and reports
  * the median of rounds (the first round also warms the JIT); the reads use the last round's
@@ -31,13 +31,15 @@ import { Prng } from "../src/stdx/prng.ts";
 import { benchArgs } from "./args.ts";
 import { median } from "../src/bench/stats.ts";
 
-const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 });
+const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["instruments"]);
 const N = args.commands;
 const VALUE = 120;
-const INSTRUMENTS = 8;
+/** Instruments interleaved: the event store makes a table per topic and instrument a flush holds. */
+const INSTRUMENTS = args.extra["instruments"] ?? 8;
+if (!(INSTRUMENTS >= 4 && INSTRUMENTS <= 65_535)) throw new RangeError("--instruments: 4 to 65535 (the scan reads instrument 3)");
 const READS = Math.min(N, 200_000);
 
-console.log(`lsm bench: ${N.toLocaleString("en-US")} events of 16-byte keys and ${VALUE}-byte values; ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; no spinning threads`);
+console.log(`lsm bench: ${N.toLocaleString("en-US")} events of 16-byte keys and ${VALUE}-byte values over ${INSTRUMENTS} instruments; ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; no spinning threads`);
 
 function keyOf(i: number, k: Uint8Array): Uint8Array {
   // Commands in seq order, each with an event on one of the instruments.
