@@ -1,5 +1,5 @@
 //! The calling thread's name and scheduling, for the node's thread roles
-//! (src/native/threads.ts): a name that `top -H`, `ps -L` and `perf` show, a nice value
+//! (src/node/threads.ts): a name that `top -H`, `ps -L` and `perf` show, a nice value
 //! for bulk work, and a shorter scheduler slice for the threads an acknowledgement waits on.
 //! Linux only, libc declared by hand as in map.rs.
 

@@ -33,8 +33,9 @@
  * first lookups). `maxEntries` bounds it. There is no single-key removal: an owner that
  * forgets keys rebuilds the map from the keys it keeps (`retain`).
  *
- * The hash is `hashKey` (stdx/hash.ts) with a fixed seed, so the map is deterministic
- * across runs (the engine needs that).
+ * The hash is `hashKey` (stdx/hash.ts) with the seed given to the constructor, kept with the
+ * owner's state (the engine's `idSeed`, in its snapshots), so the same seed and keys give the
+ * same map in every run, as the engine's replay needs.
  */
 
 import { assert } from "./assert.ts";
