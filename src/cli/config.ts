@@ -283,7 +283,7 @@ export const SETTINGS = {
   }),
   inboundRingBytes: setting({
     group: "threads and rings", kind: size(64 * KiB, RING_CAPACITY_MAX, true), default: MiB,
-    description: "Each inbound ring: commands from one source (the gateway, a driver) to the engine.",
+    description: "Each inbound ring: commands from one source (the gateway, a driver, a plugin) to the engine. The trading schedule's ring (marks, settlements) is 64 KiB whatever this says.",
   }),
   tradesRingBytes: setting({
     group: "threads and rings", kind: size(64 * KiB, RING_CAPACITY_MAX, true), default: TOPIC_RING_BYTES.trades,

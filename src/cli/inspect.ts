@@ -55,6 +55,10 @@ export function inspectSst(file: string, showEntries: number, out: NodeJS.Writab
     process.stderr.write(`venue inspect sst: no such file: ${file}\n`);
     return 1;
   }
+  if (statSync(file).isDirectory()) {
+    process.stderr.write(`venue inspect sst: ${file} is a directory; give one table (a .sst file)\n`);
+    return 1;
+  }
   let t: TableReader | undefined;
   try {
     t = TableReader.open(file, openTableSource(file));
@@ -127,6 +131,10 @@ export function inspectWal(file: string, showRecords: number, out: NodeJS.Writab
   const say = (line: string): void => void out.write(line + "\n");
   if (!existsSync(file)) {
     process.stderr.write(`venue inspect wal: no such file: ${file}\n`);
+    return 1;
+  }
+  if (statSync(file).isDirectory()) {
+    process.stderr.write(`venue inspect wal: ${file} is a directory; give one journal segment\n`);
     return 1;
   }
   try {

@@ -10,6 +10,7 @@ import { nodeStartCommand } from "./node_start.ts";
 import { inspectSst, inspectWal, verifyDir } from "./inspect.ts";
 import { accountCommand, instrumentCommand, userCommand } from "./catalog_cmd.ts";
 import { benchCommand } from "./bench.ts";
+import { VenueError } from "../stdx/errors.ts";
 
 const USAGE = `usage: venue <command> [options]
 
@@ -61,6 +62,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // parseArgs rejects unknown options and missing values with a TypeError carrying a code.
     if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) return usage(err.message);
+    // What the operator can act on (a path that is a directory, a file that is not a table,
+    // a damaged file) is one line; anything else keeps its stack, as a fault of the program.
+    if (err instanceof VenueError || isSystemError(err)) {
+      process.stderr.write(`venue: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
 }
@@ -116,6 +123,11 @@ async function dispatch(argv: string[]): Promise<number> {
     default:
       return usage(`unknown command: ${command}`);
   }
+}
+
+/** An error from a system call (ENOENT, EISDIR, ENOTDIR, EACCES, ...), as Node's fs throws them. */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === "string" && typeof (err as NodeJS.ErrnoException).code === "string";
 }
 
 function usage(message: string): number {

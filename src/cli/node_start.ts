@@ -167,7 +167,13 @@ export async function nodeStartCommand(
   const say = (line = ""): void => logger.banner(line);
   const log = logger.log;
   const dataDir = config.data;
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    // A data path that cannot be a directory is a bad setting: one line, as for the others.
+    process.stderr.write(`venue start: data ${dataDir} cannot be used as a directory: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
   const catalogDir = join(dataDir, "catalog");
 
   const catalog = Catalog.open(catalogDir);

@@ -5,7 +5,7 @@
  */
 
 import { createReadStream, constants } from "node:fs";
-import { access } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
@@ -23,6 +23,7 @@ export async function replayCommand(file: string, finalBook: boolean, output: Wr
   if (file !== "-") {
     try {
       await access(file, constants.R_OK);
+      if ((await stat(file)).isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: "EISDIR" });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "EIO";
       throw new InputError(`cannot read ${file} (${code})`, code, { cause: err });

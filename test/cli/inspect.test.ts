@@ -129,3 +129,26 @@ describe("venue inspect sst / verify with an event store", () => {
     expect(badInspect.stderr).toMatch(/is damaged at offset 0: data block 0 checksum mismatch/);
   });
 });
+
+describe("paths that are not what a command reads", () => {
+  it("get one line naming the path and exit 1 (2 for start's data setting), never a stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "venue-paths-"));
+    const data = join(dir, "data");
+    mkdirSync(data);
+    closeSync(openSync(join(data, "journal"), "w")); // a file where the journal directory goes
+    const cases: [string[], number, RegExp][] = [
+      [["inspect", "wal", dir], 1, /^venue inspect wal: .* is a directory; give one journal segment\n$/],
+      [["inspect", "sst", dir], 1, /^venue inspect sst: .* is a directory; give one table/],
+      [["inspect", "sst", "/dev/null"], 1, /^venue: cannot open \/dev\/null: not a regular file/],
+      [["replay", dir], 1, /^venue replay: cannot read .* \(EISDIR\)\n$/],
+      [["verify", data], 1, /^venue: ENOTDIR: not a directory, scandir '.*journal'\n$/],
+      [["start", "--data", join(data, "journal", "x"), "--port", "0"], 2, /^venue start: data .* cannot be used as a directory: ENOTDIR/],
+    ];
+    for (const [args, status, message] of cases) {
+      const r = venue(...args);
+      expect(r.stderr, args.join(" ")).toMatch(message);
+      expect(r.stderr, args.join(" ")).not.toMatch(/\n\s+at /);
+      expect(r.status, args.join(" ")).toBe(status);
+    }
+  });
+});
