@@ -69,7 +69,11 @@ async function withCatalog<T>(data: string | undefined, fn: (c: Catalog) => Prom
 
 /** Like withCatalog for a listing, but a catalog that does not exist lists as empty instead of being created. */
 async function readCatalog<T>(data: string | undefined, empty: T, fn: (c: Catalog) => T): Promise<T> {
-  if (!existsSync(join(catalogDir(data), "data.mdb"))) return empty;
+  if (!existsSync(join(catalogDir(data), "data.mdb"))) {
+    // Said on stderr, so that a mistyped --data does not pass for an empty catalog.
+    process.stderr.write(`venue: no catalog in ${catalogDir(data)} yet (nothing added there, or not the data folder meant)\n`);
+    return empty;
+  }
   return withCatalog(data, fn);
 }
 

@@ -42,9 +42,10 @@ describe("venue user, account, instrument", () => {
   afterAll(() => hasher.close());
   const d = ["--data", data];
 
-  it("lists an absent catalog as empty without creating it", async () => {
+  it("lists an absent catalog as empty without creating it, and says on stderr that there is none", async () => {
     const r = await venue(["user", "list", ...d]);
     expect(r).toMatchObject({ status: 0, stdout: "no users\n" });
+    expect(r.stderr).toBe(`venue: no catalog in ${join(data, "catalog")} yet (nothing added there, or not the data folder meant)\n`);
     expect(existsSync(join(data, "catalog"))).toBe(false);
   });
 
