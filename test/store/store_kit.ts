@@ -1,8 +1,12 @@
 /**
  * What the event store must hold for a journal: every event a replay of the journal's
  * commands emits, per topic, in key order; and what a store does hold, in the same form.
+ * For journals of millions of commands (the full crash runs), the same comparison as
+ * digests in bounded memory: per topic and instrument, the count and a SHA-256 of the
+ * events in store order.
  */
 
+import { createHash, type Hash } from "node:crypto";
 import { Engine } from "../../src/engine/engine.ts";
 import { STORE_TOPIC, getU64BE } from "../../src/schema/store.ts";
 import { TOPICS, TOPICS_OF_KIND, type Topic } from "../../src/schema/topics.ts";
@@ -46,3 +50,60 @@ export function storedEvents(store: EventStore): Record<Topic, string[]> {
   return r;
 }
 
+
+/** Per "topic/instrument": how many events, and a SHA-256 over "seq/hex" of each in store order. */
+export type EventDigests = Record<string, string>;
+
+class Digests {
+  private readonly hashes = new Map<string, { n: number; h: Hash }>();
+
+  add(topic: Topic, inst: number, seq: number, bytes: Uint8Array): void {
+    const key = `${topic}/${inst}`;
+    let d = this.hashes.get(key);
+    if (d === undefined) this.hashes.set(key, (d = { n: 0, h: createHash("sha256") }));
+    d.n++;
+    d.h.update(`${seq}/`).update(bytes);
+  }
+
+  result(): EventDigests {
+    const r: EventDigests = {};
+    for (const key of [...this.hashes.keys()].sort()) {
+      const d = this.hashes.get(key)!;
+      r[key] = `${d.n} events, sha256 ${d.h.digest("hex")}`;
+    }
+    return r;
+  }
+}
+
+/**
+ * `expectedEvents` as digests: a replay emits one instrument's events of a topic in seq
+ * order, and a command's in index order, which is their store order, so each is hashed as
+ * it comes.
+ */
+export function expectedDigests(journalDir: string): EventDigests {
+  const e = new Engine();
+  const d = new Digests();
+  recoverJournal(journalDir, (buf, offset, _size, seq) => {
+    e.apply(buf, offset);
+    const dv = e.out.buf.dv;
+    for (let at = 0; at < e.out.length; ) {
+      const size = dv.getUint16(at + 2, true);
+      const bits = TOPICS_OF_KIND[dv.getUint8(at)]!;
+      for (let k = 0; k < TOPICS.length; k++) if ((bits & (1 << k)) !== 0) d.add(TOPICS[k]!, dv.getUint32(at + 4, true), seq, e.out.buf.u8.subarray(at, at + size));
+      at += size;
+    }
+    e.out.clear();
+  }, { readOnly: true });
+  return d.result();
+}
+
+/** `storedEvents` as digests (see `expectedDigests`). */
+export function storedDigests(store: EventStore): EventDigests {
+  const d = new Digests();
+  for (const t of TOPICS) {
+    store.tree.scanPrefix(Uint8Array.of(STORE_TOPIC[t]), (k, v) => {
+      d.add(t, (k[1]! << 24 | k[2]! << 16 | k[3]! << 8 | k[4]!) >>> 0, getU64BE(k, 5), v);
+    });
+  }
+  return d.result();
+}

@@ -17,8 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { EventStore } from "../../src/store/event_store.ts";
-import { TOPICS } from "../../src/schema/topics.ts";
-import { expectedEvents, storedEvents } from "../store/store_kit.ts";
+import { expectedDigests, storedDigests } from "../store/store_kit.ts";
 import { fingerprint, fullReplay } from "../engine/state_kit.ts";
 import { listSegments } from "../../src/wal/recover.ts";
 import { segmentFirstSeq } from "../../src/schema/wal.ts";
@@ -56,11 +55,13 @@ describe("crash: SIGKILL during group commit", () => {
     // The event store, killed with the node each time and fed from the journal at each
     // start, holds every event of the journal's commands exactly once.
     const store = EventStore.open(join(dir, "data", "events"), { background: false });
-    const want = expectedEvents(join(dir, "data", "journal"));
-    const got = storedEvents(store);
+    // As digests per topic and instrument: the full run's journal of millions of commands
+    // has too many events to hold as strings (the test process ran out of heap).
+    const want = expectedDigests(join(dir, "data", "journal"));
+    const got = storedDigests(store);
     store.tree.closeSync();
-    for (const t of TOPICS) expect(got[t], `event store, ${t}`).toEqual(want[t]);
-    expect(want.accounts.length).toBeGreaterThan(0);
+    expect(got, "event store: events per topic and instrument").toEqual(want);
+    expect(Object.keys(want).some((k) => k.startsWith("accounts/"))).toBe(true);
   }, 60_000 + KILLS * 30_000); // each kill's check reads the whole journal, which only grows (~2 s at 775,000 records here)
 });
 
@@ -125,9 +126,9 @@ describe("crash: SIGKILL while the node prunes its journal", () => {
     // The event store still holds every event of every command, exactly once: no segment
     // was deleted before the store had what it held.
     const store = EventStore.open(join(data, "events"), { background: false });
-    const want = expectedEvents(archive);
-    const got = storedEvents(store);
+    const want = expectedDigests(archive);
+    const got = storedDigests(store);
     store.tree.closeSync();
-    for (const t of TOPICS) expect(got[t], `event store, ${t}`).toEqual(want[t]);
+    expect(got, "event store: events per topic and instrument").toEqual(want);
   }, 60_000 + PRUNE_KILLS * 30_000);
 });
