@@ -6,9 +6,9 @@
  *
  *   npx tsx bench/ring.ts [--quick] [--commands EVENTS] [--rounds R] [--pings P] [--batch B]
  *
- * Every role runs in a worker thread (bench/ring_worker.mjs -> ring_worker_main.ts; four
- * workers, reused); the main thread only orchestrates and sleeps in its event loop while a
- * run goes. Records are 64 bytes (the schema's 24-byte header, kind 1, a running seq and a
+ * Every role runs in a worker thread (bench/ring_worker.mjs -> ring_worker_main.ts), each
+ * measurement on threads of its own (see CREW_SIZES); the main thread only orchestrates and
+ * sleeps in its event loop while a run goes. Records are 64 bytes (the schema's 24-byte header, kind 1, a running seq and a
  * check word), and every receiver checks every record: any mismatch makes the benchmark
  * exit non-zero. Every transport's records are written and read with the same code, as
  * 32-bit words through an Int32Array (as the engine writes its events), over the ring's
@@ -375,7 +375,7 @@ function medianLatency(runs: readonly LatencyRun[]): Latency & { worstMax: numbe
 // ---------------------------------------------------------------------------------------
 // Main
 
-async function main(ws: BenchWorker[]): Promise<number> {
+async function main(crew: Crews): Promise<number> {
   const wall0 = performance.now();
   const cpus = os.cpus();
   const machine = {
@@ -389,7 +389,7 @@ async function main(ws: BenchWorker[]): Promise<number> {
   const git = gitInfo();
   const loadStart = os.loadavg();
   log(`source: commit ${git.commit}${git.dirty.length > 0 ? ` + uncommitted changes in ${git.dirty.join(", ")}` : ""}; load average at start ${loadStart.map((x) => x.toFixed(2)).join(" ")}`);
-  log(`threads: every role in a worker thread (4 workers); the main thread only orchestrates and sleeps in its event loop during runs.`);
+  log(`threads: every role in a worker thread, each measurement on threads of its own (${Object.values(CREW_SIZES).reduce((a, b) => a + b, 0)} workers, at most 4 busy at once); the main thread only orchestrates and sleeps in its event loop during runs.`);
   log(`  1->1 Venue and ringbuf.js: producer and consumer both busy-spin: 2 spinning threads on ${cores} cores (${describeWait(SPIN)})`);
   log(`  1->1 postMessage: no spinning; the consumer runs on its event loop, the producer parks on flow control (Atomics.wait, 1 ms) when 1 MiB is in flight`);
   log(`  1->3 Venue: 4 threads (1 producer, 3 consumers) on ${cores} cores, all ${describeWait(SPIN_PARK)}`);
@@ -400,12 +400,15 @@ async function main(ws: BenchWorker[]): Promise<number> {
 
   // Warm-up (not reported): every path once, small.
   const wn = Math.min(EVENTS, quick ? 50_000 : 500_000);
-  await venueOneToOne(ws, wn);
-  await ringbufOneToOne(ws, wn);
-  await postMessageOneToOne(ws, Math.min(wn, 100_000));
-  await venueOneToThree(ws, wn);
-  await venueLatency(ws, SPIN, 1_000);
-  await ringbufLatency(ws, 1_000);
+  await venueOneToOne(crew.venue, wn);
+  await ringbufOneToOne(crew.ringbuf, wn);
+  await postMessageOneToOne(crew.postMessage, Math.min(wn, 100_000));
+  await venueOneToThree(crew.fanout, wn);
+  await floorLatency(crew.latFloor, 1_000);
+  await venueLatency(crew.latVenueSpin, SPIN, 1_000);
+  await ringbufLatency(crew.latRingbuf, 1_000);
+  await venueLatency(crew.latVenuePark, PARK, 200);
+  await postMessageLatency(crew.latPostMessage, 200);
   log(`warm-up done (${((performance.now() - wall0) / 1000).toFixed(1)} s)`);
 
   type M<T> = T & { disturbance: Disturbance };
@@ -415,15 +418,15 @@ async function main(ws: BenchWorker[]): Promise<number> {
   }
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const venue = await measured("Venue 1->1", r, () => venueOneToOne(ws, EVENTS));
-    const ringbuf = await measured("ringbuf.js 1->1", r, () => ringbufOneToOne(ws, EVENTS));
-    const postMessage = await measured("postMessage 1->1", r, () => postMessageOneToOne(ws, PM_EVENTS));
-    const fanout = await measured("Venue 1->3", r, () => venueOneToThree(ws, FANOUT_EVENTS));
-    const latFloor = await measured("floor latency", r, () => floorLatency(ws, PINGS));
-    const latVenueSpin = await measured("Venue latency spin", r, () => venueLatency(ws, SPIN, PINGS));
-    const latRingbuf = await measured("ringbuf.js latency", r, () => ringbufLatency(ws, PINGS));
-    const latVenuePark = await measured("Venue latency park", r, () => venueLatency(ws, PARK, SLOW_PINGS));
-    const latPostMessage = await measured("postMessage latency", r, () => postMessageLatency(ws, SLOW_PINGS));
+    const venue = await measured("Venue 1->1", r, () => venueOneToOne(crew.venue, EVENTS));
+    const ringbuf = await measured("ringbuf.js 1->1", r, () => ringbufOneToOne(crew.ringbuf, EVENTS));
+    const postMessage = await measured("postMessage 1->1", r, () => postMessageOneToOne(crew.postMessage, PM_EVENTS));
+    const fanout = await measured("Venue 1->3", r, () => venueOneToThree(crew.fanout, FANOUT_EVENTS));
+    const latFloor = await measured("floor latency", r, () => floorLatency(crew.latFloor, PINGS));
+    const latVenueSpin = await measured("Venue latency spin", r, () => venueLatency(crew.latVenueSpin, SPIN, PINGS));
+    const latRingbuf = await measured("ringbuf.js latency", r, () => ringbufLatency(crew.latRingbuf, PINGS));
+    const latVenuePark = await measured("Venue latency park", r, () => venueLatency(crew.latVenuePark, PARK, SLOW_PINGS));
+    const latPostMessage = await measured("postMessage latency", r, () => postMessageLatency(crew.latPostMessage, SLOW_PINGS));
     const round: Round = { venue, ringbuf, postMessage, ratio: venue.rate / ringbuf.rate, fanout, latFloor, latVenueSpin, latRingbuf, latVenuePark, latPostMessage };
     rounds.push(round);
     const all = [venue, ringbuf, postMessage, fanout, latFloor, latVenueSpin, latRingbuf, latVenuePark, latPostMessage].map((x) => x.disturbance);
@@ -510,7 +513,7 @@ async function main(ws: BenchWorker[]): Promise<number> {
   const result = {
     benchmark: "ring", date: new Date().toISOString(), quick, machine, git, loadAverage: { start: loadStart, end: loadEnd },
     threads: {
-      workers: 4, mainThread: "orchestrates, idle during runs",
+      workers: Object.values(CREW_SIZES).reduce((a, b) => a + b, 0), mainThread: "orchestrates, idle during runs",
       oneToOne: { venue: "producer spin, consumer spin", ringbuf: "producer spin, consumer spin", postMessage: "consumer event loop, producer parks on flow control", spinning: 2, cores },
       oneToThree: { wait: SPIN_PARK, threads: 4, cores },
       latency: { spin: "pinger and echo spin (2 threads)", park: PARK, postMessage: "event loops" },
@@ -539,11 +542,20 @@ async function main(ws: BenchWorker[]): Promise<number> {
   return bad + short === 0 ? 0 : 1;
 }
 
-const workers = ["producer", "consumer-1", "consumer-2", "consumer-3"].map((n) => new BenchWorker(`ring-bench ${n}`));
+/**
+ * Each measurement runs on worker threads of its own, as each of the node's consumers is a
+ * thread that runs one consumer: threads shared between measurements ran the ring's read
+ * loop with several record handlers and wait strategies, and its calls became polymorphic
+ * (Venue 1->1 took ~30M/s in most rounds after the first, ~45-55M/s on threads of its own).
+ */
+const CREW_SIZES = { venue: 2, ringbuf: 2, postMessage: 2, fanout: 4, latFloor: 2, latVenueSpin: 2, latRingbuf: 2, latVenuePark: 2, latPostMessage: 2 } as const;
+type Crews = Record<keyof typeof CREW_SIZES, BenchWorker[]>;
+const crews = Object.fromEntries(Object.entries(CREW_SIZES).map(([name, n]) => [name, Array.from({ length: n }, (_, i) => new BenchWorker(`ring-bench ${name} ${i}`))])) as Crews;
+const workers = Object.values(crews).flat();
 let code = 1;
 try {
-  await withTimeout(Promise.all(workers.map((w) => w.hello)), 30_000, "starting the worker threads");
-  code = await main(workers);
+  await withTimeout(Promise.all(workers.map((w) => w.hello)), 60_000, "starting the worker threads");
+  code = await main(crews);
 } catch (e) {
   process.stderr.write(`ring benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   code = 1;
