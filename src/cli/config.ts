@@ -220,8 +220,8 @@ export const SETTINGS = {
     description: "The event store's MemTable: events held in memory before they are flushed to a table.",
   }),
   maxOpenTables: setting({
-    group: "node", kind: integer(16, 60_000), default: 1_000,
-    description: "The event store's tables kept open for reads, each a memory mapping (Linux allows 65,530 a process by default, vm.max_map_count) or a descriptor: past it the least recently read are closed and opened again when next read.",
+    group: "node", kind: integer(0, 60_000), default: 0,
+    description: "The event store's tables kept open for reads, each a memory mapping (Linux allows 65,530 a process by default, vm.max_map_count) or, without the native addon, a descriptor: past it the least recently read are closed and opened again when next read. 0: 20,000 mapped, 1,000 with descriptors.",
   }),
   logFormat: setting({
     group: "node", kind: oneOf(["auto", "pretty", "json"]), default: "auto",

@@ -27,6 +27,7 @@ import { Manifest, ManifestCorruptError, toEntry, type LiveFile } from "./manife
 import { MemTable } from "./memtable.ts";
 import { LevelIterator, MergingIterator } from "./merge.ts";
 import { openTableSource } from "./source.ts";
+import { nativeStatus } from "../native/mmap.ts";
 import { DELETED, TableReader, type EntryIterator } from "./table_reader.ts";
 import type { TableMeta } from "./table_writer.ts";
 
@@ -79,10 +80,11 @@ export interface LsmOptions {
   /** Read tables through the mmap addon (true), with pread (false), or the addon if it loaded (default). */
   mapTables?: boolean;
   /**
-   * Tables kept open for reads (default 1,000): each open table is a mapping (or a
+   * Tables kept open for reads: each open table is a mapping (or, read with pread, a
    * descriptor), and a process has a limited number of either. Past it the least recently
    * read tables that no cursor holds are closed (down to 7/8 of it) and opened again when
-   * next read.
+   * next read. Default: 20,000 mapped tables (Linux allows 65,530 mappings a process,
+   * `vm.max_map_count`), 1,000 read with pread (descriptor limits are often 1,024).
    */
   maxOpenTables?: number;
 }
@@ -92,6 +94,9 @@ export class StoreFailedError extends VenueError {
 }
 
 const LEVELS = 7;
+/** Default caps on open tables (LsmOptions.maxOpenTables). */
+const MAX_OPEN_MAPPED = 20_000;
+const MAX_OPEN_PREAD = 1_000;
 
 export interface LsmStats {
   flushes: number;
@@ -172,7 +177,8 @@ export class LsmTree {
     this.background = o.background ?? true;
     this.markOf = o.markOf;
     this.mapTables = o.mapTables;
-    this.maxOpenTables = o.maxOpenTables ?? 1_000;
+    const mapped = o.mapTables ?? nativeStatus().loaded;
+    this.maxOpenTables = o.maxOpenTables ?? (mapped ? MAX_OPEN_MAPPED : MAX_OPEN_PREAD);
     assert(Number.isInteger(this.maxOpenTables) && this.maxOpenTables >= 1, `maxOpenTables must be a positive integer, not ${this.maxOpenTables}`);
     this.evictAbove = this.maxOpenTables;
     this.active = MemTable.create(this.memtableBytes, this.partitionBytes);
