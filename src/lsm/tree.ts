@@ -340,15 +340,20 @@ export class LsmTree {
    * until `close`. MemTable entries written after it was opened may or may not be seen.
    */
   cursor(from: Uint8Array, to: Uint8Array | undefined): StoreCursor {
-    const files = this.levels.flat();
+    // Only the tables whose keys may fall in [from, to): a store of thousands of small
+    // tables (many instruments) would otherwise pin and open every one for a short scan.
+    const wanted = (f: LiveFile): boolean =>
+      compareBytes(f.largest, 0, f.largest.length, from, 0, from.length) >= 0 && (to === undefined || compareBytes(f.smallest, 0, f.smallest.length, to, 0, to.length) < 0);
+    const levels = this.levels.map((files) => files.filter(wanted));
+    const files = levels.flat();
     for (const f of files) this.pins.set(f.number, (this.pins.get(f.number) ?? 0) + 1);
     const tables = [this.active, ...this.immutable];
     for (const t of tables) this.tablePins.set(t, (this.tablePins.get(t) ?? 0) + 1);
     const children: EntryIterator[] = [this.active.iterator()];
     for (let i = this.immutable.length - 1; i >= 0; i--) children.push(this.immutable[i]!.iterator());
-    for (const f of this.levels[0]!) children.push(this.reader(f.number).iterator());
+    for (const f of levels[0]!) children.push(this.reader(f.number).iterator());
     for (let l = 1; l < LEVELS; l++) {
-      const level = this.levels[l]!;
+      const level = levels[l]!;
       if (level.length === 0) continue;
       children.push(new LevelIterator(level.map((f) => f.largest), (i) => this.reader(level[i]!.number).iterator()));
     }
