@@ -49,16 +49,22 @@ function checkTable(t: TableReader, each?: (key: Uint8Array, valueLength: number
   return n;
 }
 
-export function inspectSst(file: string, showEntries: number, out: NodeJS.WritableStream = process.stdout): number {
-  const say = (line: string): void => void out.write(line + "\n");
+/** Says on stderr why `file` cannot be inspected (missing, or a directory), or returns true. */
+function isFileToInspect(kind: string, file: string, what: string): boolean {
   if (!existsSync(file)) {
-    process.stderr.write(`venue inspect sst: no such file: ${file}\n`);
-    return 1;
+    process.stderr.write(`venue inspect ${kind}: no such file: ${file}\n`);
+    return false;
   }
   if (statSync(file).isDirectory()) {
-    process.stderr.write(`venue inspect sst: ${file} is a directory; give one table (a .sst file)\n`);
-    return 1;
+    process.stderr.write(`venue inspect ${kind}: ${file} is a directory; give ${what}\n`);
+    return false;
   }
+  return true;
+}
+
+export function inspectSst(file: string, showEntries: number, out: NodeJS.WritableStream = process.stdout): number {
+  const say = (line: string): void => void out.write(line + "\n");
+  if (!isFileToInspect("sst", file, "one table (a .sst file)")) return 1;
   let t: TableReader | undefined;
   try {
     t = TableReader.open(file, openTableSource(file));
@@ -129,14 +135,7 @@ const KIND_NAME = new Map<number, string>(Object.entries(CommandKind).map(([k, v
 
 export function inspectWal(file: string, showRecords: number, out: NodeJS.WritableStream = process.stdout): number {
   const say = (line: string): void => void out.write(line + "\n");
-  if (!existsSync(file)) {
-    process.stderr.write(`venue inspect wal: no such file: ${file}\n`);
-    return 1;
-  }
-  if (statSync(file).isDirectory()) {
-    process.stderr.write(`venue inspect wal: ${file} is a directory; give one journal segment\n`);
-    return 1;
-  }
+  if (!isFileToInspect("wal", file, "one journal segment")) return 1;
   try {
     const head = Buf.alloc(WAL_HEADER_BYTES);
     const fd = openSync(file, "r");
