@@ -23,11 +23,11 @@ export async function replayCommand(file: string, finalBook: boolean, output: Wr
   if (file !== "-") {
     try {
       await access(file, constants.R_OK);
-      if ((await stat(file)).isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: "EISDIR" });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "EIO";
       throw new InputError(`cannot read ${file} (${code})`, code, { cause: err });
     }
+    if ((await stat(file)).isDirectory()) throw new InputError(`cannot read ${file} (EISDIR)`, "EISDIR");
   }
   const input = file === "-" ? process.stdin : createReadStream(file, { encoding: "utf8" });
   const lines = createInterface({ input, crlfDelay: Infinity });

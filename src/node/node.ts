@@ -39,7 +39,7 @@ import { DEFAULT_WAIT, type WaitStrategy } from "../bus/wait.ts";
 import { TOPICS, TOPICS_OF_KIND, TOPIC_RING_BYTES, type Topic } from "../schema/topics.ts";
 import { PREPARED_SEGMENT_NAME, segmentFirstSeq } from "../schema/wal.ts";
 import { EventStore } from "../store/event_store.ts";
-import { JOB_SECONDS_BOUNDS, type StorageMetricsSnapshot, type StorageStats, type StorageWorkerData } from "../store/storage_worker.ts";
+import { JOB_SECONDS_BOUNDS, type StorageMetricsSnapshot, type StorageStats, type StorageWorkerData, type StoreTuning } from "../store/storage_worker.ts";
 import type { AdminOptions } from "../gateway/admin.ts";
 import { EngineLoop, type Clock } from "./engine_loop.ts";
 import { PluginSupervisor, type PluginReport } from "../plugins/supervisor.ts";
@@ -208,8 +208,7 @@ export class VenueNode {
   /** The shared buffers of the capture the snapshot worker is writing (given back to captureBuffers when it is done). */
   private inFlightBuffers: SharedArrayBuffer[] = [];
   private readonly storeDir: string | undefined;
-  private readonly storeMemtableBytes: number | undefined;
-  private readonly storeMaxOpenTables: number | undefined;
+  private storeTuning: StoreTuning = {};
   private readonly storeFsModule: string | undefined;
   private readonly threadScheduling: ThreadScheduling;
   private storageWorker: Worker | undefined;
@@ -301,11 +300,10 @@ export class VenueNode {
       let store: EventStore | undefined;
       if (o.eventStore ?? true) {
         this.storeDir = join(o.dataDir, "events");
-        this.storeMemtableBytes = o.storeMemtableBytes;
-        this.storeMaxOpenTables = o.storeMaxOpenTables;
+        this.storeTuning = { ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}), ...(o.storeMaxOpenTables ? { maxOpenTables: o.storeMaxOpenTables } : {}) };
         this.storeFsModule = o.storeFsModule;
         mkdirSync(this.storeDir, { recursive: true });
-        store = EventStore.open(this.storeDir, { background: false, log: recoveryLog, ...(o.storeMemtableBytes ? { memtableBytes: o.storeMemtableBytes } : {}), ...(o.storeMaxOpenTables ? { maxOpenTables: o.storeMaxOpenTables } : {}) });
+        store = EventStore.open(this.storeDir, { ...this.storeTuning, background: false, log: recoveryLog });
       }
       const segments = listSegments(dir);
       const journalFrom = segments.length > 0 ? segmentFirstSeq(segments[0]!) : 1;
@@ -504,7 +502,7 @@ export class VenueNode {
         this.topics[t].openSlot(slot, "gating", true);
         topics[t] = { ring: this.topics[t].sab, slot };
       }
-      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, jobsThread: this.plan("lsm"), ...(this.storeMemtableBytes ? { memtableBytes: this.storeMemtableBytes } : {}), ...(this.storeMaxOpenTables ? { maxOpenTables: this.storeMaxOpenTables } : {}) };
+      const data: StorageWorkerData = { dir: this.storeDir, control: this.control.sab, topics, fsModule: this.storeFsModule, jobsThread: this.plan("lsm"), tuning: this.storeTuning };
       // With a gateway, the store is first read (market data, then the gateway), then written by this worker.
       if (this.gatewayOptions !== undefined) this.storageWaiting = data;
       else this.startStorage(data);

@@ -21,18 +21,21 @@ import { NodeStatus } from "../schema/control.ts";
 import { TOPICS, type Topic } from "../schema/topics.ts";
 import { poolJobs } from "../lsm/pool.ts";
 import type { ThreadPlan } from "../node/threads.ts";
-import { inlineJobs, type LsmJobs } from "../lsm/tree.ts";
+import { inlineJobs, type LsmJobs, type LsmOptions } from "../lsm/tree.ts";
 import { Histogram, type HistogramSnapshot } from "../stdx/histogram.ts";
 import type { JournalFs } from "../wal/file.ts";
 import { pathToFileURL } from "node:url";
 import { EventStore } from "./event_store.ts";
 
+/** What the node's configuration sets of the event store (the rest is the store's own). */
+export type StoreTuning = Pick<LsmOptions, "memtableBytes" | "maxOpenTables">;
+
 export interface StorageWorkerData {
   dir: string;
   control: SharedArrayBuffer;
   topics: Record<Topic, { ring: SharedArrayBuffer; slot: number }>;
-  memtableBytes?: number;
-  maxOpenTables?: number;
+  /** The store's settings from the node's configuration (`VenueNode`'s `storeTuning`). */
+  tuning: StoreTuning;
   /**
    * A module whose `createJournalFs()` returns the file layer to write the store with, in
    * place of the real one (fault tests); its flushes and compactions then run on this thread.
@@ -131,7 +134,7 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
   const fs = d.fsModule === undefined ? undefined : ((await import(pathToFileURL(d.fsModule).href)) as { createJournalFs: () => JournalFs }).createJournalFs();
   const counted = countedJobs(fs === undefined ? poolJobs(1, d.jobsThread) : inlineJobs(fs));
   const jobs = counted.jobs;
-  const store = EventStore.open(d.dir, { jobs, log, ...(fs ? { fs } : {}), ...(d.memtableBytes ? { memtableBytes: d.memtableBytes } : {}), ...(d.maxOpenTables ? { maxOpenTables: d.maxOpenTables } : {}) });
+  const store = EventStore.open(d.dir, { ...d.tuning, jobs, log, ...(fs ? { fs } : {}) });
   const metrics = (): StorageMetricsSnapshot => {
     const t = store.tree;
     return {

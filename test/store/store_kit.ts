@@ -13,28 +13,35 @@ import { TOPICS, TOPICS_OF_KIND, type Topic } from "../../src/schema/topics.ts";
 import type { EventStore } from "../../src/store/event_store.ts";
 import { recoverJournal } from "../../src/wal/recover.ts";
 
-/** Every event of the journal's commands, per topic, as "instrument/seq/hex" in store order. */
-export function expectedEvents(journalDir: string): Record<Topic, string[]> {
+/**
+ * Replays the journal's commands in a fresh engine and calls `fn` for each event on each of
+ * its topics, in the order the engine emits them: for one topic and instrument that is seq
+ * order, and a command's index order within a seq, which is the store's key order.
+ */
+function forEachJournalEvent(journalDir: string, fn: (topic: Topic, inst: number, seq: number, bytes: Uint8Array) => void): void {
   const e = new Engine();
-  const out: Record<Topic, { inst: number; seq: number; i: number; hex: string }[]> = { trades: [], accounts: [], l2: [] };
   recoverJournal(journalDir, (buf, offset, _size, seq) => {
     e.apply(buf, offset);
     const dv = e.out.buf.dv;
-    const index: Record<Topic, number> = { trades: 0, accounts: 0, l2: 0 };
     for (let at = 0; at < e.out.length; ) {
       const size = dv.getUint16(at + 2, true);
       const bits = TOPICS_OF_KIND[dv.getUint8(at)]!;
-      TOPICS.forEach((t, k) => {
-        if ((bits & (1 << k)) !== 0) out[t].push({ inst: dv.getUint32(at + 4, true), seq, i: index[t]++, hex: Buffer.from(e.out.buf.u8.subarray(at, at + size)).toString("hex") });
-      });
+      for (let k = 0; k < TOPICS.length; k++) if ((bits & (1 << k)) !== 0) fn(TOPICS[k]!, dv.getUint32(at + 4, true), seq, e.out.buf.u8.subarray(at, at + size));
       at += size;
     }
     e.out.clear();
   }, { readOnly: true });
+}
+
+/** Every event of the journal's commands, per topic, as "instrument/seq/hex" in store order. */
+export function expectedEvents(journalDir: string): Record<Topic, string[]> {
+  const out: Record<Topic, { inst: number; text: string }[]> = { trades: [], accounts: [], l2: [] };
+  forEachJournalEvent(journalDir, (t, inst, seq, bytes) => {
+    out[t].push({ inst, text: `${inst}/${seq}/${Buffer.from(bytes).toString("hex")}` });
+  });
   const r = {} as Record<Topic, string[]>;
-  for (const t of TOPICS) {
-    r[t] = out[t].sort((a, b) => a.inst - b.inst || a.seq - b.seq || a.i - b.i).map((x) => `${x.inst}/${x.seq}/${x.hex}`);
-  }
+  // A stable sort by instrument: within one, emission order is store order already.
+  for (const t of TOPICS) r[t] = out[t].sort((a, b) => a.inst - b.inst).map((x) => x.text);
   return r;
 }
 
@@ -75,25 +82,10 @@ class Digests {
   }
 }
 
-/**
- * `expectedEvents` as digests: a replay emits one instrument's events of a topic in seq
- * order, and a command's in index order, which is their store order, so each is hashed as
- * it comes.
- */
+/** `expectedEvents` as digests (see `forEachJournalEvent` for why emission order is store order). */
 export function expectedDigests(journalDir: string): EventDigests {
-  const e = new Engine();
   const d = new Digests();
-  recoverJournal(journalDir, (buf, offset, _size, seq) => {
-    e.apply(buf, offset);
-    const dv = e.out.buf.dv;
-    for (let at = 0; at < e.out.length; ) {
-      const size = dv.getUint16(at + 2, true);
-      const bits = TOPICS_OF_KIND[dv.getUint8(at)]!;
-      for (let k = 0; k < TOPICS.length; k++) if ((bits & (1 << k)) !== 0) d.add(TOPICS[k]!, dv.getUint32(at + 4, true), seq, e.out.buf.u8.subarray(at, at + size));
-      at += size;
-    }
-    e.out.clear();
-  }, { readOnly: true });
+  forEachJournalEvent(journalDir, (t, inst, seq, bytes) => d.add(t, inst, seq, bytes));
   return d.result();
 }
 
