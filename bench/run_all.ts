@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const BENCHES = ["matching.ts", "accounts.ts", "engine_loop.ts", "ring.ts", "ring_layout.ts", "journal.ts", "recovery.ts", "warmup.ts", "snapshot_capture.ts", "lsm.ts", "lsm_flush.ts", "market_checkpoint.ts", "gateway_rtt.ts", "login_flood.ts"];
+const BENCHES = ["matching.ts", "accounts.ts", "engine_loop.ts", "ring.ts", "ring_layout.ts", "journal.ts", "recovery.ts", "warmup.ts", "snapshot_capture.ts", "lsm.ts", "lsm_flush.ts", "write_back.ts", "market_checkpoint.ts", "gateway_rtt.ts", "login_flood.ts"];
 const args = process.argv.slice(2);
 let failed = 0;
 for (const file of BENCHES) {

@@ -1,12 +1,13 @@
 /**
  * A real file layer that notes, at every fdatasync and fsync of a file it created, how many
  * bytes the file had been written to by then: for tests that files are synced as they are
- * written rather than in one burst at the end.
+ * written rather than in one burst at the end. Given `writeBacks`, its files can also write
+ * back (`JournalFile.writeBack`): each range is noted there and passed to the real file.
  */
 
 import { REAL_FS, type JournalFile, type JournalFs } from "../src/wal/file.ts";
 
-export function syncLoggingFs(log: number[]): JournalFs {
+export function syncLoggingFs(log: number[], writeBacks?: Array<[offset: number, length: number]>): JournalFs {
   return {
     ...REAL_FS,
     create(path: string): JournalFile {
@@ -28,6 +29,15 @@ export function syncLoggingFs(log: number[]): JournalFs {
         },
         ftruncate: (size) => f.ftruncate(size),
         close: () => f.close(),
+        ...(writeBacks === undefined
+          ? {}
+          : {
+              writeBack: (offset: number, length: number) => {
+                writeBacks.push([offset, length]);
+                f.writeBack?.(offset, length); // where the addon is missing, a no-op: the layer still can
+                return true;
+              },
+            }),
       };
     },
   };
@@ -42,5 +52,20 @@ export function syncedEvery(log: readonly number[], size: number, every: number)
     if (at - prev < every || at - prev >= 2 * every) return `a sync after ${at - prev} more bytes`;
     prev = at;
   }
+  return undefined;
+}
+
+/**
+ * Checks a write-back log: ranges that follow each other from byte 0, each at most `piece`
+ * bytes, up to within one piece of `size` (the rest is synced in the final sync).
+ */
+export function wroteBackInPieces(ranges: ReadonlyArray<readonly [number, number]>, size: number, piece: number): string | undefined {
+  let at = 0;
+  for (const [offset, length] of ranges) {
+    if (offset !== at) return `a write-back from ${offset}, the last ended at ${at}`;
+    if (length <= 0 || length > piece) return `a write-back of ${length} bytes`;
+    at += length;
+  }
+  if (at > size || size - at > piece) return `written back up to ${at} of ${size} bytes`;
   return undefined;
 }

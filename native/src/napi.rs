@@ -9,6 +9,8 @@
 //!   stats(): { live, bytes }                 live mappings of the whole process
 //!   isMapped(path: string): boolean          whether any thread has that file mapped
 //!   fallocate(fd, offset, length): void      the range's blocks allocated (map.rs)
+//!   writeBack(fd, offset, length, waitOffset, waitLength): void
+//!                                            the range's write-out started; the wait range's waited for (map.rs)
 //!   openFileLimit(): { soft, hard }          RLIMIT_NOFILE
 //!   niceThisThread(nice): void               the calling thread's nice value (thread.rs)
 //!   nameThisThread(name): void               the calling thread's name
@@ -99,7 +101,7 @@ unsafe fn throw_failure(env: Env, failure: Failure) {
 /// Runs one entry point: its result, or a thrown error (never an unwinding panic).
 unsafe fn entry(env: Env, info: CallbackInfo, f: unsafe fn(Env, &[Value]) -> Result<Value>) -> Value {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut argv: [Value; 4] = [null_mut(); 4];
+        let mut argv: [Value; 5] = [null_mut(); 5];
         let mut argc = argv.len();
         ok(napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), null_mut(), null_mut()), "napi_get_cb_info")?;
         f(env, &argv[..argc.min(argv.len())])
@@ -260,6 +262,23 @@ unsafe fn js_fallocate(env: Env, args: &[Value]) -> Result<Value> {
     Ok(v)
 }
 
+/// writeBack(fd, offset, length, waitOffset, waitLength): the range's dirty pages on their
+/// way to the disk, and the wait range (an earlier one; length 0: none) written out (not durable).
+unsafe fn js_write_back(env: Env, args: &[Value]) -> Result<Value> {
+    let fd = index_arg(env, arg(args, 0)?, "fd must be a non-negative integer")?;
+    let offset = index_arg(env, arg(args, 1)?, "offset must be a non-negative integer")?;
+    let length = index_arg(env, arg(args, 2)?, "length must be a non-negative integer")?;
+    let wait_offset = index_arg(env, arg(args, 3)?, "waitOffset must be a non-negative integer")?;
+    let wait_length = index_arg(env, arg(args, 4)?, "waitLength must be a non-negative integer")?;
+    if fd > i32::MAX as usize || length == 0 {
+        return Err(Failure::Arg("fd must be an open file descriptor and length above 0"));
+    }
+    map::write_back(fd as i32, offset as i64, length as i64, wait_offset as i64, wait_length as i64).map_err(Failure::Os)?;
+    let mut v = null_mut();
+    ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
 /// niceThisThread(nice): the calling thread's nice value (0..19 upward needs no privilege).
 unsafe fn js_nice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
     let nice = index_arg(env, arg(args, 0)?, "nice must be an integer from 0 to 19")?;
@@ -326,6 +345,9 @@ unsafe extern "C" fn cb_is_mapped(env: Env, info: CallbackInfo) -> Value {
 unsafe extern "C" fn cb_fallocate(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_fallocate)
 }
+unsafe extern "C" fn cb_write_back(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_write_back)
+}
 unsafe extern "C" fn cb_nice_this_thread(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_nice_this_thread)
 }
@@ -342,13 +364,14 @@ unsafe extern "C" fn cb_open_file_limit(env: Env, info: CallbackInfo) -> Value {
 /// Node calls this once per env (the main thread and each worker) that loads the addon.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let functions: [(&std::ffi::CStr, Callback); 10] = [
+    let functions: [(&std::ffi::CStr, Callback); 11] = [
         (c"map", Some(cb_map)),
         (c"unmap", Some(cb_unmap)),
         (c"advise", Some(cb_advise)),
         (c"stats", Some(cb_stats)),
         (c"isMapped", Some(cb_is_mapped)),
         (c"fallocate", Some(cb_fallocate)),
+        (c"writeBack", Some(cb_write_back)),
         (c"niceThisThread", Some(cb_nice_this_thread)),
         (c"openFileLimit", Some(cb_open_file_limit)),
         (c"nameThisThread", Some(cb_name_this_thread)),

@@ -217,6 +217,7 @@ interface Addon {
   isMapped(path: string): boolean;
   /** Absent from builds before it was added: callers fall back. */
   fallocate?(fd: number, offset: number, length: number): void;
+  writeBack?(fd: number, offset: number, length: number, waitOffset: number, waitLength: number): void;
   niceThisThread?(nice: number): void;
   nameThisThread?(name: string): void;
   sliceThisThread?(sliceNs: number, nice: number): void;
@@ -291,6 +292,23 @@ export function preallocate(fd: number, offset: number, length: number): boolean
     if ((err as { code?: unknown } | null)?.code === "ENOTSUP") return false;
     throw err;
   }
+}
+
+/**
+ * Starts writing bytes [offset, offset + length) of the open file `fd` from the page cache
+ * to the disk and returns without waiting for them (Linux sync_file_range, through the
+ * addon), after waiting until bytes [waitOffset, waitOffset + waitLength) are written out
+ * (an earlier range; length 0: none). It makes nothing durable (only fdatasync does: it
+ * also flushes the device's write cache); it lets a large file leave the page cache in
+ * small pieces as it is written, with the writer held to about two pieces ahead of the
+ * disk. Returns false where it cannot be done (no addon): the caller syncs instead. Throws
+ * the OS error otherwise (`code` EIO, EBADF, ...).
+ */
+export function writeBack(fd: number, offset: number, length: number, waitOffset = 0, waitLength = 0): boolean {
+  const addon = load().addon;
+  if (addon === null || addon.writeBack === undefined) return false;
+  addon.writeBack(fd, offset, length, waitOffset, waitLength);
+  return true;
 }
 
 /**

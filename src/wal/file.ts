@@ -5,7 +5,7 @@
  */
 
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { assertNotMapped, preallocate } from "../native/mmap.ts";
+import { assertNotMapped, preallocate, writeBack } from "../native/mmap.ts";
 
 export interface JournalFile {
   /** Writes `len` bytes of `src` from `offset` at file position `position`; returns bytes written. */
@@ -18,6 +18,15 @@ export interface JournalFile {
    * system can; layers that lack it get `ftruncate` (a sparse file) from the caller.
    */
   preallocate?(size: number): void;
+  /**
+   * Starts the write-out of bytes [offset, offset + length) to the disk without waiting
+   * for it, after waiting for the write-out of the range the previous call started: the
+   * caller stays about two ranges ahead of the disk, and no flush of the device's cache is
+   * issued. Makes nothing durable (see `writeBack` in src/native/mmap.ts). Returns false
+   * where it cannot (no native addon, a layer without it): a caller that wanted the bytes
+   * on their way syncs instead.
+   */
+  writeBack?(offset: number, length: number): boolean;
   close(): void;
 }
 
@@ -35,6 +44,9 @@ export interface JournalFs {
 }
 
 class RealFile implements JournalFile {
+  /** The range the last `writeBack` started, which the next one waits for. */
+  private backOffset = 0;
+  private backLength = 0;
   constructor(private fd: number, private readonly path: string) {}
   pwrite(src: Uint8Array, offset: number, len: number, position: number): number {
     return writeSync(this.fd, src, offset, len, position);
@@ -52,6 +64,12 @@ class RealFile implements JournalFile {
   }
   preallocate(size: number): void {
     if (!preallocate(this.fd, 0, size)) this.ftruncate(size);
+  }
+  writeBack(offset: number, length: number): boolean {
+    if (!writeBack(this.fd, offset, length, this.backOffset, this.backLength)) return false;
+    this.backOffset = offset;
+    this.backLength = length;
+    return true;
   }
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);

@@ -15,9 +15,9 @@ import { MemTable } from "../../src/lsm/memtable.ts";
 import { MergingIterator } from "../../src/lsm/merge.ts";
 import { openTableSource } from "../../src/lsm/source.ts";
 import { DELETED, TableCorruptError, TableReader, type EntryIterator } from "../../src/lsm/table_reader.ts";
-import { TABLE_SYNC_EVERY_BYTES, TableWriter } from "../../src/lsm/table_writer.ts";
+import { TABLE_SYNC_EVERY_BYTES, TABLE_WRITE_BACK_EVERY_BYTES, TableWriter, type TableWriterOptions } from "../../src/lsm/table_writer.ts";
 import { REAL_FS, type JournalFs } from "../../src/wal/file.ts";
-import { syncLoggingFs, syncedEvery } from "../sync_log_fs.ts";
+import { syncLoggingFs, syncedEvery, wroteBackInPieces } from "../sync_log_fs.ts";
 import { FaultFs } from "../wal/fault_fs.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 
@@ -101,7 +101,39 @@ describe("SSTable", () => {
     t.close();
   });
 
-  it("syncs a large table as it is written, at most every 1 MiB, and the bytes are the same as one synced at the end", () => {
+  it("writes a large table back in pieces of 128 KiB as it goes, syncs it once, and the bytes are the same", () => {
+    const dir = mkdtempSync(join(tmpdir(), "venue-sst-wb-"));
+    try {
+      const value = new Uint8Array(200).fill(7);
+      const write = (path: string, fs: JournalFs, opts: TableWriterOptions): number => {
+        const w = new TableWriter(fs, path, opts);
+        const key = new Uint8Array(8);
+        const kv = new DataView(key.buffer);
+        for (let i = 0; i < 30_000; i++) {
+          kv.setUint32(4, i);
+          w.add(key, 0, 8, value, 0, value.length);
+        }
+        return w.finish(1).fileSize;
+      };
+      const synced: number[] = [];
+      const ranges: Array<[number, number]> = [];
+      const size = write(join(dir, "a.sst"), syncLoggingFs(synced, ranges), {});
+      expect(size).toBeGreaterThan(40 * TABLE_WRITE_BACK_EVERY_BYTES);
+      expect(wroteBackInPieces(ranges, size, TABLE_WRITE_BACK_EVERY_BYTES)).toBeUndefined();
+      expect(synced).toEqual([size]); // finish's fsync only: no fdatasync of its own on the way
+      // With write-back off, the same layer syncs every 1 MiB instead; the files are equal.
+      const synced2: number[] = [];
+      const ranges2: Array<[number, number]> = [];
+      write(join(dir, "b.sst"), syncLoggingFs(synced2, ranges2), { writeBackEveryBytes: 0 });
+      expect(ranges2).toEqual([]);
+      expect(syncedEvery(synced2, size, TABLE_SYNC_EVERY_BYTES)).toBeUndefined();
+      expect(readFileSync(join(dir, "a.sst")).equals(readFileSync(join(dir, "b.sst")))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("where the file layer cannot write back, syncs a large table as it is written, at most every 1 MiB, and the bytes are the same as one synced at the end", () => {
     const dir = mkdtempSync(join(tmpdir(), "venue-sst-sync-"));
     try {
       const syncedAt: number[] = [];

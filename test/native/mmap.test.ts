@@ -296,6 +296,15 @@ describe("fallback", () => {
     expect(off.allocatedBytes).toBeLessThan(1 << 20); // sparse: blocks come as writes land
   });
 
+  it("starts a file's write-out through the addon, and says it cannot without it", () => {
+    const withAddon = child(["--import", "tsx", CHILD, "writeback", join(dir, "writeback-on")]);
+    expect(withAddon.status, withAddon.stderr).toBe(0);
+    expect(JSON.parse(withAddon.stdout)).toEqual({ started: true, empty: "EINVAL", closed: "EINVAL" });
+    const without = child(["--import", "tsx", CHILD, "writeback", join(dir, "writeback-off")], { VENUE_NATIVE: "off" });
+    expect(without.status, without.stderr).toBe(0);
+    expect(JSON.parse(without.stdout)).toEqual({ started: false, empty: false, closed: false });
+  });
+
   it("reads with pread when VENUE_NATIVE=off, and says so in one line", () => {
     const r = child(["--import", "tsx", CHILD, "status", path], { VENUE_NATIVE: "off" });
     expect(r.status, r.stderr).toBe(0);

@@ -12,6 +12,10 @@
  *   node --import tsx test/native/mmap_child.ts preallocate FILE
  *       creates FILE as the journal does and sizes it to 1 MiB (preallocate), and prints
  *       { size, allocatedBytes } as JSON.
+ *   node --import tsx test/native/mmap_child.ts writeback FILE
+ *       writes 256 KiB into FILE and starts their write-out (writeBack), then asks for a
+ *       range of 0 bytes and for a closed file; prints { started, empty, closed } as JSON
+ *       (true/false, or the error code thrown).
  */
 
 import { statSync } from "node:fs";
@@ -61,6 +65,21 @@ if (mode === "gc") {
   f.close();
   const st = statSync(file);
   process.stdout.write(`${JSON.stringify({ size: st.size, allocatedBytes: st.blocks * 512 })}\n`);
+} else if (mode === "writeback") {
+  const f = REAL_FS.create(file);
+  f.pwrite(new Uint8Array(256 << 10).fill(3), 0, 256 << 10, 0);
+  const attempt = (go: () => boolean | undefined): unknown => {
+    try {
+      return go();
+    } catch (err) {
+      return (err as { code?: unknown }).code;
+    }
+  };
+  const started = attempt(() => f.writeBack!(0, 256 << 10));
+  const empty = attempt(() => f.writeBack!(0, 0));
+  f.close();
+  const closed = attempt(() => f.writeBack!(0, 4096));
+  process.stdout.write(`${JSON.stringify({ started, empty, closed })}\n`);
 } else {
   throw new Error(`unknown mode ${String(mode)}`);
 }
