@@ -47,8 +47,8 @@ export interface TableWriterOptions {
    * left to the kernel, they reach the disk as one burst at the final sync, and a journal
    * fdatasync behind that burst waits for all of it (tens of ms on the disk measured).
    * Started in small pieces (each after the one before it is written out), at most about
-   * two pieces are ahead of any journal commit, and no sync
-   * of the table's own puts a flush of the device's cache in the journal's way. As
+   * two pieces are ahead of any journal commit, and no sync of the table's own puts a
+   * flush of the device's cache in the journal's way. As
    * RocksDB's `bytes_per_sync`. Measured (docs/BENCHMARKS.md, "Table and snapshot writes"):
    * a 64-byte write + fdatasync beside a 64 MB/s writer had a p99 of 240-330 µs with
    * 128 KiB pieces written back, against 780-900 µs with an fdatasync every 1 MiB.
