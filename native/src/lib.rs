@@ -1,5 +1,5 @@
 //! venue_native: maps files read-only for the event store, helps the node's writers
-//! (fallocate, sync_file_range), and names and schedules the node's threads (see
+//! (fallocate, sync_file_range, syncfs), and names and schedules the node's threads (see
 //! docs/native.md).
 //!
 //! `map` is the libc half for files (open, fstat, mmap, munmap, madvise, the table of live

@@ -11,6 +11,7 @@
 //!   fallocate(fd, offset, length): void      the range's blocks allocated (map.rs)
 //!   writeBack(fd, offset, length, waitOffset, waitLength): void
 //!                                            the range's write-out started; the wait range's waited for (map.rs)
+//!   syncFileSystem(fd): void                 every file of fd's file system made durable (syncfs, map.rs)
 //!   openFileLimit(): { soft, hard }          RLIMIT_NOFILE
 //!   niceThisThread(nice): void               the calling thread's nice value (thread.rs)
 //!   nameThisThread(name): void               the calling thread's name
@@ -279,6 +280,18 @@ unsafe fn js_write_back(env: Env, args: &[Value]) -> Result<Value> {
     Ok(v)
 }
 
+/// syncFileSystem(fd): syncfs of the file system that holds fd.
+unsafe fn js_sync_file_system(env: Env, args: &[Value]) -> Result<Value> {
+    let fd = index_arg(env, arg(args, 0)?, "fd must be a non-negative integer")?;
+    if fd > i32::MAX as usize {
+        return Err(Failure::Arg("fd must be an open file descriptor"));
+    }
+    map::sync_file_system(fd as i32).map_err(Failure::Os)?;
+    let mut v = null_mut();
+    ok(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
 /// niceThisThread(nice): the calling thread's nice value (0..19 upward needs no privilege).
 unsafe fn js_nice_this_thread(env: Env, args: &[Value]) -> Result<Value> {
     let nice = index_arg(env, arg(args, 0)?, "nice must be an integer from 0 to 19")?;
@@ -348,6 +361,9 @@ unsafe extern "C" fn cb_fallocate(env: Env, info: CallbackInfo) -> Value {
 unsafe extern "C" fn cb_write_back(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_write_back)
 }
+unsafe extern "C" fn cb_sync_file_system(env: Env, info: CallbackInfo) -> Value {
+    entry(env, info, js_sync_file_system)
+}
 unsafe extern "C" fn cb_nice_this_thread(env: Env, info: CallbackInfo) -> Value {
     entry(env, info, js_nice_this_thread)
 }
@@ -364,7 +380,7 @@ unsafe extern "C" fn cb_open_file_limit(env: Env, info: CallbackInfo) -> Value {
 /// Node calls this once per env (the main thread and each worker) that loads the addon.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
-    let functions: [(&std::ffi::CStr, Callback); 11] = [
+    let functions: [(&std::ffi::CStr, Callback); 12] = [
         (c"map", Some(cb_map)),
         (c"unmap", Some(cb_unmap)),
         (c"advise", Some(cb_advise)),
@@ -372,6 +388,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Va
         (c"isMapped", Some(cb_is_mapped)),
         (c"fallocate", Some(cb_fallocate)),
         (c"writeBack", Some(cb_write_back)),
+        (c"syncFileSystem", Some(cb_sync_file_system)),
         (c"niceThisThread", Some(cb_nice_this_thread)),
         (c"openFileLimit", Some(cb_open_file_limit)),
         (c"nameThisThread", Some(cb_name_this_thread)),

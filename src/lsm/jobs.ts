@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { tableName } from "../schema/sstable.ts";
-import { REAL_FS, type JournalFs } from "../wal/file.ts";
+import { REAL_FS, type JournalFs, type SyncBatch } from "../wal/file.ts";
 import { MemTable, NODE_KEY_LEN, NODE_KEY_OFF, NODE_VAL_LEN, NODE_VAL_OFF, type MemTableBuffers, type PartitionPlan } from "./memtable.ts";
 import { LevelIterator, MergingIterator } from "./merge.ts";
 import { readWholeTable } from "./source.ts";
@@ -66,6 +66,21 @@ function samePrefix(a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: nu
 /** The most tables a flush writes at once, reading the MemTable front to back; more partitions take the ordered path. */
 export const FLUSH_STREAMED_TABLES_MAX = 64;
 
+/**
+ * A job that may write more tables than this makes them durable together, with one
+ * syncfs (`JournalFs.beginSyncBatch`) instead of an fsync each, where the file layer can.
+ * Each fsync flushes the device's cache: a flush of 500 instruments' events writes ~1,500
+ * small tables, and their fsyncs took about 40% of its time (docs/BENCHMARKS.md, "Many
+ * instruments"). A job with fewer tables keeps its fsyncs: a syncfs also waits for
+ * whatever else on the file system is being written.
+ */
+export const SYNC_BATCH_TABLES_MIN = 16;
+
+/** A sync batch for a job that may write `tables` tables in `dir`, or undefined (fsync each). */
+function syncBatchFor(fs: JournalFs, dir: string, tables: number): SyncBatch | undefined {
+  return tables > SYNC_BATCH_TABLES_MIN ? fs.beginSyncBatch?.(dir) : undefined;
+}
+
 export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta & { number: number })[] {
   const mt = MemTable.attach(req.buffers);
   // One pass finds the partitions and whether each came in order; both ways of flushing in order use it.
@@ -76,6 +91,8 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
   let next = 0;
   const last = new Uint8Array(req.partitionBytes);
   let lastLen = -1;
+  const batch = syncBatchFor(fs, req.dir, plan?.sizes.length ?? req.numbers.length);
+  const opts = { blockBytes: req.blockBytes, syncOnFinish: batch === undefined };
   try {
     const it = mt.flushIterator(req.partitionBytes, plan);
     for (it.seekFirst(); it.valid; it.next()) {
@@ -85,7 +102,7 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
       }
       if (w === undefined) {
         if (next >= req.numbers.length) throw new Error("flush ran out of table numbers");
-        w = new TableWriter(fs, join(req.dir, tableName(req.numbers[next]!)), { blockBytes: req.blockBytes });
+        w = new TableWriter(fs, join(req.dir, tableName(req.numbers[next]!)), opts);
       }
       w.add(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, it.valLen < 0 ? 0 : it.valLen);
       if (req.partitionBytes > 0) {
@@ -97,11 +114,14 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
       done.push({ ...w.finish(mt.maxSeq), number: req.numbers[next++]! });
       w = undefined;
     }
+    batch?.commit(); // the tables' data and sizes durable (each was fsynced instead where there is no batch)
     return done;
   } catch (e) {
     w?.abort();
     for (const t of done) fs.unlink(join(req.dir, tableName(t.number)));
     throw e;
+  } finally {
+    batch?.close();
   }
 }
 
@@ -118,8 +138,9 @@ function flushStreamed(req: FlushRequest, mt: MemTable, plan: PartitionPlan, fs:
   const outBytes = Math.max(64 << 10, Math.min(1 << 20, 2 ** Math.floor(Math.log2((4 << 20) / parts))));
   const writers: TableWriter[] = [];
   const done: (TableMeta & { number: number })[] = [];
+  const batch = syncBatchFor(fs, req.dir, parts);
   try {
-    for (let r = 0; r < parts; r++) writers.push(new TableWriter(fs, join(req.dir, tableName(req.numbers[r]!)), { blockBytes: req.blockBytes, outBytes, expectedEntries: plan.sizes[r]! }));
+    for (let r = 0; r < parts; r++) writers.push(new TableWriter(fs, join(req.dir, tableName(req.numbers[r]!)), { blockBytes: req.blockBytes, outBytes, expectedEntries: plan.sizes[r]!, syncOnFinish: batch === undefined }));
     const nodes = mt.nodes;
     const arena = mt.arena;
     const { nodeAt, rankOf } = plan;
@@ -129,12 +150,15 @@ function flushStreamed(req: FlushRequest, mt: MemTable, plan: PartitionPlan, fs:
       writers[rankOf[i]!]!.add(arena, nodes[n + NODE_KEY_OFF]!, nodes[n + NODE_KEY_LEN]!, valLen < 0 ? undefined : arena, nodes[n + NODE_VAL_OFF]!, valLen < 0 ? 0 : valLen);
     }
     for (let r = 0; r < parts; r++) done.push({ ...writers[r]!.finish(mt.maxSeq), number: req.numbers[r]! });
+    batch?.commit(); // the tables' data and sizes durable (each was fsynced instead where there is no batch)
     return done;
   } catch (e) {
     // Every file goes, each on its own: one that cannot be removed leaves the others to go.
     for (let r = done.length; r < writers.length; r++) tryQuietly(() => writers[r]!.abort());
     for (const t of done) tryQuietly(() => fs.unlink(join(req.dir, tableName(t.number))));
     throw e;
+  } finally {
+    batch?.close();
   }
 }
 
@@ -161,7 +185,10 @@ export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): Compac
   const done: (TableMeta & { number: number })[] = [];
   let w: TableWriter | undefined;
   let maxSeq = 0;
+  let batch: SyncBatch | undefined;
   try {
+    batch = syncBatchFor(fs, req.dir, req.outputs.length);
+    const opts = { blockBytes: req.blockBytes, syncOnFinish: batch === undefined };
     for (const r of readers) maxSeq = Math.max(maxSeq, r.meta.maxSeq);
     const bytesRead = readers.reduce((s, r) => s + r.source.size, 0);
     const split = readers.length - req.levelInputs;
@@ -185,7 +212,7 @@ export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): Compac
       }
       if (w === undefined) {
         if (next >= req.outputs.length) throw new Error("compaction ran out of output file numbers");
-        w = new TableWriter(fs, join(req.dir, tableName(req.outputs[next]!)), { blockBytes: req.blockBytes });
+        w = new TableWriter(fs, join(req.dir, tableName(req.outputs[next]!)), opts);
       }
       w.add(it.buf, it.keyOff, it.keyLen, it.valLen < 0 ? undefined : it.buf, it.valOff, it.valLen < 0 ? 0 : it.valLen);
       if (w.estimatedBytes >= req.targetFileBytes && next + 1 < req.outputs.length) {
@@ -197,12 +224,14 @@ export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): Compac
       done.push({ ...w.finish(maxSeq), number: req.outputs[next++]! });
       w = undefined;
     }
+    batch?.commit(); // the tables' data and sizes durable (each was fsynced instead where there is no batch)
     return { tables: done, bytesRead, bytesWritten: done.reduce((s, t) => s + t.fileSize, 0) };
   } catch (e) {
     w?.abort();
     for (const t of done) fs.unlink(join(req.dir, tableName(t.number)));
     throw e;
   } finally {
+    batch?.close();
     for (const r of readers) r.close();
   }
 }

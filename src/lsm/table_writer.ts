@@ -2,10 +2,11 @@
  * Writes one SSTable (layout: src/schema/sstable.ts) from entries given in strictly
  * increasing key order. Blocks are built in memory and written in sequential writes, each
  * sent on its way to the disk as it goes (`writeBackEveryBytes`; or synced every
- * `syncEveryBytes` where the file layer cannot write back); `finish` writes the filter, index, properties and footer, fsyncs the file and
- * closes it. Making the new name durable (the directory fsync) and naming the table in
- * the manifest are the caller's steps, in that order. Any failure leaves a file no
- * manifest names; `abort` removes it.
+ * `syncEveryBytes` where the file layer cannot write back); `finish` writes the filter,
+ * index, properties and footer, fsyncs the file (unless its caller syncs its tables
+ * together: `syncOnFinish`) and closes it. Making the new name durable (the directory
+ * fsync) and naming the table in the manifest are the caller's steps, in that order. Any
+ * failure leaves a file no manifest names; `abort` removes it.
  */
 
 import { crc32 } from "node:zlib";
@@ -66,6 +67,12 @@ export interface TableWriterOptions {
   outBytes?: number;
   /** Entries the table is expected to hold (a flush knows): its filter's keys need no growing. */
   expectedEntries?: number;
+  /**
+   * fsync the file in `finish` (default true). false: `finish` closes it unsynced, for a
+   * caller that makes its tables durable together (`JournalFs.beginSyncBatch`, begun
+   * before this writer was made) before any manifest names them.
+   */
+  syncOnFinish?: boolean;
 }
 
 /** What a finished table holds: the manifest's record of it. */
@@ -111,6 +118,7 @@ export class TableWriter {
   private writeBackEvery: number;
   /** `out` is drained when it holds this many bytes: the piece size while writing back. */
   private drainAt: number;
+  private readonly syncOnFinish: boolean;
 
   private block = new Uint8Array(8192);
   private blockView = new DataView(this.block.buffer);
@@ -145,6 +153,7 @@ export class TableWriter {
     this.writeBackEvery = opts.writeBackEveryBytes ?? TABLE_WRITE_BACK_EVERY_BYTES;
     assert(Number.isSafeInteger(this.writeBackEvery) && this.writeBackEvery >= 0, "write-back bytes must be an integer of at least 0");
     this.drainAt = this.writeBackEvery > 0 ? Math.min(this.out.length, this.writeBackEvery) : this.out.length;
+    this.syncOnFinish = opts.syncOnFinish ?? true;
     assert(this.blockBytes >= 256 && this.blockBytes <= 1 << 20, "block bytes out of range");
     this.file = fs.create(path);
   }
@@ -252,7 +261,7 @@ export class TableWriter {
     this.emit(footer, 0, footer.length);
     this.drain();
     const file = this.file!;
-    file.fsync();
+    if (this.syncOnFinish) file.fsync();
     file.close();
     this.file = undefined;
     if (spareOuts.length < SPARE_OUTS_MAX) spareOuts.push(this.out);

@@ -5,7 +5,7 @@
  */
 
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { assertNotMapped, preallocate, writeBack } from "../native/mmap.ts";
+import { assertNotMapped, canSyncFileSystem, preallocate, syncFileSystem, writeBack } from "../native/mmap.ts";
 
 export interface JournalFile {
   /** Writes `len` bytes of `src` from `offset` at file position `position`; returns bytes written. */
@@ -30,6 +30,20 @@ export interface JournalFile {
   close(): void;
 }
 
+/**
+ * Files written in one directory made durable together, with one call (see
+ * `JournalFs.beginSyncBatch`).
+ */
+export interface SyncBatch {
+  /**
+   * Makes every file written in the directory since the batch began durable, data and
+   * metadata (new names still need `fsyncDir`). Throws the I/O error if any write-out
+   * since then failed.
+   */
+  commit(): void;
+  close(): void;
+}
+
 export interface JournalFs {
   /** Creates a new file; fails if it exists. */
   create(path: string): JournalFile;
@@ -41,6 +55,13 @@ export interface JournalFs {
   rename(from: string, to: string): void;
   /** Removes a file if it exists. */
   unlink(path: string): void;
+  /**
+   * Begins a batch of files in `dir` to be made durable together by `commit`, instead of an
+   * fsync each (which flushes the device's cache once per file), or returns undefined where
+   * this layer cannot (then fsync each file). Begin it before the first of the files is
+   * written: the commit reports the errors met since.
+   */
+  beginSyncBatch?(dir: string): SyncBatch | undefined;
 }
 
 class RealFile implements JournalFile {
@@ -90,4 +111,15 @@ export const REAL_FS: JournalFs = {
   },
   rename: (from, to) => renameSync(from, to),
   unlink: (path) => rmSync(path, { force: true }),
+  beginSyncBatch: (dir) => {
+    if (!canSyncFileSystem()) return undefined;
+    const fd = openSync(dir, "r");
+    return {
+      // syncfs of the directory's file system: every file on it, one flush of the device's cache.
+      commit: () => {
+        if (!syncFileSystem(fd)) throw new Error("syncfs: the native addon is not loaded");
+      },
+      close: () => closeSync(fd),
+    };
+  },
 };

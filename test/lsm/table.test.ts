@@ -6,11 +6,11 @@
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareKeys, tableName } from "../../src/schema/sstable.ts";
 import { eventKey, timeKey } from "../../src/schema/store.ts";
-import { FLUSH_STREAMED_TABLES_MAX, runFlush } from "../../src/lsm/jobs.ts";
+import { FLUSH_STREAMED_TABLES_MAX, SYNC_BATCH_TABLES_MIN, runCompact, runFlush } from "../../src/lsm/jobs.ts";
 import { MemTable } from "../../src/lsm/memtable.ts";
 import { MergingIterator } from "../../src/lsm/merge.ts";
 import { openTableSource } from "../../src/lsm/source.ts";
@@ -472,6 +472,83 @@ describe("MemTable", () => {
       }
       for (const f of [listed, flushed]) rmSync(f.dir, { recursive: true, force: true });
     }
+  });
+
+  it("a job of more than 16 tables makes them durable with one batch commit where the file layer can; fewer, or without batches, an fsync each", () => {
+    /** REAL_FS noting creates, syncs and batch commits in order; batches only when `batches`. */
+    const { beginSyncBatch: realBatch, ...withoutBatches } = REAL_FS;
+    const noting = (log: string[], batches: boolean, failCommit = false): JournalFs => ({
+      ...withoutBatches,
+      create(path: string) {
+        const f = REAL_FS.create(path);
+        const name = basename(path);
+        log.push(`create ${name}`);
+        return {
+          pwrite: (src, offset, len, position) => f.pwrite(src, offset, len, position),
+          writeBack: (offset, length) => f.writeBack?.(offset, length) ?? false,
+          ftruncate: (size) => f.ftruncate(size),
+          close: () => f.close(),
+          fdatasync: () => (log.push(`sync ${name}`), f.fdatasync()),
+          fsync: () => (log.push(`sync ${name}`), f.fsync()),
+        };
+      },
+      ...(batches && {
+        beginSyncBatch: (dir: string) => {
+            log.push("begin");
+            const real = realBatch?.(dir);
+            return {
+              commit: () => {
+                log.push("commit");
+                if (failCommit) throw Object.assign(new Error("EIO: injected"), { code: "EIO" });
+                real?.commit();
+              },
+              close: () => real?.close(),
+            };
+          },
+      }),
+    });
+    const r = new Prng(seed ^ 0xba7c);
+    const cases = [
+      { what: "streamed, 8 instruments", mt: eventTable(r, 8) },
+      { what: "ordered, 30 instruments", mt: eventTable(r, 30) },
+      { what: "few tables, 3 instruments", mt: eventTable(r, 3) },
+    ];
+    for (const c of cases) {
+      const batched = c.mt.partitions > SYNC_BATCH_TABLES_MIN;
+      const log: string[] = [];
+      const { dir, tables } = flushInto(c.mt, false, noting(log, true));
+      expect(tables.length, c.what).toBe(c.mt.partitions);
+      const syncs = log.filter((e) => e.startsWith("sync ")).length;
+      if (batched) {
+        // Begun before the first table, committed once after the last, no fsync of a table's own.
+        expect([log[0], log.at(-1), syncs, log.filter((e) => e === "commit").length], c.what).toEqual(["begin", "commit", 0, 1]);
+      } else {
+        expect([log.includes("begin"), syncs], c.what).toEqual([false, tables.length]);
+      }
+      // The same tables, byte for byte, as a flush through a layer without batches, which fsyncs each.
+      const plain: string[] = [];
+      const other = flushInto(c.mt, false, noting(plain, false));
+      expect(plain.filter((e) => e.startsWith("sync ")).length, c.what).toBe(tables.length);
+      for (const t of tables) expect(readFileSync(join(other.dir, tableName(t.number))).equals(readFileSync(join(dir, tableName(t.number)))), `${c.what}: table ${t.number}`).toBe(true);
+      for (const d of [dir, other.dir]) rmSync(d, { recursive: true, force: true });
+    }
+    expect(cases.map((c) => c.mt.partitions > SYNC_BATCH_TABLES_MIN)).toEqual([true, true, false]);
+    // A compaction with more than 16 outputs: the same rule.
+    const source = flushInto(eventTable(r, 30), false);
+    const inputs = source.tables.map((t) => t.number);
+    const compact = (fs: JournalFs) => runCompact({ dir: source.dir, inputs, levelInputs: inputs.length, outputs: inputs.map((n) => n + 1000), targetFileBytes: 1 << 20, blockBytes: 1024, dropDeletions: false, partitionBytes: 5 }, fs);
+    const clog: string[] = [];
+    const merged = compact(noting(clog, true));
+    expect(merged.tables.length).toBe(inputs.length);
+    expect([clog[0], clog.at(-1), clog.filter((e) => e.startsWith("sync ")).length]).toEqual(["begin", "commit", 0]);
+    rmSync(source.dir, { recursive: true, force: true });
+    // A commit that fails fails the flush, and no table is left behind.
+    const failing = eventTable(r, 8);
+    const dir = mkdtempSync(join(tmpdir(), "venue-flush-"));
+    const numbers = Array.from({ length: failing.partitions }, (_, i) => i + 1);
+    expect(() => runFlush({ dir, numbers, buffers: failing.buffers, blockBytes: 1024, partitionBytes: 5 }, noting([], true, true))).toThrow(/EIO/);
+    expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a flush that fails at any file operation throws and leaves no file behind", () => {

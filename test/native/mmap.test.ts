@@ -296,13 +296,13 @@ describe("fallback", () => {
     expect(off.allocatedBytes).toBeLessThan(1 << 20); // sparse: blocks come as writes land
   });
 
-  it("starts a file's write-out through the addon, and says it cannot without it", () => {
+  it("starts a file's write-out and syncs a file system through the addon, and says it cannot without it", () => {
     const withAddon = child(["--import", "tsx", CHILD, "writeback", join(dir, "writeback-on")]);
     expect(withAddon.status, withAddon.stderr).toBe(0);
-    expect(JSON.parse(withAddon.stdout)).toEqual({ started: true, empty: "EINVAL", closed: "EINVAL" });
+    expect(JSON.parse(withAddon.stdout)).toEqual({ started: true, empty: "EINVAL", closed: "EINVAL", batch: true });
     const without = child(["--import", "tsx", CHILD, "writeback", join(dir, "writeback-off")], { VENUE_NATIVE: "off" });
     expect(without.status, without.stderr).toBe(0);
-    expect(JSON.parse(without.stdout)).toEqual({ started: false, empty: false, closed: false });
+    expect(JSON.parse(without.stdout)).toEqual({ started: false, empty: false, closed: false, batch: false });
   });
 
   it("reads with pread when VENUE_NATIVE=off, and says so in one line", () => {

@@ -14,11 +14,13 @@
  *       { size, allocatedBytes } as JSON.
  *   node --import tsx test/native/mmap_child.ts writeback FILE
  *       writes 256 KiB into FILE and starts their write-out (writeBack), then asks for a
- *       range of 0 bytes and for a closed file; prints { started, empty, closed } as JSON
- *       (true/false, or the error code thrown).
+ *       range of 0 bytes and for a closed file, then makes FILE's directory's files durable
+ *       in one batch (REAL_FS.beginSyncBatch); prints { started, empty, closed, batch } as
+ *       JSON (true/false, or the error code thrown; batch false where there is none).
  */
 
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import { mappingStats, nativeStatus, openReadOnly, type ReadOnlyFile } from "../../src/native/mmap.ts";
 import { REAL_FS } from "../../src/wal/file.ts";
 
@@ -79,7 +81,14 @@ if (mode === "gc") {
   const empty = attempt(() => f.writeBack!(0, 0));
   f.close();
   const closed = attempt(() => f.writeBack!(0, 4096));
-  process.stdout.write(`${JSON.stringify({ started, empty, closed })}\n`);
+  const batch = attempt(() => {
+    const b = REAL_FS.beginSyncBatch!(dirname(file));
+    if (b === undefined) return false;
+    b.commit();
+    b.close();
+    return true;
+  });
+  process.stdout.write(`${JSON.stringify({ started, empty, closed, batch })}\n`);
 } else {
   throw new Error(`unknown mode ${String(mode)}`);
 }
