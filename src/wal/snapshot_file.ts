@@ -67,20 +67,19 @@ export function writeSnapshot(dir: string, seq: number, state: CapturedState, cr
   const f = fs.create(tmp);
   try {
     let done = 0;
+    let syncedTo = 0;
     let writeBack = writeBackBytes > 0;
     while (done < size) {
-      const piece = writeBack ? writeBackBytes : syncEveryBytes > 0 ? syncEveryBytes : size;
       const start = done;
-      const end = Math.min(size, done + piece);
+      const end = Math.min(size, done + (writeBack ? writeBackBytes : syncEveryBytes > 0 ? syncEveryBytes : size));
       while (done < end) done += f.pwrite(file, done, end - done, done);
       if (done === size) break;
-      if (writeBack && f.writeBack?.(start, end - start) === true) continue;
-      if (writeBack) {
-        // This file layer cannot: the rest in pieces synced one by one.
-        writeBack = false;
-        if (done - start < syncEveryBytes) continue;
+      // A layer that cannot write back (false) has the rest synced every syncEveryBytes.
+      if (writeBack) writeBack = f.writeBack?.(start, end - start) === true;
+      if (!writeBack && syncEveryBytes > 0 && done - syncedTo >= syncEveryBytes) {
+        f.fdatasync();
+        syncedTo = done;
       }
-      if (syncEveryBytes > 0) f.fdatasync();
     }
     f.fsync();
   } finally {

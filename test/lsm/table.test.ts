@@ -101,20 +101,23 @@ describe("SSTable", () => {
     t.close();
   });
 
+  /** A table of 30,000 entries of 200-byte values (over 5 MiB), written through `fs`; returns its size. */
+  const writeLargeTable = (path: string, fs: JournalFs, opts: TableWriterOptions): number => {
+    const w = new TableWriter(fs, path, opts);
+    const key = new Uint8Array(8);
+    const kv = new DataView(key.buffer);
+    const value = new Uint8Array(200).fill(7);
+    for (let i = 0; i < 30_000; i++) {
+      kv.setUint32(4, i);
+      w.add(key, 0, 8, value, 0, value.length);
+    }
+    return w.finish(1).fileSize;
+  };
+
   it("writes a large table back in pieces of 128 KiB as it goes, syncs it once, and the bytes are the same", () => {
     const dir = mkdtempSync(join(tmpdir(), "venue-sst-wb-"));
     try {
-      const value = new Uint8Array(200).fill(7);
-      const write = (path: string, fs: JournalFs, opts: TableWriterOptions): number => {
-        const w = new TableWriter(fs, path, opts);
-        const key = new Uint8Array(8);
-        const kv = new DataView(key.buffer);
-        for (let i = 0; i < 30_000; i++) {
-          kv.setUint32(4, i);
-          w.add(key, 0, 8, value, 0, value.length);
-        }
-        return w.finish(1).fileSize;
-      };
+      const write = writeLargeTable;
       const synced: number[] = [];
       const ranges: Array<[number, number]> = [];
       const size = write(join(dir, "a.sst"), syncLoggingFs(synced, ranges), {});
@@ -138,17 +141,7 @@ describe("SSTable", () => {
     try {
       const syncedAt: number[] = [];
       const counting = syncLoggingFs;
-      const value = new Uint8Array(200).fill(7);
-      const write = (path: string, fs: JournalFs, syncEveryBytes?: number): number => {
-        const w = new TableWriter(fs, path, syncEveryBytes === undefined ? {} : { syncEveryBytes });
-        const key = new Uint8Array(8);
-        const kv = new DataView(key.buffer);
-        for (let i = 0; i < 30_000; i++) {
-          kv.setUint32(4, i);
-          w.add(key, 0, 8, value, 0, value.length);
-        }
-        return w.finish(1).fileSize;
-      };
+      const write = (path: string, fs: JournalFs, syncEveryBytes?: number): number => writeLargeTable(path, fs, syncEveryBytes === undefined ? {} : { syncEveryBytes });
       const size = write(join(dir, "a.sst"), counting(syncedAt));
       expect(size).toBeGreaterThan(5 * TABLE_SYNC_EVERY_BYTES);
       // Every sync but the last (finish's) came after about 1 MiB more was written.
