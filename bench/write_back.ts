@@ -26,13 +26,13 @@
 
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import os from "node:os";
 import { parseArgs } from "node:util";
 import { REAL_FS } from "../src/wal/file.ts";
 import { TableWriter } from "../src/lsm/table_writer.ts";
 import { nativeStatus } from "../src/native/mmap.ts";
+import { cpuSample, cpuUse, diskInfo, machineInfo } from "../src/bench/machine.ts";
 
 interface WriterTask {
   dir: string;
@@ -82,20 +82,6 @@ if (!isMainThread) {
   await main();
 }
 
-interface SysSample {
-  busyMs: number;
-  ownMs: number;
-  at: number;
-}
-
-function sample(): SysSample {
-  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const tick = 10; // USER_HZ 100
-  const busy = (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]!) * tick;
-  const u = process.cpuUsage();
-  return { busyMs: busy, ownMs: (u.user + u.system) / 1000, at: performance.now() };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, rounds: { type: "string" }, fsyncs: { type: "string" }, rates: { type: "string" } } });
   const quick = values.quick === true;
@@ -113,7 +99,10 @@ async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   const native = nativeStatus();
   console.log("bench/write_back.ts: a 64-byte write + fdatasync beside a table being written");
-  console.log(`  machine: ${os.cpus()[0]?.model ?? "?"}, ${os.availableParallelism()} cores, ${os.platform()} ${os.release()}, Node ${process.version}`);
+  const m = machineInfo();
+  const d = diskInfo(base);
+  console.log(`  machine: ${m.cpu}, ${m.availableParallelism} cores, ${m.memoryGiB.toFixed(1)} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverage.map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`  disk: ${d.device} (${d.fsType}) at ${d.mountPoint}; write cache ${d.writeCache}, rotational ${d.rotational}`);
   console.log(`  native addon: ${native.loaded ? "loaded (write-back available)" : `not loaded (${native.reason ?? "?"}): the write-back way syncs every 1 MiB too`}`);
   console.log(`  ${fsyncs} fdatasyncs per way and rate per round, ${rounds} round(s); rates ${rates.join(", ")} MB/s; threads: 2, none spins`);
 
@@ -146,7 +135,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ways : [...ways].reverse();
     for (const way of order) {
-      const s0 = sample();
+      const s0 = cpuSample();
       if (way.rate === 0) {
         floor(hist.get(way)!);
       } else {
@@ -167,9 +156,7 @@ async function main(): Promise<void> {
         reached.get(way)!.push(bytes / 1e3 / ms);
         rmSync(dir, { recursive: true, force: true });
       }
-      const s1 = sample();
-      const wall = s1.at - s0.at;
-      other.get(way)!.push(Math.max(0, (s1.busyMs - s0.busyMs - (s1.ownMs - s0.ownMs)) / wall));
+      other.get(way)!.push(cpuUse(s0, cpuSample()).otherCores);
     }
   }
   closeSync(fd);
