@@ -82,12 +82,17 @@ describe("snapshot writing under faults", () => {
     }
   });
 
+  /** A state of 3.5 MB: random bytes in two buffers (the shape is not read here). */
+  const largeState = (seed: number): CapturedState => {
+    const r = new Prng(seed);
+    const blob = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => r.int(0, 255));
+    return { shape: { o: {}, c: "Engine" }, blobs: [blob(2_500_000), blob(1_000_000)] };
+  };
+
   it("writes a large snapshot back in pieces of 128 KiB as it goes, syncs it once, and it reads back whole", () => {
     const dir = mkdtempSync(join(tmpdir(), "venue-snapwb-"));
     try {
-      const r = new Prng(8);
-      const blob = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => r.int(0, 255));
-      const state: CapturedState = { shape: { o: {}, c: "Engine" }, blobs: [blob(2_500_000), blob(1_000_000)] };
+      const state = largeState(8);
       const synced: number[] = [];
       const ranges: Array<[number, number]> = [];
       const name = writeSnapshot(dir, 5, state, 1n, syncLoggingFs(synced, ranges));
@@ -105,10 +110,7 @@ describe("snapshot writing under faults", () => {
   it("where the file layer cannot write back, syncs a large snapshot as it is written, at most every 1 MiB, and it reads back whole", () => {
     const dir = mkdtempSync(join(tmpdir(), "venue-snapsync-"));
     try {
-      // A state of 3.5 MB: random bytes in two buffers (the shape is not read here).
-      const r = new Prng(7);
-      const blob = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => r.int(0, 255));
-      const state: CapturedState = { shape: { o: {}, c: "Engine" }, blobs: [blob(2_500_000), blob(1_000_000)] };
+      const state = largeState(7);
       const synced: number[] = [];
       const name = writeSnapshot(dir, 5, state, 1n, syncLoggingFs(synced));
       const size = statSync(join(dir, name)).size;
