@@ -2,7 +2,7 @@
  * TESTING.md §G 31: password hashing must not delay journal commits, guessing backs off,
  * and known and unknown user names cost the same.
  *
- *   npx tsx bench/login_flood.ts [--quick] [--logins N] [--seconds S] [--rate R] [--guesses G] [--nice N] [--flood-nice N] [--edge-nice N] [--connect-rate N]
+ *   npx tsx bench/login_flood.ts [--quick] [--logins N] [--seconds S] [--rate R] [--guesses G] [--nice N] [--flood-nice N] [--edge-nice N] [--connect-rate N] [--control]
  *
  * 1. Hash cost: scrypt (N=2^17, r=8, p=1) on the catalog's hashing pool, p50 of a few.
  * 2. Timing probe: a login of a known user with a wrong password against an unknown user,
@@ -30,6 +30,10 @@
  * `--edge-nice` sets the nice value of the gateway's and market-data worker's threads (the
  * node's `edgeNice`, default 0), so that the engine loop and the journal worker win a core
  * from the flood's handling when they compete.
+ *
+ * `--control` runs the second phase exactly as the first, with no flood: the ratio it prints is
+ * then what two phases of the same load differ by on this machine, the noise any ratio of
+ * the flood's run carries.
  *
  * `--nice` sets the hashing thread's nice value (the node's default, 10, lets hashing take only
  * CPU the node leaves; 0 runs it at normal priority, to compare).
@@ -69,6 +73,7 @@ const { values } = parseArgs({
     "edge-nice": { type: "string" },
     "connect-rate": { type: "string" },
     "flood-child": { type: "string" },
+    control: { type: "boolean", default: false },
   },
 });
 const int = (name: string, fallback: number): number => {
@@ -96,6 +101,8 @@ if (!Number.isInteger(FLOOD_NICE) || FLOOD_NICE < 0 || FLOOD_NICE > 19) throw ne
 const EDGE_NICE = values["edge-nice"] === undefined ? 0 : Number(values["edge-nice"]);
 if (!Number.isInteger(EDGE_NICE) || EDGE_NICE < 0 || EDGE_NICE > 19) throw new RangeError(`--edge-nice: expected an integer from 0 to 19, got ${String(values["edge-nice"])}`);
 const USERS = 10;
+/** `--control`: the second phase without the flood. */
+const CONTROL = values.control === true;
 
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
@@ -143,7 +150,7 @@ if (values["flood-child"] !== undefined) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "venue-login-flood-"));
-const out: Record<string, unknown> = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, quick: QUICK, logins: LOGINS, seconds: SECONDS, rate: RATE, hashNice: NICE, floodNice: FLOOD_NICE, edgeNice: EDGE_NICE, connectRate: CONNECT_RATE };
+const out: Record<string, unknown> = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, quick: QUICK, logins: LOGINS, seconds: SECONDS, rate: RATE, control: CONTROL, hashNice: NICE, floodNice: FLOOD_NICE, edgeNice: EDGE_NICE, connectRate: CONNECT_RATE };
 try {
   // 1. Hash cost, and the users.
   const catalog = Catalog.open(join(dir, "catalog"));
@@ -235,30 +242,35 @@ try {
   const f0 = await fsyncs();
   const base = await phase(SECONDS);
   const f1 = await fsyncs();
-  const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--flood-child", url, "--logins", String(LOGINS), "--seconds", String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
-  if (FLOOD_NICE !== 0 && child.pid !== undefined) setPriority(child.pid, FLOOD_NICE);
   let childOut = "";
-  child.stdout.on("data", (c) => (childOut += String(c)));
-  const childDone = new Promise<void>((r) => child.once("exit", () => r()));
-  await new Promise((r) => setTimeout(r, 500)); // the flood's connections open
+  let childDone = Promise.resolve();
+  if (!CONTROL) {
+    const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--flood-child", url, "--logins", String(LOGINS), "--seconds", String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
+    if (FLOOD_NICE !== 0 && child.pid !== undefined) setPriority(child.pid, FLOOD_NICE);
+    child.stdout.on("data", (c) => (childOut += String(c)));
+    childDone = new Promise<void>((r) => child.once("exit", () => r()));
+  }
+  await new Promise((r) => setTimeout(r, 500)); // the flood's connections open (with --control, the same pause)
   const flood = await phase(SECONDS);
   await childDone;
   const f2 = await fsyncs();
   const syncs = { withoutLogins: fsyncShare(f0, f1), withLogins: fsyncShare(f1, f2) };
-  const floodCounts = JSON.parse(childOut.trim().split("\n").at(-1) ?? "{}") as { attempts?: number; answers?: Record<string, number> };
+  const floodCounts = JSON.parse(childOut.trim().split("\n").at(-1) || "{}") as { attempts?: number; answers?: Record<string, number> };
   const row = (xs: number[]): { n: number; p50: number; p99: number; p999: number; max: number } => ({ n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), p999: pct(xs, 99.9), max: pct(xs, 100) });
   const b = row(base);
   const f = row(flood);
   out["commit"] = { withoutLogins: b, withLogins: f, p99Ratio: f.p99 / b.p99, flood: floodCounts, fdatasync: syncs };
   console.log(`\nsubmission -> durable, ${RATE} deposits/s open loop, ${SECONDS} s each (ms):`);
   console.log("                      n       p50     p99    p99.9     max");
-  for (const [name, r] of [["without logins", b], [`with ${LOGINS} logins`, f]] as const) {
+  const second = CONTROL ? "again (control)" : `with ${LOGINS} logins`;
+  for (const [name, r] of [["without logins", b], [second, f]] as const) {
     console.log(`  ${name.padEnd(18)} ${String(r.n).padStart(6)} ${r.p50.toFixed(3).padStart(8)} ${r.p99.toFixed(3).padStart(7)} ${r.p999.toFixed(3).padStart(8)} ${r.max.toFixed(3).padStart(7)}`);
   }
-  for (const [name, x] of [["without logins", syncs.withoutLogins], [`with ${LOGINS} logins`, syncs.withLogins]] as const) {
+  for (const [name, x] of [["without logins", syncs.withoutLogins], [second, syncs.withLogins]] as const) {
     console.log(`  the journal's fdatasyncs ${name}: ${x.n}, ${(x.over1ms * 100).toFixed(1)}% above 1 ms, p99 ${x.p99UpTo} (from the node's metrics, whose buckets are coarse)`);
   }
-  console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} (proposed bound 1.10), hashing at nice ${NICE}, the gateway and market-data threads at nice ${EDGE_NICE}, the flood's client at nice ${FLOOD_NICE}, new connections from one address ${CONNECT_RATE >= 1_000_000 ? "not limited" : `at most ${CONNECT_RATE}/s`}; the flood: ${JSON.stringify(floodCounts)}`);
+  if (CONTROL) console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} between two phases without logins (control: the ratio's noise on this machine)`);
+  else console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} (proposed bound 1.10), hashing at nice ${NICE}, the gateway and market-data threads at nice ${EDGE_NICE}, the flood's client at nice ${FLOOD_NICE}, new connections from one address ${CONNECT_RATE >= 1_000_000 ? "not limited" : `at most ${CONNECT_RATE}/s`}; the flood: ${JSON.stringify(floodCounts)}`);
 
   // 4. Brute force against one user, from one address.
   const answers: Record<string, number> = {};
