@@ -2,7 +2,7 @@
  * TESTING.md §G 31: password hashing must not delay journal commits, guessing backs off,
  * and known and unknown user names cost the same.
  *
- *   npx tsx bench/login_flood.ts [--quick] [--logins N] [--seconds S] [--rate R] [--guesses G] [--nice N] [--flood-nice N] [--edge-nice N] [--connect-rate N] [--control]
+ *   npx tsx bench/login_flood.ts [--quick] [--logins N] [--seconds S] [--rate R] [--guesses G] [--nice N] [--flood-nice N] [--edge-nice N] [--connect-rate N] [--control | --decoy]
  *
  * 1. Hash cost: scrypt (N=2^17, r=8, p=1) on the catalog's hashing pool, p50 of a few.
  * 2. Timing probe: a login of a known user with a wrong password against an unknown user,
@@ -35,6 +35,11 @@
  * then what two phases of the same load differ by on this machine, the noise any ratio of
  * the flood's run carries.
  *
+ * `--decoy` aims the flood at a decoy instead of the node: a WebSocket server in a process of
+ * its own that refuses every login at once, without hashing. The node then only shares the
+ * machine with the flood, its client and a server handling it: what the ratio shows is what
+ * any such flood on these cores costs the journal, whatever the node does with it.
+ *
  * `--nice` sets the hashing thread's nice value (the node's default, 10, lets hashing take only
  * CPU the node leaves; 0 runs it at normal priority, to compare).
  *
@@ -44,7 +49,7 @@
  * Results also go to .bench-out/login_flood.json.
  */
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,6 +79,8 @@ const { values } = parseArgs({
     "connect-rate": { type: "string" },
     "flood-child": { type: "string" },
     control: { type: "boolean", default: false },
+    decoy: { type: "boolean", default: false },
+    "decoy-server": { type: "boolean", default: false },
   },
 });
 const int = (name: string, fallback: number): number => {
@@ -103,6 +110,9 @@ if (!Number.isInteger(EDGE_NICE) || EDGE_NICE < 0 || EDGE_NICE > 19) throw new R
 const USERS = 10;
 /** `--control`: the second phase without the flood. */
 const CONTROL = values.control === true;
+/** `--decoy`: the flood aimed at a decoy server in another process, not at the node. */
+const DECOY = values.decoy === true;
+if (CONTROL && DECOY) throw new RangeError("--control and --decoy: one or the other");
 
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
@@ -130,6 +140,22 @@ function diffLogin(url: string, user: string, password: string): Promise<string>
   });
 }
 
+// The decoy, in its own process: refuses every DIFF login at once; prints its port.
+if (values["decoy-server"] === true) {
+  const { WebSocketServer } = await import("ws");
+  const refusal = JSON.stringify({ aid: "rtn_data", data: [{ notify: { decoy: { type: "MESSAGE", level: "WARNING", code: 401, content: "login refused by the decoy" } } }] });
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 16 * 1024 });
+  wss.on("connection", (ws) => {
+    ws.on("message", (data) => {
+      if (String(data).includes("req_login")) ws.send(refusal);
+    });
+    ws.on("error", () => ws.terminate());
+  });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  process.stdout.write(`${(wss.address() as { port: number }).port}\n`);
+  await new Promise(() => {}); // until killed
+}
+
 // The flood, in its own process: `--logins` logins in flight for `--seconds`; prints counts as JSON.
 if (values["flood-child"] !== undefined) {
   const url = values["flood-child"];
@@ -150,7 +176,7 @@ if (values["flood-child"] !== undefined) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "venue-login-flood-"));
-const out: Record<string, unknown> = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, quick: QUICK, logins: LOGINS, seconds: SECONDS, rate: RATE, control: CONTROL, hashNice: NICE, floodNice: FLOOD_NICE, edgeNice: EDGE_NICE, connectRate: CONNECT_RATE };
+const out: Record<string, unknown> = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, quick: QUICK, logins: LOGINS, seconds: SECONDS, rate: RATE, control: CONTROL, decoy: DECOY, hashNice: NICE, floodNice: FLOOD_NICE, edgeNice: EDGE_NICE, connectRate: CONNECT_RATE };
 try {
   // 1. Hash cost, and the users.
   const catalog = Catalog.open(join(dir, "catalog"));
@@ -244,8 +270,21 @@ try {
   const f1 = await fsyncs();
   let childOut = "";
   let childDone = Promise.resolve();
+  let decoy: ChildProcess | undefined;
+  let floodUrl = url;
+  if (DECOY) {
+    decoy = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--decoy-server"], { stdio: ["ignore", "pipe", "inherit"] });
+    floodUrl = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      decoy!.stdout!.on("data", (c) => {
+        text += String(c);
+        if (text.includes("\n")) resolve(`ws://127.0.0.1:${text.trim()}/trade`);
+      });
+      decoy!.once("exit", () => reject(new Error("the decoy server exited before it listened")));
+    });
+  }
   if (!CONTROL) {
-    const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--flood-child", url, "--logins", String(LOGINS), "--seconds", String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename, "--flood-child", floodUrl, "--logins", String(LOGINS), "--seconds", String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
     if (FLOOD_NICE !== 0 && child.pid !== undefined) setPriority(child.pid, FLOOD_NICE);
     child.stdout.on("data", (c) => (childOut += String(c)));
     childDone = new Promise<void>((r) => child.once("exit", () => r()));
@@ -253,6 +292,7 @@ try {
   await new Promise((r) => setTimeout(r, 500)); // the flood's connections open (with --control, the same pause)
   const flood = await phase(SECONDS);
   await childDone;
+  decoy?.kill();
   const f2 = await fsyncs();
   const syncs = { withoutLogins: fsyncShare(f0, f1), withLogins: fsyncShare(f1, f2) };
   const floodCounts = JSON.parse(childOut.trim().split("\n").at(-1) || "{}") as { attempts?: number; answers?: Record<string, number> };
@@ -262,7 +302,7 @@ try {
   out["commit"] = { withoutLogins: b, withLogins: f, p99Ratio: f.p99 / b.p99, flood: floodCounts, fdatasync: syncs };
   console.log(`\nsubmission -> durable, ${RATE} deposits/s open loop, ${SECONDS} s each (ms):`);
   console.log("                      n       p50     p99    p99.9     max");
-  const second = CONTROL ? "again (control)" : `with ${LOGINS} logins`;
+  const second = CONTROL ? "again (control)" : DECOY ? `with ${LOGINS} at a decoy` : `with ${LOGINS} logins`;
   for (const [name, r] of [["without logins", b], [second, f]] as const) {
     console.log(`  ${name.padEnd(18)} ${String(r.n).padStart(6)} ${r.p50.toFixed(3).padStart(8)} ${r.p99.toFixed(3).padStart(7)} ${r.p999.toFixed(3).padStart(8)} ${r.max.toFixed(3).padStart(7)}`);
   }
@@ -270,6 +310,7 @@ try {
     console.log(`  the journal's fdatasyncs ${name}: ${x.n}, ${(x.over1ms * 100).toFixed(1)}% above 1 ms, p99 ${x.p99UpTo} (from the node's metrics, whose buckets are coarse)`);
   }
   if (CONTROL) console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} between two phases without logins (control: the ratio's noise on this machine)`);
+  else if (DECOY) console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} with the flood aimed at a decoy server in another process, not at the node (what the flood on these cores costs by itself); the flood: ${JSON.stringify(floodCounts)}`);
   else console.log(`  p99 ratio ${(f.p99 / b.p99).toFixed(2)} (proposed bound 1.10), hashing at nice ${NICE}, the gateway and market-data threads at nice ${EDGE_NICE}, the flood's client at nice ${FLOOD_NICE}, new connections from one address ${CONNECT_RATE >= 1_000_000 ? "not limited" : `at most ${CONNECT_RATE}/s`}; the flood: ${JSON.stringify(floodCounts)}`);
 
   // 4. Brute force against one user, from one address.
