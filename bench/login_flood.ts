@@ -153,7 +153,8 @@ if (values["decoy-server"] === true) {
   });
   await new Promise<void>((r) => wss.once("listening", () => r()));
   process.stdout.write(`${(wss.address() as { port: number }).port}\n`);
-  await new Promise(() => {}); // until killed
+  setTimeout(() => process.exit(0), (SECONDS + 30) * 1000); // killed after the flood's phase; gone by then if the benchmark died
+  await new Promise(() => {});
 }
 
 // The flood, in its own process: `--logins` logins in flight for `--seconds`; prints counts as JSON.
