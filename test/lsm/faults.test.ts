@@ -14,27 +14,50 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TableCorruptError } from "../../src/lsm/table_reader.ts";
-import { LsmTree, inlineJobs, type LsmOptions } from "../../src/lsm/tree.ts";
+import { LsmTree, inlineJobs, type LsmJobs, type LsmOptions } from "../../src/lsm/tree.ts";
 import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import type { JournalFs } from "../../src/wal/file.ts";
 import { FaultFs, SimulatedCrash } from "../wal/fault_fs.ts";
 import { DeadAfterCrash, contents, expectedAt, workloadOp } from "./lsm_kit.ts";
 
-const KEYS = 300;
-const WRITES = 1500;
-const OPTS: LsmOptions = { memtableBytes: 8192, blockBytes: 512, targetFileBytes: 4096, l1Bytes: 16384, l0Trigger: 3, partitionBytes: 3 };
+interface Workload {
+  keys: number;
+  writes: number;
+  opts: LsmOptions;
+  /** Flush a table at a time (the path for MemTables of more partitions than are streamed at once). */
+  tableAtATime?: boolean;
+}
+
+/** Two partitions (the keys' first three bytes): a few tables per flush, each fsynced. */
+const FEW: Workload = {
+  keys: 300,
+  writes: 1500,
+  opts: { memtableBytes: 8192, blockBytes: 512, targetFileBytes: 4096, l1Bytes: 16384, l0Trigger: 3, partitionBytes: 3 },
+};
+const { keys: KEYS, writes: WRITES, opts: OPTS } = FEW;
+/**
+ * A partition per key (all four bytes), 40 keys: a flush or compaction writes more tables
+ * than SYNC_BATCH_TABLES_MIN, which the jobs make durable with one sync batch.
+ */
+const MANY: Workload = { keys: 40, writes: 400, opts: { ...OPTS, partitionBytes: 4 } };
+
+/** The jobs of the workload, run inline on `fs`. */
+function jobsOf(fs: JournalFs, w: Workload): LsmJobs {
+  const jobs = inlineJobs(fs);
+  return w.tableAtATime === true ? { ...jobs, flush: (req) => jobs.flush({ ...req, streamedTablesMax: 0 }) } : jobs;
+}
 
 /** Runs the workload until it ends or the store fails; returns the flushed seq it saw last. */
-async function workload(dir: string, fs: JournalFs): Promise<{ seenFlushed: number; error: Error | undefined }> {
+async function workload(dir: string, fs: JournalFs, w: Workload = FEW): Promise<{ seenFlushed: number; error: Error | undefined }> {
   let t: LsmTree;
   try {
-    t = LsmTree.open(dir, { ...OPTS, fs, jobs: inlineJobs(fs) });
+    t = LsmTree.open(dir, { ...w.opts, fs, jobs: jobsOf(fs, w) });
   } catch (e) {
     return { seenFlushed: 0, error: e as Error };
   }
   let seenFlushed = 0;
-  for (let seq = 1; seq <= WRITES && t.error === undefined; seq++) {
-    const { key, value } = workloadOp(seq, KEYS);
+  for (let seq = 1; seq <= w.writes && t.error === undefined; seq++) {
+    const { key, value } = workloadOp(seq, w.keys);
     if (!t.writable) await t.whenWritable();
     if (t.error !== undefined) break;
     if (value === undefined) t.delete(key, seq);
@@ -56,13 +79,13 @@ async function workload(dir: string, fs: JournalFs): Promise<{ seenFlushed: numb
   return { seenFlushed, error };
 }
 
-async function check(dir: string, seenFlushed: number, label: string): Promise<number> {
-  const t = LsmTree.open(dir, OPTS);
+async function check(dir: string, seenFlushed: number, label: string, w: Workload = FEW): Promise<number> {
+  const t = LsmTree.open(dir, w.opts);
   expect(t.flushedSeq, `${label}: flushed seq went back`).toBeGreaterThanOrEqual(seenFlushed);
-  expect(contents(t), `${label}: content at flushed seq ${t.flushedSeq}`).toEqual(expectedAt(t.flushedSeq, KEYS));
+  expect(contents(t), `${label}: content at flushed seq ${t.flushedSeq}`).toEqual(expectedAt(t.flushedSeq, w.keys));
   const f = t.flushedSeq;
   await t.idle(); // a compaction due from before may have started at open
-  expect(contents(t), `${label}: content after the compaction at open`).toEqual(expectedAt(f, KEYS));
+  expect(contents(t), `${label}: content after the compaction at open`).toEqual(expectedAt(f, w.keys));
   await t.close();
   return f;
 }
@@ -97,6 +120,47 @@ describe("event store faults", () => {
     }
     console.log(`lsm faults: ${crashed} crashes; the power cuts brought back ${returned} removed files`);
     expect(crashed).toBeGreaterThan(total / 2);
+  });
+
+  it.each([
+    ["streamed", MANY],
+    ["a table at a time", { ...MANY, tableAtATime: true }],
+  ] as const)(`many tables per job, made durable by one sync batch (flushes %s): a crash at every third operation, then a power cut (seed ${seed})`, async (_, w: Workload) => {
+    const probe = new FaultFs();
+    const dir0 = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
+    const clean = await workload(dir0, probe, w);
+    expect(clean.error).toBeUndefined();
+    expect(await check(dir0, clean.seenFlushed, "no fault", w)).toBe(w.writes);
+    // The jobs took the batch path (the fault layer's batch makes durable only what its contract says).
+    expect(probe.batchCommits).toBeGreaterThan(0);
+    const total = probe.ops;
+    console.log(`lsm faults, many tables (${_}): ${total} file operations, ${probe.batchCommits} sync batches in the workload`);
+    const r = new Prng(seed ^ 0x5bd1e995);
+    let crashed = 0;
+    for (let n = r.nextU32() % 3; n < total; n += 3) {
+      const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
+      const fault = new FaultFs();
+      fault.crashAt = n;
+      const res = await workload(dir, new DeadAfterCrash(fault), w);
+      if (res.error !== undefined) crashed++;
+      fault.powerLoss(r);
+      await check(dir, res.seenFlushed, `crash at op ${n}`, w);
+    }
+    expect(crashed).toBeGreaterThan(total / 6);
+    // A commit that fails (EIO): the store stops with the error, reopens consistent, and
+    // keeps no table of the failed job.
+    for (const n of probe.batchCommitOps) {
+      const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
+      const fault = new FaultFs();
+      fault.failAt = n;
+      const res = await workload(dir, fault, w);
+      expect(res.error?.message, `EIO at the commit at op ${n}`).toMatch(/EIO/);
+      await check(dir, res.seenFlushed, `EIO at the commit at op ${n}`, w);
+      const t = LsmTree.open(dir, w.opts);
+      await t.idle();
+      expect(readdirSync(dir).filter((x) => x.endsWith(".sst")).length, `EIO at op ${n}`).toBe(t.levelStats().reduce((sum, l) => sum + l.tables, 0));
+      await t.close();
+    }
   });
 
   it("ENOSPC at every file operation: the store stops with the error and reopens consistent", async () => {

@@ -4,7 +4,7 @@
  * happened, fails every later operation (a dead process does nothing more).
  */
 
-import type { JournalFile, JournalFs } from "../../src/wal/file.ts";
+import type { JournalFile, JournalFs, SyncBatch } from "../../src/wal/file.ts";
 import { SimulatedCrash } from "../wal/fault_fs.ts";
 import type { LsmTree } from "../../src/lsm/tree.ts";
 
@@ -81,5 +81,10 @@ export class DeadAfterCrash implements JournalFs {
   }
   unlink(path: string): void {
     this.guard(() => this.inner.unlink(path));
+  }
+  beginSyncBatch(dir: string): SyncBatch | undefined {
+    const b = this.guard(() => this.inner.beginSyncBatch?.(dir));
+    if (b === undefined) return undefined;
+    return { commit: () => this.guard(() => b.commit()), close: () => b.close() };
   }
 }

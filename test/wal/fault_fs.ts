@@ -14,7 +14,7 @@
 import { closeSync, existsSync, ftruncateSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { REAL_FS, type JournalFile, type JournalFs } from "../../src/wal/file.ts";
+import { REAL_FS, type JournalFile, type JournalFs, type SyncBatch } from "../../src/wal/file.ts";
 import type { Prng } from "../../src/stdx/prng.ts";
 
 export class SimulatedCrash extends Error {
@@ -22,6 +22,8 @@ export class SimulatedCrash extends Error {
 }
 
 interface Pending {
+  /** Order of recording, so that a sync batch knows what was written since it began. */
+  serial: number;
   path: string;
   kind: "write" | "truncate";
   position: number;
@@ -33,6 +35,11 @@ interface Pending {
 
 export class FaultFs implements JournalFs {
   private pending: Pending[] = [];
+  private serial = 0;
+  /** Sync batches committed (see `beginSyncBatch`). */
+  batchCommits = 0;
+  /** The operation number of each sync batch's commit. */
+  batchCommitOps: number[] = [];
   private created: string[] = [];
   private renames: Array<{ from: string; to: string }> = [];
   /** Files removed since their directory's last fsync, each hard-linked into `stash` first. */
@@ -88,6 +95,28 @@ export class FaultFs implements JournalFs {
       this.pending = this.pending.filter((p) => p.path !== path);
     }
     REAL_FS.unlink(path);
+  }
+
+  /**
+   * A sync batch as the layer's contract promises it and no more (src/wal/file.ts): `commit`
+   * makes durable what was written in `dir` since the batch began; new names still need
+   * `fsyncDir`. A commit is an operation, where a crash or a fault may be injected.
+   */
+  beginSyncBatch(dir: string): SyncBatch {
+    const from = this.serial;
+    let open = true;
+    return {
+      commit: () => {
+        if (!open) throw new Error("sync batch used after close");
+        this.batchCommitOps.push(this.ops);
+        this.tick(dir, undefined);
+        this.pending = this.pending.filter((p) => p.serial < from || dirname(p.path) !== dir);
+        this.batchCommits++;
+      },
+      close: () => {
+        open = false;
+      },
+    };
   }
 
   /** Writes and truncates not yet made durable (all files). */
@@ -188,7 +217,7 @@ export class FaultFs implements JournalFs {
         const path = name.path;
         const data = src.slice(offset, offset + len);
         const record = (bytes: Uint8Array): void => {
-          fs.pending.push({ path, kind: "write", position, old: readOld(path, position, bytes.length), data: bytes.slice(), oldSize: statSync(path).size });
+          fs.pending.push({ serial: fs.serial++, path, kind: "write", position, old: readOld(path, position, bytes.length), data: bytes.slice(), oldSize: statSync(path).size });
         };
         // A crash in the middle of a write leaves its first half written (unsynced).
         fs.tick(path, () => {
@@ -214,7 +243,7 @@ export class FaultFs implements JournalFs {
         fs.tick(path, undefined);
         const oldSize = statSync(path).size;
         const cut = size < oldSize ? readOld(path, size, oldSize - size) : new Uint8Array(0);
-        fs.pending.push({ path, kind: "truncate", position: size, old: cut, data: new Uint8Array(0), oldSize });
+        fs.pending.push({ serial: fs.serial++, path, kind: "truncate", position: size, old: cut, data: new Uint8Array(0), oldSize });
         f.ftruncate(size);
       },
       close() {
