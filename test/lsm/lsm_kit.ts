@@ -63,6 +63,7 @@ export class DeadAfterCrash implements JournalFs {
       fdatasync: () => this.guard(() => f.fdatasync()),
       fsync: () => this.guard(() => f.fsync()),
       ftruncate: (size) => this.guard(() => f.ftruncate(size)),
+      ...(f.writeBack === undefined ? {} : { writeBack: (offset: number, length: number) => this.guard(() => f.writeBack!(offset, length)) }),
       close: () => f.close(),
     };
   }

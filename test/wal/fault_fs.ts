@@ -40,6 +40,8 @@ export class FaultFs implements JournalFs {
   batchCommits = 0;
   /** The operation number of each sync batch's commit. */
   batchCommitOps: number[] = [];
+  /** Write-backs started (`JournalFile.writeBack`). */
+  writeBacks = 0;
   private created: string[] = [];
   private renames: Array<{ from: string; to: string }> = [];
   /** Files removed since their directory's last fsync, each hard-linked into `stash` first. */
@@ -237,6 +239,13 @@ export class FaultFs implements JournalFs {
         fs.tick(name.path, undefined);
         f.fsync();
         durable();
+      },
+      writeBack() {
+        // A write-back starts the write-out and makes nothing durable: what was written stays
+        // unsynced here until an fsync. An operation, where a crash or a fault may be injected.
+        fs.tick(name.path, undefined);
+        fs.writeBacks++;
+        return true;
       },
       ftruncate(size) {
         const path = name.path;

@@ -8,6 +8,7 @@
  * Also: a large snapshot is synced as it is written, not in one burst at the end.
  */
 
+import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,11 +37,16 @@ function restoredFingerprint(state: CapturedState): string {
 
 describe("snapshot writing under faults", () => {
   const seed = seedFromEnv();
-  it(`every operation as a kill point, a power cut and an EIO: the reader finds the new snapshot or the old one, whole (seed ${seed})`, () => {
-    const lines = randomCommands(seed, 3_000).split("\n");
-    const older = stateAfter(lines, 1_000);
-    const newer = stateAfter(lines, 2_000);
-    const want = { 1000: restoredFingerprint(older), 2000: restoredFingerprint(newer) } as Record<number, string>;
+  /**
+   * Writes `newer` (seq 2000) into a directory holding `older` (seq 1000) once per file
+   * operation of that write: the writer dies there, dies and the power is cut, or the
+   * operation fails with EIO. The reader must find one of the two, whole (its `key` that of
+   * what was written), and no temp file. Then, a write that returned and a power cut after
+   * it, ten times: the new one, whole (a snapshot taken lets the journal before it go).
+   * Returns how often it found each.
+   */
+  const sweepFaults = (older: CapturedState, newer: CapturedState, key: (s: CapturedState) => string, r: Prng): { total: number; writeBacks: number; found: Record<number, number> } => {
+    const want = { 1000: key(older), 2000: key(newer) } as Record<number, string>;
     const base = mkdtempSync(join(tmpdir(), "venue-snapfault-"));
     try {
       const master = join(base, "master");
@@ -52,7 +58,6 @@ describe("snapshot writing under faults", () => {
       copyFileSync(join(master, readdirSync(master)[0]!), join(scratch, readdirSync(master)[0]!));
       writeSnapshot(scratch, 2000, newer, 2n, probe);
       const total = probe.ops;
-      const r = new Prng(seed);
       const found = { 1000: 0, 2000: 0 } as Record<number, number>;
       for (let at = 0; at < total; at++) {
         for (const fault of ["kill", "power", "EIO"] as const) {
@@ -71,23 +76,54 @@ describe("snapshot writing under faults", () => {
           if (fault === "power") fs.powerLoss(r);
           const got = readNewestSnapshot(dir);
           expect(got, `${fault} at ${at}`).toBeDefined();
-          expect(restoredFingerprint(got!.state), `${fault} at ${at}: snapshot ${got!.seq}`).toBe(want[got!.seq]);
+          expect(key(got!.state), `${fault} at ${at}: snapshot ${got!.seq}`).toBe(want[got!.seq]);
           expect(readdirSync(dir).some((f) => f.endsWith(".tmp")), `${fault} at ${at}`).toBe(false);
           found[got!.seq]!++;
         }
       }
-      console.log(`snapshot faults: ${total} operations x 3 faults: old snapshot found ${found[1000]} times, new ${found[2000]} times, damaged or none 0`);
+      for (let k = 0; k < 10; k++) {
+        const dir = join(base, "run");
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir);
+        for (const f of readdirSync(master)) copyFileSync(join(master, f), join(dir, f));
+        const fs = new FaultFs();
+        writeSnapshot(dir, 2000, newer, 2n, fs);
+        fs.powerLoss(r);
+        const got = readNewestSnapshot(dir);
+        expect(got?.seq, `power cut after the write returned (${k})`).toBe(2000);
+        expect(key(got!.state), `power cut after the write returned (${k})`).toBe(want[2000]);
+      }
+      return { total, writeBacks: probe.writeBacks, found };
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
+  };
+
+  it(`every operation as a kill point, a power cut and an EIO: the reader finds the new snapshot or the old one, whole (seed ${seed})`, () => {
+    const lines = randomCommands(seed, 3_000).split("\n");
+    const { total, found } = sweepFaults(stateAfter(lines, 1_000), stateAfter(lines, 2_000), restoredFingerprint, new Prng(seed));
+    console.log(`snapshot faults: ${total} operations x 3 faults: old snapshot found ${found[1000]} times, new ${found[2000]} times, damaged or none 0`);
   });
 
-  /** A state of 3.5 MB: random bytes in two buffers (the shape is not read here). */
-  const largeState = (seed: number): CapturedState => {
+  /** A state of random bytes in buffers of these sizes (3.5 MB by default; the shape is not read here). */
+  const largeState = (seed: number, sizes = [2_500_000, 1_000_000]): CapturedState => {
     const r = new Prng(seed);
     const blob = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => r.int(0, 255));
-    return { shape: { o: {}, c: "Engine" }, blobs: [blob(2_500_000), blob(1_000_000)] };
+    return { shape: { o: {}, c: "Engine" }, blobs: sizes.map(blob) };
   };
+  /** What a state of random buffers holds, to compare one read back with the one written. */
+  const blobsDigest = (state: CapturedState): string => {
+    const h = createHash("sha256");
+    for (const b of state.blobs) h.update(b).update(String(b.byteLength));
+    return h.digest("hex");
+  };
+
+  it(`a snapshot large enough to be written back in pieces, under the same faults: the new one or the old one, whole (seed ${seed})`, () => {
+    const { total, writeBacks, found } = sweepFaults(largeState(5, [3_000]), largeState(6, [600_000, 200_000]), blobsDigest, new Prng(seed ^ 0x2545f491));
+    expect(writeBacks).toBeGreaterThan(4); // the production path: written back in pieces, synced once
+    expect(found[2000]).toBeGreaterThan(0);
+    console.log(`snapshot faults, written back: ${total} operations (${writeBacks} write-backs) x 3 faults: old snapshot found ${found[1000]} times, new ${found[2000]} times, damaged or none 0`);
+  });
 
   it("writes a large snapshot back in pieces of 128 KiB as it goes, syncs it once, and it reads back whole", () => {
     const dir = mkdtempSync(join(tmpdir(), "venue-snapwb-"));
