@@ -5,7 +5,10 @@
  * created since the last directory fsync gone), or the operation fails with EIO. Afterwards
  * the reader must find either the new snapshot or the one before it, whole, restorable, and
  * equal to what was captured; never a damaged one, never none; and no temp file survives it.
- * Also: a large snapshot is synced as it is written, not in one burst at the end.
+ * A power cut after a write that returned must leave the new one. The same again for a
+ * snapshot large enough to be written back in pieces.
+ * Also: a large snapshot is written back (or, where the layer cannot, synced) as it is
+ * written, not in one burst at the end.
  */
 
 import { createHash } from "node:crypto";
