@@ -8,7 +8,9 @@
  * back (each on its own, so any subset of a run of removals may be undone; it comes back with
  * what it held when removed). Faults can also be scheduled: the n-th
  * operation fails with an errno (EIO, ENOSPC), or the process "dies" at the n-th operation
- * (SimulatedCrash), optionally after half of a write.
+ * (SimulatedCrash), optionally after half of a write. Sync batches and write-backs are
+ * modelled by what the file layer's contract promises of them and no more (a commit makes
+ * the directory's writes since the batch began durable; a write-back makes nothing durable).
  */
 
 import { closeSync, existsSync, ftruncateSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
@@ -36,9 +38,7 @@ interface Pending {
 export class FaultFs implements JournalFs {
   private pending: Pending[] = [];
   private serial = 0;
-  /** Sync batches committed (see `beginSyncBatch`). */
-  batchCommits = 0;
-  /** The operation number of each sync batch's commit. */
+  /** The operation number of each sync batch's commit (see `beginSyncBatch`). */
   batchCommitOps: number[] = [];
   /** Write-backs started (`JournalFile.writeBack`). */
   writeBacks = 0;
@@ -113,7 +113,6 @@ export class FaultFs implements JournalFs {
         this.batchCommitOps.push(this.ops);
         this.tick(dir, undefined);
         this.pending = this.pending.filter((p) => p.serial < from || dirname(p.path) !== dir);
-        this.batchCommits++;
       },
       close: () => {
         open = false;
