@@ -8,7 +8,9 @@
  *             fill moving margin and commission and updating positions, a mark of every
  *             instrument every 10,000 commands, and the account and position events.
  *
- *   npx tsx bench/accounts.ts [--quick] [--commands N] [--rounds R] [--seed S] [--mark-every M]
+ *   npx tsx bench/accounts.ts [--quick] [--commands N] [--rounds R] [--seed S] [--mark-every M] [--accounts A]
+ *
+ * --accounts: how many accounts the flow spreads its orders over, at random (default 1,000).
  *
  * Reports throughput (median of rounds), per-command latency percentiles (each command
  * timed alone with performance.now(), overhead not subtracted), events per command, and
@@ -32,11 +34,11 @@ import { EventKind, EventView } from "../src/schema/event.ts";
 import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
 
-const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED, extra } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["mark-every"]);
+const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED, extra } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["mark-every", "accounts"]);
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 const INSTRUMENTS = 4;
-const ACCOUNTS = 1000;
+const ACCOUNTS = extra["accounts"] ?? 1000;
 /** Commands between two marks of every instrument (a mark re-values every position: one event each). */
 const MARK_EVERY = extra["mark-every"] ?? 10_000;
 
@@ -122,7 +124,7 @@ const us = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs`
 function main(): void {
   const cpus = os.cpus();
   console.log(`accounts benchmark: ${COMMANDS.toLocaleString("en-US")} commands, ${ROUNDS} rounds, seed ${SEED}${quick ? " (quick: proves it runs, not a measurement)" : ""}`);
-  console.log(`machine: ${cpus[0]?.model ?? "?"} x ${cpus.length}, Node ${process.version}; one thread, no spinning thread; a mark every ${MARK_EVERY.toLocaleString("en-US")} commands`);
+  console.log(`machine: ${cpus[0]?.model ?? "?"} x ${cpus.length}, Node ${process.version}; one thread, no spinning thread; ${ACCOUNTS.toLocaleString("en-US")} accounts; a mark every ${MARK_EVERY.toLocaleString("en-US")} commands`);
   // The flow's objects (~150 MB of heap for 1M commands) are dropped once encoded, and the
   // heap is collected before each run: a full collection of that heap took ~100 ms, about
   // one per run (set off by the engines' typed arrays), and landed in whichever run it fell.
@@ -191,7 +193,7 @@ function main(): void {
   console.log(`  marks                       ${marksDone} x ${marksDone > 0 ? ((markMs * 1e3) / marksDone).toFixed(0) : 0} µs                        extra ${((markMs * 1e6) / COMMANDS).toFixed(0).padStart(4)} ns per command`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "accounts.json");
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, markEvery: MARK_EVERY, byKind, markMs }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, accounts: ACCOUNTS, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, markEvery: MARK_EVERY, byKind, markMs }, null, 2));
   console.log(`wrote ${file}`);
 }
 
