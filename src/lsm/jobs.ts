@@ -32,6 +32,8 @@ export interface FlushRequest {
    * partitions is flushed a table at a time. For the flush benchmark, which compares the two.
    */
   streamedTablesMax?: number;
+  /** Bytes between a table's write-backs (default TABLE_WRITE_BACK_EVERY_BYTES): small for the fault tests, so that small tables take that path. */
+  writeBackEveryBytes?: number;
 }
 
 export interface CompactRequest {
@@ -48,6 +50,8 @@ export interface CompactRequest {
   dropDeletions: boolean;
   /** As for a flush; split only while output numbers last. */
   partitionBytes: number;
+  /** As FlushRequest.writeBackEveryBytes. */
+  writeBackEveryBytes?: number;
 }
 
 export interface CompactResult {
@@ -92,7 +96,7 @@ export function runFlush(req: FlushRequest, fs: JournalFs = REAL_FS): (TableMeta
   const last = new Uint8Array(req.partitionBytes);
   let lastLen = -1;
   const batch = syncBatchFor(fs, req.dir, plan?.sizes.length ?? req.numbers.length);
-  const opts = { blockBytes: req.blockBytes, syncOnFinish: batch === undefined };
+  const opts = { blockBytes: req.blockBytes, syncOnFinish: batch === undefined, writeBackEveryBytes: req.writeBackEveryBytes };
   try {
     const it = mt.flushIterator(req.partitionBytes, plan);
     for (it.seekFirst(); it.valid; it.next()) {
@@ -140,7 +144,7 @@ function flushStreamed(req: FlushRequest, mt: MemTable, plan: PartitionPlan, fs:
   const done: (TableMeta & { number: number })[] = [];
   const batch = syncBatchFor(fs, req.dir, parts);
   try {
-    for (let r = 0; r < parts; r++) writers.push(new TableWriter(fs, join(req.dir, tableName(req.numbers[r]!)), { blockBytes: req.blockBytes, outBytes, expectedEntries: plan.sizes[r]!, syncOnFinish: batch === undefined }));
+    for (let r = 0; r < parts; r++) writers.push(new TableWriter(fs, join(req.dir, tableName(req.numbers[r]!)), { blockBytes: req.blockBytes, outBytes, expectedEntries: plan.sizes[r]!, syncOnFinish: batch === undefined, writeBackEveryBytes: req.writeBackEveryBytes }));
     const nodes = mt.nodes;
     const arena = mt.arena;
     const { nodeAt, rankOf } = plan;
@@ -188,7 +192,7 @@ export function runCompact(req: CompactRequest, fs: JournalFs = REAL_FS): Compac
   let batch: SyncBatch | undefined;
   try {
     batch = syncBatchFor(fs, req.dir, req.outputs.length);
-    const opts = { blockBytes: req.blockBytes, syncOnFinish: batch === undefined };
+    const opts = { blockBytes: req.blockBytes, syncOnFinish: batch === undefined, writeBackEveryBytes: req.writeBackEveryBytes };
     for (const r of readers) maxSeq = Math.max(maxSeq, r.meta.maxSeq);
     const bytesRead = readers.reduce((s, r) => s + r.source.size, 0);
     const split = readers.length - req.levelInputs;

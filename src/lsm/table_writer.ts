@@ -54,7 +54,7 @@ export interface TableWriterOptions {
    * a 64-byte write + fdatasync beside a 64 MB/s writer had a p99 of 240-330 µs with
    * 128 KiB pieces written back, against 780-900 µs with an fdatasync every 1 MiB.
    */
-  writeBackEveryBytes?: number;
+  writeBackEveryBytes?: number | undefined;
   /**
    * Where the file layer cannot write back (no addon, a test layer): fdatasync the file
    * each time this many more bytes are written (default 1 MiB; 0: only in `finish`).

@@ -42,6 +42,8 @@ export class FaultFs implements JournalFs {
   batchCommitOps: number[] = [];
   /** Write-backs started (`JournalFile.writeBack`). */
   writeBacks = 0;
+  /** The operation number of each write-back. */
+  writeBackOps: number[] = [];
   private created: string[] = [];
   private renames: Array<{ from: string; to: string }> = [];
   /** Files removed since their directory's last fsync, each hard-linked into `stash` first. */
@@ -242,6 +244,7 @@ export class FaultFs implements JournalFs {
       writeBack() {
         // A write-back starts the write-out and makes nothing durable: what was written stays
         // unsynced here until an fsync. An operation, where a crash or a fault may be injected.
+        fs.writeBackOps.push(fs.ops);
         fs.tick(name.path, undefined);
         fs.writeBacks++;
         return true;
