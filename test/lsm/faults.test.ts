@@ -103,6 +103,49 @@ async function check(dir: string, seenFlushed: number, label: string, w: Workloa
   return f;
 }
 
+/** The workload without faults, through a fault layer that counts its operations: it must end with every write. */
+async function probeRun(w: Workload): Promise<FaultFs> {
+  const probe = new FaultFs();
+  const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
+  const clean = await workload(dir, probe, w);
+  expect(clean.error).toBeUndefined();
+  expect(await check(dir, clean.seenFlushed, "no fault", w)).toBe(w.writes);
+  return probe;
+}
+
+/**
+ * A crash at every `stride`-th of the workload's `total` operations (from a seeded start),
+ * each followed by a power cut: the store reopens consistent. Returns the runs that crashed.
+ */
+async function crashSweep(w: Workload, total: number, r: Prng, stride: number): Promise<number> {
+  let crashed = 0;
+  for (let n = r.nextU32() % stride; n < total; n += stride) {
+    const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
+    const fault = new FaultFs();
+    fault.crashAt = n;
+    const res = await workload(dir, new DeadAfterCrash(fault), w);
+    if (res.error !== undefined) crashed++;
+    fault.powerLoss(r);
+    await check(dir, res.seenFlushed, `crash at op ${n}`, w);
+  }
+  return crashed;
+}
+
+/** EIO at operation `n` (`what` it is): the store stops with the error and reopens consistent, with no table of the failed job left. */
+async function eioAt(n: number, w: Workload, what: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
+  const fault = new FaultFs();
+  fault.failAt = n;
+  const res = await workload(dir, fault, w);
+  const label = `EIO at ${what} at op ${n}`;
+  expect(res.error?.message, label).toMatch(/EIO/);
+  await check(dir, res.seenFlushed, label, w);
+  const t = LsmTree.open(dir, w.opts);
+  await t.idle();
+  expect(readdirSync(dir).filter((x) => x.endsWith(".sst")).length, label).toBe(t.levelStats().reduce((sum, l) => sum + l.tables, 0));
+  await t.close();
+}
+
 describe("event store faults", () => {
   const seed = seedFromEnv();
 
@@ -139,83 +182,30 @@ describe("event store faults", () => {
     ["streamed", MANY],
     ["a table at a time", { ...MANY, tableAtATime: true }],
   ] as const)(`many tables per job, made durable by one sync batch (flushes %s): a crash at every third operation, then a power cut (seed ${seed})`, async (_, w: Workload) => {
-    const probe = new FaultFs();
-    const dir0 = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
-    const clean = await workload(dir0, probe, w);
-    expect(clean.error).toBeUndefined();
-    expect(await check(dir0, clean.seenFlushed, "no fault", w)).toBe(w.writes);
+    const probe = await probeRun(w);
     // The jobs took the batch path (the fault layer's batch makes durable only what its contract says).
     expect(probe.batchCommitOps.length).toBeGreaterThan(0);
     const total = probe.ops;
     console.log(`lsm faults, many tables (${_}): ${total} file operations, ${probe.batchCommitOps.length} sync batches in the workload`);
-    const r = new Prng(seed ^ 0x5bd1e995);
-    let crashed = 0;
-    for (let n = r.nextU32() % 3; n < total; n += 3) {
-      const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
-      const fault = new FaultFs();
-      fault.crashAt = n;
-      const res = await workload(dir, new DeadAfterCrash(fault), w);
-      if (res.error !== undefined) crashed++;
-      fault.powerLoss(r);
-      await check(dir, res.seenFlushed, `crash at op ${n}`, w);
-    }
-    expect(crashed).toBeGreaterThan(total / 6);
+    expect(await crashSweep(w, total, new Prng(seed ^ 0x5bd1e995), 3)).toBeGreaterThan(total / 6);
     // A commit that fails (EIO): the store stops with the error, reopens consistent, and
     // keeps no table of the failed job.
-    for (const n of probe.batchCommitOps) {
-      const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
-      const fault = new FaultFs();
-      fault.failAt = n;
-      const res = await workload(dir, fault, w);
-      expect(res.error?.message, `EIO at the commit at op ${n}`).toMatch(/EIO/);
-      await check(dir, res.seenFlushed, `EIO at the commit at op ${n}`, w);
-      const t = LsmTree.open(dir, w.opts);
-      await t.idle();
-      expect(readdirSync(dir).filter((x) => x.endsWith(".sst")).length, `EIO at op ${n}`).toBe(t.levelStats().reduce((sum, l) => sum + l.tables, 0));
-      await t.close();
-    }
+    for (const n of probe.batchCommitOps) await eioAt(n, w, "the commit");
   });
 
   it.each([
     ["two key partitions", { ...FEW, writeBack: 1024 }],
     ["a partition per key: sync batches", { ...MANY, writeBack: 1024 }],
   ] as const)(`tables written back in pieces (%s): a crash at every third operation, then a power cut; EIO at write-backs (seed ${seed})`, async (label, w: Workload) => {
-    const probe = new FaultFs();
-    const dir0 = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
-    const clean = await workload(dir0, probe, w);
-    expect(clean.error).toBeUndefined();
-    expect(await check(dir0, clean.seenFlushed, "no fault", w)).toBe(w.writes);
+    const probe = await probeRun(w);
     // The tables took the write-back path: several pieces each, durable only at their end.
     expect(probe.writeBacks).toBeGreaterThan(50);
     const total = probe.ops;
     console.log(`lsm faults, written back (${label}): ${total} file operations, ${probe.writeBacks} write-backs, ${probe.batchCommitOps.length} sync batches`);
-    const r = new Prng(seed ^ 0x2545f491);
-    let crashed = 0;
-    for (let n = r.nextU32() % 3; n < total; n += 3) {
-      const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
-      const fault = new FaultFs();
-      fault.crashAt = n;
-      const res = await workload(dir, new DeadAfterCrash(fault), w);
-      if (res.error !== undefined) crashed++;
-      fault.powerLoss(r);
-      await check(dir, res.seenFlushed, `crash at op ${n}`, w);
-    }
-    expect(crashed).toBeGreaterThan(total / 6);
+    expect(await crashSweep(w, total, new Prng(seed ^ 0x2545f491), 3)).toBeGreaterThan(total / 6);
     // A write-back that fails (EIO, as sync_file_range reports a failed write-out): the job
     // fails, the store stops with the error, and reopens consistent with no stray table.
-    const ops = probe.writeBackOps.filter((_, k) => k % 10 === 0);
-    for (const n of ops) {
-      const dir = mkdtempSync(join(tmpdir(), "venue-lsmf-"));
-      const fault = new FaultFs();
-      fault.failAt = n;
-      const res = await workload(dir, fault, w);
-      expect(res.error?.message, `EIO at the write-back at op ${n}`).toMatch(/EIO/);
-      await check(dir, res.seenFlushed, `EIO at the write-back at op ${n}`, w);
-      const t = LsmTree.open(dir, w.opts);
-      await t.idle();
-      expect(readdirSync(dir).filter((x) => x.endsWith(".sst")).length, `EIO at op ${n}`).toBe(t.levelStats().reduce((sum, l) => sum + l.tables, 0));
-      await t.close();
-    }
+    for (const n of probe.writeBackOps.filter((_, k) => k % 10 === 0)) await eioAt(n, w, "a write-back");
   });
 
   it("ENOSPC at every file operation: the store stops with the error and reopens consistent", async () => {
