@@ -13,9 +13,11 @@ export interface BenchArgs {
   seed: number;
   /** Further integer options the benchmark declared, by name (undefined when absent). */
   extra: Record<string, number | undefined>;
+  /** Further on/off options the benchmark declared, by name. */
+  flags: Record<string, boolean>;
 }
 
-export function benchArgs(defaults: { commands: number; quickCommands: number; rounds?: number; seed?: number }, extraOptions: string[] = []): BenchArgs {
+export function benchArgs(defaults: { commands: number; quickCommands: number; rounds?: number; seed?: number }, extraOptions: string[] = [], extraFlags: string[] = []): BenchArgs {
   const options: Record<string, { type: "string" } | { type: "boolean"; default: boolean }> = {
     quick: { type: "boolean", default: false },
     commands: { type: "string" },
@@ -23,6 +25,7 @@ export function benchArgs(defaults: { commands: number; quickCommands: number; r
     seed: { type: "string" },
   };
   for (const name of extraOptions) options[name] = { type: "string" };
+  for (const name of extraFlags) options[name] = { type: "boolean", default: false };
   const { values } = parseArgs({ options });
   const int = (name: string, fallback: number | undefined): number | undefined => {
     const v = values[name];
@@ -34,11 +37,14 @@ export function benchArgs(defaults: { commands: number; quickCommands: number; r
   const quick = values["quick"] === true;
   const extra: Record<string, number | undefined> = {};
   for (const name of extraOptions) extra[name] = int(name, undefined);
+  const flags: Record<string, boolean> = {};
+  for (const name of extraFlags) flags[name] = values[name] === true;
   return {
     quick,
     commands: int("commands", quick ? defaults.quickCommands : defaults.commands)!,
     rounds: int("rounds", defaults.rounds ?? 3)!,
     seed: int("seed", defaults.seed ?? 20261124)!,
     extra,
+    flags,
   };
 }

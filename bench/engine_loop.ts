@@ -10,7 +10,13 @@
  *            so the producer never waits; the figure is the loop's own cost per command,
  *            including writing the inbound ring, which a driver thread would do elsewhere.
  *
- *   npx tsx bench/engine_loop.ts [--quick] [--commands N] [--rounds R] [--seed S]
+ *   npx tsx bench/engine_loop.ts [--quick] [--commands N] [--rounds R] [--seed S] [--ring-mib M] [--events-off-rings]
+ *
+ * Two diagnostics of where the loop's cost goes (neither is a way to run a node):
+ *   --ring-mib M         every ring (inbound, journal, topics) M MiB instead of the node's
+ *                        defaults (16 and 64 MiB): small rings stay in cache;
+ *   --events-off-rings   the engine writes its events into its own buffer, cleared after each
+ *                        command, instead of on the topic rings: what writing them there costs.
  *
  * Reports throughput (median of rounds) and the loop's overhead per command in ns.
  * Single-threaded; no spinning thread. Results also go to .bench-out/engine_loop.json.
@@ -26,7 +32,9 @@ import { Buf } from "../src/schema/layout.ts";
 import { DEMO_MONEY, defineInstruments, encodeFlow, generateFlow, instrumentCommands, type EncodedFlow } from "../src/sim/order_flow.ts";
 import { benchArgs } from "./args.ts";
 
-const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 });
+const { quick, commands: COMMANDS, rounds: ROUNDS, seed: SEED, extra, flags } = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["ring-mib"], ["events-off-rings"]);
+const RING_BYTES = extra["ring-mib"] === undefined ? undefined : extra["ring-mib"] * (1 << 20);
+const EVENTS_OFF_RINGS = flags["events-off-rings"] === true;
 const INSTRUMENTS = 4;
 const ACCOUNTS = 1000;
 const BATCH = 256;
@@ -49,7 +57,10 @@ function direct(enc: EncodedFlow, n: number): number {
 }
 
 function viaLoop(enc: EncodedFlow, n: number): { ms: number; events: number } {
-  const node = new VenueNode({ engine: newEngine(), drivers: 1, firstSeq: 1_000_000 });
+  const engine = newEngine();
+  const ringBytes = RING_BYTES === undefined ? undefined : { inbound: RING_BYTES, journal: RING_BYTES, trades: RING_BYTES, accounts: RING_BYTES, l2: RING_BYTES };
+  const node = new VenueNode({ engine, drivers: 1, firstSeq: 1_000_000, ...(ringBytes === undefined ? {} : { ringBytes }) });
+  if (EVENTS_OFF_RINGS) engine.out.writeTo(null); // the loop clears the engine's buffer after each command
   const d = node.drivers[0]!;
   const src = enc.buf;
   const t0 = performance.now();
@@ -79,6 +90,7 @@ function main(): void {
   const cpus = os.cpus();
   console.log(`engine loop benchmark: ${COMMANDS.toLocaleString("en-US")} commands, ${ROUNDS} rounds, seed ${SEED}${quick ? " (quick: proves it runs, not a measurement)" : ""}`);
   console.log(`machine: ${cpus[0]?.model ?? "?"} x ${cpus.length}, Node ${process.version}; one thread, no spinning thread; accounts on`);
+  if (RING_BYTES !== undefined || EVENTS_OFF_RINGS) console.log(`diagnostic: ${RING_BYTES !== undefined ? `every ring ${RING_BYTES >> 20} MiB` : "rings at their defaults"}${EVENTS_OFF_RINGS ? "; events kept off the topic rings" : ""}`);
   const flow = generateFlow({ seed: SEED, commands: COMMANDS, instruments: INSTRUMENTS, accounts: ACCOUNTS });
   const enc = encodeFlow(flow, newEngine(), { firstSeq: 1_000_000 });
   direct(enc, Math.min(COMMANDS, 100_000));
@@ -99,11 +111,11 @@ function main(): void {
   console.log("");
   console.log(`results (median of rounds)`);
   console.log(`  engine.apply directly          ${(md / 1e6).toFixed(2)}M commands/s`);
-  console.log(`  through inbound ring + loop    ${(ml / 1e6).toFixed(2)}M commands/s   (${(events / COMMANDS).toFixed(2)} events per command written on topic rings)`);
+  console.log(`  through inbound ring + loop    ${(ml / 1e6).toFixed(2)}M commands/s   (${(events / COMMANDS).toFixed(2)} events per command ${EVENTS_OFF_RINGS ? "kept off the rings" : "written on topic rings"})`);
   console.log(`  bus cost per command           ${overheadNs.toFixed(0)} ns (${((1 - ml / md) * 100).toFixed(1)}%)`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "engine_loop.json");
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, direct: d, loop: l, overheadNs, eventsPerCommand: events / COMMANDS }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, ringBytes: RING_BYTES ?? null, eventsOffRings: EVENTS_OFF_RINGS, direct: d, loop: l, overheadNs, eventsPerCommand: events / COMMANDS }, null, 2));
   console.log(`wrote ${file}`);
 }
 
