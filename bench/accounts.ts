@@ -17,7 +17,9 @@
  * the overhead of accounts over bare matching: the extra time per command, accounts over bare
  * (median of the rounds), beside the throughput loss and a best-chunk figure that drops
  * preemption, and where the extra time goes: by command kind (each command timed alone) and
- * in the marks (timed apart). Target: overhead <= 30%. Single-threaded;
+ * in the marks (timed apart). Target: overhead <= 30%, judged met only when the best-chunk
+ * figure agrees (a median of three rounds on a noisy machine can fall under the line by
+ * chance: one did at 28.6% with best chunks at 41.6%). Single-threaded;
  * no spinning thread. Results also go to .bench-out/accounts.json.
  */
 
@@ -178,7 +180,8 @@ function main(): void {
   console.log(`  events per command               ${(ev.bare / COMMANDS).toFixed(2)}               ${(ev.accounts / COMMANDS).toFixed(2)}`);
   console.log(`  throughput loss                  ${(throughputLoss * 100).toFixed(1)}% (1 - accounts rate / bare rate, medians)`);
   console.log(`  best ${CHUNK.toLocaleString("en-US")}-command chunks       ${(bestOverhead * 100).toFixed(1)}% more time (each chunk's fastest round, summed: preemption drops out)`);
-  console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}% more time per command (median of rounds)   target <= 30%: ${overhead <= 0.3 ? "met" : "NOT met"}`);
+  const met = overhead <= 0.3 && bestOverhead <= 0.3;
+  console.log(`  overhead of accounts             ${(overhead * 100).toFixed(1)}% more time per command (median of rounds)   target <= 30%: ${met ? "met" : overhead <= 0.3 ? "NOT met (the best chunks disagree)" : "NOT met"}`);
   // Where the extra time goes: the last latency rounds, each command timed alone (the clock
   // reads are in both columns), by kind; the marks timed apart.
   const byKind = KINDS.map((name, k) => {
@@ -193,7 +196,7 @@ function main(): void {
   console.log(`  marks                       ${marksDone} x ${marksDone > 0 ? ((markMs * 1e3) / marksDone).toFixed(0) : 0} µs                        extra ${((markMs * 1e6) / COMMANDS).toFixed(0).padStart(4)} ns per command`);
   mkdirSync(".bench-out", { recursive: true });
   const file = join(".bench-out", "accounts.json");
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, accounts: ACCOUNTS, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, markEvery: MARK_EVERY, byKind, markMs }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), commands: COMMANDS, rounds: ROUNDS, seed: SEED, quick, accounts: ACCOUNTS, throughput: tp, latencyNs: { bare: pb, accounts: pa }, eventsPerCommand: { bare: ev.bare / COMMANDS, accounts: ev.accounts / COMMANDS }, overhead, roundOverhead, throughputLoss, bestChunkOverhead: bestOverhead, met, markEvery: MARK_EVERY, byKind, markMs }, null, 2));
   console.log(`wrote ${file}`);
 }
 
