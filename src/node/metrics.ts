@@ -194,6 +194,8 @@ export function renderNodeMetrics(m: NodeMetricsInput): string {
     p.family("venue_store_events_skipped_total", "counter", "Events passed over as already stored (replayed after a restart).").sample(s.skipped);
     p.family("venue_store_flushed_seq", "gauge", "Every event up to this sequence number is in an SSTable.").sample(s.flushedSeq);
     p.family("venue_store_writable", "gauge", "1 while the event store takes writes; 0 while sealed MemTables wait for flushes (the storage worker stops reading its rings).").sample(s.writable ? 1 : 0);
+    p.family("venue_store_stalls_total", "counter", "Times the storage worker stopped reading its rings to wait for a flush (the rings then hold the engine loop back once full).").sample(s.stalls);
+    p.family("venue_store_stalled_seconds_total", "counter", "Time the storage worker spent waiting for flushes, not reading its rings.").sample(s.stalledSeconds);
     p.family("venue_store_memtable_bytes", "gauge", "Arena bytes the active MemTable holds (it is sealed at its size threshold).").sample(s.memtableBytes);
     p.family("venue_store_memtables_sealed", "gauge", "Sealed MemTables waiting for their flush.").sample(s.sealedMemtables);
     p.family("venue_store_failed", "gauge", "1 once the event store has failed and takes no writes.").sample(s.failed ? 1 : 0);
@@ -230,7 +232,7 @@ export function renderNodeMetrics(m: NodeMetricsInput): string {
 export function emptyStorageMetrics(bounds: readonly number[]): StorageMetricsSnapshot {
   const h = (): HistogramSnapshot => ({ bounds: Float64Array.from(bounds), counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 });
   return {
-    appended: 0, skipped: 0, flushedSeq: 0, writable: true, memtableBytes: 0, sealedMemtables: 0, failed: false, flushes: 0, flushBytes: 0, flushesRunning: 0,
+    appended: 0, skipped: 0, flushedSeq: 0, writable: true, stalls: 0, stalledSeconds: 0, memtableBytes: 0, sealedMemtables: 0, failed: false, flushes: 0, flushBytes: 0, flushesRunning: 0,
     compactions: 0, moves: 0, compactionsRunning: 0, compactionBytesRead: 0, compactionBytesWritten: 0, tablesOpen: 0, tablesEvicted: 0, levels: [],
     flushSeconds: h(), compactionSeconds: h(),
   };

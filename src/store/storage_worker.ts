@@ -62,6 +62,9 @@ export interface StorageMetricsSnapshot {
   flushedSeq: number;
   /** False while sealed MemTables wait for flushes: the worker stops reading its rings. */
   writable: boolean;
+  /** Times the worker stopped reading its rings to wait for a flush, and for how long in all (backpressure on the engine loop). */
+  stalls: number;
+  stalledSeconds: number;
   /** Arena bytes in the active MemTable, and sealed MemTables waiting for their flush. */
   memtableBytes: number;
   sealedMemtables: number;
@@ -135,6 +138,16 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
   const counted = countedJobs(fs === undefined ? poolJobs(1, d.jobsThread) : inlineJobs(fs));
   const jobs = counted.jobs;
   const store = EventStore.open(d.dir, { ...d.tuning, jobs, log, ...(fs ? { fs } : {}) });
+  let stalls = 0;
+  let stalledMs = 0;
+  // Waits until the store takes writes again, counting the stall.
+  const whenWritable = async (): Promise<void> => {
+    if (store.tree.writable) return;
+    const t0 = performance.now();
+    stalls++;
+    await store.tree.whenWritable();
+    stalledMs += performance.now() - t0;
+  };
   const metrics = (): StorageMetricsSnapshot => {
     const t = store.tree;
     return {
@@ -142,6 +155,8 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
       skipped: store.skipped,
       flushedSeq: t.flushedSeq,
       writable: t.writable,
+      stalls,
+      stalledSeconds: stalledMs / 1000,
       memtableBytes: t.memtableBytesUsed,
       sealedMemtables: t.sealedMemtables,
       failed: t.error !== undefined,
@@ -197,7 +212,7 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
     let idle = 0;
     for (;;) {
       if (store.tree.error !== undefined) throw store.tree.error;
-      if (!store.tree.writable) await store.tree.whenWritable();
+      if (!store.tree.writable) await whenWritable();
       const n = pollAll();
       if (n > 0) {
         idle = 0;
@@ -208,7 +223,7 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
       if (stopped() || control.status === NodeStatus.fenced) {
         const drain = async (): Promise<void> => {
           for (;;) {
-            if (!store.tree.writable) await store.tree.whenWritable();
+            if (!store.tree.writable) await whenWritable();
             if (store.tree.error !== undefined) throw store.tree.error;
             if (pollAll() === 0 && store.tree.writable) return;
           }

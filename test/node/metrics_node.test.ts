@@ -67,7 +67,7 @@ const EXPECTED = [
   "venue_ring_capacity_bytes", "venue_ring_lag_bytes", "venue_ring_lag_ratio", "venue_ring_overruns_total", "venue_ring_producer_waits_total", "venue_ring_cut_offs_total",
   "venue_journal_groups_total", "venue_journal_commands_total", "venue_journal_written_bytes_total", "venue_journal_segments_total", "venue_journal_segments_left_early_total",
   "venue_journal_commit_seconds", "venue_journal_fdatasync_seconds", "venue_journal_group_commands", "venue_journal_group_bytes",
-  "venue_store_events_total", "venue_store_events_skipped_total", "venue_store_flushed_seq", "venue_store_memtable_bytes", "venue_store_memtables_sealed", "venue_store_writable", "venue_store_failed",
+  "venue_store_events_total", "venue_store_events_skipped_total", "venue_store_flushed_seq", "venue_store_memtable_bytes", "venue_store_memtables_sealed", "venue_store_writable", "venue_store_failed", "venue_store_stalls_total", "venue_store_stalled_seconds_total",
   "venue_store_flushes_total", "venue_store_flushed_bytes_total", "venue_store_flushes_running", "venue_store_flush_seconds",
   "venue_store_compactions_total", "venue_store_compaction_moves_total", "venue_store_compactions_running",
   "venue_store_compaction_read_bytes_total", "venue_store_compaction_written_bytes_total", "venue_store_compaction_seconds",
@@ -116,6 +116,7 @@ describe("GET /metrics", () => {
     // The stored events sit in the active MemTable (far below its flush threshold).
     expect(valueOf(after, "venue_store_memtable_bytes")).toBeGreaterThan(0);
     expect(valueOf(after, "venue_store_memtables_sealed")).toBe(0);
+    expect(valueOf(after, "venue_store_stalls_total")).toBe(0);
   });
 
   test("serves the gateway's own metrics, saying so, when the main thread does not answer", async () => {
