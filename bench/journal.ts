@@ -40,9 +40,11 @@
  * Threads: the engine loop (main thread) and the journal worker use the node's default wait,
  * spinPark (2,000 spins, then park 1 ms): two spinning-then-parking threads on this
  * machine's cores (2 on the reference VM). The watcher and the paced driver only park.
- * Each node run reports the cores each thread kept busy (/proc/self/task), the CPU other
- * processes used meanwhile (/proc/stat) and the block device's writes and flushes
- * (/proc/diskstats): the machine is shared, so read the figures beside those.
+ * Each node run reports the cores each thread kept busy (/proc/self/task; the node's own
+ * threads by the names it gives them), the CPU other processes used meanwhile (/proc/stat)
+ * and the block device's writes and flushes (/proc/diskstats): the machine is shared, so
+ * read the figures beside those. The node with the event store also reports its flushes
+ * and compactions and how long its storage worker waited for flushes (its metrics).
  * Times: process.hrtime (CLOCK_MONOTONIC) on every thread. Targets from ../shared/BENCH.md:
  * >= 1M commands/s sustained with group commit; commit p99 <= 1.2x raw fdatasync p99 + 50 µs.
  * Results go to stdout and .bench-out/journal.json.
@@ -392,22 +394,27 @@ const threadCpuMs = (): Map<number, number> => new Map([...threadTimes()].map(([
 /** Cores each thread kept busy over a window (CPU time / wall time). */
 interface ThreadUse {
   main: number;
-  /** Threads the node started: the journal worker, and the snapshot worker where there is one (idle between snapshots). */
+  /** Threads the node started (those new at its start, and any it named "venue-..."): its workers and the event store's job thread. */
   journal: number;
   watcher: number;
   driver: number;
   /** V8 helper threads (GC, compiler), libuv. */
   other: number;
   total: number;
+  /** The node's threads (those in `journal`) by the name the node gave them (venue-journal, venue-storage, venue-lsm, ...), summed per name. */
+  byName: Record<string, number>;
 }
 
-function threadUse(a: Map<number, number>, b: Map<number, number>, wallMs: number, known: { journal: Set<number>; watcher: number; driver: number }): ThreadUse {
-  const use: ThreadUse = { main: 0, journal: 0, watcher: 0, driver: 0, other: 0, total: 0 };
-  for (const [tid, ms] of b) {
+function threadUse(a: Map<number, number>, b: Map<number, { name: string; ms: number }>, wallMs: number, known: { journal: Set<number>; watcher: number; driver: number }): ThreadUse {
+  const use: ThreadUse = { main: 0, journal: 0, watcher: 0, driver: 0, other: 0, total: 0, byName: {} };
+  for (const [tid, { name, ms }] of b) {
     const c = (ms - (a.get(tid) ?? 0)) / wallMs;
     use.total += c;
     if (tid === process.pid) use.main += c;
-    else if (known.journal.has(tid)) use.journal += c;
+    else if (known.journal.has(tid) || name.startsWith("venue-")) {
+      use.journal += c;
+      use.byName[name] = (use.byName[name] ?? 0) + c;
+    }
     else if (tid === known.watcher) use.watcher += c;
     else if (tid === known.driver) use.driver += c;
     else use.other += c;
@@ -556,6 +563,8 @@ interface NodeResult {
   heapMB: number;
   turns?: number;
   drive?: DriveResult;
+  /** The event store's figures over the node's life (warm-up included), where it has one. */
+  store?: { stalls: number; stalledSeconds: number; flushes: number; flushSeconds: number; flushBytes: number; compactions: number };
 }
 
 /** Group sizes and intervals from the watcher's (ns, durable seq) log, from `fromSeq`. */
@@ -624,7 +633,7 @@ async function nodeRun(mode: Mode, how: "saturated" | "paced", ws: { watcher: Be
       if (drive.timedOut || drive.pushed !== count) throw new Error(`paced driver pushed ${drive.pushed} of ${count}`);
     }
     const watch = await withTimeout(w.done, 15_000, "watcher done");
-    const threads = threadUse(cpu0, threadCpuMs(), performance.now() - wall0, { journal: journalThreads, watcher: ws.watcher.tid, driver: ws.driver.tid });
+    const threads = threadUse(cpu0, threadTimes(), performance.now() - wall0, { journal: journalThreads, watcher: ws.watcher.tid, driver: ws.driver.tid });
     const disturbed = disturbance(s0, sysSample());
     const diskNote = fmtDisk(dk0, diskSample(device));
     if (watch.timedOut || watch.lastSeen < last) throw new Error(`watcher saw durable ${watch.lastSeen}, expected ${last}`);
@@ -639,6 +648,8 @@ async function nodeRun(mode: Mode, how: "saturated" | "paced", ws: { watcher: Be
     const pub = publications(events, Math.min(watch.changes, events.length >> 1), from);
     const mem = process.memoryUsage();
     await stopNode(rn);
+    const sm = rn.node.storageMetrics; // the storage worker's last report, made as it ended
+    const store = sm === undefined ? undefined : { stalls: sm.stalls, stalledSeconds: sm.stalledSeconds, flushes: sm.flushes, flushSeconds: sm.flushSeconds.sum, flushBytes: sm.flushBytes, compactions: sm.compactions };
     if (rn.node.loop.commands !== total) throw new Error(`${mode} node: the loop applied ${rn.node.loop.commands} commands, ${total} were pushed`);
     if (rn.node.loop.malformed !== 0) throw new Error(`${mode} node: the loop dropped ${rn.node.loop.malformed} malformed commands`);
     return {
@@ -649,6 +660,7 @@ async function nodeRun(mode: Mode, how: "saturated" | "paced", ws: { watcher: Be
       latency: pct(lat),
       ...(drive !== undefined ? { latencyFromSchedule: pct(latSched), drive } : {}),
       ...(turns !== undefined ? { turns } : {}),
+      ...(store !== undefined ? { store } : {}),
       publications: watch.changes,
       groupSize: pct(pub.groups),
       interval: pct(pub.intervals),
@@ -809,7 +821,11 @@ async function main(): Promise<number> {
   };
   const threadsLine = (r: NodeResult): string => {
     const t = r.threads;
-    const parts = [`main ${t.main.toFixed(2)}`, ...(r.mode !== "memory" ? [`node workers ${t.journal.toFixed(2)}`] : []), `watcher ${t.watcher.toFixed(2)}`, ...(r.drive !== undefined ? [`driver ${t.driver.toFixed(2)}`] : []), `V8/libuv ${t.other.toFixed(2)}`];
+    // The node's threads by the names the node gave them ("venue-journal" shown as "journal"; none without the native addon).
+    const named = Object.entries(t.byName).filter(([n]) => n.startsWith("venue-")).sort((x, y) => y[1] - x[1]);
+    const unnamed = t.journal - named.reduce((sum, [, c]) => sum + c, 0);
+    const workers = named.length === 0 ? [`node workers ${t.journal.toFixed(2)}`] : [...named.map(([n, c]) => `${n.slice("venue-".length)} ${c.toFixed(2)}`), ...(unnamed >= 0.005 ? [`other node threads ${unnamed.toFixed(2)}`] : [])];
+    const parts = [`main ${t.main.toFixed(2)}`, ...(r.mode !== "memory" ? workers : []), `watcher ${t.watcher.toFixed(2)}`, ...(r.drive !== undefined ? [`driver ${t.driver.toFixed(2)}`] : []), `V8/libuv ${t.other.toFixed(2)}`];
     const snaps =
       r.snapshots === undefined ? "" : r.snapshots.length === 0 ? "; no engine snapshot" : `; engine snapshot(s) at seq ${r.snapshots.map((x) => `${fmtInt(x.seq)} (capture on the main thread ${x.captureMs.toFixed(1)} ms, written in ${x.ms.toFixed(0)} ms, ${(x.bytes / 1048576).toFixed(1)} MB)`).join(", ")}`;
     return `   ${padR(LABEL[r.mode] + ":", 15)} cores busy ${parts.join(", ")} = ${t.total.toFixed(2)} of ${cores}; ${fmtDisturb(r.disturbed)}; ${r.diskNote}${snaps}`;
@@ -822,10 +838,21 @@ async function main(): Promise<number> {
   log(`   journal + store: VenueNode({ dataDir, drivers: 1 }) as venue start runs it: the journal and the event store (a storage worker writing every event; flushes and compactions on piscina)`);
   log(`   per sync = commands per fdatasync (the journal worker's own counts, warm-up included); changes = durable-seq changes the watcher saw;`);
   log(`   gap = time between changes; latency = submit (the flush that made it visible) -> its seq published durable;`);
-  log(`   cores busy per thread from /proc (node workers = the journal worker, plus the snapshot and storage workers where the node has them)`);
+  log(`   cores busy per thread from /proc; the node's threads by the names it gives them (journal, storage, lsm = the event store's flush and compaction thread,`);
+  log(`   snapshots, segments = the segment preparer; without the native addon they are unnamed and summed as node workers); V8/libuv = the runtime's own threads`);
   log(header);
   for (const m of MODES) log(row(satRuns.get(m)!));
   for (const m of MODES) log(threadsLine(satRuns.get(m)!));
+  for (const m of MODES) {
+    const r = satRuns.get(m)!;
+    const st = r.store;
+    if (st === undefined) continue;
+    const runS = r.elapsedNs / 1e9;
+    log(
+      `   ${padR(LABEL[r.mode] + ":", 15)} the event store over the node's life (warm-up included): ${fmtInt(st.flushes)} flushes (${(st.flushBytes / 1e6).toFixed(0)} MB, ${st.flushes === 0 ? "-" : `${((st.flushSeconds / st.flushes) * 1000).toFixed(0)} ms`} each), ${fmtInt(st.compactions)} compactions; ` +
+        `the storage worker waited for flushes ${fmtInt(st.stalls)} times, ${st.stalledSeconds.toFixed(2)} s in all (the measured run took ${runS.toFixed(2)} s)`,
+    );
+  }
   log(`   journal / in memory: ${((sat.rate / memSat.rate) * 100).toFixed(0)}% of the throughput (spin: ${((spinSat.rate / memSat.rate) * 100).toFixed(0)}%); RSS ${sat.rssMB.toFixed(0)} MB, heap ${sat.heapMB.toFixed(0)} MB after the journal run`);
   log("");
   log(`4. node, paced open loop: ${fmtInt(PACED)} new orders at ${fmtRate(RATE)} from a driver thread (sleeps ~0.1 ms, then sends what fell due), after ${fmtInt(WARM)} warm-up`);
