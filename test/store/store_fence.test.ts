@@ -12,11 +12,9 @@ import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { VenueNode } from "../../src/node/node.ts";
 import { NodeStatus } from "../../src/schema/control.ts";
-import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { TOPICS } from "../../src/schema/topics.ts";
-import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
 import { EventStore } from "../../src/store/event_store.ts";
-import { expectedEvents, storedEvents } from "./store_kit.ts";
+import { expectedEvents, feedFlow, storedEvents } from "./store_kit.ts";
 
 const FAULT_FS = fileURLToPath(new URL("./store_fault_fs.ts", import.meta.url));
 const base = mkdtempSync(join(tmpdir(), "venue-store-fence-"));
@@ -31,20 +29,8 @@ describe("a failing event store fences the node", () => {
     let fault: unknown;
     const running = node.start().catch((e: unknown) => void (fault = e));
     delete process.env.VENUE_STORE_FAIL_AT; // the storage worker took its copy of the environment
-    for (const def of instrumentCommands(2)) d.submit((b, o) => writeDefineInstrument(b, o, { ...def, ...DEMO_MONEY }));
-    for (let a = 1; a <= 20; a++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${a}`, DEMO_MONEY.currency!, 1e12));
-    d.flush();
-    const flow = generateFlow({ seed: 7, commands: 20_000, instruments: 2, accounts: 20 });
     const deadline = performance.now() + 30_000;
-    for (let i = 0; i < flow.length && fault === undefined && performance.now() < deadline; i++) {
-      const c = flow[i]!;
-      d.submit((b, o) => writeFlowCommand(b, o, c, instrumentOfSymbol(c.symbol)));
-      if (i % 100 === 99) {
-        d.flush();
-        await tick();
-      }
-    }
-    d.flush();
+    await feedFlow(d, 7, 20_000, () => fault !== undefined || performance.now() >= deadline);
     while (fault === undefined && performance.now() < deadline) await tick();
     if (fault === undefined) await node.stop(); // no fault: end the node, the test fails below
     await running;

@@ -7,11 +7,36 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
+import { setImmediate as tick } from "node:timers/promises";
 import { Engine } from "../../src/engine/engine.ts";
+import type { InboundProducer } from "../../src/bus/inbound.ts";
+import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
+import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
 import { STORE_TOPIC, getU64BE } from "../../src/schema/store.ts";
 import { TOPICS, TOPICS_OF_KIND, type Topic } from "../../src/schema/topics.ts";
 import type { EventStore } from "../../src/store/event_store.ts";
 import { recoverJournal } from "../../src/wal/recover.ts";
+
+/**
+ * Feeds a running node's driver two instruments with money, 20 funded accounts (a1..a20)
+ * and `commands` commands of the seeded flow over them, flushing and giving the event loop
+ * a turn every 100; stops early once `stop()` is true.
+ */
+export async function feedFlow(d: InboundProducer, seed: number, commands: number, stop: () => boolean = () => false): Promise<void> {
+  for (const def of instrumentCommands(2)) d.submit((b, o) => writeDefineInstrument(b, o, { ...def, ...DEMO_MONEY }));
+  for (let a = 1; a <= 20; a++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${a}`, DEMO_MONEY.currency!, 1e12));
+  d.flush();
+  const flow = generateFlow({ seed, commands, instruments: 2, accounts: 20 });
+  for (let i = 0; i < flow.length && !stop(); i++) {
+    const c = flow[i]!;
+    d.submit((b, o) => writeFlowCommand(b, o, c, instrumentOfSymbol(c.symbol)));
+    if (i % 100 === 99) {
+      d.flush();
+      await tick();
+    }
+  }
+  d.flush();
+}
 
 /**
  * Replays the journal's commands in a fresh engine and calls `fn` for each event on each of

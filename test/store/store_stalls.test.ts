@@ -10,11 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { VenueNode } from "../../src/node/node.ts";
-import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
-import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
+import { feedFlow } from "./store_kit.ts";
 
 const FAULT_FS = fileURLToPath(new URL("./store_fault_fs.ts", import.meta.url));
 const base = mkdtempSync(join(tmpdir(), "venue-store-stalls-"));
@@ -25,19 +23,7 @@ async function run(name: string, memtableBytes: number): Promise<VenueNode> {
   const node = new VenueNode({ dataDir: join(base, name), drivers: 1, snapshotEvery: 0, storeMemtableBytes: memtableBytes, storeFsModule: FAULT_FS });
   const d = node.drivers[0]!;
   const running = node.start();
-  for (const def of instrumentCommands(2)) d.submit((b, o) => writeDefineInstrument(b, o, { ...def, ...DEMO_MONEY }));
-  for (let a = 1; a <= 20; a++) d.submit((b, o) => writeTransfer(b, o, CommandKind.deposit, `a${a}`, DEMO_MONEY.currency!, 1e12));
-  d.flush();
-  const flow = generateFlow({ seed: 11, commands: 5_000, instruments: 2, accounts: 20 });
-  for (let i = 0; i < flow.length; i++) {
-    const c = flow[i]!;
-    d.submit((b, o) => writeFlowCommand(b, o, c, instrumentOfSymbol(c.symbol)));
-    if (i % 100 === 99) {
-      d.flush();
-      await tick();
-    }
-  }
-  d.flush();
+  await feedFlow(d, 11, 5_000);
   await node.stop();
   await running;
   return node;
