@@ -26,7 +26,15 @@ export class EventStore {
   private readonly lastSeq = new Float64Array(4);
   /** Per topic number: events of a seq below this are stored already. */
   private readonly resume = new Float64Array(4);
-  private lastTimedSeq = 0;
+  /**
+   * The time index (see `append`): per topic number, the timestamp of its last event (two
+   * u32 halves; -1 before the first), and the entry put last (timestamp halves and seq).
+   */
+  private readonly topicTsLo = new Float64Array(4).fill(-1);
+  private readonly topicTsHi = new Float64Array(4).fill(-1);
+  private putTsLo = -1;
+  private putTsHi = -1;
+  private putSeq = 0;
   /** Events taken and events passed over as already stored. */
   appended = 0;
   skipped = 0;
@@ -42,7 +50,6 @@ export class EventStore {
       this.resume[t] = s;
       this.lastSeq[t] = s;
     }
-    this.lastTimedSeq = this.replayFrom - 1;
   }
 
   static open(dir: string, o: LsmOptions = {}): EventStore {
@@ -76,9 +83,23 @@ export class EventStore {
     const index = this.index[t]!;
     this.index[t] = index + 1;
     this.tree.putRange(eventKey(this.key, t, instrument, seq, index), buf.u8, offset, size, seq);
-    if (seq > this.lastTimedSeq) {
-      this.lastTimedSeq = seq;
-      this.tree.put(timeKeyFromRecord(this.tkey, buf.u8, offset + H_TIMESTAMP, seq), EMPTY, seq);
+    // The time index needs, for each timestamp, an entry for the first seq stamped with it
+    // (a lookup takes the first key at or after [time, seq 0]); the engine loop stamps runs
+    // of commands alike. A seq whose timestamp differs from that of its topic's event before
+    // it may be first of its time, unless an entry of the same time and an earlier seq was
+    // put last. Topics reach the store in turn, each in seq order, so a seq's first event can
+    // come after a later seq's: a test of seq order across topics would miss it.
+    const tsLo = dv.getUint32(offset + H_TIMESTAMP, true);
+    const tsHi = dv.getUint32(offset + H_TIMESTAMP + 4, true);
+    if (tsLo !== this.topicTsLo[t] || tsHi !== this.topicTsHi[t]) {
+      this.topicTsLo[t] = tsLo;
+      this.topicTsHi[t] = tsHi;
+      if (tsLo !== this.putTsLo || tsHi !== this.putTsHi || seq < this.putSeq) {
+        this.putTsLo = tsLo;
+        this.putTsHi = tsHi;
+        this.putSeq = seq;
+        this.tree.put(timeKeyFromRecord(this.tkey, buf.u8, offset + H_TIMESTAMP, seq), EMPTY, seq);
+      }
     }
     this.appended++;
     return true;

@@ -13,12 +13,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { submitFlow, until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
-import { TOPICS } from "../../src/schema/topics.ts";
+import { TOPICS, type Topic } from "../../src/schema/topics.ts";
+import { Buf } from "../../src/schema/layout.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands } from "../../src/sim/order_flow.ts";
 import { EventStore, storeReplayFrom } from "../../src/store/event_store.ts";
 import { Side } from "../../src/schema/codes.ts";
 import { writeNewOrder } from "../../src/schema/command.ts";
-import { seedFromEnv } from "../../src/stdx/prng.ts";
+import { Prng, seedFromEnv } from "../../src/stdx/prng.ts";
 import { expectedEvents, storedEvents } from "./store_kit.ts";
 
 const data = mkdtempSync(join(tmpdir(), "venue-store-"));
@@ -140,3 +141,81 @@ describe("the store's replay point", () => {
   });
 });
 
+
+describe("the time index", () => {
+  /** A minimal event record (header only, 32 bytes): what the store reads of it is the header. */
+  function record(instrument: number, seq: number, ts: bigint): Buf {
+    const b = Buf.alloc(32);
+    b.dv.setUint32(0, 1 | (1 << 8) | (32 << 16), true);
+    b.dv.setUint32(4, instrument, true);
+    b.dv.setBigUint64(8, BigInt(seq), true);
+    b.dv.setBigUint64(16, ts, true);
+    return b;
+  }
+  const seqsOf = (store: EventStore, topic: Topic, from: bigint, to: bigint): number[] => {
+    const seqs: number[] = [];
+    store.historyByTime(topic, 0, from, to, (_e, seq) => void seqs.push(seq));
+    return seqs;
+  };
+
+  it("finds a command whose events reach the store after a later command's (topics read in turn)", async () => {
+    const store = EventStore.open(mkdtempSync(join(data, "time-")), { background: false });
+    // The storage worker reads its rings in turn: seqs 6..10 on the trades ring first, then
+    // the accounts ring from seq 5. Seqs 5..10 were stamped alike (one clock read), 11 later.
+    for (let s = 6; s <= 10; s++) store.append("trades", record(0, s, 1_000n), 0);
+    for (let s = 5; s <= 10; s++) store.append("accounts", record(0, s, 1_000n), 0);
+    store.append("accounts", record(0, 11, 2_000n), 0);
+    store.append("trades", record(0, 11, 2_000n), 0);
+    expect(store.seqRangeOfTime(1_000n, 2_000n)).toEqual([5, 10]);
+    expect(seqsOf(store, "accounts", 1_000n, 2_000n)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(seqsOf(store, "accounts", 1_001n, 3_000n)).toEqual([11]);
+    expect(seqsOf(store, "accounts", 0n, 1_000n)).toEqual([]);
+    await store.close();
+  });
+
+  const seed = seedFromEnv();
+  it(`gives every time's first seq, in any order the topics reach the store, from one entry per time (seed ${seed})`, async () => {
+    console.log(`time index: seed ${seed} (replay with VENUE_SEED=${seed})`);
+    const prng = new Prng(seed);
+    // 3,000 seqs stamped in runs (as the engine loop reads its clock once per run); each has
+    // events on some topics, or none (a command that emits nothing has no place in time).
+    const ts: bigint[] = [0n];
+    const queues: Record<Topic, number[]> = { trades: [], accounts: [], l2: [] };
+    let t = 1_000n;
+    for (let seq = 1, run = 0; seq <= 3_000; seq++) {
+      if (run-- <= 0) {
+        t += BigInt(prng.int(1, 3));
+        run = prng.int(0, 80);
+      }
+      ts.push(t);
+      for (const topic of TOPICS) if (prng.chance(topic === "accounts" ? 0.9 : 0.4)) queues[topic].push(seq);
+    }
+    // The storage worker's order: each topic in turn, a batch of its events in seq order.
+    const store = EventStore.open(mkdtempSync(join(data, "time-prop-")), { background: false });
+    const at = { trades: 0, accounts: 0, l2: 0 };
+    while (TOPICS.some((topic) => at[topic] < queues[topic].length)) {
+      for (const topic of TOPICS) {
+        const q = queues[topic];
+        for (let k = prng.int(1, 300); k > 0 && at[topic] < q.length; k--) {
+          const seq = q[at[topic]++]!;
+          store.append(topic, record(0, seq, ts[seq]!), 0);
+        }
+      }
+    }
+    const withEvents = [...new Set(TOPICS.flatMap((topic) => queues[topic]))].sort((a, b) => a - b);
+    const times = [...new Set(withEvents.map((seq) => ts[seq]!))];
+    for (const from of [0n, ...times, ...times.map((x) => x + 1n), t + 1n]) {
+      const first = withEvents.find((seq) => ts[seq]! >= from);
+      expect(store.seqRangeOfTime(from, 1n << 62n)?.[0], `first seq at or after ${from}`).toBe(first);
+    }
+    // An entry per time, and a few more where a topic reached a time after another had.
+    let entries = 0;
+    const c = store.tree.cursor(Uint8Array.of(0), Uint8Array.of(1));
+    for (; c.valid; c.next()) entries++;
+    c.close();
+    expect(entries).toBeGreaterThanOrEqual(times.length);
+    expect(entries).toBeLessThanOrEqual(3 * times.length);
+    expect(entries).toBeLessThan(withEvents.length / 4);
+    await store.close();
+  });
+});
