@@ -410,12 +410,12 @@ function threadUse(a: Map<number, number>, b: Map<number, { name: string; ms: nu
   for (const [tid, { name, ms }] of b) {
     const c = (ms - (a.get(tid) ?? 0)) / wallMs;
     use.total += c;
-    if (tid === process.pid) use.main += c;
-    else if (known.journal.has(tid) || name.startsWith("venue-")) {
+    if (tid === process.pid) {
+      use.main += c;
+    } else if (known.journal.has(tid) || name.startsWith("venue-")) {
       use.journal += c;
       use.byName[name] = (use.byName[name] ?? 0) + c;
-    }
-    else if (tid === known.watcher) use.watcher += c;
+    } else if (tid === known.watcher) use.watcher += c;
     else if (tid === known.driver) use.driver += c;
     else use.other += c;
   }

@@ -88,7 +88,7 @@ export class EventStore {
     // of commands alike. A seq whose timestamp differs from that of its topic's event before
     // it may be first of its time, unless an entry of the same time and an earlier seq was
     // put last. Topics reach the store in turn, each in seq order, so a seq's first event can
-    // come after a later seq's: a test of seq order across topics would miss it.
+    // come after a later seq's: an entry only for a seq above every seq seen would miss it.
     const tsLo = dv.getUint32(offset + H_TIMESTAMP, true);
     const tsHi = dv.getUint32(offset + H_TIMESTAMP + 4, true);
     if (tsLo !== this.topicTsLo[t] || tsHi !== this.topicTsHi[t]) {

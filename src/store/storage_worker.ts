@@ -140,9 +140,8 @@ export async function runStorage(d: StorageWorkerData, log: (line: string) => vo
   const store = EventStore.open(d.dir, { ...d.tuning, jobs, log, ...(fs ? { fs } : {}) });
   let stalls = 0;
   let stalledMs = 0;
-  // Waits until the store takes writes again, counting the stall.
+  // For a store that takes no writes now: waits until it does, counting the stall.
   const whenWritable = async (): Promise<void> => {
-    if (store.tree.writable) return;
     const t0 = performance.now();
     stalls++;
     await store.tree.whenWritable();
