@@ -14,7 +14,8 @@ import { submitFlow, until } from "../until.ts";
 import { VenueNode } from "../../src/node/node.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { TOPICS, type Topic } from "../../src/schema/topics.ts";
-import { Buf } from "../../src/schema/layout.ts";
+import { Buf, stamp, writeHeader } from "../../src/schema/layout.ts";
+import { EventKind } from "../../src/schema/event.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands } from "../../src/sim/order_flow.ts";
 import { EventStore, storeReplayFrom } from "../../src/store/event_store.ts";
 import { Side } from "../../src/schema/codes.ts";
@@ -146,10 +147,8 @@ describe("the time index", () => {
   /** A minimal event record (header only, 32 bytes): what the store reads of it is the header. */
   function record(instrument: number, seq: number, ts: bigint): Buf {
     const b = Buf.alloc(32);
-    b.dv.setUint32(0, 1 | (1 << 8) | (32 << 16), true);
-    b.dv.setUint32(4, instrument, true);
-    b.dv.setBigUint64(8, BigInt(seq), true);
-    b.dv.setBigUint64(16, ts, true);
+    writeHeader(b.dv, 0, EventKind.updated, 1, 32, instrument);
+    stamp(b.dv, 0, seq, ts);
     return b;
   }
   const seqsOf = (store: EventStore, topic: Topic, from: bigint, to: bigint): number[] => {
