@@ -148,7 +148,8 @@ export class LsmTree {
   private readonly waiters: (() => void)[] = [];
   readonly stats: LsmStats = { flushes: 0, compactions: 0, moves: 0, memtablesReused: 0, tablesOpened: 0, tablesEvicted: 0, flushBytes: 0, compactionBytesWritten: 0, compactionBytesRead: 0, levels: [] };
 
-  private readonly memtableBytes: number;
+  /** The arena bytes of each MemTable (its size threshold). */
+  readonly memtableBytes: number;
   private readonly blockBytes: number;
   private readonly targetFileBytes: number;
   private readonly l1Bytes: number;
@@ -429,12 +430,13 @@ export class LsmTree {
   }
 
   /**
-   * Seals the active MemTable and flushes every sealed one on this thread, now. Only for
-   * a tree opened without background work.
+   * Seals the active MemTable and flushes every sealed one on this thread, now; with
+   * `sealedOnly`, flushes the sealed ones and leaves the active one filling (as the
+   * background does). Only for a tree opened without background work.
    */
-  flushSync(): void {
+  flushSync(sealedOnly = false): void {
     assert(!this.background && this.flushing === undefined, "flushSync is for a tree without background work");
-    if (this.active.entries > 0) this.rotate();
+    if (!sealedOnly && this.active.entries > 0) this.rotate();
     while (this.immutable.length > 0) {
       const mt = this.immutable[0]!;
       this.install(mt, runFlush(this.flushRequest(mt), this.fs));

@@ -332,7 +332,7 @@ export class VenueNode {
           for (let t = 0; t < TOPICS.length; t++) if ((bits & (1 << t)) !== 0) store.append(TOPICS[t]!, out.buf, at);
           at += dv.getUint16(at + 2, true);
         }
-        if (!store.tree.writable) store.tree.flushSync();
+        if (!store.tree.writable) store.tree.flushSync(true);
       };
       if (snap !== undefined) {
         restoreState(engine, snap.state);
@@ -353,12 +353,12 @@ export class VenueNode {
       }
       recoveryLog(`recovery: ${this.recovery.records} commands in ${this.recovery.segments} segment(s), ${this.recovery.nextSeq - 1 - from} replayed after the snapshot, in ${(performance.now() - t0).toFixed(0)} ms; next seq ${this.recovery.nextSeq}`);
       if (store !== undefined) {
-        store.tree.flushSync();
+        store.flushSync();
         // What the background would do next, done now (bounded): a node that keeps
         // restarting must not pile up the small tables each replay leaves.
         const compactions = store.tree.compactSync();
         recoveryLog(`event store: ${store.appended} events written from the journal, ${store.skipped} already stored; flushed to seq ${store.tree.flushedSeq}; ${compactions} compaction(s) run`);
-        store.tree.closeSync();
+        store.closeSync();
       }
       firstSeq = this.recovery.nextSeq;
       this.journal.openSlot(0, "gating", true);

@@ -2,21 +2,28 @@
  * The event store's keys. Owned here; src/store/ writes and reads them;
  * docs/formats/sstable.md describes them with the tables that hold them.
  *
- * An event is stored under a 16-byte key, compared as unsigned bytes, so that one
+ * Events are stored in entries under 16-byte keys, compared as unsigned bytes, so that one
  * instrument's history on one topic is one contiguous range in sequence order:
  *
  *   offset  size  field (big-endian)
  *   0       1     topic: 1 trades, 2 accounts, 3 l2
  *   1       4     instrument (the event header's instrument field)
  *   5       8     seq (of the command that caused the event)
- *   13      2     index: the event's place among its command's events on this topic
+ *   13      2     index: the first event's place among its command's events on this topic
  *   15      1     zero
  *
- * and its value is the event record exactly as the engine emitted it.
+ * and an entry's value is one or more event records exactly as the engine emitted them,
+ * back to back (each record's header gives its size): consecutive events of that command,
+ * topic and instrument, the first at `index`, the next at `index + 1`, and so on. Entries of
+ * one seq may overlap (a store that writes a seq again after a restart may gather its events
+ * into entries differently); an event's bytes are the same in every entry that holds it, and
+ * a reader takes each index once, from the first entry in key order that holds it. A store
+ * that held one event per entry reads the same way.
  *
- * A time index maps command time to sequence: for the first event of each command the
- * store writes, key [0, timestamp (u64, ns), seq (u64)] (17 bytes) with an empty value.
- * A time range is found as the seq range between two seeks in it.
+ * A time index maps command time to sequence: key [0, timestamp (u64, ns), seq (u64)]
+ * (17 bytes) with an empty value, for the first seq stamped with each timestamp (and a few
+ * more; src/store/event_store.ts). A time range is found as the seq range between two seeks
+ * in it.
  */
 
 export const STORE_KEY_BYTES = 16;

@@ -5,19 +5,25 @@
  *
  * `append` takes events in the order the engine emitted them, each with its topic; the
  * store numbers the events of one command per topic, so a command's events always get the
- * same keys. Each flush records, per topic, the last seq whose events it holds (the
+ * same keys. Consecutive events of one command on one topic and instrument are gathered and
+ * put as one entry, under the first one's key (fewer entries: less work per event in the
+ * MemTable, the flushes and the filters); reads split entries back into events. Each flush records, per topic, the last seq whose events it holds (the
  * mark); the events of that seq may be only partly stored (a ring can publish a command's
  * events in two parts). After a restart the journal is replayed from `replayFrom`, the
  * smallest mark: events of a seq below its topic's mark are passed over (stored already),
  * and those from the mark on are written again under the same keys with the same bytes,
- * so nothing is lost and nothing is stored twice.
+ * so nothing is lost and nothing is read twice (the entries of a rewritten seq may gather
+ * its events differently; a read passes over events an earlier entry of the seq gave).
  */
 
-import { H_SEQ, H_TIMESTAMP, type Buf } from "../schema/layout.ts";
+import { Buf, HEADER_SIZE, H_SEQ, H_SIZE, H_TIMESTAMP } from "../schema/layout.ts";
+import { copyRecord } from "../bus/copy.ts";
 import { STORE_KEY_BYTES, STORE_TOPIC, TIME_INDEX_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
 import type { Topic } from "../schema/topics.ts";
 import { LsmTree, prefixEnd, type LsmOptions, type StoreCursor } from "../lsm/tree.ts";
 import { Manifest } from "../lsm/manifest.ts";
+import { VenueError } from "../stdx/errors.ts";
+import { assert } from "../stdx/assert.ts";
 
 export class EventStore {
   private readonly key = new Uint8Array(STORE_KEY_BYTES);
@@ -35,6 +41,17 @@ export class EventStore {
   private putTsLo = -1;
   private putTsHi = -1;
   private putSeq = 0;
+  /**
+   * The group being gathered per topic number (see `append`): its instrument, seq, first
+   * index and bytes so far (0: none), in its own buffer.
+   */
+  private readonly groupInst = new Float64Array(4);
+  private readonly groupSeq = new Float64Array(4);
+  private readonly groupIndex = new Int32Array(4);
+  private readonly groupBytes = new Int32Array(4);
+  private readonly groupBuf = [Buf.alloc(0), Buf.alloc(GROUP_BUF_BYTES), Buf.alloc(GROUP_BUF_BYTES), Buf.alloc(GROUP_BUF_BYTES)];
+  /** The most bytes of several events one entry holds (a MemTable's quarter at most); one event alone may be larger. */
+  private readonly groupMax: number;
   /** Events taken and events passed over as already stored. */
   appended = 0;
   skipped = 0;
@@ -44,6 +61,7 @@ export class EventStore {
     // Tables partitioned by topic and instrument: each one's keys rise with seq, so a
     // flushed table overlaps no older one of its partition and moves down without a rewrite.
     this.tree = LsmTree.open(dir, { partitionBytes: 5, ...o, markOf: () => this.mark() });
+    this.groupMax = Math.min(GROUP_BYTES_MAX, this.tree.memtableBytes >> 2);
     const m = (this.tree.flushedMark ?? {}) as Partial<Record<Topic, number>>;
     for (const [topic, t] of Object.entries(STORE_TOPIC) as [Topic, number][]) {
       const s = m[topic] ?? 0;
@@ -62,6 +80,8 @@ export class EventStore {
   }
 
   private mark(): Record<Topic, number> {
+    // A mark says the events of every lower seq are in: no group still gathered may hold one.
+    for (let t = 1; t < 4; t++) assert(this.groupBytes[t] === 0 || this.groupSeq[t]! >= this.lastSeq[t]!, "a mark passes a group of events not yet put");
     return { trades: this.lastSeq[1]!, accounts: this.lastSeq[2]!, l2: this.lastSeq[3]! };
   }
 
@@ -74,15 +94,28 @@ export class EventStore {
       this.skipped++;
       return false;
     }
+    const size = dv.getUint16(offset + 2, true);
+    const instrument = dv.getUint32(offset + 4, true);
+    // The group gathered so far ends at another seq or instrument, or when full; it is put
+    // before the topic's last seq moves on, so a mark taken by the put (a MemTable sealed)
+    // does not pass a seq whose events are not yet in.
+    const gathered = this.groupBytes[t]!;
+    if (gathered > 0 && (this.groupSeq[t] !== seq || this.groupInst[t] !== instrument || gathered + size > this.groupMax)) this.putGroup(t);
     if (this.lastSeq[t] !== seq) {
       this.lastSeq[t] = seq;
       this.index[t] = 0;
     }
-    const size = dv.getUint16(offset + 2, true);
-    const instrument = dv.getUint32(offset + 4, true);
     const index = this.index[t]!;
     this.index[t] = index + 1;
-    this.tree.putRange(eventKey(this.key, t, instrument, seq, index), buf.u8, offset, size, seq);
+    const at = this.groupBytes[t]!;
+    if (at === 0) {
+      this.groupInst[t] = instrument;
+      this.groupSeq[t] = seq;
+      this.groupIndex[t] = index;
+    }
+    const g = this.groupBuf[t]!;
+    copyRecord(buf.f64, buf.i32, offset, g.f64, g.i32, at, size); // records are 8-aligned, with 8-aligned sizes
+    this.groupBytes[t] = at + size;
     // The time index needs, for each timestamp, an entry for the first seq stamped with it
     // (a lookup takes the first key at or after [time, seq 0]); the engine loop stamps runs
     // of commands alike. A seq whose timestamp differs from that of its topic's event before
@@ -105,6 +138,21 @@ export class EventStore {
     return true;
   }
 
+  /** Puts the group gathered on topic number `t`, if any, as one entry. */
+  private putGroup(t: number): void {
+    const bytes = this.groupBytes[t]!;
+    if (bytes === 0) return;
+    const seq = this.groupSeq[t]!;
+    // Still counted as gathered while it is put: a MemTable sealed by this put takes its mark now.
+    this.tree.putRange(eventKey(this.key, t, this.groupInst[t]!, seq, this.groupIndex[t]!), this.groupBuf[t]!.u8, 0, bytes, seq);
+    this.groupBytes[t] = 0;
+  }
+
+  /** Puts every group gathered so far (before a flush, and when a ring is drained). */
+  putGroups(): void {
+    for (let t = 1; t < 4; t++) this.putGroup(t);
+  }
+
   /**
    * Every event on `topic` of every seq up to the one whose low 32 bits are `seqLo` has
    * been appended (its ring was drained after the loop had published them all): the topic's
@@ -114,18 +162,54 @@ export class EventStore {
    */
   quietThrough(topic: Topic, seqLo: number): void {
     const t = STORE_TOPIC[topic];
+    this.putGroup(t);
     const near = Math.max(this.lastSeq[1]!, this.lastSeq[2]!, this.lastSeq[3]!);
     const seq = near + ((seqLo - (near | 0)) | 0);
     if (seq > this.lastSeq[t]!) this.lastSeq[t] = seq;
   }
 
-  /** Calls `fn` with each event of `instrument` on `topic` with seq in [fromSeq, toSeq], in order, until it returns false. */
+  /**
+   * Calls `fn` with each event of `instrument` on `topic` with seq in [fromSeq, toSeq], in
+   * order, until it returns false. Returns how many events it passed to `fn`.
+   */
   history(topic: Topic, instrument: number, fromSeq: number, toSeq: number, fn: (event: Uint8Array, seq: number) => boolean | void): number {
+    this.putGroups(); // a read sees every event appended
     const t = STORE_TOPIC[topic];
     const from = eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, fromSeq, 0);
     // The end bound: the next seq's first key, or past the instrument's whole range.
     const to = toSeq < Number.MAX_SAFE_INTEGER ? eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, toSeq + 1, 0) : prefixEnd(from.subarray(0, 5));
-    return this.tree.scan(from, to, (k, v) => fn(v, getU64BE(k, 5)));
+    const c = new EventCursor(this.tree.cursor(from, to));
+    let n = 0;
+    try {
+      for (; c.valid; c.next()) {
+        n++;
+        if (fn(c.event(), c.seq) === false) break;
+      }
+    } finally {
+      c.close();
+    }
+    return n;
+  }
+
+  /**
+   * Calls `fn` with each event on `topic` (of every instrument, by instrument, each in seq
+   * order) with its instrument, seq and index: the store's whole content for a topic, as a
+   * check reads it.
+   */
+  forEachEvent(topic: Topic, fn: (instrument: number, seq: number, index: number, event: Uint8Array) => void): number {
+    this.putGroups(); // a read sees every event appended
+    const prefix = Uint8Array.of(STORE_TOPIC[topic]);
+    const c = new EventCursor(this.tree.cursor(prefix, prefixEnd(prefix)));
+    let n = 0;
+    try {
+      for (; c.valid; c.next()) {
+        n++;
+        fn(c.instrument, c.seq, c.index, c.event());
+      }
+    } finally {
+      c.close();
+    }
+    return n;
   }
 
   /**
@@ -135,11 +219,11 @@ export class EventStore {
    * memory does not grow with the history. Returns how many events it passed to `fn`.
    */
   historyMerged(topic: Topic, instruments: readonly number[], fromSeq: number, fn: (event: Uint8Array, seq: number) => void): number {
+    this.putGroups(); // a read sees every event appended
     const t = STORE_TOPIC[topic];
-    const cursors: StoreCursor[] = [];
-    const seqs: number[] = [];
+    const cursors: EventCursor[] = [];
     const heap: number[] = [];
-    const less = (a: number, b: number): boolean => seqs[a]! < seqs[b]! || (seqs[a] === seqs[b] && a < b);
+    const less = (a: number, b: number): boolean => cursors[a]!.seq < cursors[b]!.seq || (cursors[a]!.seq === cursors[b]!.seq && a < b);
     const down = (at: number): void => {
       for (;;) {
         const l = 2 * at + 1;
@@ -154,21 +238,18 @@ export class EventStore {
     try {
       for (const instrument of instruments) {
         const from = eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, fromSeq, 0);
-        const c = this.tree.cursor(from, prefixEnd(from.subarray(0, 5)));
+        const c = new EventCursor(this.tree.cursor(from, prefixEnd(from.subarray(0, 5))));
         const i = cursors.push(c) - 1;
-        seqs.push(c.valid ? getU64BE(c.key, 5) : 0);
         if (c.valid) heap.push(i);
       }
       for (let at = (heap.length >> 1) - 1; at >= 0; at--) down(at);
       while (heap.length > 0) {
         const i = heap[0]!;
         const c = cursors[i]!;
-        fn(c.value, seqs[i]!);
+        fn(c.event(), c.seq);
         n++;
         c.next();
-        if (c.valid) {
-          seqs[i] = getU64BE(c.key, 5);
-        } else {
+        if (!c.valid) {
           heap[0] = heap[heap.length - 1]!;
           heap.pop();
         }
@@ -211,6 +292,7 @@ export class EventStore {
   }
 
   flush(): Promise<void> {
+    this.putGroups();
     return this.tree.flush();
   }
 
@@ -220,19 +302,114 @@ export class EventStore {
    * `through`, so a restart replays none of it (a snapshot at `through` is enough).
    */
   async completeThrough(through: number): Promise<void> {
+    this.putGroups();
     for (let t = 1; t < 4; t++) this.lastSeq[t] = Math.max(this.lastSeq[t]!, through + 1);
     await this.tree.flush();
     await this.tree.idle();
     this.tree.recordMark();
   }
 
+  /** Flushes on this thread (a store opened without background work). */
+  flushSync(): void {
+    this.putGroups();
+    this.tree.flushSync();
+  }
+
+  /** Closes, putting what it gathered first unless the store has failed (it takes no writes then). */
   close(): Promise<void> {
+    if (this.tree.error === undefined) this.putGroups();
     return this.tree.close();
+  }
+
+  closeSync(): void {
+    if (this.tree.error === undefined) this.putGroups();
+    this.tree.closeSync();
   }
 }
 
 const EMPTY = new Uint8Array(0);
+/** The most bytes of several events one entry holds: a command's events beyond it take more entries. */
+const GROUP_BYTES_MAX = 16384;
+/** A group's buffer: room for the largest record (its size is a u16). */
+const GROUP_BUF_BYTES = 65536;
 const TIME_INDEX_END = Uint8Array.of(TIME_INDEX_TOPIC + 1);
+
+/**
+ * The events of a range of store entries, one at a time, in key order. An entry holds one
+ * or more consecutive events of one command on one topic and instrument, under the index
+ * of its first (src/schema/store.ts); an entry may repeat events an entry before it in the
+ * range already holds (a replay after a restart gathers a command's events into entries
+ * differently), and those are passed over: each (instrument, seq, index) comes once.
+ */
+class EventCursor {
+  private value: Uint8Array = EMPTY;
+  private at = 0;
+  /** The current event's instrument, seq and index; valid while `valid`. */
+  instrument = -1;
+  seq = -1;
+  index = 0;
+  /** The first index of the current (instrument, seq) not yet delivered. */
+  private fresh = 0;
+  valid = false;
+
+  constructor(private readonly c: StoreCursor) {
+    this.enter();
+  }
+
+  /** The current event's record (a view, valid until `next`). */
+  event(): Uint8Array {
+    return this.value.subarray(this.at, this.at + recordSize(this.value, this.at));
+  }
+
+  next(): void {
+    this.fresh = this.index + 1;
+    this.at += recordSize(this.value, this.at);
+    this.index++;
+    if (this.skip()) return;
+    this.c.next();
+    this.enter();
+  }
+
+  close(): void {
+    this.c.close();
+  }
+
+  /** From the cursor's entry on, the first entry with an event not yet delivered. */
+  private enter(): void {
+    for (; this.c.valid; this.c.next()) {
+      const k = this.c.key;
+      const instrument = ((k[1]! << 24) | (k[2]! << 16) | (k[3]! << 8) | k[4]!) >>> 0;
+      const seq = getU64BE(k, 5);
+      if (instrument !== this.instrument || seq !== this.seq) {
+        this.instrument = instrument;
+        this.seq = seq;
+        this.fresh = 0;
+      }
+      this.value = this.c.value;
+      this.at = 0;
+      this.index = (k[13]! << 8) | k[14]!;
+      if (this.skip()) return;
+    }
+    this.valid = false;
+  }
+
+  /** Passes over the entry's events already delivered; true if one is left. */
+  private skip(): boolean {
+    while (this.at < this.value.length) {
+      if (this.index >= this.fresh) return (this.valid = true);
+      this.at += recordSize(this.value, this.at);
+      this.index++;
+    }
+    return false;
+  }
+}
+
+/** The size of the record at `at` of an entry's value (its header's size field), checked to lie within it. */
+function recordSize(value: Uint8Array, at: number): number {
+  const size = value[at + H_SIZE]! | (value[at + H_SIZE + 1]! << 8);
+  if (size < HEADER_SIZE || at + size > value.length) throw new VenueError("STORE_ENTRY_CORRUPT", `event store: an entry's record at byte ${at} says it is ${size} bytes long, with ${value.length - at} left in the entry`);
+  return size;
+}
 
 /**
  * The replay point of the store in `dir`, read from its manifest without opening the

@@ -12,7 +12,6 @@ import { Engine } from "../../src/engine/engine.ts";
 import type { InboundProducer } from "../../src/bus/inbound.ts";
 import { CommandKind, writeDefineInstrument, writeTransfer } from "../../src/schema/command.ts";
 import { DEMO_MONEY, generateFlow, instrumentCommands, instrumentOfSymbol, writeFlowCommand } from "../../src/sim/order_flow.ts";
-import { STORE_TOPIC, getU64BE } from "../../src/schema/store.ts";
 import { TOPICS, TOPICS_OF_KIND, type Topic } from "../../src/schema/topics.ts";
 import type { EventStore } from "../../src/store/event_store.ts";
 import { recoverJournal } from "../../src/wal/recover.ts";
@@ -74,10 +73,7 @@ export function storedEvents(store: EventStore): Record<Topic, string[]> {
   const r = {} as Record<Topic, string[]>;
   for (const t of TOPICS) {
     r[t] = [];
-    store.tree.scanPrefix(Uint8Array.of(STORE_TOPIC[t]), (k, v) => {
-      const inst = (k[1]! << 24 | k[2]! << 16 | k[3]! << 8 | k[4]!) >>> 0;
-      r[t].push(`${inst}/${getU64BE(k, 5)}/${Buffer.from(v).toString("hex")}`);
-    });
+    store.forEachEvent(t, (inst, seq, _index, bytes) => void r[t].push(`${inst}/${seq}/${Buffer.from(bytes).toString("hex")}`));
   }
   return r;
 }
@@ -118,9 +114,7 @@ export function expectedDigests(journalDir: string): EventDigests {
 export function storedDigests(store: EventStore): EventDigests {
   const d = new Digests();
   for (const t of TOPICS) {
-    store.tree.scanPrefix(Uint8Array.of(STORE_TOPIC[t]), (k, v) => {
-      d.add(t, (k[1]! << 24 | k[2]! << 16 | k[3]! << 8 | k[4]!) >>> 0, getU64BE(k, 5), v);
-    });
+    store.forEachEvent(t, (inst, seq, _index, bytes) => d.add(t, inst, seq, bytes));
   }
   return d.result();
 }
