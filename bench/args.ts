@@ -17,7 +17,15 @@ export interface BenchArgs {
   flags: Record<string, boolean>;
 }
 
-export function benchArgs(defaults: { commands: number; quickCommands: number; rounds?: number; seed?: number }, extraOptions: string[] = [], extraFlags: string[] = []): BenchArgs {
+/** A benchmark's own integer option: its name (at least 1), or its name and least value. */
+export type ExtraOption = string | { name: string; min: number };
+
+export function benchArgs(defaults: { commands: number; quickCommands: number; rounds?: number; seed?: number }, extraOptionSpecs: ExtraOption[] = [], extraFlags: string[] = []): BenchArgs {
+  const extraOptions = extraOptionSpecs.map((o) => (typeof o === "string" ? o : o.name));
+  const least = (name: string): number => {
+    const o = extraOptionSpecs.find((x) => typeof x !== "string" && x.name === name);
+    return o === undefined || typeof o === "string" ? 1 : o.min;
+  };
   const options: Record<string, { type: "string" } | { type: "boolean"; default: boolean }> = {
     quick: { type: "boolean", default: false },
     commands: { type: "string" },
@@ -31,7 +39,8 @@ export function benchArgs(defaults: { commands: number; quickCommands: number; r
     const v = values[name];
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`--${name}: expected a positive integer, got ${String(v)}`);
+    const min = least(name);
+    if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`--${name}: expected ${min === 1 ? "a positive integer" : `an integer of at least ${min}`}, got ${String(v)}`);
     return n;
   };
   const quick = values["quick"] === true;

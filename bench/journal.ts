@@ -3,7 +3,10 @@
  * same disk, in one run (temp files under .bench-out/journal-tmp, deleted at the end).
  *
  *   npx tsx bench/journal.ts [--quick] [--commands N] [--rounds R] [--seed S]
- *                            [--fsyncs F] [--rate PER_S] [--paced P]
+ *                            [--fsyncs F] [--rate PER_S] [--paced P] [--bulk-nice N]
+ *
+ *   --bulk-nice N  the nodes' bulkNice (the event store's, snapshot and segment threads'
+ *                  nice value; default 10, as venue start; 0: unchanged, the capacity setting)
  *
  *   1 floor      a raw loop of fs.writeSync (a 64-byte record, appended) + fs.fdatasyncSync,
  *                F times: on a preallocated file (zeros written and fsynced first) and on a
@@ -58,6 +61,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { Engine } from "../src/engine/engine.ts";
 import { VenueNode } from "../src/node/node.ts";
+import { DEFAULT_THREAD_SCHEDULING } from "../src/node/threads.ts";
 import { JournalWriter } from "../src/wal/writer.ts";
 import { InlineSegmentSupply, prepareSegmentFile } from "../src/wal/prepare.ts";
 import { REAL_FS } from "../src/wal/file.ts";
@@ -83,13 +87,15 @@ const CTL_CELLS = 4;
 // ---------------------------------------------------------------------------------------
 // Parameters
 
-const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["fsyncs", "rate", "paced"]);
+const args = benchArgs({ commands: 1_000_000, quickCommands: 20_000 }, ["fsyncs", "rate", "paced", { name: "bulk-nice", min: 0 }]);
 const quick = args.quick;
 const COMMANDS = args.commands;
 const ROUNDS = args.rounds;
 const FSYNCS = args.extra["fsyncs"] ?? (quick ? 1_500 : 30_000);
 const RATE = args.extra["rate"] ?? 100_000;
 const PACED = args.extra["paced"] ?? (quick ? 30_000 : 300_000);
+const BULK_NICE = args.extra["bulk-nice"] ?? DEFAULT_THREAD_SCHEDULING.bulkNice;
+if (BULK_NICE > 19) throw new RangeError(`--bulk-nice: expected a nice value from 0 to 19, got ${BULK_NICE}`);
 const WARM = quick ? 2_000 : 20_000;
 /** Commands through a throwaway node before the measured ones (JIT). */
 const JIT_WARM = quick ? 20_000 : 200_000;
@@ -460,7 +466,7 @@ function startNode(mode: Mode, dir: string): RunningNode {
     mkdirSync(join(dir, "journal"), { recursive: true });
     prepareSegmentFile(REAL_FS, join(dir, "journal"), ZERO_SEGMENT_BYTES);
   }
-  const node = new VenueNode({ engine, drivers: 1, ...(mode !== "memory" ? { dataDir: dir, eventStore: mode === "journal-store" } : {}), ...(mode === "journal-spin" ? { wait: SPIN } : {}), ...(mode === "journal-zero" ? { segmentBytes: ZERO_SEGMENT_BYTES } : {}) });
+  const node = new VenueNode({ engine, drivers: 1, threads: { bulkNice: BULK_NICE }, ...(mode !== "memory" ? { dataDir: dir, eventStore: mode === "journal-store" } : {}), ...(mode === "journal-spin" ? { wait: SPIN } : {}), ...(mode === "journal-zero" ? { segmentBytes: ZERO_SEGMENT_BYTES } : {}) });
   if (mode === "journal-zero" && existsSync(join(dir, "journal", PREPARED_SEGMENT_NAME)) === false) throw new Error("journal-zero: the prepared segment was not kept");
   const firstSeq = node.loop.seq;
   const before = new Set(threadCpuMs().keys());
@@ -699,7 +705,7 @@ async function main(): Promise<number> {
   log(`machine: ${machine.cpu} x ${machine.logicalCpus} (${cores} available), ${machine.platform}, Node ${machine.node}; load average at start ${loadStart.map((x) => x.toFixed(2)).join(" ")}`);
   log(`disk: ${disk.device} (${disk.fsType}, ${disk.mountOptions}) mounted at ${disk.mountPoint}; write cache: ${disk.writeCache}; rotational: ${disk.rotational}; files in ${disk.path}`);
   for (const line of disk.df.split("\n")) log(`  ${line}`);
-  log(`threads: engine loop (main thread) and journal worker wait with ${describeWait(DEFAULT_WAIT)} -> 2 spin-then-park threads on ${cores} cores; watcher and paced driver only park; floor and writer runs are single-threaded`);
+  log(`threads: engine loop (main thread) and journal worker wait with ${describeWait(DEFAULT_WAIT)} -> 2 spin-then-park threads on ${cores} cores; watcher and paced driver only park; floor and writer runs are single-threaded; bulk threads (event store, snapshots, segments) at nice ${BULK_NICE}${BULK_NICE === DEFAULT_THREAD_SCHEDULING.bulkNice ? " (the default)" : ""}`);
   log(`source: commit ${git.commit}${git.dirty.length > 0 ? ` + uncommitted changes in ${git.dirty.join(", ")}` : ""}`);
   log("");
 
@@ -835,7 +841,7 @@ async function main(): Promise<number> {
   log(`   journal:       VenueNode({ dataDir, eventStore: false, drivers: 1 }): recovery, journal worker thread, group commit; default wait (${describeWait(DEFAULT_WAIT)})`);
   log(`   journal, zeroed: the same on a zero-filled segment (${ZERO_SEGMENT_BYTES >> 20} MiB, prepared before the start, as the node's preparer leaves one after a quiet spell); the journal's first segment is fallocated`);
   log(`   journal, spin: the same with wait "spin": the loop and the journal worker busy-spin (two spinning threads on ${cores} cores)`);
-  log(`   journal + store: VenueNode({ dataDir, drivers: 1 }) as venue start runs it: the journal and the event store (a storage worker writing every event; flushes and compactions on piscina)`);
+  log(`   journal + store: VenueNode({ dataDir, drivers: 1 }), the journal and the event store as venue start has them (a storage worker writing every event; flushes and compactions on piscina); venue start's wait "auto" parks at once on 2 cores or fewer, these nodes spin first`);
   log(`   per sync = commands per fdatasync (the journal worker's own counts, warm-up included); changes = durable-seq changes the watcher saw;`);
   log(`   gap = time between changes; latency = submit (the flush that made it visible) -> its seq published durable;`);
   log(`   cores busy per thread from /proc; the node's threads by the names it gives them (journal, storage, lsm = the event store's flush and compaction thread,`);
@@ -870,7 +876,7 @@ async function main(): Promise<number> {
   log(`   >= 1M commands/s sustained with group commit:`);
   log(`     node with journal, saturated  ${pad(fmtRate(sat.rate), 10)} -> ${met(sat.rate >= TARGET_RATE)}   (wait spin: ${fmtRate(spinSat.rate)} -> ${met(spinSat.rate >= TARGET_RATE)}; the same node without a journal: ${fmtRate(memSat.rate)})`);
   const storeSat = satRuns.get("journal-store")!;
-  log(`     node with journal and event store, saturated  ${fmtRate(storeSat.rate)} -> ${met(storeSat.rate >= TARGET_RATE)}   (the node as venue start runs it)`);
+  log(`     node with journal and event store, saturated  ${fmtRate(storeSat.rate)} -> ${met(storeSat.rate >= TARGET_RATE)}   (the journal and the store, as venue start has them)`);
   log(`     writer alone, G=${g4096.g}        ${pad(fmtRate(g4096.commandsPerS), 10)} -> ${met(g4096.commandsPerS >= TARGET_RATE)}`);
   log(`   commit p99 <= 1.2 x raw fdatasync p99 + 50 µs = ${fmtNs(commitBound)} (raw p99 ${fmtNs(floorP99)} preallocated; ${fmtNs(sparseP99)} sparse):`);
   const targetRow = (what: string, p99: number): string => `     ${padR(what, 36)}${pad(fmtNs(p99), 10)}${pad((p99 / floorP99).toFixed(2) + "x", 9)}  ${met(p99 <= commitBound)}`;
@@ -896,7 +902,7 @@ async function main(): Promise<number> {
         benchmark: "journal",
         date: new Date().toISOString(),
         quick,
-        params: { commands: COMMANDS, rounds: ROUNDS, seed: args.seed, fsyncs: FSYNCS, rate: RATE, paced: PACED, warm: WARM, groups: GROUPS, recordBytes: REC, commandBytes: CMD },
+        params: { commands: COMMANDS, rounds: ROUNDS, seed: args.seed, fsyncs: FSYNCS, rate: RATE, paced: PACED, warm: WARM, groups: GROUPS, recordBytes: REC, commandBytes: CMD, bulkNice: BULK_NICE },
         machine,
         disk,
         git,
