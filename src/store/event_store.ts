@@ -7,16 +7,16 @@
  * store numbers the events of one command per topic, so a command's events always get the
  * same keys. Consecutive events of one command on one topic and instrument are gathered and
  * put as one entry, under the first one's key (fewer entries: less work per event in the
- * MemTable, the flushes and the filters); reads split entries back into events. Each flush records, per topic, the last seq whose events it holds (the
- * mark); the events of that seq may be only partly stored (a ring can publish a command's
- * events in two parts). After a restart the journal is replayed from `replayFrom`, the
+ * MemTable, the flushes and the filters); reads split entries back into events. Each flush
+ * records, per topic, the last seq whose events it holds (the mark); the events of that seq
+ * may be only partly stored (a ring can publish a command's events in two parts). After a restart the journal is replayed from `replayFrom`, the
  * smallest mark: events of a seq below its topic's mark are passed over (stored already),
  * and those from the mark on are written again under the same keys with the same bytes,
  * so nothing is lost and nothing is read twice (the entries of a rewritten seq may gather
  * its events differently; a read passes over events an earlier entry of the seq gave).
  */
 
-import { Buf, HEADER_SIZE, H_SEQ, H_SIZE, H_TIMESTAMP } from "../schema/layout.ts";
+import { Buf, HEADER_SIZE, H_INSTRUMENT, H_SEQ, H_SIZE, H_TIMESTAMP } from "../schema/layout.ts";
 import { copyRecord } from "../bus/copy.ts";
 import { STORE_KEY_BYTES, STORE_TOPIC, TIME_INDEX_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
 import type { Topic } from "../schema/topics.ts";
@@ -94,8 +94,8 @@ export class EventStore {
       this.skipped++;
       return false;
     }
-    const size = dv.getUint16(offset + 2, true);
-    const instrument = dv.getUint32(offset + 4, true);
+    const size = dv.getUint16(offset + H_SIZE, true);
+    const instrument = dv.getUint32(offset + H_INSTRUMENT, true);
     // The group gathered so far ends at another seq or instrument, or when full; it is put
     // before the topic's last seq moves on, so a mark taken by the put (a MemTable sealed)
     // does not pass a seq whose events are not yet in.
@@ -148,8 +148,8 @@ export class EventStore {
     this.groupBytes[t] = 0;
   }
 
-  /** Puts every group gathered so far (before a flush, and when a ring is drained). */
-  putGroups(): void {
+  /** Puts every group gathered so far (before a flush or a read). */
+  private putGroups(): void {
     for (let t = 1; t < 4; t++) this.putGroup(t);
   }
 
