@@ -21,11 +21,8 @@ export interface BenchArgs {
 export type ExtraOption = string | { name: string; min: number };
 
 export function benchArgs(defaults: { commands: number; quickCommands: number; rounds?: number; seed?: number }, extraOptionSpecs: ExtraOption[] = [], extraFlags: string[] = []): BenchArgs {
-  const extraOptions = extraOptionSpecs.map((o) => (typeof o === "string" ? o : o.name));
-  const least = (name: string): number => {
-    const o = extraOptionSpecs.find((x) => typeof x !== "string" && x.name === name);
-    return o === undefined || typeof o === "string" ? 1 : o.min;
-  };
+  const least = new Map(extraOptionSpecs.map((o) => (typeof o === "string" ? [o, 1] : [o.name, o.min])));
+  const extraOptions = [...least.keys()];
   const options: Record<string, { type: "string" } | { type: "boolean"; default: boolean }> = {
     quick: { type: "boolean", default: false },
     commands: { type: "string" },
@@ -39,7 +36,7 @@ export function benchArgs(defaults: { commands: number; quickCommands: number; r
     const v = values[name];
     if (v === undefined) return fallback;
     const n = Number(v);
-    const min = least(name);
+    const min = least.get(name) ?? 1;
     if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`--${name}: expected ${min === 1 ? "a positive integer" : `an integer of at least ${min}`}, got ${String(v)}`);
     return n;
   };
