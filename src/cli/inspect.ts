@@ -1,9 +1,10 @@
 /**
  * `venue inspect wal FILE` prints a journal segment: its header, its records (seq, offset,
  * length, CRC, command kind) and how it ends (cleanly, or with a torn tail). `venue inspect
- * sst FILE` prints an SSTable: its properties and entries (event keys decoded), after
- * checking every block. `venue verify DIR` checks every file of a data directory (journal
- * segments, snapshots, the event store's manifest and tables, the market-data checkpoint) the way recovery reads them,
+ * sst FILE` prints an SSTable: its properties and entries (event keys decoded, with the
+ * number of events of an entry that holds several), after checking every block. `venue
+ * verify DIR` checks every file of a data directory (journal segments, snapshots, the event
+ * store's manifest and tables, the market-data checkpoint) the way recovery reads them,
  * without changing anything, and says what recovery would do. All read only. Exit codes:
  * 0 fine, 1 damage.
  */
@@ -21,7 +22,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { Manifest, ManifestCorruptError } from "../lsm/manifest.ts";
 import { openTableSource } from "../lsm/source.ts";
 import { TableCorruptError, TableReader } from "../lsm/table_reader.ts";
-import { STORE_KEY_BYTES, getU64BE } from "../schema/store.ts";
+import { STORE_KEY_BYTES, entryRecordSize, getU64BE } from "../schema/store.ts";
 import { tableName } from "../schema/sstable.ts";
 
 const TOPIC_NAME = ["time", "trades", "accounts", "l2"];
@@ -37,12 +38,32 @@ function describeKey(k: Uint8Array): string {
   return hex;
 }
 
+/**
+ * For an event-store entry of several events (src/schema/store.ts): how many, and their
+ * indexes. "" for one event, or for a value that is not a run of whole event records.
+ */
+function describeEvents(k: Uint8Array, v: Uint8Array): string {
+  if (k.length !== STORE_KEY_BYTES || k[0]! < 1 || k[0]! > 3) return "";
+  let n = 0;
+  let at = 0;
+  while (at < v.length) {
+    const size = entryRecordSize(v, at);
+    if (size < 0) return "";
+    at += size;
+    n++;
+  }
+  const first = (k[13]! << 8) | k[14]!;
+  return n > 1 ? `, ${n} events (#${first}-#${first + n - 1})` : "";
+}
+
+const EMPTY = new Uint8Array(0);
+
 /** Reads every entry of a table (so every block's checksum is checked); returns the count. */
-function checkTable(t: TableReader, each?: (key: Uint8Array, valueLength: number) => void): number {
+function checkTable(t: TableReader, each?: (key: Uint8Array, valueLength: number, value: Uint8Array) => void): number {
   const it = t.iterator();
   let n = 0;
   for (it.seekFirst(); it.valid; it.next()) {
-    each?.(it.buf.subarray(it.keyOff, it.keyOff + it.keyLen), it.valLen);
+    each?.(it.buf.subarray(it.keyOff, it.keyOff + it.keyLen), it.valLen, it.valLen < 0 ? EMPTY : it.buf.subarray(it.valOff, it.valOff + it.valLen));
     n++;
   }
   if (n !== t.meta.entries) throw new TableCorruptError(t.path, 0, `the properties say ${t.meta.entries} entries, the blocks hold ${n}`);
@@ -72,8 +93,8 @@ export function inspectSst(file: string, showEntries: number, out: NodeJS.Writab
     say(`SSTable ${file}: ${m.fileSize} bytes, ${t.blockCount} data blocks, ${m.entries} entries (${m.deletions} deletions), max seq ${m.maxSeq}`);
     say(`keys ${describeKey(m.smallest)} .. ${describeKey(m.largest)}`);
     let shown = 0;
-    checkTable(t, (k, vlen) => {
-      if (shown++ < showEntries) say(`  ${describeKey(k)}  ${vlen < 0 ? "deleted" : `${vlen} bytes`}`);
+    checkTable(t, (k, vlen, v) => {
+      if (shown++ < showEntries) say(`  ${describeKey(k)}  ${vlen < 0 ? "deleted" : `${vlen} bytes${describeEvents(k, v)}`}`);
     });
     if (m.entries > showEntries) say(`  ... ${m.entries - showEntries} more (--records N shows more)`);
     say("every block checks");

@@ -26,6 +26,8 @@
  * in it.
  */
 
+import { HEADER_SIZE, H_SIZE } from "./layout.ts";
+
 export const STORE_KEY_BYTES = 16;
 export const TIME_KEY_BYTES = 17;
 export const TIME_INDEX_TOPIC = 0;
@@ -81,4 +83,13 @@ export function timeKeyFromRecord(k: Uint8Array, record: Uint8Array, tsOffset: n
   for (let i = 0; i < 8; i++) k[1 + i] = record[tsOffset + 7 - i]!;
   putU64BE(k, 9, seq);
   return k;
+}
+
+/**
+ * The size of the event record at byte `at` of an entry's value (its header's size field),
+ * or -1 where that is not a whole record within the value.
+ */
+export function entryRecordSize(value: Uint8Array, at: number): number {
+  const size = value[at + H_SIZE]! | (value[at + H_SIZE + 1]! << 8);
+  return size < HEADER_SIZE || at + size > value.length ? -1 : size;
 }

@@ -16,9 +16,9 @@
  * its events differently; a read passes over events an earlier entry of the seq gave).
  */
 
-import { Buf, HEADER_SIZE, H_INSTRUMENT, H_SEQ, H_SIZE, H_TIMESTAMP } from "../schema/layout.ts";
+import { Buf, H_INSTRUMENT, H_SEQ, H_SIZE, H_TIMESTAMP } from "../schema/layout.ts";
 import { copyRecord } from "../bus/copy.ts";
-import { STORE_KEY_BYTES, STORE_TOPIC, TIME_INDEX_TOPIC, TIME_KEY_BYTES, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
+import { STORE_KEY_BYTES, STORE_TOPIC, TIME_INDEX_TOPIC, TIME_KEY_BYTES, entryRecordSize, eventKey, getU64BE, timeKey, timeKeyFromRecord } from "../schema/store.ts";
 import type { Topic } from "../schema/topics.ts";
 import { LsmTree, prefixEnd, type LsmOptions, type StoreCursor } from "../lsm/tree.ts";
 import { Manifest } from "../lsm/manifest.ts";
@@ -406,8 +406,8 @@ class EventCursor {
 
 /** The size of the record at `at` of an entry's value (its header's size field), checked to lie within it. */
 function recordSize(value: Uint8Array, at: number): number {
-  const size = value[at + H_SIZE]! | (value[at + H_SIZE + 1]! << 8);
-  if (size < HEADER_SIZE || at + size > value.length) throw new VenueError("STORE_ENTRY_CORRUPT", `event store: an entry's record at byte ${at} says it is ${size} bytes long, with ${value.length - at} left in the entry`);
+  const size = entryRecordSize(value, at);
+  if (size < 0) throw new VenueError("STORE_ENTRY_CORRUPT", `event store: an entry's record at byte ${at} is not whole: ${value.length - at} bytes left in the entry`);
   return size;
 }
 

@@ -128,6 +128,28 @@ describe("venue inspect sst / verify with an event store", () => {
     expect(badInspect.status).toBe(1);
     expect(badInspect.stderr).toMatch(/is damaged at offset 0: data block 0 checksum mismatch/);
   });
+
+  it("says how many events an entry of several holds", async () => {
+    const { EventStore } = await import("../../src/store/event_store.ts");
+    const { writeHeader } = await import("../../src/schema/layout.ts");
+    const { EventKind } = await import("../../src/schema/event.ts");
+    const dir = mkdtempSync(join(tmpdir(), "venue-inspect-groups-"));
+    const store = EventStore.open(dir, { background: false });
+    const b = Buf.alloc(40);
+    for (const [seq, n] of [[7, 3], [8, 1]] as const) {
+      for (let i = 0; i < n; i++) {
+        writeHeader(b.dv, 0, EventKind.updated, 1, 40, 5);
+        stamp(b.dv, 0, seq, 1_000n);
+        store.append("accounts", b, 0);
+      }
+    }
+    store.flushSync();
+    store.closeSync();
+    // Every table of the store (the events' and the time index's), inspected.
+    const shown = readdirSync(dir).filter((n) => n.endsWith(".sst")).map((n) => venue("inspect", "sst", join(dir, n)).stdout).join("");
+    expect(shown).toMatch(/accounts instrument 5 seq 7 #0 {2}120 bytes, 3 events \(#0-#2\)\n/);
+    expect(shown).toMatch(/accounts instrument 5 seq 8 #0 {2}40 bytes\n/);
+  });
 });
 
 describe("paths that are not what a command reads", () => {
