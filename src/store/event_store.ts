@@ -173,22 +173,11 @@ export class EventStore {
    * order, until it returns false. Returns how many events it passed to `fn`.
    */
   history(topic: Topic, instrument: number, fromSeq: number, toSeq: number, fn: (event: Uint8Array, seq: number) => boolean | void): number {
-    this.putGroups(); // a read sees every event appended
     const t = STORE_TOPIC[topic];
     const from = eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, fromSeq, 0);
     // The end bound: the next seq's first key, or past the instrument's whole range.
     const to = toSeq < Number.MAX_SAFE_INTEGER ? eventKey(new Uint8Array(STORE_KEY_BYTES), t, instrument, toSeq + 1, 0) : prefixEnd(from.subarray(0, 5));
-    const c = new EventCursor(this.tree.cursor(from, to));
-    let n = 0;
-    try {
-      for (; c.valid; c.next()) {
-        n++;
-        if (fn(c.event(), c.seq) === false) break;
-      }
-    } finally {
-      c.close();
-    }
-    return n;
+    return this.walk(from, to, (c) => fn(c.event(), c.seq));
   }
 
   /**
@@ -197,14 +186,19 @@ export class EventStore {
    * check reads it.
    */
   forEachEvent(topic: Topic, fn: (instrument: number, seq: number, index: number, event: Uint8Array) => void): number {
-    this.putGroups(); // a read sees every event appended
     const prefix = Uint8Array.of(STORE_TOPIC[topic]);
-    const c = new EventCursor(this.tree.cursor(prefix, prefixEnd(prefix)));
+    return this.walk(prefix, prefixEnd(prefix), (c) => fn(c.instrument, c.seq, c.index, c.event()));
+  }
+
+  /** Calls `fn` at each event of the keys in [from, to), until it returns false; returns how many it was called for. */
+  private walk(from: Uint8Array, to: Uint8Array | undefined, fn: (c: EventCursor) => boolean | void): number {
+    this.putGroups(); // a read sees every event appended
+    const c = new EventCursor(this.tree.cursor(from, to));
     let n = 0;
     try {
       for (; c.valid; c.next()) {
         n++;
-        fn(c.instrument, c.seq, c.index, c.event());
+        if (fn(c) === false) break;
       }
     } finally {
       c.close();
@@ -344,6 +338,8 @@ const TIME_INDEX_END = Uint8Array.of(TIME_INDEX_TOPIC + 1);
 class EventCursor {
   private value: Uint8Array = EMPTY;
   private at = 0;
+  /** The size of the record at `at` (read and checked once). */
+  private size = 0;
   /** The current event's instrument, seq and index; valid while `valid`. */
   instrument = -1;
   seq = -1;
@@ -358,12 +354,12 @@ class EventCursor {
 
   /** The current event's record (a view, valid until `next`). */
   event(): Uint8Array {
-    return this.value.subarray(this.at, this.at + recordSize(this.value, this.at));
+    return this.value.subarray(this.at, this.at + this.size);
   }
 
   next(): void {
     this.fresh = this.index + 1;
-    this.at += recordSize(this.value, this.at);
+    this.at += this.size;
     this.index++;
     if (this.skip()) return;
     this.c.next();
@@ -396,19 +392,17 @@ class EventCursor {
   /** Passes over the entry's events already delivered; true if one is left. */
   private skip(): boolean {
     while (this.at < this.value.length) {
-      if (this.index >= this.fresh) return (this.valid = true);
-      this.at += recordSize(this.value, this.at);
+      const size = entryRecordSize(this.value, this.at);
+      if (size < 0) throw new VenueError("STORE_ENTRY_CORRUPT", `event store: an entry's record at byte ${this.at} is not whole: ${this.value.length - this.at} bytes left in the entry`);
+      if (this.index >= this.fresh) {
+        this.size = size;
+        return (this.valid = true);
+      }
+      this.at += size;
       this.index++;
     }
     return false;
   }
-}
-
-/** The size of the record at `at` of an entry's value (its header's size field), checked to lie within it. */
-function recordSize(value: Uint8Array, at: number): number {
-  const size = entryRecordSize(value, at);
-  if (size < 0) throw new VenueError("STORE_ENTRY_CORRUPT", `event store: an entry's record at byte ${at} is not whole: ${value.length - at} bytes left in the entry`);
-  return size;
 }
 
 /**
